@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+//
+// Layers, lowest first. A target may depend only on targets above it in this list:
+//   LynxIndex   pure index math: distances, Flat/HNSW/IVF, top-k (no Foundation, no I/O)
+//   LynxJSON    strict, fast JSON scanner and writer for request/response bodies (pure)
+//   LynxStorage write-ahead log, snapshots, manifest, directory lock, file-I/O seam
+//   LynxEngine  the index worker: orders writes, logs, applies, commits, checkpoints, recovers
+//   LynxHTTP    libmicrohttpd front end: routing, problem+json, metrics exposition
+//   lynxd       the executable (flags, signals)
+import PackageDescription
+
+// -Ounchecked only where the inner loops live; everything else keeps its checks.
+let hotPathFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Lynx",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lynxd", targets: ["lynxd"]),
+        .executable(name: "lynx-bench", targets: ["lynx-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .target(name: "LynxIndex", swiftSettings: hotPathFlags),
+        .target(name: "LynxJSON", swiftSettings: hotPathFlags),
+        .target(name: "LynxStorage"),
+        .target(name: "LynxEngine", dependencies: ["LynxIndex", "LynxJSON", "LynxStorage"]),
+        .target(name: "LynxHTTP", dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex"]),
+        .executableTarget(
+            name: "lynxd",
+            dependencies: [
+                "LynxHTTP", "LynxEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "lynx-bench",
+            dependencies: ["LynxIndex", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: hotPathFlags
+        ),
+        .testTarget(name: "LynxIndexTests", dependencies: ["LynxIndex"]),
+        .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
+        .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
+        .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
