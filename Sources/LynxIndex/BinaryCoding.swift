@@ -1,0 +1,151 @@
+/// Errors raised while decoding an index from bytes.
+public enum IndexDecodingError: Error, Equatable, CustomStringConvertible {
+    /// The input ended early: `needed` more bytes at `offset`, only `available` left.
+    case truncated(offset: Int, needed: Int, available: Int)
+    /// Magic number of an unknown structure.
+    case badMagic(found: UInt32)
+    /// A known structure of a version this build cannot read.
+    case unsupportedVersion(kind: String, version: UInt32)
+    /// Structurally invalid content (inconsistent counts, out-of-range links, ...).
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case let .truncated(offset, needed, available):
+            return "truncated index data: need \(needed) bytes at offset \(offset), only \(available) left"
+        case let .badMagic(found):
+            return "not a Lynx index structure (magic 0x\(String(found, radix: 16)))"
+        case let .unsupportedVersion(kind, version):
+            return "unsupported \(kind) format version \(version)"
+        case let .corrupt(why):
+            return "corrupt index data: \(why)"
+        }
+    }
+}
+
+/// Appends little-endian binary values to a byte array. Float and integer arrays are bulk-copied.
+/// Thread safety: a value type; one owner at a time.
+public struct BinaryWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(reservingCapacity n: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(n)
+    }
+
+    public mutating func reserveCapacity(_ n: Int) { bytes.reserveCapacity(n) }
+
+    public mutating func write(_ v: UInt8) { bytes.append(v) }
+    public mutating func write(_ v: UInt32) { appendLE(v) }
+    public mutating func write(_ v: UInt64) { appendLE(v) }
+    /// Written as a signed 64-bit value.
+    public mutating func write(_ v: Int) { appendLE(UInt64(bitPattern: Int64(v))) }
+    public mutating func write(_ v: Float) { appendLE(v.bitPattern) }
+
+    @inline(__always)
+    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Writes the elements only (no count); the reader must know the count.
+    public mutating func write(contentsOf a: [Float]) { bulk(a) }
+    public mutating func write(contentsOf a: [UInt32]) { bulk(a) }
+    public mutating func write(contentsOf a: [UInt64]) { bulk(a) }
+    public mutating func write(contentsOf a: [UInt8]) { bytes.append(contentsOf: a) }
+
+    mutating func bulk<T>(_ a: [T]) {
+        #if _endian(little)
+        a.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for x in a { withUnsafeBytes(of: x) { bytes.append(contentsOf: $0.reversed()) } }
+        #endif
+    }
+}
+
+/// Reads little-endian values written by `BinaryWriter`. Every read checks the remaining length and throws
+/// `IndexDecodingError.truncated` instead of reading past the end.
+/// Thread safety: a value type; one owner at a time.
+public struct BinaryReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    public var isAtEnd: Bool { offset >= bytes.count }
+
+    @inline(__always)
+    mutating func need(_ n: Int) throws {
+        if n < 0 || n > bytes.count - offset {
+            throw IndexDecodingError.truncated(offset: offset, needed: n, available: bytes.count - offset)
+        }
+    }
+
+    @inline(__always)
+    mutating func readLE<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let n = MemoryLayout<T>.size
+        try need(n)
+        let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+        offset += n
+        return T(littleEndian: v)
+    }
+
+    public mutating func readUInt8() throws -> UInt8 { try readLE(UInt8.self) }
+    public mutating func readUInt32() throws -> UInt32 { try readLE(UInt32.self) }
+    public mutating func readUInt64() throws -> UInt64 { try readLE(UInt64.self) }
+    public mutating func readInt() throws -> Int {
+        let v = Int64(bitPattern: try readLE(UInt64.self))
+        guard let i = Int(exactly: v) else { throw IndexDecodingError.corrupt("integer \(v) out of range") }
+        return i
+    }
+    public mutating func readFloat() throws -> Float { Float(bitPattern: try readLE(UInt32.self)) }
+
+    /// Peeks at a UInt32 without consuming it.
+    public func peekUInt32() throws -> UInt32 {
+        var copy = self
+        return try copy.readUInt32()
+    }
+
+    public mutating func readFloats(count: Int) throws -> [Float] {
+        #if _endian(little)
+        return try rawCopy(count, Float.self)
+        #else
+        let raw: [UInt32] = try rawCopy(count, UInt32.self)
+        return raw.map { Float(bitPattern: UInt32(littleEndian: $0)) }
+        #endif
+    }
+    public mutating func readUInt32s(count: Int) throws -> [UInt32] { try integers(count) }
+    public mutating func readUInt64s(count: Int) throws -> [UInt64] { try integers(count) }
+    public mutating func readUInt8s(count: Int) throws -> [UInt8] { try integers(count) }
+
+    mutating func integers<T: FixedWidthInteger>(_ count: Int) throws -> [T] {
+        var out = try rawCopy(count, T.self)
+        #if _endian(big)
+        for i in out.indices { out[i] = T(littleEndian: out[i]) }
+        #endif
+        _ = { out }  // silence 'never mutated' on little-endian builds
+        return out
+    }
+
+    /// Bulk copy of `count` trivially-copyable elements.
+    mutating func rawCopy<T>(_ count: Int, _: T.Type) throws -> [T] {
+        let (total, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        if count < 0 || overflow { throw IndexDecodingError.corrupt("bad element count \(count)") }
+        try need(total)
+        let start = offset
+        let out = [T](unsafeUninitializedCapacity: count) { buf, initialized in
+            if total > 0 {
+                bytes.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(buf).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: src[start..<start + total]))
+                }
+            }
+            initialized = count
+        }
+        offset += total
+        return out
+    }
+}

@@ -1,0 +1,185 @@
+/// Exact (brute-force) index: a contiguous row-major matrix of the vectors as given, their ids, an id → row map
+/// and, under cosine, each row's inverse norm. Remove moves the last row into the hole, so rows stay dense.
+///
+/// Search scans every row with the SIMD kernel and keeps the best `k` in a bounded heap; the filter is applied
+/// during the scan (only to rows whose score would enter the heap), so `k` results come back whenever `k`
+/// matching vectors exist.
+///
+/// Concurrency: see `VectorIndex` (reads concurrent, writes exclusive); copies are O(1) copy-on-write snapshots.
+public struct FlatIndex: VectorIndex {
+    public static let magic: UInt32 = fourCC("LXFL")
+    public static let formatVersion: UInt32 = 1
+
+    public let dimension: Int
+    public let metric: Metric
+    @usableFromInline var data: [Float] = []       // count × dimension
+    @usableFromInline var ids: [UInt64] = []        // row → id
+    @usableFromInline var invNorms: [Float] = []    // row → 1/‖v‖ (cosine only; empty otherwise)
+    @usableFromInline var slotOf: [UInt64: Int32] = [:]
+
+    public init(dimension: Int, metric: Metric) {
+        precondition(dimension > 0, "dimension must be positive")
+        self.dimension = dimension
+        self.metric = metric
+    }
+
+    public var count: Int { ids.count }
+
+    public func contains(_ id: UInt64) -> Bool { slotOf[id] != nil }
+
+    public func vector(_ id: UInt64) -> [Float]? {
+        guard let s = slotOf[id] else { return nil }
+        let start = Int(s) * dimension
+        return Array(data[start..<start + dimension])
+    }
+
+    public mutating func reserveCapacity(_ n: Int) {
+        data.reserveCapacity(n * dimension)
+        ids.reserveCapacity(n)
+        if metric == .cosine { invNorms.reserveCapacity(n) }
+        slotOf.reserveCapacity(n)
+    }
+
+    public mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        precondition(vector.count == dimension, "dimension mismatch")
+        precondition(metric != .cosine || Distance.inverseNorm(vector.baseAddress!, dimension) > 0,
+                     "zero vector under cosine")
+        if let s = slotOf[id] {
+            let start = Int(s) * dimension
+            data.withUnsafeMutableBufferPointer { d in
+                for i in 0..<dimension { d[start + i] = vector[i] }
+            }
+            if metric == .cosine { invNorms[Int(s)] = Distance.inverseNorm(vector.baseAddress!, dimension) }
+            return
+        }
+        precondition(ids.count < Int(Int32.max), "FlatIndex is limited to 2^31 - 1 vectors")
+        slotOf[id] = Int32(ids.count)
+        ids.append(id)
+        data.append(contentsOf: vector)
+        if metric == .cosine { invNorms.append(Distance.inverseNorm(vector.baseAddress!, dimension)) }
+    }
+
+    @discardableResult
+    public mutating func remove(_ id: UInt64) -> Bool {
+        guard let s32 = slotOf.removeValue(forKey: id) else { return false }
+        let s = Int(s32), last = ids.count - 1
+        if s != last {
+            let movedId = ids[last]
+            ids[s] = movedId
+            slotOf[movedId] = s32
+            let dim = dimension
+            data.withUnsafeMutableBufferPointer { d in
+                let base = d.baseAddress!
+                (base + s * dim).update(from: base + last * dim, count: dim)
+            }
+            if metric == .cosine { invNorms[s] = invNorms[last] }
+        }
+        ids.removeLast()
+        data.removeLast(dimension)
+        if metric == .cosine { invNorms.removeLast() }
+        return true
+    }
+
+    public func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
+                       filter: ((UInt64) -> Bool)?) -> [SearchHit] {
+        precondition(query.count == dimension, "dimension mismatch")
+        let n = ids.count
+        guard k > 0, n > 0, let q = query.baseAddress else { return [] }
+        var qInv: Float = 1
+        if metric == .cosine {
+            qInv = Distance.inverseNorm(q, dimension)
+            if qInv == 0 { return [] }
+        }
+        var top = TopK(k: min(k, n))
+        let dim = dimension, metric = self.metric
+        data.withUnsafeBufferPointer { dbuf in
+            ids.withUnsafeBufferPointer { idbuf in
+                invNorms.withUnsafeBufferPointer { inv in
+                    let base = dbuf.baseAddress!
+                    var row = base
+                    for r in 0..<n {
+                        let score: Float
+                        switch metric {
+                        case .l2: score = Distance.l2Squared(q, row, dim)
+                        case .cosine: score = 1 - Distance.dot(q, row, dim) * qInv * inv[r]
+                        case .dot: score = -Distance.dot(q, row, dim)
+                        }
+                        row += dim
+                        let id = idbuf[r]
+                        if !top.wouldAccept(score: score, id: id) { continue }
+                        if let f = filter, !f(id) { continue }
+                        top.push(score: score, id: id)
+                    }
+                }
+            }
+        }
+        return top.hits(metric: metric)
+    }
+
+    public var memory: IndexMemory {
+        IndexMemory(vectorBytes: data.capacity * 4 + invNorms.capacity * 4,
+                    indexBytes: ids.capacity * 8 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
+    }
+
+    public var parameters: [(String, String)] { [] }
+
+    /// Layout (little-endian), see docs/INDEXES.md:
+    /// magic "LXFL" u32, version u32, dimension u32, metric u8, count u64, ids u64×count,
+    /// vectors f32×(count·dimension), [cosine] inverse norms f32×count.
+    public func serialize(into w: inout BinaryWriter) {
+        w.reserveCapacity(w.bytes.count + 32 + ids.count * 8 + data.count * 4 + invNorms.count * 4)
+        w.write(FlatIndex.magic)
+        w.write(FlatIndex.formatVersion)
+        w.write(UInt32(dimension))
+        w.write(metricCode(metric))
+        w.write(UInt64(ids.count))
+        w.write(contentsOf: ids)
+        w.write(contentsOf: data)
+        if metric == .cosine { w.write(contentsOf: invNorms) }
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        let magic = try r.readUInt32()
+        guard magic == FlatIndex.magic else { throw IndexDecodingError.badMagic(found: magic) }
+        let version = try r.readUInt32()
+        guard version == FlatIndex.formatVersion else {
+            throw IndexDecodingError.unsupportedVersion(kind: "flat", version: version)
+        }
+        let dim = Int(try r.readUInt32())
+        guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
+        let metric = try decodeMetric(try r.readUInt8())
+        let n64 = try r.readUInt64()
+        guard n64 < UInt64(Int32.max) else { throw IndexDecodingError.corrupt("count \(n64)") }
+        let n = Int(n64)
+        self.init(dimension: dim, metric: metric)
+        ids = try r.readUInt64s(count: n)
+        let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
+        guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
+        data = try r.readFloats(count: cells)
+        if metric == .cosine { invNorms = try r.readFloats(count: n) }
+        slotOf.reserveCapacity(n)
+        for (i, id) in ids.enumerated() {
+            if slotOf.updateValue(Int32(i), forKey: id) != nil {
+                throw IndexDecodingError.corrupt("duplicate id \(id)")
+            }
+        }
+    }
+}
+
+@inline(__always)
+func metricCode(_ m: Metric) -> UInt8 {
+    switch m {
+    case .l2: return 0
+    case .cosine: return 1
+    case .dot: return 2
+    }
+}
+
+func decodeMetric(_ c: UInt8) throws -> Metric {
+    switch c {
+    case 0: return .l2
+    case 1: return .cosine
+    case 2: return .dot
+    default: throw IndexDecodingError.corrupt("unknown metric code \(c)")
+    }
+}

@@ -1,0 +1,82 @@
+/// A vector index with value semantics.
+///
+/// Implementations keep their large storage in arrays, so copying an index is O(1) and the copy is a consistent
+/// snapshot (copy-on-write): the engine copies the index under its writer lock and serializes the copy on another
+/// thread while writes continue on the original.
+///
+/// Concurrency contract: `search`, `vector`, `contains`, `memory`, `parameters` and `serialize` are read-only and may
+/// run concurrently from any number of threads on the same value; `upsert` and `remove` need exclusive access
+/// (one writer, no concurrent readers of that same value — readers of an earlier copy are fine).
+public protocol VectorIndex: Sendable {
+    var dimension: Int { get }
+    var metric: Metric { get }
+    /// Live vectors.
+    var count: Int { get }
+    func contains(_ id: UInt64) -> Bool
+    /// The vector exactly as inserted, or nil.
+    func vector(_ id: UInt64) -> [Float]?
+    /// Inserts, or replaces the vector of an existing id. Preconditions: `vector.count == dimension`,
+    /// `metric.isValid(vector)` (finite; non-zero under cosine).
+    mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>)
+    /// Removes `id`; false when it was absent.
+    @discardableResult mutating func remove(_ id: UInt64) -> Bool
+    /// The `k` nearest live vectors to `query`, nearest first, ties broken by lower id. `filter`, when given, is
+    /// called with candidate ids inside the search; only ids for which it returns true are returned.
+    /// Precondition: `query.count == dimension`. A query that is invalid for the metric returns [].
+    func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
+                filter: ((UInt64) -> Bool)?) -> [SearchHit]
+    var memory: IndexMemory { get }
+    /// Construction parameters for `/stats`, e.g. `[("m", "16"), ...]`.
+    var parameters: [(String, String)] { get }
+    /// Appends the whole structure (format documented in docs/INDEXES.md; starts with magic + version).
+    func serialize(into writer: inout BinaryWriter)
+    init(from reader: inout BinaryReader) throws
+}
+
+extension VectorIndex {
+    /// Array convenience for `upsert`.
+    public mutating func upsert(id: UInt64, vector: [Float]) {
+        vector.withUnsafeBufferPointer { upsert(id: id, vector: $0) }
+    }
+
+    /// Array convenience for `search`.
+    public func search(_ query: [Float], k: Int, params: SearchParams = SearchParams(),
+                       filter: ((UInt64) -> Bool)? = nil) -> [SearchHit] {
+        query.withUnsafeBufferPointer { search($0, k: k, params: params, filter: filter) }
+    }
+
+    /// The serialized bytes of the whole index.
+    public func serializedBytes() -> [UInt8] {
+        var w = BinaryWriter()
+        serialize(into: &w)
+        return w.bytes
+    }
+}
+
+/// Which index structure a serialized blob holds; decodes any of them.
+public enum IndexKind: String, CaseIterable, Sendable {
+    case flat
+
+    public var magic: UInt32 {
+        switch self {
+        case .flat: return FlatIndex.magic
+        }
+    }
+
+    /// Decodes whichever index structure starts at the reader's offset (dispatching on its magic number).
+    public static func decode(from reader: inout BinaryReader) throws -> any VectorIndex {
+        let magic = try reader.peekUInt32()
+        switch magic {
+        case FlatIndex.magic: return try FlatIndex(from: &reader)
+        default: throw IndexDecodingError.badMagic(found: magic)
+        }
+    }
+}
+
+/// Four ASCII bytes as a little-endian UInt32 (so they read as the text in a hex dump).
+@inline(__always)
+func fourCC(_ s: StaticString) -> UInt32 {
+    precondition(s.utf8CodeUnitCount == 4)
+    let p = s.utf8Start
+    return UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
+}

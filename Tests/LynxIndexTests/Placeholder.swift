@@ -1,2 +1,0 @@
-import XCTest
-final class LynxIndexTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
