@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc  // strtod only
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Number parsing: grammar check, exact integers, and correctly rounded doubles.
+//
+//   number = [ "-" ] ( "0" / [1-9] *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "+" / "-" ] 1*DIGIT ]
+//
+// Up to 19 significant digits are accumulated in a UInt64 with a decimal exponent. Then, in order:
+//  1. Clinger's fast path: mantissa <= 2^53 and |exp10| <= 22 -> one exact multiply/divide by a power of ten.
+//  2. (x86_64) mantissa < 2^64 and |exp10| <= 27 -> one correctly rounded Float80 multiply/divide, then a rounding
+//     to Double, which is exact unless the Float80 result lies exactly on a Double rounding midpoint (checked).
+//  3. Otherwise `strtod` on a NUL-terminated copy of the literal (glibc's strtod is correctly rounded; Swift
+//     processes run in the "C" locale unless someone calls setlocale, and JSON literals never contain ',').
+
+/// 10^0 ... 10^22, all exactly representable as Double.
+private let powersOfTen: [Double] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]
+
+#if (arch(i386) || arch(x86_64)) && !os(Windows) && !os(Android)
+/// 10^0 ... 10^27, all exactly representable as Float80 (5^27 < 2^63).
+private let powersOfTen80: [Float80] = {
+    var t: [Float80] = []
+    var x: Float80 = 1
+    for _ in 0...27 { t.append(x); x *= 10 }
+    return t
+}()
+#endif
+
+extension JSONScanner {
+    /// Parses a number at `i` (p[i] is '-' followed by a digit, or a digit).
+    mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
+        let start = i
+        var negative = false
+        if p[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+
+        var mantissa: UInt64 = 0   // first 19 significant digits
+        var digits = 0             // significant digits in `mantissa`
+        var exp10 = 0              // value = mantissa * 10^exp10 (when nothing was truncated)
+        var truncated = false      // a non-zero digit beyond the 19th was dropped
+        var isInteger = true
+        var lastIntegerDigit: UInt64 = 0
+
+        // Integer part.
+        if p[i] == UInt8(ascii: "0") {
+            i += 1
+            if i < n && p[i] &- UInt8(ascii: "0") < 10 {
+                throw JSONParseError(offset: start, message: "leading zeros are not allowed in numbers")
+            }
+        } else {
+            while i < n {
+                let d = p[i] &- UInt8(ascii: "0")
+                if d >= 10 { break }
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(d)
+                    digits += 1
+                } else {
+                    exp10 += 1
+                    if d != 0 { truncated = true }
+                }
+                lastIntegerDigit = UInt64(d)
+                i += 1
+            }
+        }
+        let integerDropped = exp10  // integer digits beyond the 19th
+
+        // Fraction.
+        if i < n && p[i] == UInt8(ascii: ".") {
+            isInteger = false
+            i += 1
+            guard i < n, p[i] &- UInt8(ascii: "0") < 10 else {
+                throw JSONParseError(offset: i, message: "expected a digit after the decimal point")
+            }
+            while i < n {
+                let d = p[i] &- UInt8(ascii: "0")
+                if d >= 10 { break }
+                if digits < 19 {
+                    if mantissa == 0 && d == 0 {
+                        exp10 -= 1  // leading zero of the fraction: not significant
+                    } else {
+                        mantissa = mantissa &* 10 &+ UInt64(d)
+                        digits += 1
+                        exp10 -= 1
+                    }
+                } else if d != 0 {
+                    truncated = true
+                }
+                i += 1
+            }
+        }
+
+        // Exponent.
+        if i < n && (p[i] | 0x20) == UInt8(ascii: "e") {
+            isInteger = false
+            i += 1
+            var expNegative = false
+            if i < n && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) {
+                expNegative = p[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            guard i < n, p[i] &- UInt8(ascii: "0") < 10 else {
+                throw JSONParseError(offset: i, message: "expected a digit in the exponent")
+            }
+            var e = 0
+            while i < n {
+                let d = p[i] &- UInt8(ascii: "0")
+                if d >= 10 { break }
+                if e < 1_000_000_000 { e = e * 10 + Int(d) }  // saturate: far beyond any representable value
+                i += 1
+            }
+            exp10 += expNegative ? -e : e
+        }
+
+        // Exact integer value.
+        var magnitude: UInt64 = 0
+        var flags: UInt8 = negative ? JSONNumber.negativeFlag : 0
+        if isInteger {
+            flags |= JSONNumber.integerFlag
+            if integerDropped == 0 {
+                magnitude = mantissa
+                flags |= JSONNumber.exactFlag
+            } else if integerDropped == 1 {
+                // 20 digits: may still fit in UInt64.
+                let (m10, o1) = mantissa.multipliedReportingOverflow(by: 10)
+                let (m, o2) = m10.addingReportingOverflow(lastIntegerDigit)
+                if !o1 && !o2 {
+                    magnitude = m
+                    flags |= JSONNumber.exactFlag
+                }
+            }
+        }
+
+        // Nearest double.
+        var value: Double
+        if mantissa == 0 {
+            value = 0
+        } else if !truncated && mantissa <= (UInt64(1) << 53) && exp10 >= -22 && exp10 <= 22 {
+            value = Double(mantissa)
+            if exp10 < 0 { value /= powersOfTen[-exp10] } else { value *= powersOfTen[exp10] }
+        } else {
+            value = Self.slowDouble(mantissa: mantissa, exp10: exp10, truncated: truncated) ?? {
+                // Fall back on strtod over the literal itself (sign included).
+                strtodLiteral(from: start, to: i)
+            }()
+            if negative { value = -value }  // slowDouble and strtodLiteral both return the magnitude
+            if !value.isFinite {
+                throw JSONParseError(offset: start, message: "number out of range")
+            }
+            return JSONNumber(double: value, magnitude: magnitude, flags: flags)
+        }
+        if negative { value = -value }
+        return JSONNumber(double: value, magnitude: magnitude, flags: flags)
+    }
+
+    /// Correctly rounded `mantissa * 10^exp10` without strtod when possible, else nil.
+    @inline(__always)
+    static func slowDouble(mantissa: UInt64, exp10: Int, truncated: Bool) -> Double? {
+        #if (arch(i386) || arch(x86_64)) && !os(Windows) && !os(Android)
+        guard !truncated && exp10 >= -27 && exp10 <= 27 else { return nil }
+        let m = Float80(mantissa)  // exact: 64-bit significand
+        let r = exp10 < 0 ? m / powersOfTen80[-exp10] : m * powersOfTen80[exp10]
+        // r is correctly rounded to 64 bits; rounding it again to 53 bits is exact unless r sits exactly on a
+        // Double midpoint (low 11 of the 63 fraction bits == 0b100_0000_0000). Results here are normal doubles.
+        if r.significandBitPattern & 0x7FF == 0x400 { return nil }
+        return Double(r)
+        #else
+        return nil
+        #endif
+    }
+
+    /// strtod of the literal bytes [from, to), without the sign; returns the magnitude.
+    func strtodLiteral(from: Int, to: Int) -> Double {
+        var s = from
+        if p[s] == UInt8(ascii: "-") { s += 1 }
+        let len = to - s
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: len + 1) { buf -> Double in
+            let b = buf.baseAddress!
+            UnsafeMutableRawPointer(b).copyMemory(from: p + s, byteCount: len)
+            b[len] = 0
+            return strtod(b, nil)
+        }
+    }
+}

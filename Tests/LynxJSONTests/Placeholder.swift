@@ -1,2 +1,0 @@
-import XCTest
-final class LynxJSONTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
