@@ -66,9 +66,10 @@ public final class WALWriter: @unchecked Sendable {
 
     /// Resumes the log that `recovery` describes (from `WALReader(path:).recover`): the next append goes
     /// to `recovery.validEndOffset`, continuing its checksum chain and LSNs. When the stop was a torn write
-    /// (`stopReason.isTorn`), the torn tail is truncated away and the truncation fdatasynced. Otherwise the
-    /// bytes after the valid end are left in place (stale frames of an older generation, or damaged data kept
-    /// for inspection) and get overwritten by later appends. Throws `.corrupt` when the header was invalid.
+    /// (`stopReason.isTorn`), the torn tail is truncated away; otherwise the bytes after the valid end are left
+    /// in place (stale frames of an older generation, or damaged data kept for inspection) and get overwritten
+    /// by later appends. The file is then fdatasynced once, so the recovered prefix is durable before it is
+    /// reported as `durableLSN`. Throws `.corrupt` when the header was invalid, `.syncFailed` when that sync fails.
     public init(resuming recovery: WALRecoveryResult, io: FileIO = SystemFileIO()) throws {
         guard let h = recovery.header else {
             throw StorageError.corrupt("cannot resume \(recovery.path): \(recovery.headerError ?? "invalid header")")
@@ -79,8 +80,10 @@ public final class WALWriter: @unchecked Sendable {
         do {
             if recovery.stopReason.isTorn, try io.fileSize(f) > recovery.validEndOffset {
                 try io.ftruncate(f, to: recovery.validEndOffset)
-                try io.fdatasync(f)
             }
+            // What recovery read may exist only in the page cache (the previous process died, the kernel did
+            // not): make it durable before reporting it as durableLSN.
+            try io.fdatasync(f)
         } catch {
             try? io.close(f)
             throw error
@@ -90,7 +93,7 @@ public final class WALWriter: @unchecked Sendable {
         end = recovery.validEndOffset
         crc = recovery.runningChecksum
         last = recovery.lastLSN
-        durable = recovery.lastLSN // what recovery read is on disk (it survived a restart or was synced)
+        durable = recovery.lastLSN // fdatasynced above
         frames = recovery.committedFrames
         sinceReset = recovery.validEndOffset - UInt64(WALFormat.headerSize)
         scratchSize = 64 << 10

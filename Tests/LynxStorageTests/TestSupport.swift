@@ -14,8 +14,13 @@ func removeDir(_ path: String) { try? FileManager.default.removeItem(atPath: pat
 
 func readFile(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
 
+/// Replaces a file's content (plain open/write/close: no fsync, no temp file; tests rewrite files thousands of times).
 func writeFile(_ path: String, _ bytes: [UInt8]) {
-    precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    precondition(fd >= 0, "open \(path)")
+    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    precondition(n == bytes.count)
+    close(fd)
 }
 
 /// Deterministic small-vector operations.
@@ -50,7 +55,7 @@ func writeLog(_ path: String, _ txs: [[WALOperation]]) throws -> (bytes: [UInt8]
 }
 
 func recoverAll(_ path: String, io: FileIO = SystemFileIO()) throws -> (WALRecoveryResult, [(lsn: UInt64, ops: [WALOperation])]) {
-    let r = try WALReader(path: path, io: io).readAll()
+    let r = try WALReader(path: path, io: io, bufferSize: 8192).readAll()
     return (r.result, r.transactions)
 }
 
