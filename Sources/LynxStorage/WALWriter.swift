@@ -207,9 +207,8 @@ public final class WALWriter: @unchecked Sendable {
             try io.fsync(f) // new header (and truncation) durable before any new frame is acknowledged
         } catch {
             // The on-disk header may or may not be the new one: refuse further use.
-            let e: StorageError
-            if case StorageError.noSpace(let sf)? = error as? StorageError { e = .noSpace(sf) }
-            else { e = Self.asSyncFailure(error, path: path) }
+            // Reported as .syncFailed whatever the errno: the writer is dead, like after a failed fsync.
+            let e = Self.asSyncFailure(error, path: path)
             poison = e
             throw e
         }
