@@ -32,7 +32,8 @@ let package = Package(
         ),
         .target(name: "LynxIndex", swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
-        .target(name: "LynxStorage"),
+        .target(name: "CCRC32C"),
+        .target(name: "LynxStorage", dependencies: ["CCRC32C"]),
         .target(name: "LynxEngine", dependencies: ["LynxIndex", "LynxJSON", "LynxStorage"]),
         .target(name: "LynxHTTP", dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex"]),
         .executableTarget(

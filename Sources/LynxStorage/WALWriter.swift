@@ -1,0 +1,261 @@
+import Foundation
+
+/// Appends transactions to a WAL file. Rollback-free (SQLite-style): a reset rewrites the header with new
+/// salts and lets new frames overwrite the old ones in place; stale frames die by their salts.
+///
+/// Concurrency contract:
+/// - `append`, `reset` and `close` are called by one thread at a time (the engine's writer thread).
+/// - `sync()` may be called from any other thread at the same time as `append` (group commit). It holds
+///   the internal lock only to read/update counters; the fdatasync itself runs without it, so appends
+///   continue while a sync is in flight.
+/// - The counters may be read from any thread.
+/// - `close()` must not race with `sync()` or `append()`.
+///
+/// Failure contract:
+/// - A failed append (error or short write) does not move `endOffset`, `lastLSN` or the checksum chain:
+///   nothing of it is counted, and the next append writes from the same offset, overwriting the failed
+///   bytes. The writer also truncates the file back to `endOffset` (best effort) so no partial frame lingers.
+/// - fsync failures are never retried. After `sync()` (or `reset`) fails the writer is poisoned: every
+///   later `append`/`sync`/`reset` throws `.syncFailed` with the original failure.
+public final class WALWriter: @unchecked Sendable {
+    public let path: String
+    public let io: FileIO
+
+    private let lock = NSLock()
+    private var file: OpenFile?
+    private var header: WALHeader
+    private var end: UInt64
+    private var crc: UInt32
+    private var last: UInt64
+    private var durable: UInt64
+    private var frames: Int = 0
+    private var sinceReset: UInt64 = 0
+    private var written: UInt64 = 0
+    private var poison: StorageError?
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchSize: Int
+
+    // MARK: opening
+
+    /// Creates (or truncates to empty) the log at `path` and writes a fresh header with random salts.
+    /// The header and the directory entry are fsynced before this returns.
+    public init(creating path: String, checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
+                io: FileIO = SystemFileIO()) throws {
+        self.path = path
+        self.io = io
+        let h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
+                          salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
+        let f = try io.open(path, mode: .createTruncate)
+        do {
+            try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
+            try io.fsync(f)                                  // header durable
+            try io.fsyncDirectory(parentDirectory(of: path)) // the new directory entry durable
+        } catch {
+            try? io.close(f)
+            throw error
+        }
+        file = f
+        header = h
+        end = UInt64(WALFormat.headerSize)
+        crc = h.checksum
+        last = firstLSN &- 1
+        durable = last
+        scratchSize = 64 << 10
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
+    }
+
+    /// Resumes the log that `recovery` describes (from `WALReader(path:).recover`): the next append goes
+    /// to `recovery.validEndOffset`, continuing its checksum chain and LSNs. When the stop was a torn write
+    /// (`stopReason.isTorn`), the torn tail is truncated away; otherwise the bytes after the valid end are left
+    /// in place (stale frames of an older generation, or damaged data kept for inspection) and get overwritten
+    /// by later appends. The file is then fdatasynced once, so the recovered prefix is durable before it is
+    /// reported as `durableLSN`. Throws `.corrupt` when the header was invalid, `.syncFailed` when that sync fails.
+    public init(resuming recovery: WALRecoveryResult, io: FileIO = SystemFileIO()) throws {
+        guard let h = recovery.header else {
+            throw StorageError.corrupt("cannot resume \(recovery.path): \(recovery.headerError ?? "invalid header")")
+        }
+        self.path = recovery.path
+        self.io = io
+        let f = try io.open(recovery.path, mode: .readWrite)
+        do {
+            if recovery.stopReason.isTorn, try io.fileSize(f) > recovery.validEndOffset {
+                try io.ftruncate(f, to: recovery.validEndOffset)
+            }
+            // What recovery read may exist only in the page cache (the previous process died, the kernel did
+            // not): make it durable before reporting it as durableLSN.
+            try io.fdatasync(f)
+        } catch {
+            try? io.close(f)
+            throw error
+        }
+        file = f
+        header = h
+        end = recovery.validEndOffset
+        crc = recovery.runningChecksum
+        last = recovery.lastLSN
+        durable = recovery.lastLSN // fdatasynced above
+        frames = recovery.committedFrames
+        sinceReset = recovery.validEndOffset - UInt64(WALFormat.headerSize)
+        scratchSize = 64 << 10
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
+    }
+
+    /// Opens the log at `path` for appending: replays it through `onTransaction` and resumes it, or creates
+    /// it when it does not exist or is shorter than a header (a creation that never finished).
+    /// Throws `.corrupt` when a full-size header is invalid (the caller decides whether to recreate).
+    public static func open(path: String, io: FileIO = SystemFileIO(), checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
+                            onTransaction: (UInt64, [WALOperation]) throws -> Void) throws -> (writer: WALWriter, recovery: WALRecoveryResult?) {
+        if !io.fileExists(path) {
+            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, io: io), nil)
+        }
+        let r = try WALReader(path: path, io: io).recover(onTransaction)
+        if r.header == nil && r.fileSize < UInt64(WALFormat.headerSize) {
+            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, io: io), r)
+        }
+        return (try WALWriter(resuming: r, io: io), r)
+    }
+
+    deinit {
+        if let f = file { try? io.close(f) }
+        scratch.deallocate()
+    }
+
+    // MARK: writing
+
+    /// Appends one transaction (1 or more operations) with ONE pwrite at the valid end. Every frame gets the
+    /// next LSN; the last carries the commit flag. Returns the commit frame's LSN. Not durable until `sync()`.
+    /// Throws `.noSpace` (ENOSPC/EDQUOT/short write), `.io`, `.invalidArgument`, or `.syncFailed` when poisoned;
+    /// on any throw nothing was counted (see the failure contract).
+    @discardableResult
+    public func append(_ ops: [WALOperation]) throws -> UInt64 {
+        let size = try WALCodec.encodedSize(ops)
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = poison { throw p }
+        guard let f = file else { throw StorageError.closed("WAL \(path)") }
+        if size > scratchSize {
+            scratch.deallocate()
+            scratchSize = max(size, scratchSize * 2)
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
+        }
+        let first = last &+ 1
+        let newCRC = WALCodec.encode(ops, into: scratch, firstLSN: first, salt1: header.salt1, salt2: header.salt2, seed: crc)
+        do {
+            try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
+        } catch {
+            // Drop whatever part of the transaction reached the file. Best effort: shrinking needs no space,
+            // and if it fails the bytes are overwritten by the next append and fail validation meanwhile.
+            try? io.ftruncate(f, to: end)
+            throw error
+        }
+        end += UInt64(size)
+        crc = newCRC
+        last = first &+ UInt64(ops.count - 1)
+        frames += ops.count
+        sinceReset += UInt64(size)
+        written += UInt64(size)
+        return last
+    }
+
+    /// Makes every transaction whose `append` returned before this call durable (fdatasync), and returns the
+    /// LSN now known durable (>= the last LSN appended before the call). Appends racing with the sync may or
+    /// may not be covered; the returned LSN never claims them. Skips the syscall when nothing new was appended.
+    /// Never retries: a failure poisons the writer and throws `.syncFailed`.
+    @discardableResult
+    public func sync() throws -> UInt64 {
+        lock.lock()
+        if let p = poison { lock.unlock(); throw p }
+        guard let f = file else { lock.unlock(); throw StorageError.closed("WAL \(path)") }
+        let target = last
+        if target == durable { lock.unlock(); return target }
+        lock.unlock()
+        do {
+            try io.fdatasync(f)
+        } catch {
+            let e = Self.asSyncFailure(error, path: path)
+            lock.lock()
+            if poison == nil { poison = e }
+            lock.unlock()
+            throw e
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if target > durable { durable = target }
+        return durable
+    }
+
+    /// Rollback-free restart of the log. PRECONDITION: everything up to `lastLSN` is durable elsewhere
+    /// (a checkpoint snapshot was written and fsynced), because the old frames become invalid.
+    ///
+    /// Writes a new header at offset 0 (salt1 + 1, fresh random salt2, firstLSN = lastLSN + 1,
+    /// the given checkpoint sequence); if the file is larger than `truncateAbove` bytes it is truncated to
+    /// the header; then fsyncs. Old frames are not erased: the next appends overwrite them, and those beyond
+    /// the new end fail the salt check. LSNs keep increasing across resets. On failure the writer is poisoned.
+    public func reset(checkpointSeq: UInt64, truncateAbove: UInt64 = 64 << 20) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = poison { throw p }
+        guard let f = file else { throw StorageError.closed("WAL \(path)") }
+        var salt2 = UInt32.random(in: .min ... .max)
+        if salt2 == header.salt2 { salt2 &+= 1 }
+        let h = WALHeader(checkpointSeq: checkpointSeq, salt1: header.salt1 &+ 1, salt2: salt2, firstLSN: last &+ 1)
+        do {
+            try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
+            if try io.fileSize(f) > truncateAbove {
+                try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
+            }
+            try io.fsync(f) // new header (and truncation) durable before any new frame is acknowledged
+        } catch {
+            // The on-disk header may or may not be the new one: refuse further use.
+            // Reported as .syncFailed whatever the errno: the writer is dead, like after a failed fsync.
+            let e = Self.asSyncFailure(error, path: path)
+            poison = e
+            throw e
+        }
+        header = h
+        end = UInt64(WALFormat.headerSize)
+        crc = h.checksum
+        frames = 0
+        sinceReset = 0
+        durable = last
+    }
+
+    /// Closes the file. Does not sync. Later calls throw `.closed`.
+    public func close() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let f = file else { return }
+        file = nil
+        try io.close(f)
+    }
+
+    private static func asSyncFailure(_ error: Error, path: String) -> StorageError {
+        switch error as? StorageError {
+        case .syncFailed(let f)?: return .syncFailed(f)
+        case .noSpace(let f)?, .io(let f)?, .notFound(let f)?: return .syncFailed(f)
+        default: return .syncFailed(SyscallFailure(syscall: "fdatasync", path: path, errno: EIO, message: "\(error)"))
+        }
+    }
+
+    // MARK: counters (any thread)
+
+    private func locked<T>(_ body: () -> T) -> T { lock.lock(); defer { lock.unlock() }; return body() }
+
+    /// Offset just past the last committed frame: where the next append goes.
+    public var endOffset: UInt64 { locked { end } }
+    /// LSN of the last appended (not necessarily durable) frame.
+    public var lastLSN: UInt64 { locked { last } }
+    /// Highest LSN known durable (synced, recovered from disk, or covered by the checkpoint at reset).
+    public var durableLSN: UInt64 { locked { durable } }
+    /// Frames since the header (since the last reset, or in the resumed generation).
+    public var frameCount: Int { locked { frames } }
+    /// Frame bytes since the header (endOffset - header size).
+    public var bytesSinceReset: UInt64 { locked { sinceReset } }
+    /// Bytes appended by this writer object in total (across resets).
+    public var bytesWrittenTotal: UInt64 { locked { written } }
+    /// The current generation's header.
+    public var currentHeader: WALHeader { locked { header } }
+    public var checkpointSeq: UInt64 { locked { header.checkpointSeq } }
+    /// The error that poisoned the writer, if any.
+    public var poisonedBy: StorageError? { locked { poison } }
+}

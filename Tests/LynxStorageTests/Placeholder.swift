@@ -1,2 +1,0 @@
-import XCTest
-final class LynxStorageTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

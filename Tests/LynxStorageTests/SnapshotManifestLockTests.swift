@@ -1,0 +1,131 @@
+import Foundation
+import LynxStorage
+import XCTest
+
+final class SnapshotTests: XCTestCase {
+    var dir = ""
+    override func setUp() { dir = makeTempDir() }
+    override func tearDown() { removeDir(dir) }
+
+    func sample(_ seq: UInt64) -> Snapshot {
+        Snapshot(checkpointSeq: seq, lastLSN: seq * 100, sections: [
+            SnapshotSection(tag: 1, bytes: Array("vectors-\(seq)".utf8)),
+            SnapshotSection(tag: 2, bytes: []),
+            SnapshotSection(tag: 0xFFFF_FFFF, bytes: (0..<300).map { UInt8($0 & 0xFF) }),
+        ])
+    }
+
+    func testRoundTrip() throws {
+        let s = sample(3)
+        let p = try SnapshotFile.write(s, dir: dir)
+        XCTAssertTrue(p.hasSuffix("snapshot-00000000000000000003.lsnap"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p + ".tmp"))
+        XCTAssertEqual(try SnapshotFile.read(path: p), s)
+        XCTAssertEqual(try SnapshotFile.read(path: p).section(2), SnapshotSection(tag: 2, bytes: []))
+    }
+
+    func testEveryFlippedByteIsCorrupt() throws {
+        let p = try SnapshotFile.write(sample(1), dir: dir)
+        let bytes = readFile(p)
+        for i in 0..<bytes.count {
+            var d = bytes
+            d[i] ^= UInt8(1 << (i % 8))
+            writeFile(p, d)
+            assertStorageError({ _ = try SnapshotFile.read(path: p) }) { if case .corrupt = $0 { return true } else { return false } }
+        }
+        writeFile(p, Array(bytes.dropLast()))
+        assertStorageError({ _ = try SnapshotFile.read(path: p) }) { if case .corrupt = $0 { return true } else { return false } }
+        writeFile(p, bytes + [0])
+        assertStorageError({ _ = try SnapshotFile.read(path: p) }) { if case .corrupt = $0 { return true } else { return false } }
+    }
+
+    func testNewestValidFallsBackAndOldOnesAreDeleted() throws {
+        for seq: UInt64 in [1, 2, 10] { try SnapshotFile.write(sample(seq), dir: dir) }
+        writeFile(dir + "/snapshot-00000000000000000011.lsnap.tmp", [1, 2, 3]) // a crashed write
+        writeFile(dir + "/unrelated", [1])
+        XCTAssertEqual(try SnapshotFile.list(dir: dir).map(\.checkpointSeq), [1, 2, 10])
+        XCTAssertEqual(try SnapshotFile.loadNewestValid(dir: dir)?.snapshot, sample(10))
+        // corrupt the newest: fall back to 2
+        let newest = dir + "/" + SnapshotFile.fileName(checkpointSeq: 10)
+        var b = readFile(newest)
+        b[b.count / 2] ^= 0x40
+        writeFile(newest, b)
+        let loaded = try XCTUnwrap(SnapshotFile.loadNewestValid(dir: dir))
+        XCTAssertEqual(loaded.snapshot, sample(2))
+        XCTAssertEqual(loaded.rejected.map(\.path), [newest])
+        // delete older than 2: removes 1 and the stale tmp
+        let deleted = try SnapshotFile.deleteOlder(than: 2, dir: dir)
+        XCTAssertEqual(Set(deleted.map { ($0 as NSString).lastPathComponent }),
+                       ["snapshot-00000000000000000001.lsnap", "snapshot-00000000000000000011.lsnap.tmp"])
+        XCTAssertEqual(try SnapshotFile.list(dir: dir).map(\.checkpointSeq), [2, 10])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/unrelated"))
+    }
+
+    func testWriteFailureLeavesNoFile() throws {
+        let io = FaultInjectingFileIO()
+        io.fail(.fsync, errno: EIO)
+        assertStorageError({ try SnapshotFile.write(sample(4), dir: dir, io: io) }) { if case .syncFailed = $0 { return true } else { return false } }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+        io.failWrites(errno: ENOSPC, after: 2)
+        assertStorageError({ try SnapshotFile.write(sample(4), dir: dir, io: io) }) { if case .noSpace = $0 { return true } else { return false } }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+        XCTAssertNil(try SnapshotFile.loadNewestValid(dir: dir))
+    }
+}
+
+final class ManifestTests: XCTestCase {
+    var dir = ""
+    override func setUp() { dir = makeTempDir() }
+    override func tearDown() { removeDir(dir) }
+
+    func testCreateReloadConflict() throws {
+        let req = Manifest.Request(dimension: 384, metric: "cosine", indexType: "hnsw", parameters: ["m": "16", "ef_construction": "200"])
+        let created = try Manifest.loadOrCreate(dir: dir, requested: req)
+        XCTAssertEqual(created, Manifest(dimension: 384, metric: "cosine", indexType: "hnsw", parameters: ["m": "16", "ef_construction": "200"]))
+        let text = String(decoding: readFile(dir + "/MANIFEST"), as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("lynx-manifest\nformat_version=1\ndimension=384\n"), text)
+        // reload with nothing requested, or the same values
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: .init()), created)
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: req), created)
+        XCTAssertEqual(try Manifest.load(dir: dir), created)
+        // conflicts
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: dir, requested: .init(dimension: 128)) }) {
+            $0 == .manifestConflict(field: "dimension", existing: "384", requested: "128")
+        }
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: dir, requested: .init(metric: "l2")) }) {
+            $0 == .manifestConflict(field: "metric", existing: "cosine", requested: "l2")
+        }
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: dir, requested: .init(parameters: ["m": "32"])) }) {
+            $0 == .manifestConflict(field: "param.m", existing: "16", requested: "32")
+        }
+        XCTAssertTrue("\(StorageError.manifestConflict(field: "dimension", existing: "384", requested: "128"))".contains("384"))
+    }
+
+    func testDefaultsAndCorruption() throws {
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: dir, requested: .init()) }) {
+            if case .invalidArgument = $0 { return true } else { return false }
+        }
+        XCTAssertNil(try Manifest.load(dir: dir))
+        let m = try Manifest.loadOrCreate(dir: dir, requested: .init(metric: "dot"),
+                                          defaults: .init(dimension: 384, metric: "l2", indexType: "flat"))
+        XCTAssertEqual(m, Manifest(dimension: 384, metric: "dot", indexType: "flat"))
+        var b = readFile(dir + "/MANIFEST")
+        b[20] ^= 1
+        writeFile(dir + "/MANIFEST", b)
+        assertStorageError({ _ = try Manifest.load(dir: dir) }) { if case .corrupt = $0 { return true } else { return false } }
+    }
+}
+
+final class DirectoryLockTests: XCTestCase {
+    func testSecondAcquireFailsWithPID() throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let lock = try DirectoryLock.acquire(dir: dir)
+        assertStorageError({ _ = try DirectoryLock.acquire(dir: dir) }) { $0 == .locked(byPID: getpid(), path: dir + "/LOCK") }
+        let message = "\(StorageError.locked(byPID: getpid(), path: dir + "/LOCK"))"
+        XCTAssertTrue(message.contains("\(getpid())") && message.contains("LOCK"), message)
+        lock.release()
+        let again = try DirectoryLock.acquire(dir: dir)
+        again.release()
+    }
+}
