@@ -16,13 +16,14 @@ let hotPathFlags: [SwiftSetting] = [
 
 let package = Package(
     name: "Lynx",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lynxd", targets: ["lynxd"]),
         .executable(name: "lynx-bench", targets: ["lynx-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -34,13 +35,17 @@ let package = Package(
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
         .target(name: "LynxStorage", dependencies: ["CCRC32C"]),
-        .target(name: "LynxEngine", dependencies: ["LynxIndex", "LynxJSON", "LynxStorage"]),
+        .target(
+            name: "LynxEngine",
+            dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "LynxHTTP", dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex"]),
         .executableTarget(
             name: "lynxd",
             dependencies: [
                 "LynxHTTP", "LynxEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -1,1 +1,126 @@
-print("lynxd")
+// lynxd: parses the configuration, opens the data directory, serves HTTP, recovers, and stops cleanly on
+// SIGTERM/SIGINT. Everything of substance lives in the libraries; this file only wires them together.
+import ArgumentParser
+import Dispatch
+import LynxEngine
+import LynxHTTP
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let lynxVersion = "0.1.0"
+
+/// One clear line on stderr, then exit.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    fputs("lynxd: \(message)\n", stderr)
+    exit(code)
+}
+
+func run() {
+    let options: LynxdOptions
+    do {
+        options = try LynxdOptions.parse()
+    } catch {
+        let code = LynxdOptions.exitCode(for: error)
+        if code == .success {
+            print(LynxdOptions.fullMessage(for: error))
+            exit(0)
+        }
+        // ArgumentParser's message can span lines (usage); keep the first, which names the problem.
+        let message = LynxdOptions.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        fail("\(message) (see lynxd --help)", code: 2)
+    }
+    let settings: LynxdSettings
+    do {
+        settings = try options.resolve(environment: currentEnvironment())
+    } catch {
+        fail("\(error)", code: 2)
+    }
+
+    let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+    LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level) }
+    let logger = Logger(label: "lynxd")
+
+    let engine: Engine
+    do {
+        engine = try Engine(config: settings.engine, logger: Logger(label: "lynx.engine"))
+    } catch {
+        fail("cannot open data directory \(settings.engine.dataDir): \(error)")
+    }
+
+    let api = LynxAPI(engine: engine, maxBatch: settings.engine.maxBatch, version: lynxVersion)
+    let server = MicroHTTPDServer(config: settings.server, handler: api)
+    do {
+        try server.start()
+    } catch {
+        fail("\(error)")
+    }
+    logger.info("listening on http://\(hostForURL(settings.server.host)):\(server.port)", metadata: [
+        "data_dir": "\(settings.engine.dataDir)", "dimension": "\(engine.dimension)", "metric": "\(engine.metric.rawValue)",
+        "index": "\(engine.indexKind.rawValue)", "sync": "\(settings.engine.syncMode.rawValue)", "version": "\(lynxVersion)",
+    ])
+
+    let signals = installSignalHandlers {
+        logger.info("shutting down: draining connections")
+        server.stop(drainSeconds: 10)
+        engine.close()
+        logger.info("stopped")
+        exit(0)
+    }
+    _ = signals
+
+    // Replay the log while the server already answers (/health says "recovering").
+    Thread.detach {
+        do {
+            try engine.recover()
+        } catch {
+            logger.critical("recovery failed: \(error)")
+        }
+    }
+    dispatchMain()
+}
+
+func hostForURL(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+
+func currentEnvironment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
+}
+
+/// SIGTERM and SIGINT run `onStop` once, on a dispatch queue. Set up inside a function: a handler created in
+/// top-level code would inherit the main actor and trap when run on a global queue.
+func installSignalHandlers(_ onStop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+    let queue = DispatchQueue(label: "lynxd.signals")
+    return [SIGTERM, SIGINT].map { sig in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+        source.setEventHandler(handler: onStop)
+        source.resume()
+        return source
+    }
+}
+
+enum Thread {
+    /// Runs `body` on a new detached pthread.
+    static func detach(_ body: @escaping () -> Void) {
+        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        pthread_detach(thread)
+    }
+}
+
+run()

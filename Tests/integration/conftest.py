@@ -81,6 +81,7 @@ def start_server(request, lynxd_bin, tmp_path):
         started.append(srv)
         if wait:
             srv.wait_listening()
+            srv.wait_ready()
         return srv
 
     yield _start

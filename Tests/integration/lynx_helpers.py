@@ -157,6 +157,23 @@ class LynxServer:
         raise RuntimeError(f"lynxd did not print 'listening on http://HOST:PORT' within {timeout}s\n"
                            f"{self.log_text()}")
 
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Waits until /health answers 200 (recovery done). Raises if lynxd dies or reports failure."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lynxd exited with {self.proc.returncode} during recovery\n{self.log_text()}")
+            try:
+                r = requests.get(self.url("/health"), timeout=2)
+                if r.status_code == 200:
+                    return
+                if r.status_code == 503 and r.json().get("status") == "failed":
+                    raise RuntimeError(f"lynxd reports failure: {r.text}\n{self.log_text()}")
+            except requests.RequestException:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"lynxd was not ready within {timeout}s\n{self.log_text()}")
+
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host

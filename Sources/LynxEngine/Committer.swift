@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import LynxStorage
+
+/// Group commit: one thread that fdatasyncs the log for every writer waiting at that moment, and at the
+/// latest `interval` after an unsynced write in `--sync flush` mode.
+///
+/// Threads: `waitDurable` may be called from any thread; callbacks run on the committer thread (or on the
+/// caller's, when the LSN is already durable). After a failed fsync every waiter, present and future, gets
+/// `.failed`: the fsync is never retried (the kernel may have dropped the dirty pages).
+final class Committer: @unchecked Sendable {
+    typealias Callback = @Sendable (Result<UInt64, EngineError>) -> Void
+
+    private let log: LogManager
+    private let metrics: EngineMetrics
+    private let logger: Logger
+    private let interval: Double
+    private let onFailure: (String) -> Void
+    private let cond = ConditionLock()
+    // Guarded by `cond`:
+    private var waiters: [(lsn: UInt64, callback: Callback)] = []
+    private var failure: EngineError?
+    private var stopping = false
+    private var stopped = false
+
+    init(log: LogManager, metrics: EngineMetrics, logger: Logger, interval: Double, onFailure: @escaping (String) -> Void) {
+        self.log = log
+        self.metrics = metrics
+        self.logger = logger
+        self.interval = interval
+        self.onFailure = onFailure
+    }
+
+    func start() {
+        spawnThread(name: "lynx-committer") { [self] in run() }
+    }
+
+    /// Calls back once `lsn` is durable.
+    func waitDurable(_ lsn: UInt64, _ callback: @escaping Callback) {
+        let immediate: Result<UInt64, EngineError>? = cond.withLock {
+            if let failure { return .failure(failure) }
+            let durable = log.durableLSN
+            if lsn <= durable { return .success(durable) }
+            waiters.append((lsn, callback))
+            cond.signal()
+            return nil
+        }
+        if let immediate { callback(immediate) }
+    }
+
+    /// Syncs what is pending and stops the thread.
+    func stop() {
+        cond.withLock {
+            stopping = true
+            cond.signal()
+        }
+        // Wait for the thread to finish its last round.
+        while !cond.withLock({ stopped }) { usleep(1000) }
+    }
+
+    private func run() {
+        while true {
+            let shouldStop: Bool = cond.withLock {
+                if waiters.isEmpty && !stopping && failure == nil {
+                    cond.wait(seconds: interval / 2)
+                }
+                return stopping
+            }
+            if cond.withLock({ failure != nil }) {
+                if shouldStop { break }
+                continue
+            }
+            if log.lastLSN > log.durableLSN {
+                syncOnce()
+            } else {
+                completeWaiters(durable: log.durableLSN)
+            }
+            if shouldStop { break }
+        }
+        cond.withLock { stopped = true }
+    }
+
+    private func syncOnce() {
+        let started = monotonicSeconds()
+        do {
+            let durable = try log.sync()
+            metrics.fsyncDuration.observe(monotonicSeconds() - started)
+            completeWaiters(durable: durable)
+        } catch {
+            metrics.fsyncErrors.add()
+            let reason = "fdatasync of the write-ahead log failed (\(error)); the store refuses writes until restarted, and a restart recovers from the log"
+            logger.critical("\(reason)")
+            onFailure(reason)
+            let failed: [(lsn: UInt64, callback: Callback)] = cond.withLock {
+                failure = .failed(reason)
+                defer { waiters = [] }
+                return waiters
+            }
+            for waiter in failed { waiter.callback(.failure(.failed(reason))) }
+        }
+    }
+
+    private func completeWaiters(durable: UInt64) {
+        let ready: [(lsn: UInt64, callback: Callback)] = cond.withLock {
+            let done = waiters.filter { $0.lsn <= durable }
+            waiters.removeAll { $0.lsn <= durable }
+            return done
+        }
+        for waiter in ready { waiter.callback(.success(durable)) }
+    }
+}

@@ -1,0 +1,177 @@
+import Logging
+import LynxIndex
+import LynxStorage
+
+/// What the engine keeps in its data directory, and the one place that names those files:
+///
+///     LOCK                           flock'd while a lynxd owns the directory (holds its pid)
+///     MANIFEST                       dimension, metric, index and structural parameters, fixed at first start
+///     snapshot-<seq>.lsnap           checkpoint images (only the newest is kept once it is safe)
+///     wal-0.log, wal-1.log           the two log files, used by alternate generations (see LogManager)
+///     *.broken-<n>                   damaged logs kept aside for inspection after a recovery that found damage
+///
+/// Not thread-safe by itself: the engine calls it from recovery, then only from checkpoints (one at a time).
+final class DataDirectory: @unchecked Sendable {
+    let path: String
+    let io: FileIO
+    let manifest: ResolvedManifest
+    private var lock: DirectoryLock?
+    /// Sequence of the newest snapshot known safe (0 = none: the empty state).
+    var lastSnapshotSeq: UInt64 = 0
+
+    struct ResolvedManifest {
+        var dimension: Int
+        var metric: Metric
+        var indexKind: IndexKind
+        var parameters: [String: String]
+    }
+
+    struct LoadedSnapshot {
+        var seq: UInt64
+        var lastLSN: UInt64
+        var sections: [(tag: UInt32, bytes: [UInt8])]
+    }
+
+    private init(path: String, io: FileIO, lock: DirectoryLock, manifest: ResolvedManifest) {
+        self.path = path
+        self.io = io
+        self.lock = lock
+        self.manifest = manifest
+    }
+
+    /// Creates the directory if needed, takes its lock, and reconciles the manifest with the flags.
+    static func open(config: EngineConfig, io: FileIO = SystemFileIO()) throws -> DataDirectory {
+        let path = config.dataDir
+        if !io.fileExists(path) {
+            do { try io.createDirectory(path) } catch {
+                throw EngineError.internalError("cannot create data directory \(path): \(error)")
+            }
+        }
+        let lock: DirectoryLock
+        do {
+            lock = try DirectoryLock.acquire(dir: path)
+        } catch StorageError.locked(let pid, _) {
+            throw EngineError.internalError("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
+        }
+        if let kind = config.index, !IndexFactory.available.contains(kind) {
+            throw EngineError.internalError("--index \(kind.rawValue) is not available in this build (available: \(IndexFactory.available.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let requested = Manifest.Request(
+            dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
+            parameters: structuralParameters(config))
+        let defaults = Manifest.Request(
+            dimension: EngineConfig.defaultDimension, metric: Metric.l2.rawValue, indexType: IndexKind.flat.rawValue,
+            parameters: [:])
+        let stored: Manifest
+        do {
+            stored = try Manifest.loadOrCreate(dir: path, requested: requested, defaults: defaults, io: io)
+        } catch StorageError.manifestConflict(let field, let existing, let wanted) {
+            lock.release()
+            throw EngineError.internalError(
+                "\(path) was created with \(field)=\(existing), but \(field)=\(wanted) was asked for; start without that flag, or use another --data-dir")
+        } catch {
+            lock.release()
+            throw error
+        }
+        guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else {
+            lock.release()
+            throw EngineError.internalError("\(path)/MANIFEST names an unknown metric '\(stored.metric)' or index '\(stored.indexType)'")
+        }
+        guard IndexFactory.available.contains(kind) else {
+            lock.release()
+            throw EngineError.internalError("\(path) holds a \(kind.rawValue) index, which this build cannot serve")
+        }
+        return DataDirectory(path: path, io: io, lock: lock, manifest: ResolvedManifest(
+            dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters))
+    }
+
+    /// Index parameters that shape the stored structure (a change would need a rebuild); only those given.
+    static func structuralParameters(_ config: EngineConfig) -> [String: String] {
+        var p: [String: String] = [:]
+        switch config.index {
+        case .hnsw?:
+            if let m = config.hnswM { p["m"] = String(m) }
+            if let ef = config.hnswEfConstruction { p["ef_construction"] = String(ef) }
+        case .ivf?:
+            if let c = config.ivfClusters { p["n_clusters"] = String(c) }
+        default:
+            break
+        }
+        return p
+    }
+
+    func unlock() {
+        lock?.release()
+        lock = nil
+    }
+
+    // MARK: - Snapshots
+
+    func loadNewestSnapshot(logger: Logger) throws -> LoadedSnapshot? {
+        guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io) else { return nil }
+        for rejected in loaded.rejected {
+            logger.error("ignoring a damaged snapshot; using an older one", metadata: ["file": "\(rejected.path)", "error": "\(rejected.error)"])
+        }
+        let s = loaded.snapshot
+        return LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) })
+    }
+
+    func writeSnapshot(seq: UInt64, lastLSN: UInt64, sections: [(tag: UInt32, bytes: [UInt8])]) throws {
+        let snapshot = Snapshot(checkpointSeq: seq, lastLSN: lastLSN, sections: sections.map { SnapshotSection(tag: $0.tag, bytes: $0.bytes) })
+        _ = try SnapshotFile.write(snapshot, dir: path, io: io)
+    }
+
+    func removeSnapshots(olderThan seq: UInt64, logger: Logger) {
+        do {
+            _ = try SnapshotFile.deleteOlder(than: seq, dir: path, io: io)
+        } catch {
+            logger.warning("could not remove old snapshots: \(error)")
+        }
+    }
+
+    // MARK: - Log files
+
+    func walPath(generation: UInt64) -> String { joinPath(path, LogManager.fileName(generation: generation)) }
+
+    /// The log files present, with their header's generation and first LSN (files without a valid header are skipped).
+    func logFiles() throws -> [LogFileInfo] {
+        var found: [LogFileInfo] = []
+        for name in ["wal-0.log", "wal-1.log"] {
+            let file = joinPath(path, name)
+            guard io.fileExists(file) else { continue }
+            guard let (header, size) = try? readHeader(file) else { continue }
+            found.append(LogFileInfo(path: file, generation: header.checkpointSeq, firstLSN: header.firstLSN, size: size))
+        }
+        return found
+    }
+
+    private func readHeader(_ file: String) throws -> (WALHeader, UInt64)? {
+        let handle = try io.open(file, mode: .readOnly)
+        defer { try? io.close(handle) }
+        let size = try io.fileSize(handle)
+        var bytes = [UInt8](repeating: 0, count: WALFormat.headerSize)
+        let n = try bytes.withUnsafeMutableBytes { try io.preadFully(handle, into: $0, at: 0) }
+        guard n == WALFormat.headerSize, case .success(let header) = WALHeader.decode(bytes) else { return nil }
+        return (header, size)
+    }
+
+    /// Renames a damaged log out of the way (never deleted: an operator may want it).
+    func keepAside(_ file: String, logger: Logger) {
+        var n = 1
+        while io.fileExists("\(file).broken-\(n)") { n += 1 }
+        do {
+            try io.rename(file, to: "\(file).broken-\(n)")
+            try io.fsyncDirectory(path)
+            logger.notice("kept a damaged log aside", metadata: ["file": "\(file).broken-\(n)"])
+        } catch {
+            logger.error("could not move a damaged log aside: \(error)")
+        }
+    }
+}
+
+struct LogFileInfo {
+    var path: String
+    var generation: UInt64
+    var firstLSN: UInt64
+    var size: UInt64
+}

@@ -1,0 +1,56 @@
+import Logging
+import LynxStorage
+
+extension Engine {
+    /// Writes a snapshot of the whole state and retires the log generation it covers. Writes go on meanwhile:
+    /// they hold the writer lock only for the O(1) capture of the state (copy-on-write) and the switch of
+    /// log files. One checkpoint runs at a time; a second caller waits for the first.
+    @discardableResult
+    public func checkpoint() throws -> CheckpointReport {
+        try checkReadable()
+        if case .failed(let reason) = status { throw EngineError.failed(reason) }
+        return try checkpointLock.withLock { _ in
+            let started = monotonicSeconds()
+            do {
+                let report = try runCheckpoint(started: started)
+                metrics.checkpoints.add(["success"])
+                metrics.checkpointDuration.observe(report.durationSeconds)
+                logger.info("checkpoint done", metadata: [
+                    "seq": "\(report.checkpointSeq)", "lsn": "\(report.lsn)",
+                    "seconds": "\((report.durationSeconds * 1000).rounded() / 1000)",
+                ])
+                return report
+            } catch {
+                metrics.checkpoints.add(["failure"])
+                logger.error("checkpoint failed: \(error)")
+                if let storage = error as? StorageError {
+                    if case .syncFailed = storage { failStop("fsync failed during a checkpoint: \(storage)") }
+                    throw mapAppendError(storage)
+                }
+                throw error
+            }
+        }
+    }
+
+    private func runCheckpoint(started: Double) throws -> CheckpointReport {
+        // 1. Capture: the state and its LSN, and (when the old file is free) a switch to the next generation.
+        let (captured, seq, lsn): (StoreState, UInt64, UInt64) = try writerLock.withLock { _ in
+            let copy = stateLock.read { state }
+            guard let log else {
+                return (copy, directory.lastSnapshotSeq + 1, memoryLSN)
+            }
+            let lsn = log.lastLSN
+            let seq = log.canSwitch ? try log.switchGeneration() : log.generation
+            return (copy, seq, lsn)
+        }
+        // 2. Serialise and write the snapshot (temp file, fsync, rename, directory fsync) with writes flowing.
+        let sections = SnapshotCodec.encode(captured, dimension: dimension, metric: metric, kind: indexKind)
+        try directory.writeSnapshot(seq: seq, lastLSN: lsn, sections: sections)
+        // 3. The snapshot is safe: older generations and snapshots are dead.
+        directory.lastSnapshotSeq = seq
+        log?.snapshotIsSafe(seq: seq)
+        checkpointer?.didCheckpoint(lsn: lsn)
+        directory.removeSnapshots(olderThan: seq, logger: logger)
+        return CheckpointReport(checkpointSeq: seq, lsn: lsn, durationSeconds: monotonicSeconds() - started)
+    }
+}

@@ -1,0 +1,192 @@
+import Logging
+import LynxIndex
+import LynxStorage
+
+extension Engine {
+    /// Start-up recovery: load the newest valid snapshot, replay the log generations it lacks up to the last
+    /// valid commit frame, open the log for appending, and start the committer and checkpointer.
+    /// Runs once, on a background thread, while the HTTP server answers `/health` with `recovering`.
+    public func recover() throws {
+        let started = monotonicSeconds()
+        do {
+            try recoverState()
+        } catch {
+            let reason = "recovery failed: \(error)"
+            failStop(reason)
+            throw error
+        }
+        let seconds = monotonicSeconds() - started
+        metrics.recoveryDuration.set(seconds)
+        checkpointer = Checkpointer(engine: self, walBytes: config.checkpointWALBytes, interval: config.checkpointIntervalSeconds, logger: logger)
+        committer?.start()
+        checkpointer?.start()
+        setStatus(.ready)
+        logger.info("ready", metadata: [
+            "vectors": "\(count)", "recovery_seconds": "\(Int(seconds * 1000) / 1000)",
+            "last_lsn": "\(log?.lastLSN ?? memoryLSN)",
+        ])
+    }
+
+    private func recoverState() throws {
+        // 1. The newest valid snapshot (an older one when the newest is damaged).
+        var baseSeq: UInt64 = 0
+        var baseLSN: UInt64 = 0
+        if let snapshot = try directory.loadNewestSnapshot(logger: logger) {
+            let decodeStart = monotonicSeconds()
+            let loaded = try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind)
+            stateLock.write { state = loaded }
+            baseSeq = snapshot.seq
+            baseLSN = snapshot.lastLSN
+            logger.info("loaded snapshot without rebuilding the index", metadata: [
+                "seq": "\(baseSeq)", "lsn": "\(baseLSN)", "vectors": "\(loaded.index.count)",
+                "index": "\(indexKind.rawValue)", "seconds": "\(Int((monotonicSeconds() - decodeStart) * 1000) / 1000)",
+            ])
+        }
+        directory.lastSnapshotSeq = baseSeq
+
+        // 2. The log generations the snapshot lacks, oldest first.
+        let files = try directory.logFiles().filter { $0.generation >= baseSeq }.sorted { $0.generation < $1.generation }
+        let totalBytes = max(1, files.reduce(0) { $0 + $1.size })
+        var replayedBytes: UInt64 = 0
+        var appliedLSN = baseLSN
+        var frames = 0
+        var damaged = false
+        var lastProgressLog = monotonicSeconds()
+        var results: [(file: LogFileInfo, result: WALRecoveryResult)] = []
+
+        for (i, file) in files.enumerated() {
+            if file.firstLSN > appliedLSN + 1 {
+                metrics.walInvalidFrames.add(["lsn_gap"])
+                logger.error("log generation starts after a gap; not replaying it or anything later", metadata: [
+                    "file": "\(file.path)", "generation": "\(file.generation)", "first_lsn": "\(file.firstLSN)", "expected": "\(appliedLSN + 1)",
+                ])
+                damaged = true
+                break
+            }
+            let result = try WALReader(path: file.path, io: directory.io).recover { lsn, ops in
+                guard lsn > appliedLSN else { return }
+                try stateLock.write { try applyReplayed(ops) }
+                appliedLSN = lsn
+                frames += ops.count
+                replayedBytes += UInt64(ops.reduce(0) { $0 + $1.approximateBytes })
+                let now = monotonicSeconds()
+                setStatus(.recovering(progress: min(0.99, Double(replayedBytes) / Double(totalBytes))))
+                if now - lastProgressLog > 2 {
+                    lastProgressLog = now
+                    let percent = Int(100 * Double(replayedBytes) / Double(totalBytes))
+                    logger.info("replaying the log", metadata: ["progress": "\(percent)%", "lsn": "\(lsn)"])
+                }
+            }
+            results.append((file, result))
+            if result.stopReason != .endOfLog {
+                metrics.walInvalidFrames.add([result.stopReason.rawValue])
+                let meta: Logger.Metadata = [
+                    "file": "\(file.path)", "reason": "\(result.stopReason.rawValue)", "offset": "\(result.stopOffset)",
+                    "bytes_ignored": "\(result.bytesAfterValidEnd)", "last_lsn": "\(result.lastLSN)",
+                ]
+                if result.isCorruption {
+                    logger.error("the log is damaged: replay stopped at the last valid commit frame before the damage", metadata: meta)
+                    damaged = true
+                } else {
+                    logger.notice("the log ends in a torn or stale tail (the process died mid-write); ignored", metadata: meta)
+                }
+            }
+            if i < files.count - 1 && result.isCorruption {
+                damaged = true
+                break
+            }
+        }
+        metrics.recoveryFramesReplayed.set(Double(frames))
+        logger.info("replayed the log", metadata: ["frames": "\(frames)", "files": "\(results.count)", "last_lsn": "\(appliedLSN)"])
+
+        // 3. Open the log for appending.
+        guard config.walEnabled else {
+            memoryLSN = appliedLSN
+            if frames > 0 || damaged {
+                // No log from now on: persist what the log held, then drop it.
+                try writeRecoverySnapshot(seq: max(baseSeq, files.last?.generation ?? 0) + 1, lsn: appliedLSN)
+            }
+            for file in files { try? directory.io.unlink(file.path) }
+            return
+        }
+        if damaged {
+            // Never append after damage: frames beyond it were not applied and must not be revived by a later
+            // replay. Persist the recovered state as a new snapshot, keep the damaged files aside, start afresh.
+            let generation = max(baseSeq, files.last?.generation ?? 0) + 1
+            try writeRecoverySnapshot(seq: generation, lsn: appliedLSN)
+            for file in files { directory.keepAside(file.path, logger: logger) }
+            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: appliedLSN + 1, io: directory.io)
+            installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
+            return
+        }
+        if let newest = results.last {
+            let writer = try WALWriter(resuming: newest.result, io: directory.io)
+            let previous = results.dropLast().last
+            installLog(
+                writer: writer,
+                pendingBytes: previous.map { $0.result.validEndOffset - UInt64(WALFormat.headerSize) } ?? 0,
+                pendingFrames: previous?.result.committedFrames ?? 0,
+                safeSeq: baseSeq)
+        } else {
+            let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1, io: directory.io)
+            installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
+        }
+    }
+
+    private func installLog(writer: WALWriter, pendingBytes: UInt64, pendingFrames: Int, safeSeq: UInt64) {
+        let manager = LogManager(
+            directory: directory.path, io: directory.io, writer: writer,
+            previousGenerationBytes: pendingBytes, previousGenerationFrames: pendingFrames,
+            safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)))
+        log = manager
+        committer = Committer(
+            log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds,
+            onFailure: { [weak self] reason in self?.failStop(reason) })
+    }
+
+    private func writeRecoverySnapshot(seq: UInt64, lsn: UInt64) throws {
+        let sections = stateLock.read { SnapshotCodec.encode(state, dimension: dimension, metric: metric, kind: indexKind) }
+        try directory.writeSnapshot(seq: seq, lastLSN: lsn, sections: sections)
+        directory.lastSnapshotSeq = seq
+        directory.removeSnapshots(olderThan: seq, logger: logger)
+        logger.notice("wrote a snapshot of the recovered state", metadata: ["seq": "\(seq)", "lsn": "\(lsn)"])
+    }
+
+    /// Applies one replayed transaction (the caller holds the state's write lock).
+    private func applyReplayed(_ ops: [WALOperation]) throws {
+        for op in ops {
+            switch op {
+            case .upsert(let id, let vector, let metadata):
+                guard vector.count == dimension else {
+                    throw EngineError.internalError("log frame for id \(id) has \(vector.count) dimensions, the store \(dimension)")
+                }
+                state.upsert(VectorRecord(id: id, vector: vector, metadata: metadata.isEmpty ? nil : try Metadata(json: metadata)))
+            case .delete(let id):
+                state.remove(id)
+            }
+        }
+    }
+
+    /// Stops background threads, makes acknowledged writes durable and closes the log. For a clean exit.
+    public func close() {
+        checkpointer?.stop()
+        committer?.stop()
+        writerLock.withLock { _ in
+            if let log {
+                _ = try? log.sync()
+                log.close()
+            }
+        }
+        directory.unlock()
+    }
+}
+
+extension WALOperation {
+    /// About how many log bytes the operation takes (for progress reports).
+    var approximateBytes: Int {
+        switch self {
+        case .upsert(_, let vector, let metadata): return 48 + vector.count * 4 + metadata.count
+        case .delete: return 40
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import LynxIndex
+
+/// Which index structure the store keeps.
+public enum IndexKind: String, CaseIterable, Sendable {
+    case flat, hnsw, ivf
+}
+
+/// When an acknowledged write becomes durable (fdatasync'd). Every acknowledged write has reached the
+/// kernel (write(2)) in every mode, so it survives a crash of the process; these modes are about power loss.
+public enum SyncMode: String, CaseIterable, Sendable {
+    /// Durable on `POST /flush`, at each checkpoint, and at most `syncInterval` after acknowledgement.
+    case flush
+    /// A write is acknowledged only once it is durable (group commit shares one fdatasync among writers).
+    case always
+}
+
+/// Everything the engine needs to open a data directory.
+public struct EngineConfig: Sendable {
+    public var dataDir: String = "./lynx-data"
+    /// nil: the manifest's value, or 384 on first start.
+    public var dimension: Int?
+    public var metric: Metric?
+    public var index: IndexKind?
+    /// Structural index parameters: nil = the manifest's, or the default on first start.
+    public var hnswM: Int?
+    public var hnswEfConstruction: Int?
+    public var hnswEfSearch: Int = 64
+    /// 0 = √n when IVF trains.
+    public var ivfClusters: Int?
+    public var ivfNProbe: Int = 16
+    public var maxBatch: Int = 10_000
+    /// false: no log at all (the original library's `enable_wal = false`); data persists only through checkpoints.
+    public var walEnabled: Bool = true
+    public var syncMode: SyncMode = .flush
+    public var syncIntervalSeconds: Double = 1
+    public var checkpointWALBytes: Int = 64 << 20
+    public var checkpointIntervalSeconds: Double = 300
+
+    public static let defaultDimension = 384
+
+    public init() {}
+}

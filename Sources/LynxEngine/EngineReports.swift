@@ -1,0 +1,50 @@
+import LynxIndex
+
+/// The answer of `GET /stats`.
+public struct StoreStats: Sendable {
+    public var count: Int
+    public var dimension: Int
+    public var metric: Metric
+    public var index: IndexKind
+    public var indexParameters: [(String, String)]
+    public var vectorBytes: Int
+    public var indexBytes: Int
+    public var metadataBytes: Int
+    public var inserts: UInt64
+    public var deletes: UInt64
+    public var searches: UInt64
+}
+
+/// Where the engine is in its life.
+public enum EngineStatus: Sendable, Equatable {
+    case recovering(progress: Double)
+    case ready
+    case failed(reason: String)
+}
+
+/// The state of the log as `/health` and `/metrics` report it.
+public struct LogReport: Sendable {
+    public var enabled: Bool
+    public var lastLSN: UInt64
+    public var durableLSN: UInt64
+    public var checkpointLagBytes: Int
+    public var checkpointLagFrames: Int
+    public var checkpointAgeSeconds: Double
+    public var unsyncedBytes: Int
+    public var checkpointSeq: UInt64
+}
+
+/// One search answer, with what the caller asked to include.
+public struct SearchResultItem: Sendable {
+    public var id: UInt64
+    public var distance: Float
+    public var metadata: Metadata?
+    public var vector: [Float]?
+}
+
+/// What `POST /checkpoint` reports.
+public struct CheckpointReport: Sendable {
+    public var checkpointSeq: UInt64
+    public var lsn: UInt64
+    public var durationSeconds: Double
+}

@@ -1,0 +1,17 @@
+/// The engine's own counters, read by `/metrics`. Thread-safe.
+public final class EngineMetrics: Sendable {
+    public let upserts = Counter()
+    public let deletes = Counter()
+    public let searches = Counter()
+    public let walBytesWritten = Counter()
+    public let fsyncDuration = Histogram(bounds: Histogram.latencyBounds)
+    public let fsyncErrors = Counter()
+    public let appendErrors = LabeledCounter(labelNames: ["reason"])
+    public let checkpoints = LabeledCounter(labelNames: ["result"])
+    public let checkpointDuration = Histogram(bounds: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
+    public let recoveryDuration = Gauge()
+    public let recoveryFramesReplayed = Gauge()
+    public let walInvalidFrames = LabeledCounter(labelNames: ["reason"])
+
+    public init() {}
+}

@@ -1,0 +1,27 @@
+import LynxEngine
+
+extension EngineError {
+    /// The one place where engine errors become HTTP problems.
+    var problem: Problem {
+        switch self {
+        case .dimensionMismatch(let field, let expected, let actual):
+            return .dimensionMismatch(field: field, expected: expected, actual: actual)
+        case .invalidVector(let field, let reason):
+            return .outOfRange("\(field): \(reason)", field: field)
+        case .notFound(let id):
+            return .notFound("no vector with id \(id)")
+        case .outOfRange(let field, let reason):
+            return .outOfRange("\(field): \(reason)", field: field)
+        case .noSpace(let detail):
+            return .insufficientStorage(detail + "; nothing was applied, retry once space is freed")
+        case .ioFailure(let detail):
+            return .unavailable(detail + "; nothing was applied")
+        case .recovering(let progress):
+            return .unavailable("recovering from the log (\(Int(progress * 100))% replayed); retry shortly", retryAfter: 1)
+        case .failed(let reason):
+            return .unavailable(reason)
+        case .internalError(let detail):
+            return .internalError(detail)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import LynxEngine
+import LynxIndex
+import LynxJSON
+
+/// The REST API: routes requests to the engine and renders answers. Thread-safe: called concurrently on the
+/// server's worker threads; all state lives in the engine and the metrics.
+public final class LynxAPI: HTTPHandler, @unchecked Sendable {
+    let engine: Engine
+    let decoder: RequestDecoder
+    let httpMetrics = HTTPMetrics()
+    let version: String
+    /// Set while the process shuts down (for the health answer).
+    public var syncAlways: Bool { engine.config.syncMode == .always }
+
+    /// Route templates and the methods each allows.
+    static let routes: [(template: String, methods: [String])] = [
+        ("/vectors", ["POST"]),
+        ("/vectors/{id}", ["GET", "HEAD", "DELETE"]),
+        ("/search", ["POST"]),
+        ("/flush", ["POST"]),
+        ("/checkpoint", ["POST"]),
+        ("/stats", ["GET", "HEAD"]),
+        ("/health", ["GET", "HEAD"]),
+        ("/metrics", ["GET", "HEAD"]),
+    ]
+
+    public init(engine: Engine, maxBatch: Int, version: String) {
+        self.engine = engine
+        self.decoder = RequestDecoder(maxBatch: maxBatch)
+        self.version = version
+    }
+
+    public func routeTemplate(for path: String) -> String? {
+        if path.hasPrefix("/vectors/") && path.count > "/vectors/".count && !path.dropFirst(9).contains("/") {
+            return "/vectors/{id}"
+        }
+        return Self.routes.first(where: { $0.template == path })?.template
+    }
+
+    public func payloadTooLarge(limit: Int) -> HTTPResponse { Problem.payloadTooLarge(limit: limit).response }
+
+    public func didRespond(route: String, method: String, status: Int, seconds: Double) {
+        httpMetrics.record(route: route, method: method, status: status, seconds: seconds)
+    }
+
+    public func handle(_ request: HTTPRequest) -> HandlerResult {
+        do {
+            return try dispatch(request)
+        } catch {
+            return .now(error.response)
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
+        guard let template = routeTemplate(for: request.path),
+              let route = Self.routes.first(where: { $0.template == template })
+        else {
+            throw Problem.notFound("no route \(request.method) \(request.path); see openapi/openapi.yaml for the API")
+        }
+        guard route.methods.contains(request.method) else {
+            throw Problem.methodNotAllowed(request.method, path: template, allow: route.methods)
+        }
+        switch (template, request.method) {
+        case ("/vectors", "POST"):
+            return try upsert(request)
+        case ("/vectors/{id}", "GET"), ("/vectors/{id}", "HEAD"):
+            try RequestDecoder.noQuery(request)
+            return .now(try getVector(RequestDecoder.pathID(request.path.dropFirst(9))))
+        case ("/vectors/{id}", "DELETE"):
+            return try delete(request, id: RequestDecoder.pathID(request.path.dropFirst(9)))
+        case ("/search", "POST"):
+            try RequestDecoder.noQuery(request)
+            return .now(try search(decoder.search(RequestDecoder.json(request))))
+        case ("/flush", "POST"):
+            try RequestDecoder.noQuery(request)
+            try RequestDecoder.emptyOrEmptyObject(request)
+            return flush()
+        case ("/checkpoint", "POST"):
+            try RequestDecoder.noQuery(request)
+            try RequestDecoder.emptyOrEmptyObject(request)
+            return .now(try checkpoint())
+        case ("/stats", _):
+            try RequestDecoder.noQuery(request)
+            return .now(Responses.stats(engine.stats()))
+        case ("/health", _):
+            return .now(Responses.health(engine))
+        case ("/metrics", _):
+            return .now(MetricsExposition.render(engine: engine, http: httpMetrics, version: version))
+        default:
+            throw Problem.internalError("route \(template) has no handler")
+        }
+    }
+
+    // MARK: - Handlers
+
+    private func upsert(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
+        let durable = try RequestDecoder.durableFlag(request)
+        let records = try decoder.records(RequestDecoder.json(request))
+        let lsn = try engineCall { try engine.upsert(records) }
+        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
+            w.key("upserted"); w.int(records.count)
+            w.key("lsn"); w.uint64(lsn)
+            w.key("durable"); w.bool(isDurable)
+        }
+    }
+
+    private func delete(_ request: HTTPRequest, id: UInt64) throws(Problem) -> HandlerResult {
+        let durable = try RequestDecoder.durableFlag(request)
+        let lsn = try engineCall { try engine.delete(id) }
+        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
+            w.key("deleted"); w.uint64(id)
+            w.key("lsn"); w.uint64(lsn)
+            w.key("durable"); w.bool(isDurable)
+        }
+    }
+
+    /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
+    /// A waiting request suspends its connection, so no server thread waits on fsync.
+    private func acknowledge(
+        lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
+    ) -> HandlerResult {
+        guard durable || syncAlways else {
+            return .now(Responses.object { body(&$0, false) })
+        }
+        let engine = self.engine
+        return .later { complete in
+            engine.whenDurable(lsn) { result in
+                switch result {
+                case .success:
+                    complete(Responses.object { body(&$0, true) })
+                case .failure(let error):
+                    var problem = error.problem
+                    problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
+                    complete(problem.response)
+                }
+            }
+        }
+    }
+
+    private func getVector(_ id: UInt64) throws(Problem) -> HTTPResponse {
+        guard let record = try engineCall({ try engine.get(id) }) else {
+            throw Problem.notFound("no vector with id \(id)")
+        }
+        return Responses.record(record)
+    }
+
+    private func search(_ request: SearchRequest) throws(Problem) -> HTTPResponse {
+        let results = try engineCall {
+            try engine.search(
+                request.vector, k: request.k, params: request.params, filter: request.filter,
+                includeMetadata: request.includeMetadata, includeVector: request.includeVector)
+        }
+        return Responses.searchResults(results)
+    }
+
+    private func flush() -> HandlerResult {
+        let engine = self.engine
+        let target = engine.lastLSN
+        return .later { complete in
+            engine.whenDurable(target) { result in
+                switch result {
+                case .success(let durable):
+                    complete(Responses.object { w in w.key("durable_lsn"); w.uint64(durable) })
+                case .failure(let error):
+                    complete(error.problem.response)
+                }
+            }
+        }
+    }
+
+    private func checkpoint() throws(Problem) -> HTTPResponse {
+        let report = try engineCall { try engine.checkpoint() }
+        return Responses.object { w in
+            w.key("checkpoint_seq"); w.uint64(report.checkpointSeq)
+            w.key("lsn"); w.uint64(report.lsn)
+            w.key("duration_seconds"); w.double(report.durationSeconds)
+        }
+    }
+
+    /// Runs an engine call, turning its errors into problems.
+    private func engineCall<T>(_ body: () throws -> T) throws(Problem) -> T {
+        do {
+            return try body()
+        } catch let error as EngineError {
+            throw error.problem
+        } catch {
+            throw Problem.internalError("\(error)")
+        }
+    }
+}
+
+extension Error {
+    /// Every error leaves the API as a problem.
+    var response: HTTPResponse {
+        if let problem = self as? Problem { return problem.response }
+        if let engineError = self as? EngineError { return engineError.problem.response }
+        return Problem.internalError("\(self)").response
+    }
+}

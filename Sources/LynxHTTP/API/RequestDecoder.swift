@@ -1,0 +1,271 @@
+import LynxEngine
+import LynxIndex
+import LynxJSON
+
+/// A decoded `POST /search` body.
+struct SearchRequest {
+    var vector: [Float]
+    var k: Int
+    var filter: [(key: String, value: JSONValue)]?
+    var params: SearchParams
+    var includeMetadata: Bool
+    var includeVector: Bool
+}
+
+/// Turns request bodies into engine calls, strictly: every rejection is a `Problem` that names the field.
+/// Pure functions of the body and the limits; nothing here touches the store.
+struct RequestDecoder {
+    let maxBatch: Int
+    static let maxK = 1000
+    static let maxEfSearch = 10_000
+    static let maxNProbe = 65_536
+    static let maxMetadataDepth = 32
+
+    /// Nesting depth of a JSON value: a scalar is 0, `{}` or `[]` is 1.
+    static func depth(_ value: JSONValue) -> Int {
+        switch value {
+        case .object(let o): return 1 + (o.members.map { depth($0.value) }.max() ?? 0)
+        case .array(let a): return 1 + (a.map { depth($0) }.max() ?? 0)
+        default: return 0
+        }
+    }
+
+    // MARK: - Body
+
+    /// Checks the media type and parses the JSON body.
+    static func json(_ request: HTTPRequest) throws(Problem) -> JSONValue {
+        guard isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
+        do {
+            return try JSONParser.parse(request.body, maxDepth: 64)
+        } catch {
+            throw Problem.invalidJSON("the body is not valid JSON: \(error)")
+        }
+    }
+
+    /// `application/json`, optionally with parameters (`; charset=utf-8`), case-insensitive.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+        return mediaType.trimmingSpaces().lowercased() == "application/json"
+    }
+
+    /// For routes whose body is optional (`/flush`, `/checkpoint`): empty, or an empty JSON object.
+    static func emptyOrEmptyObject(_ request: HTTPRequest) throws(Problem) {
+        if request.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return }
+        let value = try json(request)
+        guard case .object(let object) = value, object.isEmpty else {
+            throw Problem.invalidRequest("this route takes no parameters: send no body or {}")
+        }
+    }
+
+    // MARK: - Upsert
+
+    func records(_ body: JSONValue) throws(Problem) -> [VectorRecord] {
+        guard case .object(let object) = body else {
+            throw Problem.invalidRequest("the body must be a JSON object: a record {\"id\", \"vector\", \"metadata\"?} or a batch {\"vectors\": [...]}")
+        }
+        if let batch = object["vectors"] {
+            try Self.onlyKeys(object, ["vectors"], path: "")
+            guard case .array(let items) = batch else {
+                throw Problem.invalidRequest("vectors: expected an array of records, got \(batch.typeName)", field: "vectors")
+            }
+            guard !items.isEmpty else { throw Problem.outOfRange("vectors: a batch needs at least one record", field: "vectors") }
+            guard items.count <= maxBatch else {
+                var p = Problem.outOfRange("vectors: \(items.count) records exceed the batch limit of \(maxBatch) (--max-batch)", field: "vectors")
+                p.extra = [("limit", .number(JSONNumber(maxBatch)))]
+                throw p
+            }
+            var records: [VectorRecord] = []
+            records.reserveCapacity(items.count)
+            var seen = Set<UInt64>(minimumCapacity: items.count)
+            for (i, item) in items.enumerated() {
+                let record = try Self.record(item, path: "vectors[\(i)]")
+                guard seen.insert(record.id).inserted else {
+                    throw Problem.invalidRequest("vectors[\(i)].id: id \(record.id) appears twice in this batch", field: "vectors[\(i)].id")
+                }
+                records.append(record)
+            }
+            return records
+        }
+        return [try Self.record(body, path: "")]
+    }
+
+    static func record(_ value: JSONValue, path: String) throws(Problem) -> VectorRecord {
+        guard case .object(let object) = value else {
+            throw Problem.invalidRequest("\(label(path)): expected a record object, got \(value.typeName)", field: path.isEmpty ? nil : path)
+        }
+        try onlyKeys(object, ["id", "vector", "metadata"], path: path)
+        guard let idValue = object["id"] else {
+            throw Problem.invalidRequest("\(join(path, "id")): required", field: join(path, "id"))
+        }
+        let id = try Self.id(idValue, field: join(path, "id"))
+        guard let vectorValue = object["vector"] else {
+            throw Problem.invalidRequest("\(join(path, "vector")): required", field: join(path, "vector"))
+        }
+        let vector = try Self.vector(vectorValue, field: join(path, "vector"))
+        var metadata: Metadata?
+        switch object["metadata"] {
+        case nil, .null?:
+            metadata = nil
+        case .object(let m)?:
+            let depth = Self.depth(.object(m))
+            guard depth <= Self.maxMetadataDepth else {
+                throw Problem.invalidRequest(
+                    "\(join(path, "metadata")): nested \(depth) levels deep; at most \(Self.maxMetadataDepth) are allowed",
+                    field: join(path, "metadata"))
+            }
+            metadata = Metadata(object: m)
+        case let other?:
+            throw Problem.invalidRequest("\(join(path, "metadata")): expected an object, got \(other.typeName)", field: join(path, "metadata"))
+        }
+        return VectorRecord(id: id, vector: vector, metadata: metadata)
+    }
+
+    static func id(_ value: JSONValue, field: String) throws(Problem) -> UInt64 {
+        guard case .number(let n) = value else {
+            throw Problem.invalidRequest("\(field): expected an unsigned 64-bit integer, got \(value.typeName)", field: field)
+        }
+        guard n.isInteger, let id = n.uint64 else {
+            throw Problem.invalidRequest("\(field): \(n) is not an integer from 0 to 18446744073709551615", field: field)
+        }
+        return id
+    }
+
+    static func vector(_ value: JSONValue, field: String) throws(Problem) -> [Float] {
+        guard case .array(let items) = value else {
+            throw Problem.invalidRequest("\(field): expected an array of numbers, got \(value.typeName)", field: field)
+        }
+        var vector = [Float](repeating: 0, count: items.count)
+        for i in items.indices {
+            guard case .number(let n) = items[i] else {
+                throw Problem.invalidRequest("\(field)[\(i)]: expected a number, got \(items[i].typeName)", field: "\(field)[\(i)]")
+            }
+            let f = Float(n.double)
+            guard f.isFinite else {
+                throw Problem.invalidRequest("\(field)[\(i)]: \(n) overflows a 32-bit float", field: "\(field)[\(i)]")
+            }
+            vector[i] = f
+        }
+        return vector
+    }
+
+    // MARK: - Search
+
+    func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
+        guard case .object(let object) = body else {
+            throw Problem.invalidRequest("the body must be a JSON object {\"vector\": [...], \"k\": n, ...}")
+        }
+        try Self.onlyKeys(object, ["vector", "k", "filter", "ef_search", "n_probe", "include"], path: "")
+        guard let vectorValue = object["vector"] else { throw Problem.invalidRequest("vector: required", field: "vector") }
+        let vector = try Self.vector(vectorValue, field: "vector")
+        let k = try Self.int(object["k"], field: "k", default: 10, range: 1...Self.maxK)
+        var params = SearchParams()
+        if object["ef_search"] != nil {
+            params.efSearch = try Self.int(object["ef_search"], field: "ef_search", default: 0, range: 1...Self.maxEfSearch)
+        }
+        if object["n_probe"] != nil {
+            params.nProbe = try Self.int(object["n_probe"], field: "n_probe", default: 0, range: 1...Self.maxNProbe)
+        }
+        var filter: [(key: String, value: JSONValue)]?
+        switch object["filter"] {
+        case nil, .null?:
+            filter = nil
+        case .object(let f)?:
+            for member in f.members {
+                switch member.value {
+                case .string, .number, .bool, .null: break
+                default:
+                    throw Problem.invalidRequest(
+                        "filter.\(member.key): expected a string, number, boolean or null to compare with, got \(member.value.typeName)",
+                        field: "filter.\(member.key)")
+                }
+            }
+            // An empty filter matches every record, with or without metadata.
+            filter = f.isEmpty ? nil : f.members
+        case let other?:
+            throw Problem.invalidRequest("filter: expected an object of metadata equalities, got \(other.typeName)", field: "filter")
+        }
+        var includeMetadata = false
+        var includeVector = false
+        if let include = object["include"] {
+            guard case .array(let items) = include else {
+                throw Problem.invalidRequest("include: expected an array of \"metadata\" and/or \"vector\", got \(include.typeName)", field: "include")
+            }
+            for (i, item) in items.enumerated() {
+                switch item {
+                case .string("metadata"): includeMetadata = true
+                case .string("vector"): includeVector = true
+                default:
+                    throw Problem.invalidRequest("include[\(i)]: expected \"metadata\" or \"vector\", got \(item)", field: "include[\(i)]")
+                }
+            }
+        }
+        return SearchRequest(
+            vector: vector, k: k, filter: filter, params: params,
+            includeMetadata: includeMetadata, includeVector: includeVector)
+    }
+
+    // MARK: - Pieces
+
+    /// An integer parameter: 400 when it is not an integer, 422 when it is outside `range`.
+    static func int(_ value: JSONValue?, field: String, default def: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
+        guard let value else { return def }
+        guard case .number(let n) = value, n.isInteger else {
+            throw Problem.invalidRequest("\(field): expected an integer, got \(value)", field: field)
+        }
+        guard let v = n.int64, v >= range.lowerBound, v <= range.upperBound else {
+            throw Problem.outOfRange("\(field): \(n) is outside \(range.lowerBound)...\(range.upperBound)", field: field)
+        }
+        return Int(v)
+    }
+
+    static func onlyKeys(_ object: JSONObject, _ allowed: Set<String>, path: String) throws(Problem) {
+        for member in object.members where !allowed.contains(member.key) {
+            let field = join(path, member.key)
+            throw Problem.invalidRequest(
+                "\(field): unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))", field: field)
+        }
+    }
+
+    /// `durable` query parameter and nothing else.
+    static func durableFlag(_ request: HTTPRequest) throws(Problem) -> Bool {
+        var durable = false
+        for (name, value) in request.query {
+            guard name == "durable" else {
+                throw Problem.invalidRequest("unknown query parameter '\(name)' (allowed: durable)", field: name)
+            }
+            switch value.lowercased() {
+            case "true", "1", "": durable = true
+            case "false", "0": durable = false
+            default: throw Problem.invalidRequest("durable: expected true or false, got '\(value)'", field: "durable")
+            }
+        }
+        return durable
+    }
+
+    static func noQuery(_ request: HTTPRequest) throws(Problem) {
+        if let (name, _) = request.query.first {
+            throw Problem.invalidRequest("unknown query parameter '\(name)': this route takes none", field: name)
+        }
+    }
+
+    /// The `{id}` of `/vectors/{id}`: decimal digits, 0 ... 2^64−1.
+    static func pathID(_ text: Substring) throws(Problem) -> UInt64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = UInt64(text) else {
+            throw Problem.invalidRequest("'\(text)' is not a vector id: expected an integer from 0 to 18446744073709551615", field: "id")
+        }
+        return id
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    static func label(_ path: String) -> String { path.isEmpty ? "body" : path }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

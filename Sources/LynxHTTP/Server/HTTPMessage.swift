@@ -1,0 +1,57 @@
+/// A complete HTTP request as the router sees it: the body has been read whole.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The path without the query string, e.g. `/vectors/17`.
+    public var path: String
+    /// Query parameters in order of appearance (already percent-decoded by libmicrohttpd).
+    public var query: [(String, String)]
+    /// The Content-Type header, if any.
+    public var contentType: String?
+    public var body: [UInt8]
+
+    public init(method: String, path: String, query: [(String, String)] = [], contentType: String? = nil, body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.contentType = contentType
+        self.body = body
+    }
+
+    public func queryValue(_ name: String) -> String? {
+        query.first(where: { $0.0 == name })?.1
+    }
+}
+
+/// A response ready to be queued on the connection.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, contentType: String = "application/json", headers: [(String, String)] = [], body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What a route handler gives back: an answer now, or a promise to answer later from another thread
+/// (used for durable writes: the connection is suspended so that no server thread waits on fsync).
+public enum HandlerResult: Sendable {
+    case now(HTTPResponse)
+    /// The server suspends the connection, then calls `start` with a completion that may be called once, from any thread.
+    case later(@Sendable (_ complete: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
+}
+
+/// The application side of the server. Called on libmicrohttpd's worker threads, concurrently.
+public protocol HTTPHandler: AnyObject, Sendable {
+    /// The route template a path belongs to (for metrics labels), e.g. `/vectors/{id}`; nil when unknown.
+    func routeTemplate(for path: String) -> String?
+    func handle(_ request: HTTPRequest) -> HandlerResult
+    /// Builds the 413 answer (it is decided by the server before the body is read).
+    func payloadTooLarge(limit: Int) -> HTTPResponse
+    /// Called once per finished request, on a server thread.
+    func didRespond(route: String, method: String, status: Int, seconds: Double)
+}

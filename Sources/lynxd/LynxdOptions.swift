@@ -1,0 +1,153 @@
+import ArgumentParser
+import LynxEngine
+import LynxHTTP
+import LynxIndex
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `lynxd`'s command line. Every flag also reads an environment variable (for containers); a flag given on
+/// the command line wins over the variable, which wins over the default.
+struct LynxdOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lynxd",
+        abstract: "Lynx vector database: an HTTP service for k-nearest-neighbour search with a write-ahead log.",
+        discussion: """
+            Every flag can also be set through the environment variable shown beside it; the flag wins.
+            The data directory's manifest fixes dimension, metric and index at first start; a later start that
+            asks for different ones refuses to run and says which.
+            Examples:
+              lynxd                                   # 127.0.0.1:7311, ./lynx-data, 384-d, l2
+              lynxd --dimension 768 --metric cosine --data-dir /var/lib/lynx
+              LYNX_HOST=0.0.0.0 LYNX_PORT=8080 lynxd
+            """)
+
+    @Option(help: "Address to listen on, IPv4 or IPv6 (env LYNX_HOST; default 127.0.0.1).")
+    var host: String?
+    @Option(help: "TCP port; 0 picks a free one (env LYNX_PORT; default 7311).")
+    var port: Int?
+    @Option(name: .customLong("data-dir"), help: "Data directory: manifest, snapshots, log (env LYNX_DATA_DIR; default ./lynx-data).")
+    var dataDir: String?
+    @Option(help: "Vector dimension, fixed at first start (env LYNX_DIMENSION; default 384, then the manifest's).")
+    var dimension: Int?
+    @Option(help: "Distance: l2 | cosine | dot, fixed at first start (env LYNX_METRIC; default l2).")
+    var metric: String?
+    @Option(help: "Index: flat | hnsw | ivf, fixed at first start (env LYNX_INDEX; default flat).")
+    var index: String?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger gets 413 (env LYNX_MAX_BODY_BYTES; default 67108864).")
+    var maxBodyBytes: Int?
+    @Option(name: .customLong("max-batch"), help: "Most records in one POST /vectors batch; more gets 422 (env LYNX_MAX_BATCH; default 10000).")
+    var maxBatch: Int?
+    @Option(name: .customLong("max-connections"), help: "Open connections at most; more wait in the backlog (env LYNX_MAX_CONNECTIONS; default 1024).")
+    var maxConnections: Int?
+    @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or stalled connection is kept (env LYNX_CONNECTION_TIMEOUT; default 30).")
+    var connectionTimeout: Int?
+    @Option(help: "HTTP worker threads (env LYNX_THREADS; default: number of cores).")
+    var threads: Int?
+    @Option(help: "flush: durable on POST /flush, checkpoints and every --sync-interval; always: acknowledge only durable writes (env LYNX_SYNC; default flush).")
+    var sync: String?
+    @Option(name: .customLong("sync-interval"), help: "Seconds after which an acknowledged write is synced in flush mode (env LYNX_SYNC_INTERVAL; default 1).")
+    var syncInterval: Double?
+    @Option(help: "on | off. off: no log; data persists only through checkpoints (env LYNX_WAL; default on).")
+    var wal: String?
+    @Option(name: .customLong("checkpoint-wal-bytes"), help: "Checkpoint when the log holds this many bytes (env LYNX_CHECKPOINT_WAL_BYTES; default 67108864).")
+    var checkpointWALBytes: Int?
+    @Option(name: .customLong("checkpoint-interval"), help: "Checkpoint at least this often, in seconds, when there are new writes (env LYNX_CHECKPOINT_INTERVAL; default 300).")
+    var checkpointInterval: Double?
+    @Option(name: .customLong("hnsw-m"), help: "HNSW links per node (env LYNX_HNSW_M; default 16).")
+    var hnswM: Int?
+    @Option(name: .customLong("hnsw-ef-construction"), help: "HNSW candidate list size while building (env LYNX_HNSW_EF_CONSTRUCTION; default 200).")
+    var hnswEfConstruction: Int?
+    @Option(name: .customLong("hnsw-ef-search"), help: "HNSW default candidate list size while searching (env LYNX_HNSW_EF_SEARCH; default 64).")
+    var hnswEfSearch: Int?
+    @Option(name: .customLong("ivf-clusters"), help: "IVF clusters; 0 = √n when it trains (env LYNX_IVF_CLUSTERS; default 0).")
+    var ivfClusters: Int?
+    @Option(name: .customLong("ivf-n-probe"), help: "IVF default clusters probed per search (env LYNX_IVF_N_PROBE; default 16).")
+    var ivfNProbe: Int?
+    @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error | critical (env LYNX_LOG_LEVEL; default info).")
+    var logLevel: String?
+}
+
+/// A configuration mistake: reported as one line, exit status 2.
+struct ConfigError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The resolved settings of one run.
+struct LynxdSettings {
+    var server = ServerConfig()
+    var engine = EngineConfig()
+    var logLevel = "info"
+}
+
+extension LynxdOptions {
+    func resolve(environment env: [String: String]) throws -> LynxdSettings {
+        var s = LynxdSettings()
+        func string(_ flag: String?, _ name: String) -> String? { flag ?? env[name] }
+        func int(_ flag: Int?, _ name: String, _ option: String, _ range: ClosedRange<Int>) throws -> Int? {
+            let value: Int?
+            if let flag { value = flag } else if let text = env[name] {
+                guard let v = Int(text) else { throw ConfigError(description: "\(name)='\(text)' is not an integer (--\(option))") }
+                value = v
+            } else { value = nil }
+            if let value, !range.contains(value) {
+                throw ConfigError(description: "--\(option) \(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        func double(_ flag: Double?, _ name: String, _ option: String, min: Double) throws -> Double? {
+            let value: Double?
+            if let flag { value = flag } else if let text = env[name] {
+                guard let v = Double(text) else { throw ConfigError(description: "\(name)='\(text)' is not a number (--\(option))") }
+                value = v
+            } else { value = nil }
+            if let value, !(value.isFinite && value >= min) {
+                throw ConfigError(description: "--\(option) \(value) must be at least \(min)")
+            }
+            return value
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ flag: String?, _ name: String, _ option: String, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let text = string(flag, name) else { return nil }
+            guard let v = T(rawValue: text.lowercased()) else {
+                throw ConfigError(description: "--\(option) '\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return v
+        }
+
+        s.server.host = string(host, "LYNX_HOST") ?? "127.0.0.1"
+        s.server.port = UInt16(try int(port, "LYNX_PORT", "port", 0...65535) ?? 7311)
+        s.server.maxBodyBytes = try int(maxBodyBytes, "LYNX_MAX_BODY_BYTES", "max-body-bytes", 64...(1 << 31)) ?? (64 << 20)
+        s.server.maxConnections = try int(maxConnections, "LYNX_MAX_CONNECTIONS", "max-connections", 1...100_000) ?? 1024
+        s.server.connectionTimeoutSeconds = try int(connectionTimeout, "LYNX_CONNECTION_TIMEOUT", "connection-timeout", 1...86_400) ?? 30
+        s.server.threads = try int(threads, "LYNX_THREADS", "threads", 1...256) ?? max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+        s.engine.dataDir = string(dataDir, "LYNX_DATA_DIR") ?? "./lynx-data"
+        s.engine.dimension = try int(dimension, "LYNX_DIMENSION", "dimension", 1...65_536)
+        s.engine.metric = try choice(metric, "LYNX_METRIC", "metric", Metric.self)
+        s.engine.index = try choice(index, "LYNX_INDEX", "index", IndexKind.self)
+        s.engine.maxBatch = try int(maxBatch, "LYNX_MAX_BATCH", "max-batch", 1...1_000_000) ?? 10_000
+        s.engine.syncMode = try choice(sync, "LYNX_SYNC", "sync", SyncMode.self) ?? .flush
+        s.engine.syncIntervalSeconds = try double(syncInterval, "LYNX_SYNC_INTERVAL", "sync-interval", min: 0.001) ?? 1
+        switch string(wal, "LYNX_WAL")?.lowercased() {
+        case nil, "on"?: s.engine.walEnabled = true
+        case "off"?: s.engine.walEnabled = false
+        case let other?: throw ConfigError(description: "--wal '\(other)' is not one of on, off")
+        }
+        if !s.engine.walEnabled && s.engine.syncMode == .always {
+            throw ConfigError(description: "--sync always needs the log; it cannot be combined with --wal off")
+        }
+        s.engine.checkpointWALBytes = try int(checkpointWALBytes, "LYNX_CHECKPOINT_WAL_BYTES", "checkpoint-wal-bytes", 4096...(1 << 40)) ?? (64 << 20)
+        s.engine.checkpointIntervalSeconds = try double(checkpointInterval, "LYNX_CHECKPOINT_INTERVAL", "checkpoint-interval", min: 1) ?? 300
+        s.engine.hnswM = try int(hnswM, "LYNX_HNSW_M", "hnsw-m", 2...128)
+        s.engine.hnswEfConstruction = try int(hnswEfConstruction, "LYNX_HNSW_EF_CONSTRUCTION", "hnsw-ef-construction", 1...10_000)
+        s.engine.hnswEfSearch = try int(hnswEfSearch, "LYNX_HNSW_EF_SEARCH", "hnsw-ef-search", 1...10_000) ?? 64
+        s.engine.ivfClusters = try int(ivfClusters, "LYNX_IVF_CLUSTERS", "ivf-clusters", 0...1_000_000)
+        s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? 16
+        s.logLevel = (string(logLevel, "LYNX_LOG_LEVEL") ?? "info").lowercased()
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s.logLevel) else {
+            throw ConfigError(description: "--log-level '\(s.logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return s
+    }
+}

