@@ -160,7 +160,7 @@ extension JSONScanner {
             if exp10 < 0 { value /= powersOfTen[-exp10] } else { value *= powersOfTen[exp10] }
         } else {
             value = Self.slowDouble(mantissa: mantissa, exp10: exp10, truncated: truncated) ?? {
-                // Fall back on strtod over the literal itself (sign included).
+                // Fall back on strtod over the literal's digits.
                 strtodLiteral(from: start, to: i)
             }()
             if negative { value = -value }  // slowDouble and strtodLiteral both return the magnitude
