@@ -54,6 +54,13 @@ extension JSONScanner {
                 throw JSONParseError(offset: start, message: "leading zeros are not allowed in numbers")
             }
         } else {
+            // Eight digits at a time while they fit in the 19-digit mantissa (ids, long integers).
+            while digits <= 11, let chunk = eightDigits(at: i) {
+                mantissa = mantissa &* 100_000_000 &+ chunk
+                digits += 8
+                i += 8
+                lastIntegerDigit = UInt64(p[i - 1] &- UInt8(ascii: "0"))
+            }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
                 if d >= 10 { break }
@@ -76,6 +83,14 @@ extension JSONScanner {
             i += 1
             guard i < n, p[i] &- UInt8(ascii: "0") < 10 else {
                 throw JSONParseError(offset: i, message: "expected a digit after the decimal point")
+            }
+            // Eight digits at a time while they fit (digits may overcount leading zeros of "0.000…": that only
+            // makes the mantissa give up early, and strtod then handles the literal).
+            while digits <= 11, let chunk = eightDigits(at: i) {
+                mantissa = mantissa &* 100_000_000 &+ chunk
+                if mantissa != 0 { digits += 8 }
+                exp10 -= 8
+                i += 8
             }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
@@ -145,7 +160,7 @@ extension JSONScanner {
             if exp10 < 0 { value /= powersOfTen[-exp10] } else { value *= powersOfTen[exp10] }
         } else {
             value = Self.slowDouble(mantissa: mantissa, exp10: exp10, truncated: truncated) ?? {
-                // Fall back on strtod over the literal itself (sign included).
+                // Fall back on strtod over the literal's digits.
                 strtodLiteral(from: start, to: i)
             }()
             if negative { value = -value }  // slowDouble and strtodLiteral both return the magnitude
@@ -156,6 +171,22 @@ extension JSONScanner {
         }
         if negative { value = -value }
         return JSONNumber(double: value, magnitude: magnitude, flags: flags)
+    }
+
+    /// The value of the eight ASCII digits at `k`, or nil when fewer than eight bytes remain or one is not a digit.
+    @inline(__always)
+    func eightDigits(at k: Int) -> UInt64? {
+        guard n - k >= 8 else { return nil }
+        var v = UInt64(littleEndian: UnsafeRawPointer(p + k).loadUnaligned(as: UInt64.self))
+        // Every byte in '0'...'9': neither byte+0x46 nor byte-0x30 sets a high bit.
+        guard ((v &+ 0x4646_4646_4646_4646) | (v &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080 == 0 else {
+            return nil
+        }
+        v &-= 0x3030_3030_3030_3030
+        v = (v &* 10) &+ (v >> 8)  // pairs of digits
+        v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))
+            &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32)))) >> 32
+        return v
     }
 
     /// Correctly rounded `mantissa * 10^exp10` without strtod when possible, else nil.

@@ -273,6 +273,27 @@ final class JSONParserTests: XCTestCase {
         XCTAssertNotEqual(try parse("1"), try parse("\"1\""))
     }
 
+    func testNumberAccessors() throws {
+        XCTAssertEqual(try parse("3.4028235e38").numberValue?.float, Float.greatestFiniteMagnitude)
+        XCTAssertNil(try parse("3.5e38").numberValue?.float)
+        XCTAssertNil(try parse("-1e39").numberValue?.float)
+        XCTAssertEqual(try parse("1e-50").numberValue?.float, 0)
+        XCTAssertEqual(try parse("0.1").numberValue?.float, Float(0.1))
+        XCTAssertEqual(JSONNumber(Int64.min).int64, Int64.min)
+        XCTAssertNil(JSONNumber(Int64.min).uint64)
+        XCTAssertEqual(JSONNumber(UInt64.max).uint64, UInt64.max)
+        XCTAssertNil(JSONNumber(2.0).uint64)
+        XCTAssertFalse(JSONNumber(2.0).isInteger)
+        XCTAssertTrue(JSONNumber(7).isInteger)
+        XCTAssertEqual(JSONNumber(-7).description, "-7")
+        XCTAssertEqual(try parse("-0").description, "0")
+        let types = try ["null", "true", "1", "\"s\"", "[]", "{}"].map { try parse($0).typeName }
+        XCTAssertEqual(types, ["null", "boolean", "number", "string", "array", "object"])
+        XCTAssertTrue(try parse("null").isNull)
+        XCTAssertEqual(try parse("true").boolValue, true)
+        XCTAssertNil(try parse("1").stringValue)
+    }
+
     func testObjectSemantics() throws {
         let a = try parse("{\"x\":1,\"y\":[true,{\"z\":null}]}")
         let b = try parse("{\"y\":[true,{\"z\":null}],\"x\":1.0}")
