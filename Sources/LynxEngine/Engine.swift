@@ -38,10 +38,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Opens (or creates) the data directory: takes its lock and reconciles the manifest with the flags.
     /// Recovery is separate (`recover()`), so that the HTTP server can report progress while it runs.
-    public init(config: EngineConfig, logger: Logger = Logger(label: "lynx.engine")) throws {
+    /// `io` is the file-I/O seam: tests pass a `FaultInjectingFileIO` to make appends and syncs fail.
+    public init(config: EngineConfig, logger: Logger = Logger(label: "lynx.engine"), io: FileIO = SystemFileIO()) throws {
         self.config = config
         self.logger = logger
-        directory = try DataDirectory.open(config: config)
+        directory = try DataDirectory.open(config: config, io: io)
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind

@@ -1,0 +1,225 @@
+import Foundation
+import LynxEngine
+import LynxIndex
+import LynxJSON
+import LynxStorage
+import XCTest
+
+/// The engine's write path under storage faults, driven through the file-I/O seam: a failed append applies
+/// nothing and the store keeps working; a failed fsync stops writes (never retried) and a restart recovers
+/// every acknowledged write from the log.
+final class EngineDurabilityTests: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "lynx-engine-\(UUID().uuidString)"
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func config(_ tweak: (inout EngineConfig) -> Void = { _ in }) -> EngineConfig {
+        var c = EngineConfig()
+        c.dataDir = dir
+        c.dimension = 4
+        c.metric = .l2
+        c.index = .flat
+        c.syncIntervalSeconds = 0.05
+        tweak(&c)
+        return c
+    }
+
+    func open(_ io: FileIO = SystemFileIO(), _ tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
+        let engine = try Engine(config: config(tweak), io: io)
+        try engine.recover()
+        return engine
+    }
+
+    func record(_ id: UInt64, _ x: Float, tag: String? = nil) -> VectorRecord {
+        let metadata = tag.map { Metadata(object: JSONObject(members: [(key: "tag", value: .string($0))])) }
+        return VectorRecord(id: id, vector: [x, x + 1, x + 2, x + 3], metadata: metadata)
+    }
+
+    func assertStored(_ engine: Engine, _ expected: [UInt64: VectorRecord], file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(engine.count, expected.count, "count", file: file, line: line)
+        for (id, want) in expected {
+            let got = try XCTUnwrap(try engine.get(id), "id \(id) missing", file: file, line: line)
+            XCTAssertEqual(got.vector, want.vector, "vector of \(id)", file: file, line: line)
+            XCTAssertEqual(got.metadata?.json, want.metadata?.json, "metadata of \(id)", file: file, line: line)
+        }
+    }
+
+    func durable(_ engine: Engine, _ lsn: UInt64) -> Result<UInt64, EngineError> {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        engine.whenDurable(lsn) { result in
+            box.result = result
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "whenDurable never called back")
+        return box.result ?? .failure(.internalError("timeout"))
+    }
+
+    // MARK: - Append faults
+
+    func testNoSpaceOnAppendAppliesNothingAndWritesResumeWhenSpaceReturns() throws {
+        let io = FaultInjectingFileIO()
+        var expected: [UInt64: VectorRecord] = [:]
+        do {
+            let engine = try open(io)
+            for i in 0..<5 as Range<UInt64> {
+                _ = try engine.upsert([record(i, Float(i), tag: "t\(i)")])
+                expected[i] = record(i, Float(i), tag: "t\(i)")
+            }
+            io.failWrites(errno: ENOSPC)
+            XCTAssertThrowsError(try engine.upsert([record(100, 100), record(101, 101)])) { error in
+                guard case EngineError.noSpace = error else { return XCTFail("expected noSpace, got \(error)") }
+            }
+            // Nothing of the failed batch is visible, reads work, and the store still takes writes.
+            XCTAssertNil(try engine.get(100))
+            XCTAssertNil(try engine.get(101))
+            try assertStored(engine, expected)
+            XCTAssertEqual(engine.status, .ready)
+            _ = try engine.upsert([record(6, 6)])
+            expected[6] = record(6, 6)
+            try assertStored(engine, expected)
+            engine.close()
+        }
+        let reopened = try open()
+        try assertStored(reopened, expected)
+        reopened.close()
+    }
+
+    func testShortWriteIsNeverCountedAndIsOverwritten() throws {
+        let io = FaultInjectingFileIO()
+        var expected: [UInt64: VectorRecord] = [:]
+        do {
+            let engine = try open(io)
+            _ = try engine.upsert([record(1, 1)])
+            expected[1] = record(1, 1)
+            io.shortWrite(keep: 20)
+            XCTAssertThrowsError(try engine.upsert([record(2, 2)]))
+            io.clearFaults()
+            XCTAssertNil(try engine.get(2))
+            _ = try engine.upsert([record(3, 3)])
+            expected[3] = record(3, 3)
+            _ = try engine.delete(1)
+            expected[1] = nil
+            engine.close()
+        }
+        let reopened = try open()
+        try assertStored(reopened, expected)
+        reopened.close()
+    }
+
+    func testDeleteOfAbsentIdIsNotFoundAndLogsNothing() throws {
+        let engine = try open()
+        let before = engine.lastLSN
+        XCTAssertThrowsError(try engine.delete(42)) { error in
+            XCTAssertEqual(error as? EngineError, .notFound(id: 42))
+        }
+        XCTAssertEqual(engine.lastLSN, before)
+        engine.close()
+    }
+
+    // MARK: - fsync failure
+
+    func testFailedFsyncStopsWritesAndRestartRecoversAcknowledgedWrites() throws {
+        let io = FaultInjectingFileIO()
+        var expected: [UInt64: VectorRecord] = [:]
+        do {
+            let engine = try open(io)
+            let first = try engine.upsert([record(1, 1)])
+            XCTAssertEqual(try durable(engine, first).get(), first)
+            expected[1] = record(1, 1)
+
+            io.fail(.fdatasync, errno: EIO)
+            let second = try engine.upsert([record(2, 2)])  // acknowledged: it reached the kernel
+            expected[2] = record(2, 2)
+            guard case .failure(.failed) = durable(engine, second) else { return XCTFail("durable wait should fail") }
+            guard case .failed = engine.status else { return XCTFail("status should be failed, is \(engine.status)") }
+            // Never retried: later writes are refused, reads still work.
+            XCTAssertThrowsError(try engine.upsert([record(3, 3)])) { error in
+                guard case EngineError.failed = error else { return XCTFail("expected failed, got \(error)") }
+            }
+            XCTAssertNotNil(try engine.get(2))
+            XCTAssertEqual(io.calls(.fdatasync) >= 2, true)
+            engine.close()
+        }
+        let reopened = try open()
+        try assertStored(reopened, expected)
+        XCTAssertEqual(reopened.status, .ready)
+        reopened.close()
+    }
+
+    // MARK: - Checkpoints and recovery
+
+    func testCheckpointSwitchesGenerationsAndRecoveryIsExact() throws {
+        var expected: [UInt64: VectorRecord] = [:]
+        do {
+            let engine = try open()
+            for i in 0..<50 as Range<UInt64> {
+                _ = try engine.upsert([record(i, Float(i), tag: i % 2 == 0 ? "even" : "odd")])
+                expected[i] = record(i, Float(i), tag: i % 2 == 0 ? "even" : "odd")
+            }
+            let first = try engine.checkpoint()
+            XCTAssertEqual(first.checkpointSeq, 1)
+            XCTAssertEqual(engine.logReport().checkpointLagFrames, 0)
+            for i in 0..<10 as Range<UInt64> {
+                _ = try engine.delete(i)
+                expected[i] = nil
+            }
+            _ = try engine.upsert([record(20, 99, tag: "new")])
+            expected[20] = record(20, 99, tag: "new")
+            XCTAssertEqual(engine.logReport().checkpointLagFrames, 11)
+            let second = try engine.checkpoint()
+            XCTAssertEqual(second.checkpointSeq, 2)
+            for i in 10..<15 as Range<UInt64> {
+                _ = try engine.delete(i)
+                expected[i] = nil
+            }
+            engine.close()
+        }
+        let reopened = try open()
+        try assertStored(reopened, expected)
+        // Deleted before and after the checkpoints: none came back.
+        for i in 0..<15 as Range<UInt64> { XCTAssertNil(try reopened.get(i), "id \(i) came back") }
+        reopened.close()
+    }
+
+    func testWalOffPersistsOnlyThroughCheckpoints() throws {
+        do {
+            let engine = try open(SystemFileIO()) { $0.walEnabled = false }
+            _ = try engine.upsert([record(1, 1)])
+            _ = try engine.checkpoint()
+            _ = try engine.upsert([record(2, 2)])  // not checkpointed
+            engine.close()
+        }
+        let reopened = try open(SystemFileIO()) { $0.walEnabled = false }
+        XCTAssertNotNil(try reopened.get(1))
+        XCTAssertNil(try reopened.get(2), "without a log, only checkpointed writes persist")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/wal-0.log"))
+        reopened.close()
+    }
+
+    func testManifestConflictIsRefusedWithTheFieldNamed() throws {
+        try open().close()
+        XCTAssertThrowsError(try Engine(config: config { $0.dimension = 8 })) { error in
+            XCTAssertTrue("\(error)".contains("dimension=4"), "\(error)")
+            XCTAssertTrue("\(error)".contains("dimension=8"), "\(error)")
+        }
+    }
+
+    func testSecondEngineOnTheSameDirectoryIsRefused() throws {
+        let engine = try open()
+        XCTAssertThrowsError(try Engine(config: config())) { error in
+            XCTAssertTrue("\(error)".contains("already uses"), "\(error)")
+        }
+        engine.close()
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    var result: Result<UInt64, EngineError>?
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LynxEngineTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,36 @@
+-- wrk script: POST /vectors with single 384-d records (dimension from env LYNX_BENCH_DIM), fresh ids.
+-- Each wrk thread draws ids from its own range so no two requests share an id.
+local dim = tonumber(os.getenv("LYNX_BENCH_DIM") or "384")
+local query = os.getenv("LYNX_BENCH_QUERY") or ""
+local pool = {}
+local counter = 0
+local thread_base = 0
+local threads_created = 0
+
+function setup(thread)
+  threads_created = threads_created + 1
+  thread:set("thread_base", threads_created * 1000000000)
+end
+
+function init(args)
+  math.randomseed(thread_base)
+  for p = 1, 64 do
+    local parts = {}
+    for i = 1, dim do parts[i] = string.format("%.6f", math.random() * 2 - 1) end
+    pool[p] = table.concat(parts, ",")
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local body = '{"id":' .. (thread_base + counter) .. ',"vector":[' .. pool[(counter % 64) + 1] .. ']}'
+  return wrk.format(nil, "/vectors" .. query, nil, body)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("LYNX_RESULT requests=%d errors_status=%d errors_other=%d seconds=%.3f p50_us=%d p99_us=%d\n",
+    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.duration / 1e6, latency:percentile(50), latency:percentile(99)))
+end
