@@ -55,11 +55,12 @@ extension VectorIndex {
 
 /// Which index structure a serialized blob holds; decodes any of them.
 public enum IndexKind: String, CaseIterable, Sendable {
-    case flat
+    case flat, hnsw
 
     public var magic: UInt32 {
         switch self {
         case .flat: return FlatIndex.magic
+        case .hnsw: return HNSWIndex.magic
         }
     }
 
@@ -68,6 +69,7 @@ public enum IndexKind: String, CaseIterable, Sendable {
         let magic = try reader.peekUInt32()
         switch magic {
         case FlatIndex.magic: return try FlatIndex(from: &reader)
+        case HNSWIndex.magic: return try HNSWIndex(from: &reader)
         default: throw IndexDecodingError.badMagic(found: magic)
         }
     }

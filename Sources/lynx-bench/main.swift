@@ -1,1 +1,187 @@
-print("lynx-bench")
+// lynx-bench: builds a Lynx index in process over a data set in the dev format and prints one JSON line per
+// search setting (recall@10 against the set's exact ground truth, single-thread queries/s, build time, memory).
+import ArgumentParser
+import Dispatch
+import Foundation
+import LynxIndex
+
+struct DataSet {
+    let n: Int, nq: Int, dim: Int, kGT: Int
+    let base: [Float]
+    let queries: [Float]
+    let gt: [Int32]
+
+    static func load(_ dir: String, metric: Metric) throws -> DataSet {
+        let url = URL(fileURLWithPath: dir)
+        let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: url.appendingPathComponent("meta.json")))
+            as? [String: Any] ?? [:]
+        guard let n = meta["n"] as? Int, let nq = meta["nq"] as? Int, let dim = meta["dim"] as? Int,
+              let kGT = meta["k_gt"] as? Int else { throw ValidationError("meta.json lacks n/nq/dim/k_gt") }
+        func read<T>(_ name: String, _ count: Int, _: T.Type) throws -> [T] {
+            let d = try Data(contentsOf: url.appendingPathComponent(name))
+            guard d.count == count * MemoryLayout<T>.size else { throw ValidationError("\(name): unexpected size") }
+            return d.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+        }
+        return DataSet(n: n, nq: nq, dim: dim, kGT: kGT,
+                       base: try read("base.f32", n * dim, Float.self),
+                       queries: try read("queries.f32", nq * dim, Float.self),
+                       gt: try read(metric == .l2 ? "gt_l2.i32" : "gt_cos.i32", nq * kGT, Int32.self))
+    }
+}
+
+func loadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+
+func jsonLine(_ pairs: [(String, Any)]) -> String {
+    let body = pairs.map { key, value -> String in
+        let v: String
+        switch value {
+        case let s as String: v = "\"\(s)\""
+        case let d as Double: v = String(format: "%.6g", d)
+        default: v = "\(value)"
+        }
+        return "\"\(key)\": \(v)"
+    }
+    return "{" + body.joined(separator: ", ") + "}"
+}
+
+struct LynxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lynx-bench",
+        abstract: "In-process benchmark of Lynx indexes on a data set in the dev format (base.f32, queries.f32, gt_*.i32, meta.json).")
+
+    @Option(help: "Data-set folder.") var data: String = "../shared/data/dev"
+    @Option(help: "hnsw | flat") var index: String = "hnsw"
+    @Option(help: "l2 | cosine | dot (dot uses the cosine ground truth; meaningful for unit-norm data)") var metric: String = "l2"
+    @Option(help: "HNSW links per node.") var m: Int = 16
+    @Option(help: "HNSW beam width at build.") var efConstruction: Int = 200
+    @Option(help: "Comma-separated HNSW beam widths to measure.") var efSearch: String = "16,32,64,128,256"
+    @Option(help: "Search threads for an extra throughput figure (queries/s is always also measured on 1 thread).") var threads: Int = 1
+    @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
+    @Option(help: "Level-generator seed.") var seed: UInt64 = 42
+    @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
+
+    func run() throws {
+        guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
+        guard index == "hnsw" || index == "flat" else { throw ValidationError("unknown index \(index)") }
+        let ds = try DataSet.load(data, metric: metric)
+        let clock = ContinuousClock()
+        if kernels { kernelBench(ds) }
+
+        var idx: any VectorIndex
+        if index == "flat" {
+            var f = FlatIndex(dimension: ds.dim, metric: metric)
+            f.reserveCapacity(ds.n)
+            idx = f
+        } else {
+            var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed)
+            h.reserveCapacity(ds.n)
+            idx = h
+        }
+        let loadBefore = loadAverage()
+        let buildTime = clock.measure {
+            ds.base.withUnsafeBufferPointer { b in
+                for i in 0..<ds.n {
+                    idx.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * ds.dim)..<((i + 1) * ds.dim)]))
+                }
+            }
+        }
+        var serialized: [UInt8] = []
+        let serTime = clock.measure { serialized = idx.serializedBytes() }
+        let deserTime = try clock.measure {
+            var r = BinaryReader(serialized)
+            _ = try IndexKind.decode(from: &r)
+        }
+        let efs = index == "flat" ? [0] : efSearch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let k = 10
+        for ef in efs {
+            let params = SearchParams(efSearch: ef == 0 ? nil : ef)
+            func runAll() -> [[SearchHit]] {
+                ds.queries.withUnsafeBufferPointer { q in
+                    (0..<ds.nq).map { i in
+                        idx.search(UnsafeBufferPointer(rebasing: q[(i * ds.dim)..<((i + 1) * ds.dim)]), k: k, params: params, filter: nil)
+                    }
+                }
+            }
+            _ = runAll()  // warm-up
+            var times: [Double] = []
+            var results: [[SearchHit]] = []
+            for _ in 0..<max(1, reps) { times.append(seconds(clock.measure { results = runAll() })) }
+            times.sort()
+            let qps = Double(ds.nq) / times[times.count / 2]
+            var hit = 0
+            for (qi, res) in results.enumerated() {
+                let truth = Set((0..<k).map { UInt64(ds.gt[qi * ds.kGT + $0]) })
+                hit += res.filter { truth.contains($0.id) }.count
+            }
+            var qpsT = 0.0
+            if threads > 1 {
+                let snapshot = idx
+                let t = clock.measure {
+                    ds.queries.withUnsafeBufferPointer { q in
+                        DispatchQueue.concurrentPerform(iterations: threads) { t in
+                            for i in stride(from: t, to: ds.nq, by: threads) {
+                                _ = snapshot.search(UnsafeBufferPointer(rebasing: q[(i * ds.dim)..<((i + 1) * ds.dim)]), k: k, params: params, filter: nil)
+                            }
+                        }
+                    }
+                }
+                qpsT = Double(ds.nq) / seconds(t)
+            }
+            var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
+            if index == "hnsw" {
+                line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
+            }
+            line += [("build_seconds", seconds(buildTime)), ("build_threads", 1),
+                     ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps)]
+            if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
+            let mem = idx.memory
+            line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes),
+                     ("memory_bytes", mem.vectorBytes + mem.indexBytes),
+                     ("serialized_bytes", serialized.count), ("serialize_seconds", seconds(serTime)),
+                     ("deserialize_seconds", seconds(deserTime)),
+                     ("loadavg_before_build", loadBefore), ("loadavg", loadAverage())]
+            print(jsonLine(line))
+            fflush(stdout)
+        }
+    }
+
+    func kernelBench(_ ds: DataSet) {
+        // 256 base rows (384 KB at d=384: in L2) against one query, many rounds
+        let rows = min(256, ds.n)
+        let clock = ContinuousClock()
+        ds.base.withUnsafeBufferPointer { b in
+            ds.queries.withUnsafeBufferPointer { q in
+                let base = b.baseAddress!, qp = q.baseAddress!
+                for (name, f) in [("l2_squared", Distance.l2Squared as (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float),
+                                  ("dot", Distance.dot as (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float)] {
+                    var best = Double.infinity
+                    var sink: Float = 0
+                    for _ in 0..<5 {
+                        let rounds = 2000
+                        let t = clock.measure {
+                            for _ in 0..<rounds { for r in 0..<rows { sink += f(qp, base + r * ds.dim, ds.dim) } }
+                        }
+                        best = min(best, seconds(t) / Double(rounds * rows) * 1e9)
+                    }
+                    print(jsonLine([("kernel", name), ("dim", ds.dim), ("ns_per_distance", best), ("in_cache", "yes"),
+                                    ("sink", Double(sink > 0 ? 1 : 0)), ("loadavg", loadAverage())]))
+                }
+                // Flat-style streaming scan over all base rows (memory-bound when the set exceeds the cache)
+                var best = Double.infinity
+                var sink: Float = 0
+                for _ in 0..<3 {
+                    let t = clock.measure { for r in 0..<ds.n { sink += Distance.l2Squared(qp, base + r * ds.dim, ds.dim) } }
+                    best = min(best, seconds(t) / Double(ds.n) * 1e9)
+                }
+                print(jsonLine([("kernel", "l2_squared_scan"), ("dim", ds.dim), ("rows", ds.n), ("ns_per_distance", best),
+                                ("sink", Double(sink > 0 ? 1 : 0)), ("loadavg", loadAverage())]))
+            }
+        }
+    }
+}
+
+LynxBench.main()

@@ -1,0 +1,695 @@
+/// Hierarchical Navigable Small World graph (Malkov & Yashunin), laid out as in hnswlib.
+///
+/// Storage (all in arrays, so a copy of the struct is an O(1) copy-on-write snapshot):
+/// - `vectors`: the vectors exactly as given, contiguous by internal slot (`slot × dimension`);
+/// - `invNorms`: 1/‖v‖ per slot (cosine only);
+/// - `links0`: level-0 adjacency, one contiguous block of `2m + 1` UInt32 per slot: `[count, n0, n1, …]`;
+/// - `upperLinks`: levels ≥ 1, only for slots whose level is ≥ 1: a block of `level × (m + 1)` UInt32 starting at
+///   `upperStart[slot]`, level `l` at `upperStart[slot] + (l − 1)(m + 1)`, each `[count, n0, …]`;
+/// - `ids`, `levels`, `deleted` per slot; `slotOf` maps live ids to slots; `freeSlots` lists tombstoned slots.
+///
+/// Insert: hnswlib's addPoint (greedy descent, ef_construction beam search per level, heuristic neighbour selection
+/// = getNeighborsByHeuristic2, reverse links shrunk by the same heuristic).
+/// Delete: tombstone. A tombstoned node stays in the graph and is traversed but never returned; its slot goes to
+/// `freeSlots`. A later insert of a new id takes a free slot (hnswlib's `replace_deleted`): the vector is overwritten
+/// in place and the node is reconnected as hnswlib's updatePoint does (re-select the neighbour lists of its old
+/// neighbours from their 2-hop neighbourhood, then search for the new position and connect mutually), keeping
+/// the slot's level. Upsert of an existing id does the same in its own slot. So heavy churn reuses memory and
+/// repairs the graph instead of accumulating dead nodes.
+///
+/// Search: greedy descent through the upper levels, then an `ef` beam search on level 0 that traverses every node
+/// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
+/// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes).
+///
+/// Concurrency: see `VectorIndex`: `search` is a pure read and may run on many threads at once; `upsert`/`remove`
+/// need exclusive access to this value.
+public struct HNSWIndex: VectorIndex {
+    public static let magic: UInt32 = fourCC("LXHN")
+    public static let formatVersion: UInt32 = 1
+    static let none = UInt32.max
+
+    public let dimension: Int
+    public let metric: Metric
+    /// Links per node on levels ≥ 1 (level 0 keeps up to 2m).
+    public let m: Int
+    public let efConstruction: Int
+    /// Default beam width of `search` (a request's `SearchParams.efSearch` overrides it).
+    public var efSearch: Int
+    /// Seed of the level generator (nil: drawn from the system generator at creation).
+    public let seed: UInt64?
+
+    let maxM0: Int
+    let stride0: Int
+    let strideUp: Int
+    var rngState: UInt64
+
+    var vectors: [Float] = []
+    var invNorms: [Float] = []
+    var ids: [UInt64] = []
+    var levels: [UInt8] = []
+    var deleted: [UInt8] = []
+    var links0: [UInt32] = []
+    var upperStart: [UInt32] = []
+    var upperLinks: [UInt32] = []
+    var slotOf: [UInt64: UInt32] = [:]
+    var freeSlots: [UInt32] = []
+    var tombstones: Int = 0
+    var entryPoint: UInt32 = HNSWIndex.none
+    var maxLevel: Int = -1
+
+    public init(dimension: Int, metric: Metric, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64,
+                seed: UInt64? = nil) {
+        precondition(dimension > 0, "dimension must be positive")
+        precondition(m >= 2 && m <= 2048, "m must be in 2...2048")
+        precondition(efConstruction >= 1 && efSearch >= 1, "ef must be positive")
+        self.dimension = dimension
+        self.metric = metric
+        self.m = m
+        self.efConstruction = max(efConstruction, m)
+        self.efSearch = efSearch
+        self.seed = seed
+        maxM0 = 2 * m
+        stride0 = 2 * m + 1
+        strideUp = m + 1
+        var sys = SystemRandomNumberGenerator()
+        rngState = seed ?? sys.next()
+    }
+
+    public var count: Int { slotOf.count }
+    /// Slots in use, live or tombstoned.
+    public var slotCount: Int { ids.count }
+    /// Removed nodes still linked in the graph (cleared by `consolidate()`).
+    public var tombstoneCount: Int { tombstones }
+    /// Unlinked slots waiting for reuse by inserts.
+    public var freeSlotCount: Int { freeSlots.count }
+
+    public func contains(_ id: UInt64) -> Bool { slotOf[id] != nil }
+
+    public func vector(_ id: UInt64) -> [Float]? {
+        guard let s = slotOf[id] else { return nil }
+        let start = Int(s) * dimension
+        return Array(vectors[start..<start + dimension])
+    }
+
+    public mutating func reserveCapacity(_ n: Int) {
+        vectors.reserveCapacity(n * dimension)
+        if metric == .cosine { invNorms.reserveCapacity(n) }
+        ids.reserveCapacity(n)
+        levels.reserveCapacity(n)
+        deleted.reserveCapacity(n)
+        links0.reserveCapacity(n * stride0)
+        upperStart.reserveCapacity(n)
+        slotOf.reserveCapacity(n)
+    }
+
+    // MARK: - random levels
+
+    mutating func nextRandom() -> UInt64 {  // SplitMix64
+        rngState &+= 0x9E37_79B9_7F4A_7C15
+        var z = rngState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// floor(−ln(u)·mL) with mL = 1/ln(m), i.e. P(level ≥ l) = m^(−l), computed without logarithms.
+    mutating func randomLevel() -> Int {
+        let u = (Double(nextRandom() >> 11) + 1) * 0x1p-53  // (0, 1]
+        var level = 0
+        var threshold = 1.0 / Double(m)
+        while u < threshold && level < 30 {
+            level += 1
+            threshold /= Double(m)
+        }
+        return level
+    }
+
+    // MARK: - raw access helpers
+
+    @inline(__always)
+    func linkOffset(_ slot: UInt32, _ level: Int) -> Int {
+        level == 0 ? Int(slot) &* stride0 : Int(upperStart[Int(slot)]) &+ (level &- 1) &* strideUp
+    }
+
+    /// Neighbours of `slot` at `level` (a copy; used by the mutating paths).
+    func neighbors(_ slot: UInt32, _ level: Int) -> [UInt32] {
+        let off = linkOffset(slot, level)
+        if level == 0 {
+            let c = Int(links0[off])
+            return Array(links0[(off + 1)..<(off + 1 + c)])
+        } else {
+            let c = Int(upperLinks[off])
+            return Array(upperLinks[(off + 1)..<(off + 1 + c)])
+        }
+    }
+
+    mutating func setNeighbors(_ slot: UInt32, _ level: Int, _ list: [UInt32]) {
+        let off = linkOffset(slot, level)
+        if level == 0 {
+            links0[off] = UInt32(list.count)
+            for (i, n) in list.enumerated() { links0[off + 1 + i] = n }
+        } else {
+            upperLinks[off] = UInt32(list.count)
+            for (i, n) in list.enumerated() { upperLinks[off + 1 + i] = n }
+        }
+    }
+
+    /// Score between two stored slots.
+    @inline(__always)
+    func pairScore(_ a: UInt32, _ b: UInt32) -> Float {
+        let dim = dimension
+        return vectors.withUnsafeBufferPointer { vb in
+            let pa = vb.baseAddress! + Int(a) &* dim, pb = vb.baseAddress! + Int(b) &* dim
+            switch metric {
+            case .l2: return Distance.l2Squared(pa, pb, dim)
+            case .cosine: return 1 - Distance.dot(pa, pb, dim) * invNorms[Int(a)] * invNorms[Int(b)]
+            case .dot: return -Distance.dot(pa, pb, dim)
+            }
+        }
+    }
+
+    /// Read-only raw view of the graph, valid only inside `withView`.
+    struct View {
+        let dim: Int
+        let metric: Metric
+        let vb: UnsafePointer<Float>
+        let ib: UnsafePointer<Float>?
+        let l0: UnsafePointer<UInt32>
+        let up: UnsafePointer<UInt32>?
+        let upStart: UnsafePointer<UInt32>
+        let deleted: UnsafePointer<UInt8>
+        let stride0: Int
+        let strideUp: Int
+
+        @inline(__always)
+        func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
+            let p = vb + Int(s) &* dim
+            switch metric {
+            case .l2: return Distance.l2Squared(q, p, dim)
+            case .cosine: return 1 - Distance.dot(q, p, dim) * qInv * ib.unsafelyUnwrapped[Int(s)]
+            case .dot: return -Distance.dot(q, p, dim)
+            }
+        }
+
+        @inline(__always)
+        func links(_ s: UInt32, _ level: Int) -> UnsafePointer<UInt32> {
+            level == 0 ? l0 + Int(s) &* stride0 : up.unsafelyUnwrapped + (Int(upStart[Int(s)]) &+ (level &- 1) &* strideUp)
+        }
+    }
+
+    @inline(__always)
+    func withView<R>(_ body: (View) -> R) -> R {
+        vectors.withUnsafeBufferPointer { vb in
+            invNorms.withUnsafeBufferPointer { ib in
+                links0.withUnsafeBufferPointer { l0 in
+                    upperLinks.withUnsafeBufferPointer { up in
+                        upperStart.withUnsafeBufferPointer { us in
+                            deleted.withUnsafeBufferPointer { del in
+                                body(View(dim: dimension, metric: metric, vb: vb.baseAddress!, ib: ib.baseAddress,
+                                          l0: l0.baseAddress!, up: up.baseAddress, upStart: us.baseAddress!,
+                                          deleted: del.baseAddress!, stride0: stride0, strideUp: strideUp))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - traversal (read-only)
+
+    /// Greedy walk from `start` down to level `target + 1`; returns the closest node found on level `target + 1`.
+    @inline(__always)
+    static func greedyDescent(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, start: UInt32,
+                              from top: Int, downTo target: Int) -> UInt32 {
+        var cur = start
+        var curd = g.score(q, qInv, cur)
+        var level = top
+        while level > target {
+            var changed = true
+            while changed {
+                changed = false
+                let l = g.links(cur, level)
+                let c = Int(l[0])
+                var i = 1
+                while i <= c {
+                    let n = l[i]
+                    let d = g.score(q, qInv, n)
+                    if d < curd {
+                        curd = d
+                        cur = n
+                        changed = true
+                    }
+                    i &+= 1
+                }
+            }
+            level &-= 1
+        }
+        return cur
+    }
+
+    /// Beam search on one level (hnswlib searchBaseLayer / searchBaseLayerST). Every node is traversed; only nodes
+    /// that are live (and pass `filter`, given the id table) enter the result heap. Returns up to `ef` results.
+    static func searchLayer(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
+                            ef: Int, slotCount: Int, ids: UnsafePointer<UInt64>?,
+                            filter: ((UInt64) -> Bool)?, results top: inout CandidateHeap) {
+        let visited = VisitedSet(count: slotCount)
+        var cand = CandidateHeap(capacity: ef * 2)
+        @inline(__always) func allowed(_ s: UInt32) -> Bool {
+            if g.deleted[Int(s)] != 0 { return false }
+            if let f = filter { return f(ids.unsafelyUnwrapped[Int(s)]) }
+            return true
+        }
+        let d0 = g.score(q, qInv, entry)
+        var lowerBound: Float = .infinity
+        if allowed(entry) {
+            top.push(d0, entry)
+            lowerBound = d0
+        }
+        cand.push(-d0, entry)
+        _ = visited.insert(entry)
+        while !cand.isEmpty {
+            let c = cand.top
+            if -c.score > lowerBound && top.count >= ef { break }
+            cand.pop()
+            let l = g.links(c.slot, level)
+            let n = Int(l[0])
+            var i = 1
+            while i <= n {
+                let nb = l[i]
+                i &+= 1
+                if !visited.insert(nb) { continue }
+                let d = g.score(q, qInv, nb)
+                if top.count < ef || d < lowerBound {
+                    cand.push(-d, nb)
+                    if allowed(nb) {
+                        top.push(d, nb)
+                        if top.count > ef { top.pop() }
+                        lowerBound = top.top.score
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - search
+
+    public func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
+                       filter: ((UInt64) -> Bool)?) -> [SearchHit] {
+        precondition(query.count == dimension, "dimension mismatch")
+        guard k > 0, !slotOf.isEmpty, entryPoint != HNSWIndex.none, let q = query.baseAddress else { return [] }
+        var qInv: Float = 1
+        if metric == .cosine {
+            qInv = Distance.inverseNorm(q, dimension)
+            if qInv == 0 { return [] }
+        }
+        let ef = max(params.efSearch ?? efSearch, k)
+        let slotCount = ids.count
+        var top = CandidateHeap(capacity: ef + 1)
+        withView { g in
+            let ep = HNSWIndex.greedyDescent(g, q, qInv, start: entryPoint, from: maxLevel, downTo: 0)
+            ids.withUnsafeBufferPointer { idb in
+                HNSWIndex.searchLayer(g, q, qInv, entry: ep, level: 0, ef: ef, slotCount: slotCount,
+                                      ids: idb.baseAddress, filter: filter, results: &top)
+            }
+        }
+        let found = top.drainAscending()
+        var tk = TopK(k: min(k, found.count))
+        for c in found { tk.push(score: c.score, id: ids[Int(c.slot)]) }
+        return tk.hits(metric: metric)
+    }
+
+    // MARK: - insert / update / delete
+
+    public mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        precondition(vector.count == dimension, "dimension mismatch")
+        let v = vector.baseAddress!
+        var inv: Float = 1
+        if metric == .cosine {
+            inv = Distance.inverseNorm(v, dimension)
+            precondition(inv > 0, "zero vector under cosine")
+        }
+        if let s = slotOf[id] {
+            let start = Int(s) * dimension
+            var same = true
+            for i in 0..<dimension where vectors[start + i].bitPattern != vector[i].bitPattern { same = false; break }
+            if same { return }
+            // replacement = tombstone the old node + insert the new vector as a new node
+            remove(id)
+        }
+        if let s = freeSlots.popLast() {
+            ids[Int(s)] = id
+            deleted[Int(s)] = 0
+            writeVector(s, vector, inv)
+            slotOf[id] = s
+            insertNode(s, level: Int(levels[Int(s)]), q: v, inv: inv)
+            return
+        }
+        precondition(ids.count < Int(UInt32.max - 1), "HNSWIndex is limited to 2^32 - 2 slots")
+        let s = UInt32(ids.count)
+        let level = randomLevel()
+        ids.append(id)
+        levels.append(UInt8(level))
+        deleted.append(0)
+        vectors.append(contentsOf: vector)
+        if metric == .cosine { invNorms.append(inv) }
+        links0.append(contentsOf: repeatElement(0, count: stride0))
+        if level > 0 {
+            upperStart.append(UInt32(upperLinks.count))
+            upperLinks.append(contentsOf: repeatElement(0, count: level * strideUp))
+        } else {
+            upperStart.append(0)
+        }
+        slotOf[id] = s
+        insertNode(s, level: level, q: v, inv: inv)
+    }
+
+    mutating func writeVector(_ s: UInt32, _ vector: UnsafeBufferPointer<Float>, _ inv: Float) {
+        let start = Int(s) * dimension
+        let dim = dimension
+        vectors.withUnsafeMutableBufferPointer { vb in
+            (vb.baseAddress! + start).update(from: vector.baseAddress!, count: dim)
+        }
+        if metric == .cosine { invNorms[Int(s)] = inv }
+    }
+
+    /// Tombstones `id`: the node stays in the graph (traversed, never returned) until the next consolidation,
+    /// which runs automatically once tombstones exceed `consolidationThreshold`.
+    @discardableResult
+    public mutating func remove(_ id: UInt64) -> Bool {
+        guard let s = slotOf.removeValue(forKey: id) else { return false }
+        deleted[Int(s)] = Tomb.tombstone
+        tombstones += 1
+        if tombstones >= consolidationThreshold { consolidate() }
+        return true
+    }
+
+    /// Tombstones that trigger `consolidate()`: 10% of the slots, at least 32.
+    public var consolidationThreshold: Int { max(32, ids.count / 10) }
+
+    /// Slot states in `deleted`.
+    enum Tomb {
+        static let live: UInt8 = 0
+        /// removed; still linked and traversed, never returned
+        static let tombstone: UInt8 = 1
+        /// unlinked (no node links to it), in `freeSlots`, waiting for reuse
+        static let free: UInt8 = 2
+    }
+
+    /// Delete consolidation (as FreshDiskANN): every live node that links to a tombstone keeps its live links and
+    /// fills the freed places with the tombstones' live neighbours, chosen nearest first under the same diversity
+    /// rule as the insert heuristic. Afterwards no node links to a tombstone; tombstoned slots become free slots
+    /// that later inserts reuse. O(slots · 2m) scan plus distance work for the affected nodes.
+    public mutating func consolidate() {
+        guard tombstones > 0 else { return }
+        let n = ids.count
+        var orphans: [UInt32] = []
+        if maxLevel >= 0 {
+            for level in 0...maxLevel {
+                let maxConn = level == 0 ? maxM0 : m
+                for p32 in 0..<UInt32(n) {
+                    let p = Int(p32)
+                    if deleted[p] != Tomb.live || Int(levels[p]) < level { continue }
+                    let list = neighbors(p32, level)
+                    var hasDead = false
+                    for x in list where deleted[Int(x)] != Tomb.live { hasDead = true; break }
+                    if !hasDead { continue }
+                    var kept: [Candidate] = []
+                    kept.reserveCapacity(maxConn)
+                    var extra = Set<UInt32>()
+                    for x in list {
+                        if deleted[Int(x)] == Tomb.live {
+                            kept.append(Candidate(pairScore(p32, x), x))
+                        }
+                    }
+                    for x in list where deleted[Int(x)] != Tomb.live {
+                        for y in neighbors(x, level) where y != p32 && deleted[Int(y)] == Tomb.live {
+                            extra.insert(y)
+                        }
+                    }
+                    for x in kept { extra.remove(x.slot) }
+                    var scored = extra.map { Candidate(pairScore(p32, $0), $0) }
+                    scored.sort { $0.score < $1.score || ($0.score == $1.score && $0.slot < $1.slot) }
+                    for c in scored {
+                        if kept.count >= maxConn { break }
+                        var good = true
+                        for r in kept where pairScore(r.slot, c.slot) < c.score {
+                            good = false
+                            break
+                        }
+                        if good { kept.append(c) }
+                    }
+                    setNeighbors(p32, level, kept.map(\.slot))
+                    if kept.isEmpty && level == 0 { orphans.append(p32) }
+                }
+            }
+        }
+        // free the tombstoned slots (unlinked now); pick a live entry point if needed
+        for s in 0..<n where deleted[s] == Tomb.tombstone {
+            deleted[s] = Tomb.free
+            for l in 0...Int(levels[s]) { setNeighbors(UInt32(s), l, []) }
+            freeSlots.append(UInt32(s))
+        }
+        tombstones = 0
+        if entryPoint != HNSWIndex.none && deleted[Int(entryPoint)] != Tomb.live {
+            entryPoint = HNSWIndex.none
+            maxLevel = -1
+            for s in 0..<n where deleted[s] == Tomb.live && Int(levels[s]) > maxLevel {
+                entryPoint = UInt32(s)
+                maxLevel = Int(levels[s])
+            }
+        }
+        // reuse low slots first (keeps the arrays dense at the front)
+        freeSlots.sort(by: >)
+        // a live node that lost every level-0 link is inserted again so it stays reachable
+        for o in orphans where o != entryPoint {
+            for l in 0...Int(levels[Int(o)]) { setNeighbors(o, l, []) }
+            let start = Int(o) * dimension
+            let v = Array(vectors[start..<start + dimension])
+            let inv: Float = metric == .cosine ? invNorms[Int(o)] : 1
+            v.withUnsafeBufferPointer { insertNode(o, level: Int(levels[Int(o)]), q: $0.baseAddress!, inv: inv) }
+        }
+    }
+
+    /// Beam search for a stored/insert vector during construction (live nodes only in the result).
+    func constructionSearch(_ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int) -> [Candidate] {
+        var top = CandidateHeap(capacity: efConstruction + 1)
+        let slotCount = ids.count
+        withView { g in
+            HNSWIndex.searchLayer(g, q, qInv, entry: entry, level: level, ef: efConstruction,
+                                  slotCount: slotCount, ids: nil, filter: nil, results: &top)
+        }
+        return top.drainAscending()
+    }
+
+    func descend(_ q: UnsafePointer<Float>, _ qInv: Float, from top: Int, downTo target: Int) -> UInt32 {
+        withView { g in HNSWIndex.greedyDescent(g, q, qInv, start: entryPoint, from: top, downTo: target) }
+    }
+
+    /// hnswlib addPoint for a slot whose vector, id and (empty) link blocks are in place.
+    mutating func insertNode(_ s: UInt32, level: Int, q: UnsafePointer<Float>, inv: Float) {
+        if entryPoint == HNSWIndex.none {
+            entryPoint = s
+            maxLevel = level
+            return
+        }
+        var cur = entryPoint
+        if level < maxLevel { cur = descend(q, inv, from: maxLevel, downTo: level) }
+        let epDeleted = deleted[Int(entryPoint)] != Tomb.live
+        for lev in stride(from: min(level, maxLevel), through: 0, by: -1) {
+            var found = constructionSearch(q, inv, entry: cur, level: lev)
+            if epDeleted {
+                // keep the graph reachable through a tombstoned entry point (as hnswlib does)
+                let d = withView { $0.score(q, inv, entryPoint) }
+                found.append(Candidate(d, entryPoint))
+                found.sort { $0.score < $1.score }
+                if found.count > efConstruction { found.removeLast() }
+            }
+            if found.isEmpty { continue }
+            cur = connect(s, found, level: lev)
+        }
+        if level > maxLevel {
+            entryPoint = s
+            maxLevel = level
+        }
+    }
+
+    /// getNeighborsByHeuristic2: from `cands` (ascending by score to the base point) keep a candidate only when it
+    /// is closer to the base point than to every already kept one; at most `limit`. Unchanged if count < limit.
+    func heuristic(_ cands: [Candidate], limit: Int) -> [Candidate] {
+        if cands.count < limit { return cands }
+        var kept: [Candidate] = []
+        kept.reserveCapacity(limit)
+        for c in cands {
+            if kept.count >= limit { break }
+            var good = true
+            for r in kept where pairScore(r.slot, c.slot) < c.score {
+                good = false
+                break
+            }
+            if good { kept.append(c) }
+        }
+        return kept
+    }
+
+    /// mutuallyConnectNewElement. `found` ascending by score to `s`. Returns the closest selected neighbour.
+    mutating func connect(_ s: UInt32, _ found: [Candidate], level: Int) -> UInt32 {
+        let maxConn = level == 0 ? maxM0 : m
+        let selected = heuristic(found, limit: m)
+        setNeighbors(s, level, selected.map(\.slot))
+        for c in selected {
+            let n = c.slot
+            var list = neighbors(n, level)
+            if list.count < maxConn {
+                list.append(s)
+                setNeighbors(n, level, list)
+            } else {
+                var cands = [Candidate(c.score, s)]
+                cands.reserveCapacity(list.count + 1)
+                for j in list { cands.append(Candidate(pairScore(n, j), j)) }
+                cands.sort { $0.score < $1.score }
+                setNeighbors(n, level, heuristic(cands, limit: maxConn).map(\.slot))
+            }
+        }
+        return selected[0].slot
+    }
+
+    // MARK: - stats
+
+    public var memory: IndexMemory {
+        IndexMemory(
+            vectorBytes: vectors.capacity * 4 + invNorms.capacity * 4,
+            indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
+                + ids.capacity * 8 + levels.capacity + deleted.capacity + freeSlots.capacity * 4
+                + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
+    }
+
+    public var parameters: [(String, String)] {
+        [("m", String(m)), ("ef_construction", String(efConstruction)), ("ef_search", String(efSearch))]
+    }
+
+    // MARK: - serialization (layout in docs/INDEXES.md)
+
+    public func serialize(into w: inout BinaryWriter) {
+        let n = ids.count
+        w.reserveCapacity(w.bytes.count + 96 + n * (8 + 1 + 1 + 4) + links0.count * 4 + upperLinks.count * 4
+                          + freeSlots.count * 4 + vectors.count * 4 + invNorms.count * 4)
+        w.write(HNSWIndex.magic)
+        w.write(HNSWIndex.formatVersion)
+        w.write(UInt32(dimension))
+        w.write(metricCode(metric))
+        w.write(UInt32(m))
+        w.write(UInt32(efConstruction))
+        w.write(UInt32(efSearch))
+        w.write(UInt8(seed == nil ? 0 : 1))
+        w.write(seed ?? 0)
+        w.write(rngState)
+        w.write(entryPoint)
+        w.write(UInt32(bitPattern: Int32(maxLevel)))
+        w.write(UInt64(n))
+        w.write(UInt64(upperLinks.count))
+        w.write(UInt64(freeSlots.count))
+        w.write(contentsOf: ids)
+        w.write(contentsOf: levels)
+        w.write(contentsOf: deleted)
+        w.write(contentsOf: upperStart)
+        w.write(contentsOf: links0)
+        w.write(contentsOf: upperLinks)
+        w.write(contentsOf: freeSlots)
+        w.write(contentsOf: vectors)
+        if metric == .cosine { w.write(contentsOf: invNorms) }
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        let magic = try r.readUInt32()
+        guard magic == HNSWIndex.magic else { throw IndexDecodingError.badMagic(found: magic) }
+        let version = try r.readUInt32()
+        guard version == HNSWIndex.formatVersion else {
+            throw IndexDecodingError.unsupportedVersion(kind: "hnsw", version: version)
+        }
+        let dim = Int(try r.readUInt32())
+        let metric = try decodeMetric(try r.readUInt8())
+        let m = Int(try r.readUInt32())
+        let efc = Int(try r.readUInt32())
+        let efs = Int(try r.readUInt32())
+        let hasSeed = try r.readUInt8()
+        let seedValue = try r.readUInt64()
+        guard dim > 0, m >= 2, m <= 2048, efc >= 1, efs >= 1, hasSeed <= 1 else {
+            throw IndexDecodingError.corrupt("bad hnsw header")
+        }
+        self.init(dimension: dim, metric: metric, m: m, efConstruction: efc, efSearch: efs,
+                  seed: hasSeed == 1 ? seedValue : nil)
+        rngState = try r.readUInt64()
+        entryPoint = try r.readUInt32()
+        maxLevel = Int(Int32(bitPattern: try r.readUInt32()))
+        let n64 = try r.readUInt64(), up64 = try r.readUInt64(), free64 = try r.readUInt64()
+        guard n64 < UInt64(UInt32.max - 1), up64 < UInt64(Int.max / 8), free64 <= n64 else {
+            throw IndexDecodingError.corrupt("bad hnsw counts")
+        }
+        let n = Int(n64), nUp = Int(up64)
+        ids = try r.readUInt64s(count: n)
+        levels = try r.readUInt8s(count: n)
+        deleted = try r.readUInt8s(count: n)
+        upperStart = try r.readUInt32s(count: n)
+        links0 = try r.readUInt32s(count: n * stride0)
+        upperLinks = try r.readUInt32s(count: nUp)
+        freeSlots = try r.readUInt32s(count: Int(free64))
+        let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
+        guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
+        vectors = try r.readFloats(count: cells)
+        if metric == .cosine { invNorms = try r.readFloats(count: n) }
+        try validate()
+    }
+
+    /// Structural checks after decoding, so a corrupt file cannot make search read out of bounds.
+    mutating func validate() throws {
+        let n = ids.count
+        if entryPoint == HNSWIndex.none {
+            guard maxLevel == -1, deleted.allSatisfy({ $0 == Tomb.free }) else {
+                throw IndexDecodingError.corrupt("graph without entry point")
+            }
+        } else {
+            guard entryPoint < UInt32(n), maxLevel == Int(levels[Int(entryPoint)]),
+                  deleted[Int(entryPoint)] != Tomb.free else {
+                throw IndexDecodingError.corrupt("bad entry point")
+            }
+        }
+        for s in 0..<n {
+            let lv = Int(levels[s])
+            guard lv <= max(maxLevel, 0) || deleted[s] == Tomb.free, deleted[s] <= 2 else { throw IndexDecodingError.corrupt("bad level/flag at slot \(s)") }
+            let c0 = Int(links0[s * stride0])
+            guard c0 <= maxM0 else { throw IndexDecodingError.corrupt("bad link count at slot \(s)") }
+            for i in 0..<c0 where links0[s * stride0 + 1 + i] >= UInt32(n) {
+                throw IndexDecodingError.corrupt("link out of range at slot \(s)")
+            }
+            if lv > 0 {
+                let start = Int(upperStart[s])
+                guard start + lv * strideUp <= upperLinks.count else { throw IndexDecodingError.corrupt("bad upper block at slot \(s)") }
+                for l in 0..<lv {
+                    let off = start + l * strideUp
+                    let c = Int(upperLinks[off])
+                    guard c <= m else { throw IndexDecodingError.corrupt("bad upper link count at slot \(s)") }
+                    for i in 0..<c {
+                        let t = upperLinks[off + 1 + i]
+                        guard t < UInt32(n), Int(levels[Int(t)]) > l else {
+                            throw IndexDecodingError.corrupt("upper link out of range at slot \(s)")
+                        }
+                    }
+                }
+            }
+            if deleted[s] == Tomb.tombstone { tombstones += 1 }
+            if deleted[s] == Tomb.live {
+                if slotOf.updateValue(UInt32(s), forKey: ids[s]) != nil {
+                    throw IndexDecodingError.corrupt("duplicate id \(ids[s])")
+                }
+            }
+        }
+        var seen = Set<UInt32>()
+        for f in freeSlots {
+            guard f < UInt32(n), deleted[Int(f)] == Tomb.free, seen.insert(f).inserted else {
+                throw IndexDecodingError.corrupt("bad free slot list")
+            }
+        }
+        guard seen.count == n - slotOf.count - tombstones else { throw IndexDecodingError.corrupt("free slot list incomplete") }
+    }
+}
