@@ -53,15 +53,13 @@ final class DataDirectory: @unchecked Sendable {
         } catch StorageError.locked(let pid, _) {
             throw EngineError.internalError("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
         }
-        if let kind = config.index, !IndexFactory.available.contains(kind) {
-            throw EngineError.internalError("--index \(kind.rawValue) is not available in this build (available: \(IndexFactory.available.map(\.rawValue).joined(separator: ", ")))")
-        }
         let requested = Manifest.Request(
             dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
             parameters: structuralParameters(config))
+        let createdKind = config.index ?? EngineConfig.defaultIndex
         let defaults = Manifest.Request(
-            dimension: EngineConfig.defaultDimension, metric: Metric.l2.rawValue, indexType: IndexKind.flat.rawValue,
-            parameters: [:])
+            dimension: EngineConfig.defaultDimension, metric: Metric.l2.rawValue, indexType: createdKind.rawValue,
+            parameters: IndexFactory.defaultParameters(for: createdKind, config: config))
         let stored: Manifest
         do {
             stored = try Manifest.loadOrCreate(dir: path, requested: requested, defaults: defaults, io: io)
@@ -75,11 +73,7 @@ final class DataDirectory: @unchecked Sendable {
         }
         guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else {
             lock.release()
-            throw EngineError.internalError("\(path)/MANIFEST names an unknown metric '\(stored.metric)' or index '\(stored.indexType)'")
-        }
-        guard IndexFactory.available.contains(kind) else {
-            lock.release()
-            throw EngineError.internalError("\(path) holds a \(kind.rawValue) index, which this build cannot serve")
+            throw EngineError.internalError("\(path)/MANIFEST names a metric '\(stored.metric)' or index '\(stored.indexType)' this build does not know")
         }
         return DataDirectory(path: path, io: io, lock: lock, manifest: ResolvedManifest(
             dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters))
@@ -88,12 +82,10 @@ final class DataDirectory: @unchecked Sendable {
     /// Index parameters that shape the stored structure (a change would need a rebuild); only those given.
     static func structuralParameters(_ config: EngineConfig) -> [String: String] {
         var p: [String: String] = [:]
-        switch config.index {
-        case .hnsw?:
+        switch config.index ?? .hnsw {
+        case .hnsw:
             if let m = config.hnswM { p["m"] = String(m) }
             if let ef = config.hnswEfConstruction { p["ef_construction"] = String(ef) }
-        case .ivf?:
-            if let c = config.ivfClusters { p["n_clusters"] = String(c) }
         default:
             break
         }

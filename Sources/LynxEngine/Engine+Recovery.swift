@@ -33,7 +33,7 @@ extension Engine {
         var baseLSN: UInt64 = 0
         if let snapshot = try directory.loadNewestSnapshot(logger: logger) {
             let decodeStart = monotonicSeconds()
-            let loaded = try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind)
+            let loaded = try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config)
             stateLock.write { state = loaded }
             baseSeq = snapshot.seq
             baseLSN = snapshot.lastLSN

@@ -46,7 +46,8 @@ public final class Engine: @unchecked Sendable {
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind
-        state = StoreState(index: IndexFactory.make(kind: indexKind, dimension: dimension, metric: metric, config: config))
+        state = StoreState(index: IndexFactory.make(
+            kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config))
     }
 
     // MARK: - Status

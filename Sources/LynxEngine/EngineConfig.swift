@@ -1,10 +1,5 @@
 import LynxIndex
 
-/// Which index structure the store keeps.
-public enum IndexKind: String, CaseIterable, Sendable {
-    case flat, hnsw, ivf
-}
-
 /// When an acknowledged write becomes durable (fdatasync'd). Every acknowledged write has reached the
 /// kernel (write(2)) in every mode, so it survives a crash of the process; these modes are about power loss.
 public enum SyncMode: String, CaseIterable, Sendable {
@@ -36,7 +31,13 @@ public struct EngineConfig: Sendable {
     public var checkpointWALBytes: Int = 64 << 20
     public var checkpointIntervalSeconds: Double = 300
 
+    /// Seed of HNSW's level generator (nil: random), for reproducible builds.
+    public var hnswSeed: UInt64?
+
     public static let defaultDimension = 384
+    public static let defaultIndex: IndexKind = .hnsw
+    public static let defaultHNSWM = 16
+    public static let defaultHNSWEfConstruction = 200
 
     public init() {}
 }

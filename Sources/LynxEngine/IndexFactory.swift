@@ -1,25 +1,41 @@
 import LynxIndex
 
-/// Makes and decodes the index the manifest names.
+/// Makes the index the manifest names, and decodes one from a snapshot.
 enum IndexFactory {
-    static func make(kind: IndexKind, dimension: Int, metric: Metric, config: EngineConfig) -> any VectorIndex {
+    static func make(kind: IndexKind, dimension: Int, metric: Metric, parameters: [String: String], config: EngineConfig) -> any VectorIndex {
         switch kind {
         case .flat:
             return FlatIndex(dimension: dimension, metric: metric)
-        case .hnsw, .ivf:
-            // HNSW and IVF land with their own issue; the manifest refuses them until then (see DataDirectory).
-            return FlatIndex(dimension: dimension, metric: metric)
+        case .hnsw:
+            return HNSWIndex(
+                dimension: dimension, metric: metric,
+                m: parameters["m"].flatMap { Int($0) } ?? EngineConfig.defaultHNSWM,
+                efConstruction: parameters["ef_construction"].flatMap { Int($0) } ?? EngineConfig.defaultHNSWEfConstruction,
+                efSearch: config.hnswEfSearch,
+                seed: config.hnswSeed)
         }
     }
 
-    static func decode(kind: IndexKind, from bytes: [UInt8]) throws -> any VectorIndex {
+    /// Decodes the index structure of a snapshot (no rebuild), then applies the per-run search defaults.
+    static func decode(from bytes: [UInt8], config: EngineConfig) throws -> any VectorIndex {
         var reader = BinaryReader(bytes)
-        switch kind {
-        case .flat, .hnsw, .ivf:
-            return try FlatIndex(from: &reader)
+        var index = try IndexKind.decode(from: &reader)
+        if var hnsw = index as? HNSWIndex {
+            hnsw.efSearch = config.hnswEfSearch
+            index = hnsw
         }
+        return index
     }
 
-    /// Index kinds this build can serve.
-    static let available: [IndexKind] = [.flat]
+    /// Structural parameters written to the manifest at first start (a change needs a rebuild).
+    static func defaultParameters(for kind: IndexKind, config: EngineConfig) -> [String: String] {
+        switch kind {
+        case .flat: return [:]
+        case .hnsw:
+            return [
+                "m": String(config.hnswM ?? EngineConfig.defaultHNSWM),
+                "ef_construction": String(config.hnswEfConstruction ?? EngineConfig.defaultHNSWEfConstruction),
+            ]
+        }
+    }
 }

@@ -25,7 +25,7 @@ enum SnapshotCodec {
         return [(metaTag, meta), (indexTag, index.bytes), (metadataTag, metadata.bytes)]
     }
 
-    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind) throws -> StoreState {
+    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig) throws -> StoreState {
         func section(_ tag: UInt32) throws -> [UInt8] {
             guard let s = sections.first(where: { $0.tag == tag }) else {
                 throw EngineError.internalError("snapshot lacks section \(tag)")
@@ -37,7 +37,7 @@ enum SnapshotCodec {
         guard meta == expected else {
             throw EngineError.internalError("snapshot was written for \(meta.split(separator: "\n").joined(separator: ", ")), the manifest says \(expected.split(separator: "\n").joined(separator: ", "))")
         }
-        var state = StoreState(index: try IndexFactory.decode(kind: kind, from: try section(indexTag)))
+        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config))
         var reader = BinaryReader(try section(metadataTag))
         let count = try reader.readUInt64()
         for _ in 0..<count {

@@ -18,7 +18,7 @@ struct LynxdOptions: ParsableCommand {
             The data directory's manifest fixes dimension, metric and index at first start; a later start that
             asks for different ones refuses to run and says which.
             Examples:
-              lynxd                                   # 127.0.0.1:7311, ./lynx-data, 384-d, l2
+              lynxd                                   # 127.0.0.1:7311, ./lynx-data, 384-d, l2, hnsw
               lynxd --dimension 768 --metric cosine --data-dir /var/lib/lynx
               LYNX_HOST=0.0.0.0 LYNX_PORT=8080 lynxd
             """)
@@ -33,7 +33,7 @@ struct LynxdOptions: ParsableCommand {
     var dimension: Int?
     @Option(help: "Distance: l2 | cosine | dot, fixed at first start (env LYNX_METRIC; default l2).")
     var metric: String?
-    @Option(help: "Index: flat | hnsw | ivf, fixed at first start (env LYNX_INDEX; default flat).")
+    @Option(help: "Index: flat | hnsw, fixed at first start (env LYNX_INDEX; default hnsw).")
     var index: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger gets 413 (env LYNX_MAX_BODY_BYTES; default 67108864).")
     var maxBodyBytes: Int?
@@ -59,8 +59,10 @@ struct LynxdOptions: ParsableCommand {
     var hnswM: Int?
     @Option(name: .customLong("hnsw-ef-construction"), help: "HNSW candidate list size while building (env LYNX_HNSW_EF_CONSTRUCTION; default 200).")
     var hnswEfConstruction: Int?
-    @Option(name: .customLong("hnsw-ef-search"), help: "HNSW default candidate list size while searching (env LYNX_HNSW_EF_SEARCH; default 64).")
+    @Option(name: .customLong("hnsw-ef-search"), help: "HNSW default candidate list size while searching; a search may pass ef_search (env LYNX_HNSW_EF_SEARCH; default 64).")
     var hnswEfSearch: Int?
+    @Option(name: .customLong("hnsw-seed"), help: "Seed of HNSW's level generator, for reproducible builds (env LYNX_HNSW_SEED; default random).")
+    var hnswSeed: UInt64?
     @Option(name: .customLong("ivf-clusters"), help: "IVF clusters; 0 = √n when it trains (env LYNX_IVF_CLUSTERS; default 0).")
     var ivfClusters: Int?
     @Option(name: .customLong("ivf-n-probe"), help: "IVF default clusters probed per search (env LYNX_IVF_N_PROBE; default 16).")
@@ -142,6 +144,10 @@ extension LynxdOptions {
         s.engine.hnswM = try int(hnswM, "LYNX_HNSW_M", "hnsw-m", 2...128)
         s.engine.hnswEfConstruction = try int(hnswEfConstruction, "LYNX_HNSW_EF_CONSTRUCTION", "hnsw-ef-construction", 1...10_000)
         s.engine.hnswEfSearch = try int(hnswEfSearch, "LYNX_HNSW_EF_SEARCH", "hnsw-ef-search", 1...10_000) ?? 64
+        if let seed = hnswSeed { s.engine.hnswSeed = seed } else if let text = env["LYNX_HNSW_SEED"] {
+            guard let seed = UInt64(text) else { throw ConfigError(description: "LYNX_HNSW_SEED='\(text)' is not an unsigned integer (--hnsw-seed)") }
+            s.engine.hnswSeed = seed
+        }
         s.engine.ivfClusters = try int(ivfClusters, "LYNX_IVF_CLUSTERS", "ivf-clusters", 0...1_000_000)
         s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? 16
         s.logLevel = (string(logLevel, "LYNX_LOG_LEVEL") ?? "info").lowercased()
