@@ -83,7 +83,7 @@ final class LogManager: @unchecked Sendable {
         _ = try old.sync()
         let next = old.checkpointSeq + 1
         let path = joinPath(directory, Self.fileName(generation: next))
-        let fresh = try WALWriter(creating: path, checkpointSeq: next, firstLSN: old.lastLSN + 1, io: io)
+        let fresh = try WALWriter(reusing: path, checkpointSeq: next, firstLSN: old.lastLSN + 1, truncateAbove: truncateAbove, io: io)
         current.withLock {
             $0.pendingBytes = old.bytesSinceReset
             $0.pendingFrames = old.frameCount

@@ -39,17 +39,45 @@ public final class WALWriter: @unchecked Sendable {
 
     /// Creates (or truncates to empty) the log at `path` and writes a fresh header with random salts.
     /// The header and the directory entry are fsynced before this returns.
-    public init(creating path: String, checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
-                io: FileIO = SystemFileIO()) throws {
+    public convenience init(creating path: String, checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
+                            io: FileIO = SystemFileIO()) throws {
+        try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createTruncate,
+                      truncateAbove: nil, io: io)
+    }
+
+    /// Starts a new generation in an existing log file without rewriting it (rollback-free, as `reset`): a new
+    /// header with new salts goes to offset 0 and the old frames die by their salts, being overwritten as the
+    /// new generation grows. The file is truncated to its header only when it is larger than `truncateAbove`.
+    /// Creates the file when it does not exist. Header (and directory entry) fsynced before this returns.
+    /// PRECONDITION: nothing in the file is needed any more (a snapshot covers it).
+    public convenience init(reusing path: String, checkpointSeq: UInt64, firstLSN: UInt64, truncateAbove: UInt64,
+                            io: FileIO = SystemFileIO()) throws {
+        try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createOrOpen,
+                      truncateAbove: truncateAbove, io: io)
+    }
+
+    private init(path: String, checkpointSeq: UInt64, firstLSN: UInt64, mode: OpenMode, truncateAbove: UInt64?,
+                 io: FileIO) throws {
         self.path = path
         self.io = io
-        let h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
+        let f = try io.open(path, mode: mode)
+        var h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
                           salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
-        let f = try io.open(path, mode: .createTruncate)
         do {
+            if let truncateAbove {
+                // Old frames must fail the salt check: make salt1 differ from the old header's for certain.
+                var old = [UInt8](repeating: 0, count: WALFormat.headerSize)
+                let n = try old.withUnsafeMutableBytes { try io.preadFully(f, into: $0, at: 0) }
+                if n == WALFormat.headerSize, case .success(let previous) = WALHeader.decode(old) {
+                    h = WALHeader(checkpointSeq: checkpointSeq, salt1: previous.salt1 &+ 1, salt2: h.salt2, firstLSN: firstLSN)
+                }
+                if try io.fileSize(f) > truncateAbove {
+                    try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
+                }
+            }
             try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
             try io.fsync(f)                                  // header durable
-            try io.fsyncDirectory(parentDirectory(of: path)) // the new directory entry durable
+            try io.fsyncDirectory(parentDirectory(of: path)) // the directory entry durable
         } catch {
             try? io.close(f)
             throw error

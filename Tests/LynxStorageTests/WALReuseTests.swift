@@ -1,0 +1,57 @@
+import Foundation
+import LynxStorage
+import XCTest
+
+/// Starting a new generation in an old log file (what the engine does at a checkpoint): rollback-free, so old
+/// frames stay on disk until overwritten, and they must never be replayed.
+final class WALReuseTests: XCTestCase {
+    func testOldFramesAreNeverReplayedAfterReuseEvenWhenTheNewGenerationIsShorter() throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let path = dir + "/wal-0.log"
+        let old = try WALWriter(creating: path, checkpointSeq: 0, firstLSN: 1)
+        for i in 0..<40 as Range<UInt64> { _ = try old.append([upsert(i)]) }
+        let oldEnd = old.endOffset
+        let oldSalt1 = old.currentHeader.salt1
+        try old.close()
+
+        let reused = try WALWriter(reusing: path, checkpointSeq: 2, firstLSN: 100, truncateAbove: 1 << 30)
+        XCTAssertNotEqual(reused.currentHeader.salt1, oldSalt1)
+        _ = try reused.append([upsert(1000)])
+        _ = try reused.append([upsert(1001), upsert(1002)])
+        try reused.close()
+        // Not truncated: the old frames' bytes are still there beyond the new end.
+        XCTAssertEqual(UInt64(readFile(path).count), oldEnd)
+
+        let (result, txs) = try recoverAll(path)
+        XCTAssertEqual(result.header?.checkpointSeq, 2)
+        XCTAssertEqual(txs.map(\.lsn), [100, 102])
+        XCTAssertEqual(txs.flatMap(\.ops), [upsert(1000), upsert(1001), upsert(1002)])
+        XCTAssertFalse(result.isCorruption, "stale frames of an older generation are not damage")
+    }
+
+    func testReuseTruncatesOnlyAboveTheLimit() throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let path = dir + "/wal-1.log"
+        let old = try WALWriter(creating: path)
+        for i in 0..<40 as Range<UInt64> { _ = try old.append([upsert(i)]) }
+        try old.close()
+        let size = UInt64(readFile(path).count)
+        let reused = try WALWriter(reusing: path, checkpointSeq: 1, firstLSN: 41, truncateAbove: size - 1)
+        try reused.close()
+        XCTAssertEqual(readFile(path).count, 40, "a file above the limit is cut back to its header")
+        let (_, txs) = try recoverAll(path)
+        XCTAssertTrue(txs.isEmpty)
+    }
+
+    func testReuseCreatesAMissingFile() throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let writer = try WALWriter(reusing: dir + "/wal-1.log", checkpointSeq: 3, firstLSN: 7, truncateAbove: 1 << 20)
+        XCTAssertEqual(try writer.append([.delete(id: 9)]), 7)
+        try writer.close()
+        let (_, txs) = try recoverAll(dir + "/wal-1.log")
+        XCTAssertEqual(txs.map(\.lsn), [7])
+    }
+}
