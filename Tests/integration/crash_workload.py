@@ -521,7 +521,7 @@ class CrashRunner:
         self.out(f"cycle {c}: {'FAIL' if problems else 'ok'} run={run_for:.2f}s acked={st.acked} "
                  f"(durable {st.acked_durable}) inflight={st.inflight} landed={st.inflight_landed} "
                  f"checkpoints={st.checkpoints}{' killed-in-checkpoint' if st.killed_during_checkpoint else ''} "
-                 f"max_lsn={st.max_lsn} live={live}")
+                 f"max_lsn={st.max_lsn} checkpoint_seq={health['wal']['checkpoint_seq']} live={live}")
         return problems
 
     def close(self) -> None:

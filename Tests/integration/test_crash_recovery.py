@@ -76,7 +76,7 @@ def test_kill_restart_cycles(name, launcher, tmp_path, lynxd_bin):
                           + "\n".join(lines) + "\n" + "\n".join(failures))
     t = runner.totals
     # The workload really exercised what it claims to.
-    assert t.acked > 50 * n, f"too few acknowledged writes ({t.acked}) for {n} cycles: the test is not testing"
+    assert t.acked > 20 * n, f"too few acknowledged writes ({t.acked}) for {n} cycles: the test is not testing"
     assert t.inflight > 0, "no operation was ever in flight at a kill"
     assert max_seq >= 2, f"no checkpoints happened during the run (checkpoint_seq {max_seq})"
     if variant.checkpoint_loop:
@@ -270,3 +270,25 @@ def test_background_sync_interval_makes_writes_durable(start_server):
     lsn = r.json()["lsn"]
     assert r.json()["durable"] is False
     wait_until(lambda: srv.health()["wal"]["durable_lsn"] >= lsn, timeout=5, what="background sync")
+
+
+# --------------------------------------------------------------------------- found while verifying
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a search whose distance overflows float32 (valid vectors near 3.4e38) makes JSONWriter call "
+    "fatalError('inf cannot be written as JSON'): lynxd crashes (SIGTRAP) on a valid request. Found by the "
+    "crash workload's verification search; the workload now keeps |x| <= 65504 to avoid it"))
+def test_search_with_overflowing_distance_does_not_kill_lynxd(start_server):
+    srv = start_server(dimension=2)
+    assert srv.post("/vectors", json={"id": 1, "vector": [3.0e38, 3.0e38]}).status_code == 200
+    try:
+        r = srv.post("/search", json={"vector": [-3.0e38, -3.0e38], "k": 1})
+        status = r.status_code
+    except Exception as e:  # connection reset: the process died mid-request
+        status = repr(e)
+        try:
+            srv.proc.wait(5)  # the crash report takes a moment to print
+        except Exception:
+            pass
+    assert srv.running(), f"lynxd died answering a valid search (status {status}):\n{srv.log_text()[-1500:]}"
+    assert status == 200 or (isinstance(status, int) and 400 <= status < 500), status
