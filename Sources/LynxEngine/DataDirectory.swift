@@ -99,10 +99,23 @@ final class DataDirectory: @unchecked Sendable {
 
     // MARK: - Snapshots
 
+    /// The newest snapshot that verifies. Damaged ones are reported and moved aside (`.broken-K`), never deleted.
     func loadNewestSnapshot(logger: Logger) throws -> LoadedSnapshot? {
-        guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io) else { return nil }
+        guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io) else {
+            // None verifies: say which were there and why, so the operator learns what was lost.
+            for entry in try SnapshotFile.list(dir: path, io: io) {
+                do {
+                    _ = try SnapshotFile.read(path: entry.path, io: io)
+                } catch {
+                    logger.error("a snapshot is damaged and cannot be used", metadata: ["file": "\(entry.path)", "error": "\(error)"])
+                    keepAside(entry.path, logger: logger)
+                }
+            }
+            return nil
+        }
         for rejected in loaded.rejected {
-            logger.error("ignoring a damaged snapshot; using an older one", metadata: ["file": "\(rejected.path)", "error": "\(rejected.error)"])
+            logger.error("a snapshot is damaged; using an older one", metadata: ["file": "\(rejected.path)", "error": "\(rejected.error)"])
+            keepAside(rejected.path, logger: logger)
         }
         let s = loaded.snapshot
         return LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) })
@@ -125,25 +138,32 @@ final class DataDirectory: @unchecked Sendable {
 
     func walPath(generation: UInt64) -> String { joinPath(path, LogManager.fileName(generation: generation)) }
 
-    /// The log files present, with their header's generation and first LSN (files without a valid header are skipped).
-    func logFiles() throws -> [LogFileInfo] {
+    /// The log files present, with their header's generation and first LSN; and those whose full-size header
+    /// does not verify (damaged: they may hold acknowledged writes). A file shorter than a header is a creation
+    /// that never finished and is neither.
+    func logFiles() throws -> (valid: [LogFileInfo], damaged: [(path: String, size: UInt64)]) {
         var found: [LogFileInfo] = []
+        var damaged: [(path: String, size: UInt64)] = []
         for name in ["wal-0.log", "wal-1.log"] {
             let file = joinPath(path, name)
             guard io.fileExists(file) else { continue }
-            guard let (header, size) = try? readHeader(file) else { continue }
-            found.append(LogFileInfo(path: file, generation: header.checkpointSeq, firstLSN: header.firstLSN, size: size))
+            let (header, size) = try readHeader(file)
+            if let header {
+                found.append(LogFileInfo(path: file, generation: header.checkpointSeq, firstLSN: header.firstLSN, size: size))
+            } else if size >= UInt64(WALFormat.headerSize) {
+                damaged.append((file, size))
+            }
         }
-        return found
+        return (found, damaged)
     }
 
-    private func readHeader(_ file: String) throws -> (WALHeader, UInt64)? {
+    private func readHeader(_ file: String) throws -> (WALHeader?, UInt64) {
         let handle = try io.open(file, mode: .readOnly)
         defer { try? io.close(handle) }
         let size = try io.fileSize(handle)
         var bytes = [UInt8](repeating: 0, count: WALFormat.headerSize)
         let n = try bytes.withUnsafeMutableBytes { try io.preadFully(handle, into: $0, at: 0) }
-        guard n == WALFormat.headerSize, case .success(let header) = WALHeader.decode(bytes) else { return nil }
+        guard n == WALFormat.headerSize, case .success(let header) = WALHeader.decode(bytes) else { return (nil, size) }
         return (header, size)
     }
 

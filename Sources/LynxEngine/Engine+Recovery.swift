@@ -45,7 +45,26 @@ extension Engine {
         directory.lastSnapshotSeq = baseSeq
 
         // 2. The log generations the snapshot lacks, oldest first.
-        let files = try directory.logFiles().filter { $0.generation >= baseSeq }.sorted { $0.generation < $1.generation }
+        let (allFiles, damagedHeaders) = try directory.logFiles()
+        for damaged in damagedHeaders {
+            metrics.walInvalidFrames.add(["badHeader"])
+            logger.critical("a log file has a damaged header", metadata: ["file": "\(damaged.path)", "bytes": "\(damaged.size)"])
+        }
+        if let damaged = damagedHeaders.first {
+            throw EngineError.internalError(
+                "\(damaged.path) has a damaged header, so its frames cannot be verified; it may hold acknowledged writes, "
+                + "so lynxd will not start without it. Keep a copy, then move it aside (mv \(damaged.path) \(damaged.path).broken) "
+                + "to start from the snapshot and the other log file")
+        }
+        let files = allFiles.filter { $0.generation >= baseSeq }.sorted { $0.generation < $1.generation }
+        if let first = files.first, first.firstLSN > baseLSN + 1 {
+            metrics.walInvalidFrames.add(["lsn_gap"])
+            throw EngineError.internalError(
+                "the log starts at LSN \(first.firstLSN) (\(first.path)) but the newest usable snapshot ends at LSN \(baseLSN)"
+                + (baseSeq == 0 ? " (no usable snapshot)" : " (snapshot \(baseSeq))")
+                + ": the writes in between are missing, most likely with a damaged snapshot; refusing to start. "
+                + "Restore the snapshot (see the lines above), or move the data directory aside to start empty")
+        }
         let totalBytes = max(1, files.reduce(0) { $0 + $1.size })
         var replayedBytes: UInt64 = 0
         var appliedLSN = baseLSN
@@ -102,7 +121,7 @@ extension Engine {
         // 3. Open the log for appending.
         guard config.walEnabled else {
             memoryLSN = appliedLSN
-            if frames > 0 || damaged {
+            if frames > 0 || damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
                 // No log from now on: persist what the log held, then drop it.
                 try writeRecoverySnapshot(seq: max(baseSeq, files.last?.generation ?? 0) + 1, lsn: appliedLSN)
             }
@@ -112,10 +131,18 @@ extension Engine {
         if damaged {
             // Never append after damage: frames beyond it were not applied and must not be revived by a later
             // replay. Persist the recovered state as a new snapshot, keep the damaged files aside, start afresh.
+            // LSNs are never reused: the new log starts after the highest LSN any file holds.
+            var highest = appliedLSN
+            for file in files {
+                highest = max(highest, file.firstLSN &- 1)
+                if let seen = try? WALReader(path: file.path, io: directory.io).recover({ _, _ in }) {
+                    highest = max(highest, seen.lastLSN)
+                }
+            }
             let generation = max(baseSeq, files.last?.generation ?? 0) + 1
-            try writeRecoverySnapshot(seq: generation, lsn: appliedLSN)
+            try writeRecoverySnapshot(seq: generation, lsn: highest)
             for file in files { directory.keepAside(file.path, logger: logger) }
-            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: appliedLSN + 1, io: directory.io)
+            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
             return
         }

@@ -222,12 +222,23 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - Validation
 
-    /// Dimension, and a non-zero vector under cosine (its direction is undefined).
+    /// Largest squared norm accepted: with ‖a‖², ‖b‖² ≤ FLT_MAX/4, every squared L2 distance (≤ (‖a‖+‖b‖)²)
+    /// and every dot product stays finite in float32, so no distance can overflow to infinity.
+    public static let maxSquaredNorm = Double(Float.greatestFiniteMagnitude) / 4
+
+    /// Dimension; a norm small enough that distances stay finite; a non-zero vector under cosine.
     func validate(_ vector: [Float], field: String) throws {
         guard vector.count == dimension else {
             throw EngineError.dimensionMismatch(field: field, expected: dimension, actual: vector.count)
         }
-        if metric == .cosine && !vector.contains(where: { $0 != 0 }) {
+        var squaredNorm = 0.0
+        for x in vector { squaredNorm += Double(x) * Double(x) }
+        if squaredNorm > Self.maxSquaredNorm {
+            throw EngineError.invalidVector(
+                field: field,
+                reason: "its norm \(squaredNorm.squareRoot()) exceeds \(Self.maxSquaredNorm.squareRoot()), the largest for which distances fit in float32")
+        }
+        if metric == .cosine && squaredNorm == 0 {
             throw EngineError.invalidVector(field: field, reason: "a zero vector has no direction, so cosine distance is undefined")
         }
     }

@@ -29,7 +29,8 @@ enum Responses {
         for item in results {
             w.beginObject()
             w.key("id"); w.uint64(item.id)
-            w.key("distance"); w.float(item.distance)
+            // Always finite: the engine rejects vectors whose distances could overflow float32.
+            w.key("distance"); w.float(item.distance.isFinite ? item.distance : (item.distance < 0 ? -.greatestFiniteMagnitude : .greatestFiniteMagnitude))
             if let metadata = item.metadata { w.key("metadata"); w.write(.object(metadata.object)) }
             if let vector = item.vector { w.key("vector"); w.floatArray(vector) }
             w.endObject()
