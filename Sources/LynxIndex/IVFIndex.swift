@@ -56,6 +56,8 @@ public struct IVFIndex: VectorIndex {
 
     /// Trained: lists.count × dimension (unit rows under cosine/dot); untrained: empty.
     @usableFromInline var centroids: [Float] = []
+    /// ‖cⱼ‖² per centroid (derived: recomputed on load, not serialized).
+    @usableFromInline var centroidNorms: [Float] = []
     @usableFromInline var lists: [InvertedList] = [InvertedList()]
     /// id → list << 32 | row
     @usableFromInline var location: [UInt64: UInt64] = [:]
@@ -119,7 +121,11 @@ public struct IVFIndex: VectorIndex {
     func nearestList(_ v: UnsafePointer<Float>) -> Int {
         guard isTrained else { return 0 }
         let k = lists.count, d = dimension, g = geometry
-        return centroids.withUnsafeBufferPointer { KMeans.nearest(g, v, $0.baseAddress!, k, d).index }
+        return centroids.withUnsafeBufferPointer { cb in
+            centroidNorms.withUnsafeBufferPointer { nb in
+                KMeans.nearest(g, v, cb.baseAddress!, nb.baseAddress!, k, d).index
+            }
+        }
     }
 
     public mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>) {
@@ -212,6 +218,7 @@ public struct IVFIndex: VectorIndex {
             lists = [one]
             location = newLocation
             centroids = []
+            centroidNorms = []
             isTrained = false
             trainedCount = 0
             trainingIterations = 0
@@ -251,17 +258,20 @@ public struct IVFIndex: VectorIndex {
 
         // reassign every vector to its nearest new centroid
         let g = geometry
+        let norms = KMeans.squaredNorms(result.centroids, k, dim)
         var assign = [Int32](repeating: 0, count: n)
         var sizes = [Int](repeating: 0, count: k)
         result.centroids.withUnsafeBufferPointer { cb in
-            let cents = cb.baseAddress!
-            for (i, ref) in refs.enumerated() {
-                let (c, r) = IVFIndex.unpack(ref.loc)
-                let j = lists[c].data.withUnsafeBufferPointer { d in
-                    KMeans.nearest(g, d.baseAddress! + r * dim, cents, k, dim).index
+            norms.withUnsafeBufferPointer { nb in
+                let cents = cb.baseAddress!, cn = nb.baseAddress!
+                for (i, ref) in refs.enumerated() {
+                    let (c, r) = IVFIndex.unpack(ref.loc)
+                    let j = lists[c].data.withUnsafeBufferPointer { d in
+                        KMeans.nearest(g, d.baseAddress! + r * dim, cents, cn, k, dim).index
+                    }
+                    assign[i] = Int32(j)
+                    sizes[j] += 1
                 }
-                assign[i] = Int32(j)
-                sizes[j] += 1
             }
         }
         var newLists = [InvertedList](repeating: InvertedList(), count: k)
@@ -284,6 +294,7 @@ public struct IVFIndex: VectorIndex {
         lists = newLists
         location = newLocation
         centroids = result.centroids
+        centroidNorms = norms
         isTrained = true
         trainedCount = n
         trainingIterations = result.iterations
@@ -311,12 +322,11 @@ public struct IVFIndex: VectorIndex {
         var cscores = [Float](repeating: 0, count: nLists)
         var nearest = TopK(k: nProbe)
         centroids.withUnsafeBufferPointer { cb in
-            var c = cb.baseAddress!
-            for j in 0..<nLists {
-                let s = KMeans.score(g, q, c, dim)
-                cscores[j] = s
-                nearest.push(score: s, id: UInt64(j))
-                c += dim
+            centroidNorms.withUnsafeBufferPointer { nb in
+                KMeans.forEachScore(g, q, cb.baseAddress!, nb.baseAddress!, nLists, dim) { j, s in
+                    cscores[j] = s
+                    nearest.push(score: s, id: UInt64(j))
+                }
             }
         }
         let probed = nearest.sorted()
@@ -380,7 +390,7 @@ public struct IVFIndex: VectorIndex {
 
     public var memory: IndexMemory {
         var vectorBytes = 0
-        var indexBytes = centroids.capacity * 4 + lists.capacity * MemoryLayout<InvertedList>.stride
+        var indexBytes = centroids.capacity * 4 + centroidNorms.capacity * 4 + lists.capacity * MemoryLayout<InvertedList>.stride
             + dictionaryBytes(capacity: location.capacity, keyBytes: 8, valueBytes: 8)
         for l in lists {
             vectorBytes += l.data.capacity * 4 + l.invNorms.capacity * 4
@@ -470,6 +480,8 @@ public struct IVFIndex: VectorIndex {
             let (cells, overflow) = nLists.multipliedReportingOverflow(by: dim)
             guard !overflow else { throw IndexDecodingError.corrupt("lists × dimension overflows") }
             centroids = try r.readFloats(count: cells)
+            guard centroids.allSatisfy({ $0.isFinite }) else { throw IndexDecodingError.corrupt("centroid not finite") }
+            centroidNorms = KMeans.squaredNorms(centroids, nLists, dim)
         }
         let sizes64 = try r.readUInt64s(count: nLists)
         var total: UInt64 = 0

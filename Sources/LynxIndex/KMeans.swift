@@ -32,37 +32,75 @@ enum KMeans {
         mutating func below(_ n: Int) -> Int { Int(next().multipliedFullWidth(by: UInt64(n)).high) }
     }
 
-    /// The ranking score of `x` against centroid `c` (lower is nearer): squared L2, or −x·c.
+    /// x·rowⱼ for four rows `c`, `c + stride`, `c + 2·stride`, `c + 3·stride` at once: the loads of `x` are
+    /// shared and the four accumulator pairs are independent, so this runs at about twice the speed of four
+    /// `Distance.dot` calls (it is bound by arithmetic throughput, not by the latency of one accumulator chain).
     @inline(__always)
-    static func score(_ g: Geometry, _ x: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: Int) -> Float {
-        switch g {
-        case .euclidean: return Distance.l2Squared(x, c, d)
-        case .spherical: return -Distance.dot(x, c, d)
+    static func dot4(_ x: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ stride: Int, _ d: Int) -> SIMD4<Float> {
+        let rx = UnsafeRawPointer(x)
+        let r0 = UnsafeRawPointer(c), r1 = UnsafeRawPointer(c + stride)
+        let r2 = UnsafeRawPointer(c + 2 &* stride), r3 = UnsafeRawPointer(c + 3 &* stride)
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i &+ 8 <= d {
+            let o = i &* 4
+            let xv = rx.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a0 = a0 + xv * r0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a1 = a1 + xv * r1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a2 = a2 + xv * r2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a3 = a3 + xv * r3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        var s = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
+        while i < d {
+            s = s + SIMD4<Float>(c[i], c[stride &+ i], c[2 &* stride &+ i], c[3 &* stride &+ i]) * x[i]
+            i &+= 1
+        }
+        return s
+    }
+
+    /// Calls `body(j, score)` for each of `k` row-major centroids, j ascending. Score (lower is nearer):
+    /// `.euclidean`: ‖c‖² − 2·x·c (squared L2 minus the constant ‖x‖², as FAISS's quantizers rank);
+    /// `.spherical`: −x·c. `norms` holds ‖cⱼ‖² (read only under `.euclidean`).
+    @inline(__always)
+    static func forEachScore(_ g: Geometry, _ x: UnsafePointer<Float>, _ centroids: UnsafePointer<Float>,
+                             _ norms: UnsafePointer<Float>, _ k: Int, _ d: Int, _ body: (Int, Float) -> Void) {
+        var j = 0
+        var c = centroids
+        let euclid = g == .euclidean
+        while j &+ 4 <= k {
+            let dots = dot4(x, c, d, d)
+            for t in 0..<4 {
+                body(j &+ t, euclid ? norms[j &+ t] - 2 * dots[t] : -dots[t])
+            }
+            j &+= 4
+            c += 4 &* d
+        }
+        while j < k {
+            let dt = Distance.dot(x, c, d)
+            body(j, euclid ? norms[j] - 2 * dt : -dt)
+            j &+= 1
+            c += d
         }
     }
 
-    /// The nearest of `k` row-major centroids to `x` and its score; ties go to the lower index.
+    /// The nearest of `k` centroids to `x` and its `forEachScore` score; ties go to the lower index.
     @inline(__always)
     static func nearest(_ g: Geometry, _ x: UnsafePointer<Float>, _ centroids: UnsafePointer<Float>,
-                        _ k: Int, _ d: Int) -> (index: Int, score: Float) {
+                        _ norms: UnsafePointer<Float>, _ k: Int, _ d: Int) -> (index: Int, score: Float) {
         var best = 0
         var bestScore = Float.infinity
-        var c = centroids
-        switch g {
-        case .euclidean:
-            for j in 0..<k {
-                let s = Distance.l2Squared(x, c, d)
-                if s < bestScore { bestScore = s; best = j }
-                c += d
-            }
-        case .spherical:
-            for j in 0..<k {
-                let s = -Distance.dot(x, c, d)
-                if s < bestScore { bestScore = s; best = j }
-                c += d
-            }
+        forEachScore(g, x, centroids, norms, k, d) { j, s in
+            if s < bestScore { bestScore = s; best = j }
         }
         return (best, bestScore)
+    }
+
+    /// ‖cⱼ‖² of each of the `k` rows.
+    static func squaredNorms(_ centroids: [Float], _ k: Int, _ d: Int) -> [Float] {
+        centroids.withUnsafeBufferPointer { cb in
+            (0..<k).map { j in Distance.dot(cb.baseAddress! + j * d, cb.baseAddress! + j * d, d) }
+        }
     }
 
     struct Result {
@@ -88,17 +126,25 @@ enum KMeans {
         var best = [Float](repeating: 0, count: m)
         var sizes = [Int](repeating: 0, count: k)
         var sums = [Double](repeating: 0, count: k * d)
+        // ‖x‖² turns the euclidean score back into a squared distance (used to pick the farthest point)
+        var pointNorms = [Float](repeating: 0, count: m)
+        if geometry == .euclidean {
+            for i in 0..<m { pointNorms[i] = Distance.dot(x + i * d, x + i * d, d) }
+        }
         var iterations = 0
         for _ in 0..<max(1, maxIterations) {
             iterations += 1
             // assignment step
             var changed = 0
+            let norms = squaredNorms(centroids, k, d)
             centroids.withUnsafeBufferPointer { cb in
-                let c = cb.baseAddress!
-                for i in 0..<m {
-                    let (j, s) = nearest(geometry, x + i * d, c, k, d)
-                    best[i] = s
-                    if assign[i] != Int32(j) { assign[i] = Int32(j); changed += 1 }
+                norms.withUnsafeBufferPointer { nb in
+                    let c = cb.baseAddress!, cn = nb.baseAddress!
+                    for i in 0..<m {
+                        let (j, s) = nearest(geometry, x + i * d, c, cn, k, d)
+                        best[i] = s + pointNorms[i]
+                        if assign[i] != Int32(j) { assign[i] = Int32(j); changed += 1 }
+                    }
                 }
             }
             if changed == 0 { break }
