@@ -181,6 +181,11 @@ final class IVFIndexTests: XCTestCase {
                 for i in 0..<900 { index.upsert(id: UInt64(i) * 3, vector: gen.next()) }
                 for i in 0..<150 { index.remove(UInt64(i) * 6) }
                 let bytes = index.serializedBytes()
+                // the size docs/IVF.md gives: 62-byte header, centroids, list sizes, rows
+                let lists = index.listSizes.count, rowBytes = 8 + 19 * 4 + (metric == .cosine ? 4 : 0)
+                XCTAssertEqual(bytes.count, 62 + (index.isTrained ? lists * 19 * 4 : 0) + lists * 8
+                               + index.count * rowBytes)
+                XCTAssertEqual(Array(bytes.prefix(4)), Array("LXIV".utf8))
                 var r = BinaryReader(bytes)
                 let back = try IVFIndex(from: &r)
                 XCTAssertTrue(r.isAtEnd)
