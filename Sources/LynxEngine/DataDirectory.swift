@@ -86,6 +86,8 @@ final class DataDirectory: @unchecked Sendable {
         case .hnsw:
             if let m = config.hnswM { p["m"] = String(m) }
             if let ef = config.hnswEfConstruction { p["ef_construction"] = String(ef) }
+        case .ivf:
+            if let c = config.ivfClusters { p["n_clusters"] = String(c) }
         default:
             break
         }
@@ -99,7 +101,10 @@ final class DataDirectory: @unchecked Sendable {
 
     // MARK: - Snapshots
 
-    /// The newest snapshot that verifies. Damaged ones are reported and moved aside (`.broken-K`), never deleted.
+    /// Snapshots found damaged by `loadNewestSnapshot`; moved aside once recovery has succeeded without them.
+    var damagedSnapshots: [String] = []
+
+    /// The newest snapshot that verifies. Damaged ones are reported (and remembered in `damagedSnapshots`).
     func loadNewestSnapshot(logger: Logger) throws -> LoadedSnapshot? {
         guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io) else {
             // None verifies: say which were there and why, so the operator learns what was lost.
@@ -108,14 +113,14 @@ final class DataDirectory: @unchecked Sendable {
                     _ = try SnapshotFile.read(path: entry.path, io: io)
                 } catch {
                     logger.error("a snapshot is damaged and cannot be used", metadata: ["file": "\(entry.path)", "error": "\(error)"])
-                    keepAside(entry.path, logger: logger)
+                    damagedSnapshots.append(entry.path)
                 }
             }
             return nil
         }
         for rejected in loaded.rejected {
             logger.error("a snapshot is damaged; using an older one", metadata: ["file": "\(rejected.path)", "error": "\(rejected.error)"])
-            keepAside(rejected.path, logger: logger)
+            damagedSnapshots.append(rejected.path)
         }
         let s = loaded.snapshot
         return LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) })
@@ -174,9 +179,9 @@ final class DataDirectory: @unchecked Sendable {
         do {
             try io.rename(file, to: "\(file).broken-\(n)")
             try io.fsyncDirectory(path)
-            logger.notice("kept a damaged log aside", metadata: ["file": "\(file).broken-\(n)"])
+            logger.notice("kept a damaged file aside", metadata: ["file": "\(file).broken-\(n)"])
         } catch {
-            logger.error("could not move a damaged log aside: \(error)")
+            logger.error("could not move a damaged file aside: \(error)")
         }
     }
 }

@@ -10,6 +10,8 @@ extension Engine {
         let started = monotonicSeconds()
         do {
             try recoverState()
+            // Recovered without them: damaged snapshots go aside (kept for inspection, never read again).
+            for path in directory.damagedSnapshots { directory.keepAside(path, logger: logger) }
         } catch {
             let reason = "recovery failed: \(error)"
             failStop(reason)

@@ -13,6 +13,11 @@ enum IndexFactory {
                 efConstruction: parameters["ef_construction"].flatMap { Int($0) } ?? EngineConfig.defaultHNSWEfConstruction,
                 efSearch: config.hnswEfSearch,
                 seed: config.hnswSeed)
+        case .ivf:
+            return IVFIndex(
+                dimension: dimension, metric: metric,
+                nClusters: parameters["n_clusters"].flatMap { Int($0) } ?? 0,
+                defaultNProbe: config.ivfNProbe)
         }
     }
 
@@ -23,6 +28,9 @@ enum IndexFactory {
         if var hnsw = index as? HNSWIndex {
             hnsw.efSearch = config.hnswEfSearch
             index = hnsw
+        } else if var ivf = index as? IVFIndex {
+            ivf.defaultNProbe = config.ivfNProbe
+            index = ivf
         }
         return index
     }
@@ -36,6 +44,8 @@ enum IndexFactory {
                 "m": String(config.hnswM ?? EngineConfig.defaultHNSWM),
                 "ef_construction": String(config.hnswEfConstruction ?? EngineConfig.defaultHNSWEfConstruction),
             ]
+        case .ivf:
+            return ["n_clusters": String(config.ivfClusters ?? 0)]
         }
     }
 }

@@ -55,12 +55,13 @@ extension VectorIndex {
 
 /// Which index structure a serialized blob holds; decodes any of them.
 public enum IndexKind: String, CaseIterable, Sendable {
-    case flat, hnsw
+    case flat, hnsw, ivf
 
     public var magic: UInt32 {
         switch self {
         case .flat: return FlatIndex.magic
         case .hnsw: return HNSWIndex.magic
+        case .ivf: return IVFIndex.magic
         }
     }
 
@@ -70,6 +71,7 @@ public enum IndexKind: String, CaseIterable, Sendable {
         switch magic {
         case FlatIndex.magic: return try FlatIndex(from: &reader)
         case HNSWIndex.magic: return try HNSWIndex(from: &reader)
+        case IVFIndex.magic: return try IVFIndex(from: &reader)
         default: throw IndexDecodingError.badMagic(found: magic)
         }
     }

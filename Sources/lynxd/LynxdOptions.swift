@@ -33,7 +33,7 @@ struct LynxdOptions: ParsableCommand {
     var dimension: Int?
     @Option(help: "Distance: l2 | cosine | dot, fixed at first start (env LYNX_METRIC; default l2).")
     var metric: String?
-    @Option(help: "Index: flat | hnsw, fixed at first start (env LYNX_INDEX; default hnsw).")
+    @Option(help: "Index: hnsw | ivf | flat, fixed at first start (env LYNX_INDEX; default hnsw).")
     var index: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger gets 413 (env LYNX_MAX_BODY_BYTES; default 67108864).")
     var maxBodyBytes: Int?

@@ -76,7 +76,10 @@ func run() {
         do {
             try engine.recover()
         } catch {
-            logger.critical("recovery failed: \(error)")
+            // Refusing to start beats serving a store that silently lost acknowledged writes.
+            logger.critical("recovery failed; lynxd stops without changing the data directory: \(error)")
+            server.stop(drainSeconds: 1)
+            fail("recovery failed: \(error)")
         }
     }
     dispatchMain()

@@ -156,7 +156,9 @@ def test_extreme_ids_round_trip_exactly(server):
 
 
 def test_vector_components_round_trip_bit_for_bit(server):
-    v = [0.1, -3.4028235e38, 1.1754943508222875e-38, 123456.789]
+    # Extremes within the norm limit (|v| <= 9.2e18, so that every distance fits in float32):
+    # a large component, the smallest normal float32, a subnormal, and decimals that are not exact in binary.
+    v = [0.1, -9.0e18, 1.1754943508222875e-38, 1.401298464324817e-45]
     server.upsert({"id": 1, "vector": v})
     got = server.get("/vectors/1").json()["vector"]
     assert len(got) == 4

@@ -260,7 +260,7 @@ def test_corrupt_newest_snapshot_falls_back_to_older_one(start_server):
     for i in range(1, 51):
         assert has(srv, i, 1), f"id {i} lost although the older snapshot and both log generations cover it"
     assert srv.stats()["count"] == 50
-    assert "ignoring a damaged snapshot" in srv.log_text()
+    assert "a snapshot is damaged" in srv.log_text()
     new_writes_survive(start_server, srv, data_dir)
 
 
@@ -276,10 +276,6 @@ def test_corrupt_only_snapshot_after_one_checkpoint_recovers_from_log(start_serv
     new_writes_survive(start_server, srv, data_dir)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (diagnosability): when every snapshot fails verification, SnapshotFile.loadNewestValid returns nil "
-    "and drops its `rejected` list, so lynxd says nothing about the damaged snapshot and starts from the log "
-    "as if none had ever been written"))
 def test_damaged_only_snapshot_is_reported(start_server):
     data_dir, newest, _ = checkpointed_store(start_server, 1)
     flip(newest, newest.stat().st_size // 2)
@@ -289,10 +285,6 @@ def test_damaged_only_snapshot_is_reported(start_server):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with the only snapshot damaged and the log generations before it already reused, recovery "
-    "reports an lsn_gap, writes a NEW snapshot of the EMPTY state (deleting the damaged one) and comes up "
-    "ready with 0 vectors: every checkpointed write is silently lost instead of lynxd refusing to start"))
 def test_corrupt_only_snapshot_with_no_fallback_is_refused_not_emptied(start_server):
     data_dir, newest, _ = checkpointed_store(start_server, 2)
     damaged = newest.read_bytes()
@@ -328,11 +320,6 @@ def test_corrupt_only_snapshot_with_no_fallback_is_refused_not_emptied(start_ser
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a log file whose 40-byte header is damaged is skipped by DataDirectory.logFiles() without a "
-    "word, then recreated (O_TRUNC) as a new empty generation: every write since the last checkpoint is "
-    "lost silently, with no lynx_wal_invalid_frames_total{reason=badHeader} and no log line, and the "
-    "evidence is destroyed (docs/WAL.md calls a bad header of a >=40-byte file corruption)"))
 def test_damaged_log_header_is_not_silently_discarded(start_server):
     data_dir, wal, fr = prepare(start_server)
     size = wal.stat().st_size
@@ -361,3 +348,10 @@ def test_damaged_log_header_is_not_silently_discarded(start_server):
             f"lynxd came up with {count} of {len(fr)} acknowledged vectors, invalid-frame metrics "
             f"{frames_reported}, files {[(p.name, p.stat().st_size) for p in data_dir.iterdir()]}\n"
             f"{srv.log_text()[-2500:]}")
+    else:
+        # Refused: it must say which file and why, and leave the evidence untouched.
+        if srv.running():
+            srv.kill()
+        log = srv.log_text()
+        assert wal.name in log and "damaged header" in log, log[-2500:]
+        assert wal.exists() and wal.stat().st_size == size, "the damaged log was changed"

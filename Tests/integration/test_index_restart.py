@@ -65,3 +65,48 @@ def test_hnsw_parameters_are_fixed_by_the_manifest(start_server, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode != 0
     assert "m=8" in err and "m=12" in err, err
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_ivf_trains_retrains_and_restarts_with_identical_results(start_server, metric):
+    srv = start_server(dimension=DIM, metric=metric, index="ivf", ivf_n_probe=4)
+    vectors = random_vectors(3000, seed=11)
+    for start in range(0, len(vectors), 1000):
+        batch = [{"id": i, "vector": v} for i, v in enumerate(vectors[start:start + 1000], start)]
+        assert srv.post("/vectors", json={"vectors": batch}).status_code == 200
+    index = srv.stats()["index"]
+    assert index["type"] == "ivf" and index["trained"] in (True, "true"), index
+    queries = random_vectors(20, seed=12)
+    # Probing every list is exact: it must agree with brute force over what was stored.
+    exact = search_all(srv, queries, n_probe=65536)
+    flat = start_server(dimension=DIM, metric=metric, index="flat", data_dir=srv.data_dir.parent / "flat")
+    for start in range(0, len(vectors), 1000):
+        batch = [{"id": i, "vector": v} for i, v in enumerate(vectors[start:start + 1000], start)]
+        assert flat.post("/vectors", json={"vectors": batch}).status_code == 200
+    assert [[i for i, _ in r] for r in exact] == [[i for i, _ in r] for r in search_all(flat, queries)]
+
+    r = srv.post("/index/rebuild", json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["action"] == "retrained"
+    assert srv.stats()["index"]["trained_count"] == 3000
+    before = search_all(srv, queries)
+    data_dir = srv.data_dir
+    assert srv.stop() == 0
+    again = start_server(data_dir=data_dir, dimension=DIM, metric=metric, index="ivf", ivf_n_probe=4)
+    assert "loaded snapshot without rebuilding the index" in again.log_text()
+    assert search_all(again, queries) == before
+
+
+def test_rebuild_on_flat_and_hnsw(start_server, tmp_path):
+    flat = start_server(dimension=DIM, index="flat", data_dir=tmp_path / "f")
+    r = flat.post("/index/rebuild")
+    assert r.status_code == 200 and r.json()["action"] == "none", r.text
+    hnsw = start_server(dimension=DIM, index="hnsw", data_dir=tmp_path / "h")
+    vectors = random_vectors(200, seed=3)
+    assert hnsw.post("/vectors", json={"vectors": [{"id": i, "vector": v} for i, v in enumerate(vectors)]}).status_code == 200
+    for i in range(0, 200, 4):
+        assert hnsw.delete(f"/vectors/{i}").status_code == 200
+    r = hnsw.post("/index/rebuild", json={})
+    assert r.status_code == 200 and r.json()["action"] == "consolidated", r.text
+    results = search_all(hnsw, random_vectors(5, seed=4))
+    assert all(len(x) == 10 and all(i % 4 != 0 for i, _ in x) for x in results)

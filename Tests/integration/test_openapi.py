@@ -12,7 +12,8 @@ from openapi_check import METHODS, SpecChecker, load_spec
 SPEC = load_spec()
 CONTRACT_ROUTES = {
     ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
-    ("/flush", "post"), ("/checkpoint", "post"), ("/stats", "get"), ("/health", "get"), ("/metrics", "get"),
+    ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"), ("/health", "get"),
+    ("/metrics", "get"),
 }
 
 
@@ -192,6 +193,7 @@ def test_every_spec_route_answers(server):
         ("post", "/search", lambda: server.post("/search", json=sb["filtered"]["value"])),
         ("post", "/flush", lambda: server.post("/flush", json={})),
         ("post", "/checkpoint", lambda: server.post("/checkpoint", json={})),
+        ("post", "/index/rebuild", lambda: server.post("/index/rebuild", json={})),
         ("get", "/stats", lambda: server.get("/stats")),
         ("get", "/health", lambda: server.get("/health")),
         ("get", "/metrics", lambda: server.get("/metrics")),

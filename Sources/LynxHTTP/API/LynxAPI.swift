@@ -19,6 +19,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/search", ["POST"]),
         ("/flush", ["POST"]),
         ("/checkpoint", ["POST"]),
+        ("/index/rebuild", ["POST"]),
         ("/stats", ["GET", "HEAD"]),
         ("/health", ["GET", "HEAD"]),
         ("/metrics", ["GET", "HEAD"]),
@@ -79,6 +80,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             try RequestDecoder.noQuery(request)
             try RequestDecoder.emptyOrEmptyObject(request)
             return .now(try checkpoint())
+        case ("/index/rebuild", "POST"):
+            try RequestDecoder.noQuery(request)
+            try RequestDecoder.emptyOrEmptyObject(request)
+            let report = try engineCall { try engine.rebuildIndex() }
+            return .now(Responses.object { w in
+                w.key("index"); w.string(report.index.rawValue)
+                w.key("action"); w.string(report.action)
+                w.key("duration_seconds"); w.double(report.durationSeconds)
+            })
         case ("/stats", _):
             try RequestDecoder.noQuery(request)
             return .now(Responses.stats(engine.stats()))

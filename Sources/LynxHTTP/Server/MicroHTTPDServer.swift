@@ -36,6 +36,8 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     private var listenFD: Int32 = -1
     /// Set while draining: every response then carries `Connection: close`.
     private let draining = Atomic<Bool>(false)
+    /// Requests begun and not yet completed (including suspended ones waiting for fsync).
+    private let inFlight = Atomic<Int>(0)
 
     public init(config: ServerConfig, handler: HTTPHandler) {
         self.config = config
@@ -94,15 +96,15 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         port = lynx_mhd_bound_port(started)
     }
 
-    /// Graceful stop: stop accepting, let open requests finish (answers now carry `Connection: close`),
-    /// wait up to `drainSeconds` for connections to go, then stop the daemon.
+    /// Graceful stop: stop accepting, let requests in progress finish (answers now carry `Connection: close`),
+    /// wait up to `drainSeconds` for them, then stop the daemon, which closes idle keep-alive connections.
     public func stop(drainSeconds: Double = 10) {
         guard let daemon else { return }
         draining.store(true, ordering: .sequentiallyConsistent)
         listenFD = MHD_quiesce_daemon(daemon)
         let deadline = monotonicNanos() + UInt64(drainSeconds * 1e9)
-        while lynx_mhd_connection_count(daemon) > 0 && monotonicNanos() < deadline {
-            usleep(10_000)
+        while inFlight.load(ordering: .sequentiallyConsistent) > 0 && monotonicNanos() < deadline {
+            usleep(5_000)
         }
         MHD_stop_daemon(daemon)
         if listenFD >= 0 { close(listenFD) }
@@ -128,6 +130,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         // First call: headers are in, no body yet.
         guard let raw = slot.pointee else {
             let context = RequestContext()
+            inFlight.add(1, ordering: .relaxed)
             context.method = String(cString: method)
             let path = String(cString: url)
             context.route = handler.routeTemplate(for: path) ?? "unmatched"
@@ -193,6 +196,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         guard let slot, let raw = slot.pointee else { return }
         let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         slot.pointee = nil
+        inFlight.subtract(1, ordering: .relaxed)
         if context.status != 0 {
             let seconds = Double(monotonicNanos() &- context.startedAt) / 1e9
             handler.didRespond(route: context.route, method: context.method, status: context.status, seconds: seconds)
