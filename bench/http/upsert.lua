@@ -1,15 +1,19 @@
 -- wrk script: POST /vectors with single 384-d records (dimension from env LYNX_BENCH_DIM), fresh ids.
--- Each wrk thread draws ids from its own range so no two requests share an id.
+-- Each wrk thread draws ids from its own range so no two requests share an id. LYNX_BENCH_ID_OFFSET (default 0)
+-- shifts every id, so successive runs against one server can insert fresh ids instead of replacing.
+local id_offset = tonumber(os.getenv("LYNX_BENCH_ID_OFFSET") or "0")
 local dim = tonumber(os.getenv("LYNX_BENCH_DIM") or "384")
 local query = os.getenv("LYNX_BENCH_QUERY") or ""
 local pool = {}
 local counter = 0
-local thread_base = 0
+-- A global, not a local: thread:set() in setup() assigns the thread's global, which a local would shadow
+-- (every thread then drew the same ids and half the "inserts" replaced records).
+thread_base = 0
 local threads_created = 0
 
 function setup(thread)
   threads_created = threads_created + 1
-  thread:set("thread_base", threads_created * 1000000000)
+  thread:set("thread_base", id_offset + threads_created * 1000000000)
 end
 
 function init(args)
