@@ -14,12 +14,13 @@
 #
 #   bench/wal/wal_cost.sh [SECONDS_PER_RUN=8] [ROUNDS=4]
 #
-# Env: LYNX_BENCH_TMP (scratch dir, default /tmp). Needs wrk, python3, a release build of lynxd.
+# Env: LYNX_BENCH_TMP (scratch dir, default /tmp); LYNX_BENCH_CKPT_BYTES / LYNX_BENCH_CKPT_INTERVAL override the
+# checkpoint settings of both servers (e.g. 4294967296 to see the cost of the log appends without checkpoints). Needs wrk, python3, a release build of lynxd.
 cd "$(dirname "$0")/../.."
 source bench/wal/lib.sh
 secs=${1:-8}; rounds=${2:-4}
 need_tools
-ckb=67108864; cki=300
+ckb=${LYNX_BENCH_CKPT_BYTES:-67108864}; cki=${LYNX_BENCH_CKPT_INTERVAL:-300}
 
 work=$(mktemp -d "$BENCH_TMP/lynx-walbench-XXXXXX")
 trap 'cleanup_all; rm -rf "$work"' EXIT
