@@ -52,6 +52,13 @@ public struct BinaryWriter: Sendable {
     public mutating func write(contentsOf a: [UInt32]) { bulk(a) }
     public mutating func write(contentsOf a: [UInt64]) { bulk(a) }
     public mutating func write(contentsOf a: [UInt8]) { bytes.append(contentsOf: a) }
+    public mutating func write(contentsOf a: UnsafeBufferPointer<Float>) {
+        #if _endian(little)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(a))
+        #else
+        for x in a { withUnsafeBytes(of: x.bitPattern) { bytes.append(contentsOf: $0.reversed()) } }
+        #endif
+    }
 
     mutating func bulk<T>(_ a: [T]) {
         #if _endian(little)

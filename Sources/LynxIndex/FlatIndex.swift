@@ -1,5 +1,6 @@
-/// Exact (brute-force) index: a contiguous row-major matrix of the vectors as given, their ids, an id → row map
-/// and, under cosine, each row's inverse norm. Remove moves the last row into the hole, so rows stay dense.
+/// Exact (brute-force) index: a row-major matrix of the vectors as given (in 1,024-row chunks, see `ChunkedRows`),
+/// their ids, an id → row map and, under cosine, each row's inverse norm. Remove moves the last row into the hole,
+/// so rows stay dense.
 ///
 /// Search scans every row with the SIMD kernel and keeps the best `k` in a bounded heap; the filter is applied
 /// during the scan (only to rows whose score would enter the heap), so `k` results come back whenever `k`
@@ -12,7 +13,7 @@ public struct FlatIndex: VectorIndex {
 
     public let dimension: Int
     public let metric: Metric
-    @usableFromInline var data: [Float] = []       // count × dimension
+    @usableFromInline var data: ChunkedRows        // count rows of dimension floats
     @usableFromInline var ids: [UInt64] = []        // row → id
     @usableFromInline var invNorms: [Float] = []    // row → 1/‖v‖ (cosine only; empty otherwise)
     @usableFromInline var slotOf: [UInt64: Int32] = [:]
@@ -21,6 +22,7 @@ public struct FlatIndex: VectorIndex {
         precondition(dimension > 0, "dimension must be positive")
         self.dimension = dimension
         self.metric = metric
+        data = ChunkedRows(width: dimension)
     }
 
     public var count: Int { ids.count }
@@ -29,12 +31,10 @@ public struct FlatIndex: VectorIndex {
 
     public func vector(_ id: UInt64) -> [Float]? {
         guard let s = slotOf[id] else { return nil }
-        let start = Int(s) * dimension
-        return Array(data[start..<start + dimension])
+        return Array(UnsafeBufferPointer(start: data.row(Int(s)), count: dimension))
     }
 
     public mutating func reserveCapacity(_ n: Int) {
-        data.reserveCapacity(n * dimension)
         ids.reserveCapacity(n)
         if metric == .cosine { invNorms.reserveCapacity(n) }
         slotOf.reserveCapacity(n)
@@ -45,17 +45,14 @@ public struct FlatIndex: VectorIndex {
         precondition(metric != .cosine || Distance.inverseNorm(vector.baseAddress!, dimension) > 0,
                      "zero vector under cosine")
         if let s = slotOf[id] {
-            let start = Int(s) * dimension
-            data.withUnsafeMutableBufferPointer { d in
-                for i in 0..<dimension { d[start + i] = vector[i] }
-            }
+            data.setRow(Int(s), from: vector.baseAddress!)
             if metric == .cosine { invNorms[Int(s)] = Distance.inverseNorm(vector.baseAddress!, dimension) }
             return
         }
         precondition(ids.count < Int(Int32.max), "FlatIndex is limited to 2^31 - 1 vectors")
         slotOf[id] = Int32(ids.count)
         ids.append(id)
-        data.append(contentsOf: vector)
+        data.append(vector.baseAddress!)
         if metric == .cosine { invNorms.append(Distance.inverseNorm(vector.baseAddress!, dimension)) }
     }
 
@@ -67,15 +64,11 @@ public struct FlatIndex: VectorIndex {
             let movedId = ids[last]
             ids[s] = movedId
             slotOf[movedId] = s32
-            let dim = dimension
-            data.withUnsafeMutableBufferPointer { d in
-                let base = d.baseAddress!
-                (base + s * dim).update(from: base + last * dim, count: dim)
-            }
+            data.copyRow(from: last, to: s)
             if metric == .cosine { invNorms[s] = invNorms[last] }
         }
         ids.removeLast()
-        data.removeLast(dimension)
+        data.removeLast()
         if metric == .cosine { invNorms.removeLast() }
         return true
     }
@@ -92,12 +85,11 @@ public struct FlatIndex: VectorIndex {
         }
         var top = TopK(k: min(k, n))
         let dim = dimension, metric = self.metric
-        data.withUnsafeBufferPointer { dbuf in
-            ids.withUnsafeBufferPointer { idbuf in
-                invNorms.withUnsafeBufferPointer { inv in
-                    let base = dbuf.baseAddress!
+        ids.withUnsafeBufferPointer { idbuf in
+            invNorms.withUnsafeBufferPointer { inv in
+                data.forEachChunk { base, first, rows in
                     var row = base
-                    for r in 0..<n {
+                    for r in first..<(first + rows) {
                         let score: Float
                         switch metric {
                         case .l2: score = Distance.l2Squared(q, row, dim)
@@ -117,7 +109,7 @@ public struct FlatIndex: VectorIndex {
     }
 
     public var memory: IndexMemory {
-        IndexMemory(vectorBytes: data.capacity * 4 + invNorms.capacity * 4,
+        IndexMemory(vectorBytes: data.allocatedBytes + invNorms.capacity * 4,
                     indexBytes: ids.capacity * 8 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
     }
 
@@ -127,14 +119,14 @@ public struct FlatIndex: VectorIndex {
     /// magic "LXFL" u32, version u32, dimension u32, metric u8, count u64, ids u64×count,
     /// vectors f32×(count·dimension), [cosine] inverse norms f32×count.
     public func serialize(into w: inout BinaryWriter) {
-        w.reserveCapacity(w.bytes.count + 32 + ids.count * 8 + data.count * 4 + invNorms.count * 4)
+        w.reserveCapacity(w.bytes.count + 32 + ids.count * 8 + data.count * dimension * 4 + invNorms.count * 4)
         w.write(FlatIndex.magic)
         w.write(FlatIndex.formatVersion)
         w.write(UInt32(dimension))
         w.write(metricCode(metric))
         w.write(UInt64(ids.count))
         w.write(contentsOf: ids)
-        w.write(contentsOf: data)
+        w.write(rows: data)
         if metric == .cosine { w.write(contentsOf: invNorms) }
     }
 
@@ -155,7 +147,7 @@ public struct FlatIndex: VectorIndex {
         ids = try r.readUInt64s(count: n)
         let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
         guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        data = try r.readFloats(count: cells)
+        data = try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         slotOf.reserveCapacity(n)
         for (i, id) in ids.enumerated() {

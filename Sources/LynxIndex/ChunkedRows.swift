@@ -1,0 +1,141 @@
+/// Fixed-width rows of `Float`, stored in chunks of `rowsPerChunk` rows, each chunk its own heap block.
+///
+/// Why not one contiguous `[Float]`: two stalls that grow with the store.
+/// - Copy-on-write is per chunk. The engine takes an O(1) copy of the index at each checkpoint; with one array the
+///   next write copied the whole matrix (hundreds of MB) under the writer lock. Here it copies the one chunk it
+///   touches (`rowsPerChunk × width` floats, 1.5 MB at 384-d).
+/// - Growth never moves existing rows: a full array doubled by copying everything while the writer waited.
+///
+/// Rows within a chunk are contiguous, so scans stay tight SIMD loops (`forEachChunk`).
+/// Pointers from `row(_:)` stay valid while this value is alive and not mutated (chunks are heap blocks that are
+/// never moved or resized). Concurrency: as a value type; reads may run concurrently, mutations need exclusivity.
+public struct ChunkedRows: Sendable {
+    public static let rowsPerChunk = 1024
+    @usableFromInline static let shift = 10
+    @usableFromInline static let mask = 1023
+
+    public let width: Int
+    @usableFromInline var chunks: [RowChunk] = []
+    public private(set) var count: Int = 0
+
+    public init(width: Int) {
+        precondition(width > 0, "row width must be positive")
+        self.width = width
+    }
+
+    /// Rows from a contiguous row-major buffer (`count × width` floats), e.g. a decoded snapshot.
+    public init(width: Int, contiguous values: UnsafeBufferPointer<Float>) {
+        self.init(width: width)
+        precondition(values.count % width == 0, "not a whole number of rows")
+        let rows = values.count / width
+        var r = 0
+        while r < rows {
+            let n = Swift.min(Self.rowsPerChunk, rows - r)
+            let chunk = RowChunk(floats: Self.rowsPerChunk * width)
+            chunk.storage.update(from: values.baseAddress! + r * width, count: n * width)
+            chunks.append(chunk)
+            r += n
+        }
+        count = rows
+    }
+
+    /// The start of row `r` (0 ..< count).
+    @inlinable @inline(__always)
+    public func row(_ r: Int) -> UnsafePointer<Float> {
+        UnsafePointer(chunks[r &>> Self.shift].storage + (r & Self.mask) &* width)
+    }
+
+    /// Calls `body(firstRowPointer, firstRowIndex, rowCount)` for each chunk in order.
+    @inlinable
+    public func forEachChunk(_ body: (UnsafePointer<Float>, Int, Int) -> Void) {
+        var first = 0
+        for chunk in chunks {
+            let n = Swift.min(Self.rowsPerChunk, count - first)
+            if n <= 0 { break }
+            body(UnsafePointer(chunk.storage), first, n)
+            first += n
+        }
+    }
+
+    public mutating func append(_ values: UnsafePointer<Float>) {
+        if count & Self.mask == 0 && count >> Self.shift == chunks.count {
+            chunks.append(RowChunk(floats: Self.rowsPerChunk * width))
+        }
+        count += 1
+        writableRow(count - 1).update(from: values, count: width)
+    }
+
+    public mutating func setRow(_ r: Int, from values: UnsafePointer<Float>) {
+        writableRow(r).update(from: values, count: width)
+    }
+
+    /// Copies row `from` over row `to` (for swap-remove).
+    public mutating func copyRow(from: Int, to: Int) {
+        let source = row(from)
+        writableRow(to).update(from: source, count: width)
+    }
+
+    public mutating func removeLast() {
+        precondition(count > 0, "removeLast on empty rows")
+        count -= 1
+        if count & Self.mask == 0 && chunks.count > (count >> Self.shift) {
+            chunks.removeLast()
+        }
+    }
+
+    /// A pointer into row `r` that may be written: the row's chunk is made unique first (copy-on-write).
+    @usableFromInline
+    mutating func writableRow(_ r: Int) -> UnsafeMutablePointer<Float> {
+        let c = r &>> Self.shift
+        if !isKnownUniquelyReferenced(&chunks[c]) {
+            chunks[c] = chunks[c].copy()
+        }
+        return chunks[c].storage + (r & Self.mask) &* width
+    }
+
+    /// The rows as one contiguous array (row-major).
+    public func contiguous() -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(count * width)
+        forEachChunk { base, _, n in out.append(contentsOf: UnsafeBufferPointer(start: base, count: n * width)) }
+        return out
+    }
+
+    /// Heap bytes held (allocated chunk capacity).
+    public var allocatedBytes: Int { chunks.count * Self.rowsPerChunk * width * MemoryLayout<Float>.stride }
+}
+
+/// One heap block of `ChunkedRows`. Shared between copies until one of them writes to it.
+@usableFromInline
+final class RowChunk: @unchecked Sendable {
+    @usableFromInline let storage: UnsafeMutablePointer<Float>
+    let floats: Int
+
+    init(floats: Int) {
+        self.floats = floats
+        storage = .allocate(capacity: floats)
+        storage.initialize(repeating: 0, count: floats)
+    }
+
+    func copy() -> RowChunk {
+        let c = RowChunk(uninitializedFloats: floats)
+        c.storage.initialize(from: storage, count: floats)
+        return c
+    }
+
+    private init(uninitializedFloats floats: Int) {
+        self.floats = floats
+        storage = .allocate(capacity: floats)
+    }
+
+    deinit { storage.deallocate() }
+}
+
+extension BinaryWriter {
+    /// Writes the rows in order, exactly as `write(contentsOf: [Float])` writes a contiguous matrix.
+    public mutating func write(rows: ChunkedRows) {
+        rows.forEachChunk { base, _, n in
+            write(contentsOf: UnsafeBufferPointer(start: base, count: n * rows.width))
+        }
+    }
+}
