@@ -24,7 +24,7 @@ extension Engine {
         checkpointer?.start()
         setStatus(.ready)
         logger.info("ready", metadata: [
-            "vectors": "\(count)", "recovery_seconds": "\(Int(seconds * 1000) / 1000)",
+            "vectors": "\(count)", "recovery_seconds": "\((seconds * 1000).rounded() / 1000)",
             "last_lsn": "\(log?.lastLSN ?? memoryLSN)",
         ])
     }
@@ -41,7 +41,7 @@ extension Engine {
             baseLSN = snapshot.lastLSN
             logger.info("loaded snapshot without rebuilding the index", metadata: [
                 "seq": "\(baseSeq)", "lsn": "\(baseLSN)", "vectors": "\(loaded.index.count)",
-                "index": "\(indexKind.rawValue)", "seconds": "\(Int((monotonicSeconds() - decodeStart) * 1000) / 1000)",
+                "index": "\(indexKind.rawValue)", "seconds": "\(((monotonicSeconds() - decodeStart) * 1000).rounded() / 1000)",
             ])
         }
         directory.lastSnapshotSeq = baseSeq

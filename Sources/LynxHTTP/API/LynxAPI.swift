@@ -1,3 +1,4 @@
+import Dispatch
 import LynxEngine
 import LynxIndex
 import LynxJSON
@@ -79,16 +80,18 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         case ("/checkpoint", "POST"):
             try RequestDecoder.noQuery(request)
             try RequestDecoder.emptyOrEmptyObject(request)
-            return .now(try checkpoint())
+            return inBackground { [self] () throws(Problem) in try checkpoint() }
         case ("/index/rebuild", "POST"):
             try RequestDecoder.noQuery(request)
             try RequestDecoder.emptyOrEmptyObject(request)
-            let report = try engineCall { try engine.rebuildIndex() }
-            return .now(Responses.object { w in
-                w.key("index"); w.string(report.index.rawValue)
-                w.key("action"); w.string(report.action)
-                w.key("duration_seconds"); w.double(report.durationSeconds)
-            })
+            return inBackground { [self] () throws(Problem) in
+                let report = try engineCall { try engine.rebuildIndex() }
+                return Responses.object { w in
+                    w.key("index"); w.string(report.index.rawValue)
+                    w.key("action"); w.string(report.action)
+                    w.key("duration_seconds"); w.double(report.durationSeconds)
+                }
+            }
         case ("/stats", _):
             try RequestDecoder.noQuery(request)
             return .now(Responses.stats(engine.stats()))
@@ -98,6 +101,23 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             return .now(MetricsExposition.render(engine: engine, http: httpMetrics, version: version))
         default:
             throw Problem.internalError("route \(template) has no handler")
+        }
+    }
+
+    /// Long maintenance work (checkpoints, rebuilds) runs here, one job at a time, so that it holds no
+    /// server thread: the connection is suspended meanwhile and resumed with the answer.
+    private let maintenance = DispatchQueue(label: "lynx.maintenance")
+
+    private func inBackground(_ work: @escaping @Sendable () throws(Problem) -> HTTPResponse) -> HandlerResult {
+        let queue = maintenance
+        return .later { complete in
+            queue.async {
+                do {
+                    complete(try work())
+                } catch {
+                    complete(error.response)
+                }
+            }
         }
     }
 
@@ -133,17 +153,22 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             return .now(Responses.object { body(&$0, false) })
         }
         let engine = self.engine
+        let queue = maintenance
         return .later { complete in
-            engine.whenDurable(lsn) { result in
-                switch result {
-                case .success:
-                    complete(Responses.object { body(&$0, true) })
-                case .failure(let error):
-                    var problem = error.problem
-                    problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
-                    complete(problem.response)
+            let wait: @Sendable () -> Void = {
+                engine.whenDurable(lsn) { result in
+                    switch result {
+                    case .success:
+                        complete(Responses.object { body(&$0, true) })
+                    case .failure(let error):
+                        var problem = error.problem
+                        problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
+                        complete(problem.response)
+                    }
                 }
             }
+            // Without a log, durability means a checkpoint: run it off the server threads.
+            if engine.config.walEnabled { wait() } else { queue.async(execute: wait) }
         }
     }
 
@@ -166,15 +191,20 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     private func flush() -> HandlerResult {
         let engine = self.engine
         let target = engine.lastLSN
+        let queue = maintenance
         return .later { complete in
-            engine.whenDurable(target) { result in
-                switch result {
-                case .success(let durable):
-                    complete(Responses.object { w in w.key("durable_lsn"); w.uint64(durable) })
-                case .failure(let error):
-                    complete(error.problem.response)
+            let wait: @Sendable () -> Void = {
+                engine.whenDurable(target) { result in
+                    switch result {
+                    case .success(let durable):
+                        complete(Responses.object { w in w.key("durable_lsn"); w.uint64(durable) })
+                    case .failure(let error):
+                        complete(error.problem.response)
+                    }
                 }
             }
+            // Without a log, durability means a checkpoint: run it off the server threads.
+            if engine.config.walEnabled { wait() } else { queue.async(execute: wait) }
         }
     }
 
