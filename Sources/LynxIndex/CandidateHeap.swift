@@ -90,11 +90,16 @@ struct CandidateHeap: ~Copyable {
 struct VisitedSet: ~Copyable {
     @usableFromInline let words: UnsafeMutablePointer<UInt64>
 
+    @usableFromInline let n: Int
+
     @inlinable init(count: Int) {
-        let n = (count &+ 63) >> 6
-        words = .allocate(capacity: max(n, 1))
-        words.initialize(repeating: 0, count: max(n, 1))
+        n = max((count &+ 63) >> 6, 1)
+        words = .allocate(capacity: n + 1)  // + 1 sink word
+        words.initialize(repeating: 0, count: n + 1)
     }
+
+    /// Keeps touch-loads (software prefetch stand-ins) from being optimized away.
+    @inlinable @inline(__always) func sink(_ v: UInt32) { words[n] ^= UInt64(v) }
 
     deinit { words.deallocate() }
 

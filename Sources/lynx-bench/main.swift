@@ -33,6 +33,13 @@ func loadAverage() -> String {
     (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
 }
 
+/// CPU time of the calling thread (excludes time spent descheduled on a shared machine).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
 func jsonLine(_ pairs: [(String, Any)]) -> String {
@@ -63,6 +70,8 @@ struct LynxBench: ParsableCommand {
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
     @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
+    @Option(help: "Write the built index (serialized) to this file.") var save: String?
+    @Option(help: "Load a serialized index from this file instead of building (build_seconds is then the load time).") var load: String?
 
     func run() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
@@ -82,10 +91,19 @@ struct LynxBench: ParsableCommand {
             idx = h
         }
         let loadBefore = loadAverage()
-        let buildTime = clock.measure {
-            ds.base.withUnsafeBufferPointer { b in
-                for i in 0..<ds.n {
-                    idx.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * ds.dim)..<((i + 1) * ds.dim)]))
+        var buildTime: Duration = .zero
+        if let path = load {
+            buildTime = try clock.measure {
+                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+                var r = BinaryReader(bytes)
+                idx = try IndexKind.decode(from: &r)
+            }
+        } else {
+            buildTime = clock.measure {
+                ds.base.withUnsafeBufferPointer { b in
+                    for i in 0..<ds.n {
+                        idx.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * ds.dim)..<((i + 1) * ds.dim)]))
+                    }
                 }
             }
         }
@@ -95,6 +113,7 @@ struct LynxBench: ParsableCommand {
             var r = BinaryReader(serialized)
             _ = try IndexKind.decode(from: &r)
         }
+        if let path = save { try Data(serialized).write(to: URL(fileURLWithPath: path)) }
         let efs = index == "flat" ? [0] : efSearch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let k = 10
         for ef in efs {
@@ -108,10 +127,17 @@ struct LynxBench: ParsableCommand {
             }
             _ = runAll()  // warm-up
             var times: [Double] = []
+            var cpuTimes: [Double] = []
             var results: [[SearchHit]] = []
-            for _ in 0..<max(1, reps) { times.append(seconds(clock.measure { results = runAll() })) }
+            for _ in 0..<max(1, reps) {
+                let c0 = threadCPUSeconds()
+                times.append(seconds(clock.measure { results = runAll() }))
+                cpuTimes.append(threadCPUSeconds() - c0)
+            }
             times.sort()
+            cpuTimes.sort()
             let qps = Double(ds.nq) / times[times.count / 2]
+            let qpsCPU = Double(ds.nq) / cpuTimes[cpuTimes.count / 2]
             var hit = 0
             for (qi, res) in results.enumerated() {
                 let truth = Set((0..<k).map { UInt64(ds.gt[qi * ds.kGT + $0]) })
@@ -135,8 +161,8 @@ struct LynxBench: ParsableCommand {
             if index == "hnsw" {
                 line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
             }
-            line += [("build_seconds", seconds(buildTime)), ("build_threads", 1),
-                     ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps)]
+            line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", 1),
+                     ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
             let mem = idx.memory
             line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes),

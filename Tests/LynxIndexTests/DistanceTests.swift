@@ -4,7 +4,7 @@ import XCTest
 final class DistanceTests: XCTestCase {
     func testKernelsMatchDoubleReferenceForManyLengths() {
         var rng = TestRNG(seed: 1)
-        for n in 0...1000 where n <= 70 || n % 7 == 0 || n == 384 || n == 1000 || n == 999 {
+        for n in 0...1000 {
             let a = rng.vector(n), b = rng.vector(n)
             let l2 = Double(Distance.l2Squared(a, b)), rl2 = Reference.l2Squared(a, b)
             let dp = Double(Distance.dot(a, b)), rdp = Reference.dot(a, b)

@@ -13,9 +13,12 @@ final class HNSWIndexTests: XCTestCase {
 
     func recall(_ index: HNSWIndex, _ items: [(UInt64, [Float])], queries: [[Float]], k: Int,
                 ef: Int? = nil, filter: ((UInt64) -> Bool)? = nil) -> Double {
+        // the truth comes from FlatIndex (itself tested against a Double brute force)
+        var flat = FlatIndex(dimension: index.dimension, metric: index.metric)
+        for (id, v) in items { flat.upsert(id: id, vector: v) }
         var hit = 0, total = 0
         for q in queries {
-            let truth = Set(Reference.topK(index.metric, q, items, k: k, filter: filter).map(\.0))
+            let truth = Set(flat.search(q, k: k, filter: filter).map(\.id))
             let got = index.search(q, k: k, params: SearchParams(efSearch: ef), filter: filter)
             XCTAssertEqual(got.count, truth.count)
             if let f = filter { XCTAssertTrue(got.allSatisfy { f($0.id) }) }
@@ -95,6 +98,60 @@ final class HNSWIndexTests: XCTestCase {
         XCTAssertEqual(index.search([0, 0, 0], k: 3), [])  // zero query under cosine
         XCTAssertEqual(index.parameters.map(\.0), ["m", "ef_construction", "ef_search"])
         XCTAssertGreaterThan(index.memory.indexBytes, 0)
+    }
+
+    func testDeleteEverythingThenReuseAndRoundTrip() throws {
+        var rng = TestRNG(seed: 21)
+        let dim = 8
+        var index = HNSWIndex(dimension: dim, metric: .l2, m: 4, efConstruction: 32, seed: 7)
+        for i in 0..<300 { index.upsert(id: UInt64(i), vector: rng.vector(dim)) }
+        func roundTrip(_ idx: HNSWIndex) throws -> HNSWIndex {
+            var r = BinaryReader(idx.serializedBytes())
+            let back = try HNSWIndex(from: &r)
+            XCTAssertTrue(r.isAtEnd)
+            XCTAssertEqual(back.serializedBytes(), idx.serializedBytes())
+            return back
+        }
+        var order = Array(0..<300)
+        order.shuffle(using: &rng)
+        for (n, i) in order.enumerated() {
+            XCTAssertTrue(index.remove(UInt64(i)))
+            if n % 50 == 0 {
+                let back = try roundTrip(index)
+                let q = rng.vector(dim)
+                let res = index.search(q, k: 10, params: SearchParams(efSearch: 300))
+                XCTAssertEqual(back.search(q, k: 10, params: SearchParams(efSearch: 300)), res)
+                // nothing removed comes back, and the exact top 10 of what is left is found
+                let alive = Set(order[(n + 1)...].map { UInt64($0) })
+                XCTAssertTrue(res.allSatisfy { alive.contains($0.id) })
+                XCTAssertEqual(res.count, min(10, alive.count))
+            }
+        }
+        XCTAssertEqual(index.count, 0)
+        XCTAssertEqual(index.search(rng.vector(dim), k: 5), [])
+        index.consolidate()
+        XCTAssertEqual(index.tombstoneCount, 0)
+        XCTAssertEqual(index.freeSlotCount, 300)
+        _ = try roundTrip(index)
+        var items: [(UInt64, [Float])] = []
+        for i in 0..<200 {
+            let v = rng.vector(dim)
+            index.upsert(id: 1000 + UInt64(i), vector: v)
+            items.append((1000 + UInt64(i), v))
+        }
+        XCTAssertEqual(index.slotCount, 300)
+        XCTAssertEqual(index.freeSlotCount, 100)
+        let back = try roundTrip(index)
+        var flat = FlatIndex(dimension: dim, metric: .l2)
+        for (id, v) in items { flat.upsert(id: id, vector: v) }
+        var hit = 0
+        for _ in 0..<30 {
+            let q = rng.vector(dim)
+            let truth = Set(flat.search(q, k: 10).map(\.id))
+            let got = back.search(q, k: 10, params: SearchParams(efSearch: 100))
+            hit += got.filter { truth.contains($0.id) }.count
+        }
+        XCTAssertGreaterThan(Double(hit) / 300, 0.95)
     }
 
     func testTiesBrokenByLowerId() {
