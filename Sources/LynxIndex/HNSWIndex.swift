@@ -21,8 +21,13 @@
 /// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
 /// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes).
 ///
-/// Concurrency: see `VectorIndex`: `search` is a pure read and may run on many threads at once; `upsert`/`remove`
-/// need exclusive access to this value.
+/// Two-phase upsert (`planUpsert`, a read, then `applyUpsert`, writes only): the plan holds every link list the
+/// insert changes (computed by the same code as `upsert`, with the replaced node seen as tombstoned and the new
+/// vector read from the caller), so the apply is array writes only and the result is byte-identical to `upsert`.
+/// A replacement whose tombstone would trigger consolidation is not planned (nil: the caller runs `upsert`).
+///
+/// Concurrency: see `VectorIndex`: `search` and `planUpsert` are pure reads and may run on many threads at once;
+/// `upsert`/`applyUpsert`/`remove` need exclusive access to this value.
 public struct HNSWIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXHN")
     public static let formatVersion: UInt32 = 1

@@ -239,66 +239,107 @@ final class EngineConcurrencyTests: XCTestCase {
 }
 
 extension EngineConcurrencyTests {
-    /// Release-build measurement, skipped unless LYNX_BENCH=1: 384-d HNSW (m 16, ef_construction 200),
-    /// preload, then insert throughput alone, search throughput alone (2 threads), and both together.
+    /// Release-build measurement, skipped unless LYNX_BENCH=1: 384-d HNSW (m 16, ef_construction 200), the plain
+    /// write path against the two-phase one. The machine is shared, so the two are measured interleaved: two
+    /// engines get the same preload one vector at a time (each insert timed on both back to back: insert cost
+    /// alone), then alternate blocks of 100 inserts go to one engine or the other while 2 threads search the
+    /// engine being written, and alternate 0.5 s blocks of searches alone.
     func testBenchmarkSearchWhileInserting384() throws {
         let env = ProcessInfo.processInfo.environment
         guard env["LYNX_BENCH"] == "1" else { throw XCTSkip("set LYNX_BENCH=1 to run") }
         let dim = 384
         let preload = Int(env["LYNX_BENCH_PRELOAD"] ?? "") ?? 4000
-        let batch = Int(env["LYNX_BENCH_INSERTS"] ?? "") ?? 1000
-        let all = EngineConcurrencyTests.vectors(count: preload + 2 * batch, dim: dim, seed: 1)
+        let blocks = Int(env["LYNX_BENCH_BLOCKS"] ?? "") ?? 10
+        let blockSize = 100
+        let data = EngineConcurrencyTests.vectors(count: preload + 2 * blocks * blockSize, dim: dim, seed: 1)
         let queries = EngineConcurrencyTests.vectors(count: 200, dim: dim, seed: 2)
-        for mode in benchModes {
-            let engine = try openEngine(dimension: dim, tweak: mode.tweak)
-            defer { engine.close() }
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for i in 0..<preload { _ = try engine.upsert([VectorRecord(id: UInt64(i), vector: all[i])]) }
-            let preloadSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            let alone = try runConcurrent(engine, inserts: Array(all[preload..<preload + batch]), firstID: UInt64(preload),
-                                          searchThreads: 0, queries: queries)
-            // searches alone, for about as long as the concurrent phase is expected to take
-            let searchesAlone = try searchOnly(engine, threads: 2, seconds: 3, queries: queries)
-            let both = try runConcurrent(engine, inserts: Array(all[(preload + batch)...]), firstID: UInt64(preload + batch),
-                                         searchThreads: 2, queries: queries)
-            XCTAssertEqual(both.failures, [])
-            print("BENCH [\(mode.name)] load \(EngineConcurrencyTests.loadAverage()); preload \(preload) in "
-                  + String(format: "%.1f s (%.0f/s)", preloadSeconds, Double(preload) / preloadSeconds))
-            print("BENCH [\(mode.name)] " + EngineConcurrencyTests.describe("inserts alone", alone))
-            print("BENCH [\(mode.name)] searches alone, 2 threads: " + String(format: "%.0f/s", searchesAlone))
-            print("BENCH [\(mode.name)] " + EngineConcurrencyTests.describe("2 search threads + 1 writer", both))
-        }
-    }
+        let engines = [try openEngine(dimension: dim) { $0.twoPhaseWrites = false },
+                       try openEngine(dimension: dim) { $0.twoPhaseWrites = true }]
+        defer { for e in engines { e.close() } }
+        let names = ["plain", "two-phase"]
+        @Sendable func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+        let load0 = EngineConcurrencyTests.loadAverage()
 
-    func searchOnly(_ engine: Engine, threads: Int, seconds: Double, queries: [[Float]]) throws -> Double {
-        let counters = Counters()
+        // 1. inserts alone, paired
+        var aloneTime = [0.0, 0.0]
+        for i in 0..<preload {
+            for (m, engine) in engines.enumerated() {
+                let t0 = now()
+                _ = try engine.upsert([VectorRecord(id: UInt64(i), vector: data[i])])
+                aloneTime[m] += now() - t0
+            }
+        }
+
+        // 2. 2 search threads follow `target`; the writer alternates between the engines in blocks
+        final class Shared: @unchecked Sendable {
+            let target = Atomic<Int>(0)
+            let stop = Atomic<Bool>(false)
+            let lock = NSLock()
+            var latencies: [[Double]] = [[], [], [], []]
+            var failures: [String] = []
+        }
+        let shared = Shared()
         let group = DispatchGroup()
-        for t in 0..<threads {
+        for t in 0..<2 {
             group.enter()
             Thread.detachNewThread {
-                let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-                var n = 0, i = t
-                while DispatchTime.now().uptimeNanoseconds < end {
-                    _ = try? engine.search(queries[i % queries.count], k: 10, params: SearchParams(), filter: nil,
-                                           includeMetadata: false, includeVector: false)
-                    i += threads
-                    n += 1
+                var lat: [[Double]] = [[], [], [], []]
+                var failures: [String] = []
+                var i = t
+                while !shared.stop.load(ordering: .relaxed) {
+                    let m = shared.target.load(ordering: .relaxed)
+                    let t0 = now()
+                    do {
+                        let hits = try engines[m & 1].search(queries[i % queries.count], k: 10, params: SearchParams(),
+                                                             filter: nil, includeMetadata: false, includeVector: false)
+                        if hits.count != 10 { failures.append("\(hits.count) hits") }
+                    } catch {
+                        failures.append("\(error)")
+                    }
+                    lat[m].append(now() - t0)
+                    i += 2
                 }
-                counters.add(latencies: [Double](repeating: 0, count: n), failures: [])
+                shared.lock.lock()
+                for m in 0..<4 { shared.latencies[m] += lat[m] }
+                shared.failures += failures.prefix(5)
+                shared.lock.unlock()
                 group.leave()
             }
         }
+        // targets 0/1: writing to engine 0/1; 2/3: searches alone on engine 0/1 (m & 1 picks the engine)
+        var writeTime = [0.0, 0.0]
+        var aloneSeconds = [0.0, 0.0]
+        var next = preload
+        for _ in 0..<blocks {
+            for m in 0..<2 {
+                shared.target.store(m, ordering: .relaxed)
+                let t0 = now()
+                for j in 0..<blockSize {
+                    _ = try engines[m].upsert([VectorRecord(id: UInt64(next + j), vector: data[next + j])])
+                }
+                writeTime[m] += now() - t0
+            }
+            next += blockSize
+            for m in 0..<2 {
+                shared.target.store(2 + m, ordering: .relaxed)
+                usleep(500_000)
+                aloneSeconds[m] += 0.5
+            }
+        }
+        shared.stop.store(true, ordering: .relaxed)
         group.wait()
-        return Double(counters.latencies.count) / seconds
+        XCTAssertEqual(shared.failures, [])
+        // searches alone were recorded under targets 2 and 3
+        print("BENCH engine 384-d, m 16, ef_construction 200, \(preload) preloaded; load before \(load0), after \(EngineConcurrencyTests.loadAverage())")
+        for m in 0..<2 {
+            let lat = shared.latencies[m].sorted()
+            func p(_ q: Double) -> Double { lat.isEmpty ? 0 : lat[min(lat.count - 1, Int(Double(lat.count) * q))] * 1000 }
+            let inserts = Double(blocks * blockSize)
+            print("BENCH [\(names[m])] " + String(format: "inserts alone %.0f/s (mean %.3f ms); with 2 search threads: inserts %.0f/s, "
+                         + "searches %.0f/s (p50 %.2f ms, p90 %.2f, p99 %.2f, max %.1f); searches alone %.0f/s",
+                         Double(preload) / aloneTime[m], aloneTime[m] / Double(preload) * 1000,
+                         inserts / writeTime[m], Double(lat.count) / writeTime[m], p(0.5), p(0.9), p(0.99), p(1),
+                         Double(shared.latencies[2 + m].count) / aloneSeconds[m]))
+        }
     }
 }
-
-struct BenchMode {
-    var name: String
-    var tweak: (inout EngineConfig) -> Void
-}
-
-let benchModes = [
-    BenchMode(name: "plain: batch under the write lock", tweak: { $0.twoPhaseWrites = false }),
-    BenchMode(name: "two-phase: plan under the read lock", tweak: { $0.twoPhaseWrites = true }),
-]

@@ -1,3 +1,4 @@
+import Foundation
 import LynxIndex
 import XCTest
 
@@ -170,5 +171,40 @@ final class HNSWPlanApplyTests: XCTestCase {
         XCTAssertNil([Float](repeating: 1, count: 3).withUnsafeBufferPointer { flat.planUpsert(id: 1, vector: $0) })
         XCTAssertFalse(HNSWPlanApplyTests.twoPhaseUpsert(&flat, 1, [1, 2, 3]))
         XCTAssertEqual(flat.vector(1), [1, 2, 3])
+    }
+
+    /// Release-build measurement, skipped unless LYNX_BENCH=1: the cost of inserting through plan + apply
+    /// against plain upsert, single thread, 384-d, m 16, ef_construction 200. Paired: both indexes get the same
+    /// vectors in the same order (so they stay identical) and each vector is timed on both back to back.
+    func testBenchmarkPlanApplyVersusUpsert384() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard env["LYNX_BENCH"] == "1" else { throw XCTSkip("set LYNX_BENCH=1 to run") }
+        let n = Int(env["LYNX_BENCH_N"] ?? "") ?? 4000
+        let dim = 384
+        var rng = TestRNG(seed: 21)
+        var a = HNSWIndex(dimension: dim, metric: .l2, seed: 3)
+        var b = a
+        var upsertTime = 0.0, planTime = 0.0, applyTime = 0.0
+        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+        for id in 0..<UInt64(n) {
+            let v = rng.vector(dim)
+            v.withUnsafeBufferPointer { buf in
+                let t0 = now()
+                a.upsert(id: id, vector: buf)
+                let t1 = now()
+                let plan = b.planUpsert(id: id, vector: buf)!
+                let t2 = now()
+                b.applyUpsert(plan, id: id, vector: buf)
+                let t3 = now()
+                upsertTime += t1 - t0
+                planTime += t2 - t1
+                applyTime += t3 - t2
+            }
+        }
+        XCTAssertEqual(a.serializedBytes(), b.serializedBytes())
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+        print(String(format: "BENCH index %d × 384-d: upsert %.1f µs/insert; plan %.1f + apply %.2f = %.1f µs/insert (%+.1f%%); load ",
+                     n, upsertTime / Double(n) * 1e6, planTime / Double(n) * 1e6, applyTime / Double(n) * 1e6,
+                     (planTime + applyTime) / Double(n) * 1e6, ((planTime + applyTime) / upsertTime - 1) * 100) + load)
     }
 }
