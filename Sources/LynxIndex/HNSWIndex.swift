@@ -484,7 +484,9 @@ public struct HNSWIndex: VectorIndex {
     /// and this value has not changed since the plan (the engine guarantees both by holding its writer lock from
     /// plan to apply). A plan for another state (detected by its stamp) or of another kind falls back to `upsert`.
     public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
-        guard let p = plan.payload as? Plan, p.id == id, p.stamp == stamp, vector.count == dimension else {
+        guard let p = plan.payload as? Plan, p.id == id, p.stamp == stamp, vector.count == dimension,
+              p.unchanged || p.replaced == (slotOf[id] ?? HNSWIndex.none),
+              p.unchanged || (p.reuse ? freeSlots.last == p.slot : Int(p.slot) == ids.count) else {
             upsert(id: id, vector: vector)
             return
         }
@@ -498,13 +500,11 @@ public struct HNSWIndex: VectorIndex {
         }
         let s = p.slot
         if p.reuse {
-            let f = freeSlots.removeLast()
-            assert(f == s)
+            freeSlots.removeLast()
             ids[Int(s)] = id
             deleted[Int(s)] = 0
             writeVector(s, vector, p.inv)
         } else {
-            assert(Int(s) == ids.count)
             rngState = p.rngAfter
             ids.append(id)
             levels.append(UInt8(p.level))
