@@ -11,6 +11,13 @@ import Synchronization
 ///   validate → append to the log (write(2)) → apply to the index → return the LSN. A failed append applies nothing.
 /// - Reads (`get`, `search`, `stats`) may be called from any thread, concurrently with each other; they hold the
 ///   state's read lock, and a write holds its write lock only while applying (not while logging).
+/// - Upserts into an index that plans them (HNSW; `EngineConfig.twoPhaseWrites`) are applied record by record in
+///   two steps: plan under the state's READ lock (all the distance work; searches keep running), then apply under
+///   the write lock (array writes only, microseconds). The plan stays valid in between because only the writer,
+///   holding `writerLock`, ever mutates `state` (the index also checks this and falls back to a plain upsert).
+///   So a batch becomes visible to concurrent reads record by record (a search may see part of a batch), while
+///   its durability stays all-or-nothing: the batch is one log transaction, replayed whole or not at all.
+///   Indexes that do not plan (Flat) apply the whole batch under one write lock, as before.
 /// - Durability is asynchronous: `whenDurable` calls back from the committer thread once an LSN is fdatasync'd
 ///   (group commit: one fdatasync serves every writer waiting at that moment).
 /// - `checkpoint` may be called from any thread; one runs at a time; writes continue while it writes the snapshot.
@@ -90,8 +97,16 @@ public final class Engine: @unchecked Sendable {
         return try writerLock.withLock { _ in
             try checkWritable()
             let lsn = try appendToLog(ops)
-            stateLock.write {
-                for record in records { state.upsert(record) }
+            // Only this thread mutates `state` (we hold writerLock), so reading it here needs no lock.
+            if config.twoPhaseWrites && state.index.plansUpserts {
+                for record in records {
+                    let plan = stateLock.read { state.planUpsert(record) }
+                    stateLock.write { state.applyUpsert(plan, record) }
+                }
+            } else {
+                stateLock.write {
+                    for record in records { state.upsert(record) }
+                }
             }
             metrics.upserts.add(UInt64(records.count))
             return lsn

@@ -31,6 +31,11 @@ public struct EngineConfig: Sendable {
     public var checkpointWALBytes: Int = 64 << 20
     public var checkpointIntervalSeconds: Double = 300
 
+    /// Upserts into an index that supports it (HNSW) are planned under the state's read lock, so searches keep
+    /// running during the distance work, and only applied under the write lock (see `Engine`). false: each batch
+    /// is applied whole under the write lock (searches wait for it); kept for comparison benchmarks.
+    public var twoPhaseWrites: Bool = true
+
     /// Seed of HNSW's level generator (nil: random), for reproducible builds.
     public var hnswSeed: UInt64?
 

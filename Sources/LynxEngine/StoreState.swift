@@ -17,6 +17,23 @@ struct StoreState {
         setMetadata(record.metadata, for: record.id)
     }
 
+    /// Read-only first half of `upsert` (may run concurrently with searches). nil: `applyUpsert` does it all.
+    func planUpsert(_ record: VectorRecord) -> UpsertPlan? {
+        record.vector.withUnsafeBufferPointer { index.planUpsert(id: record.id, vector: $0) }
+    }
+
+    /// Second half: same result as `upsert(record)` when nothing changed the state since `planUpsert(record)`.
+    mutating func applyUpsert(_ plan: UpsertPlan?, _ record: VectorRecord) {
+        record.vector.withUnsafeBufferPointer { vector in
+            if let plan {
+                index.applyUpsert(plan, id: record.id, vector: vector)
+            } else {
+                index.upsert(id: record.id, vector: vector)
+            }
+        }
+        setMetadata(record.metadata, for: record.id)
+    }
+
     @discardableResult
     mutating func remove(_ id: UInt64) -> Bool {
         setMetadata(nil, for: id)

@@ -21,8 +21,13 @@
 /// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
 /// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes).
 ///
-/// Concurrency: see `VectorIndex`: `search` is a pure read and may run on many threads at once; `upsert`/`remove`
-/// need exclusive access to this value.
+/// Two-phase upsert (`planUpsert`, a read, then `applyUpsert`, writes only): the plan holds every link list the
+/// insert changes (computed by the same code as `upsert`, with the replaced node seen as tombstoned and the new
+/// vector read from the caller), so the apply is array writes only and the result is byte-identical to `upsert`.
+/// A replacement whose tombstone would trigger consolidation is not planned (nil: the caller runs `upsert`).
+///
+/// Concurrency: see `VectorIndex`: `search` and `planUpsert` are pure reads and may run on many threads at once;
+/// `upsert`/`applyUpsert`/`remove` need exclusive access to this value.
 public struct HNSWIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXHN")
     public static let formatVersion: UInt32 = 1
@@ -56,6 +61,8 @@ public struct HNSWIndex: VectorIndex {
     var tombstones: Int = 0
     var entryPoint: UInt32 = HNSWIndex.none
     var maxLevel: Int = -1
+    /// Bumped by every change of the graph (not serialized); a plan records it and apply checks it.
+    var mutationCount: UInt64 = 0
 
     public init(dimension: Int, metric: Metric, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64,
                 seed: UInt64? = nil) {
@@ -104,17 +111,18 @@ public struct HNSWIndex: VectorIndex {
 
     // MARK: - random levels
 
-    mutating func nextRandom() -> UInt64 {  // SplitMix64
-        rngState &+= 0x9E37_79B9_7F4A_7C15
-        var z = rngState
+    static func nextRandom(_ state: inout UInt64) -> UInt64 {  // SplitMix64
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
 
     /// floor(−ln(u)·mL) with mL = 1/ln(m), i.e. P(level ≥ l) = m^(−l), computed without logarithms.
-    mutating func randomLevel() -> Int {
-        let u = (Double(nextRandom() >> 11) + 1) * 0x1p-53  // (0, 1]
+    /// Advances `state` (the plan phase draws from a copy of `rngState`; apply stores the advanced copy).
+    static func randomLevel(m: Int, _ state: inout UInt64) -> Int {
+        let u = (Double(nextRandom(&state) >> 11) + 1) * 0x1p-53  // (0, 1]
         var level = 0
         var threshold = 1.0 / Double(m)
         while u < threshold && level < 30 {
@@ -123,6 +131,8 @@ public struct HNSWIndex: VectorIndex {
         }
         return level
     }
+
+    mutating func randomLevel() -> Int { HNSWIndex.randomLevel(m: m, &rngState) }
 
     // MARK: - raw access helpers
 
@@ -144,13 +154,17 @@ public struct HNSWIndex: VectorIndex {
     }
 
     mutating func setNeighbors(_ slot: UInt32, _ level: Int, _ list: [UInt32]) {
+        setNeighbors(slot, level, list[...])
+    }
+
+    mutating func setNeighbors(_ slot: UInt32, _ level: Int, _ list: ArraySlice<UInt32>) {
         let off = linkOffset(slot, level)
         if level == 0 {
             links0[off] = UInt32(list.count)
-            for (i, n) in list.enumerated() { links0[off + 1 + i] = n }
+            for (i, n) in zip(1..., list) { links0[off + i] = n }
         } else {
             upperLinks[off] = UInt32(list.count)
-            for (i, n) in list.enumerated() { upperLinks[off + 1 + i] = n }
+            for (i, n) in zip(1..., list) { upperLinks[off + i] = n }
         }
     }
 
@@ -180,6 +194,9 @@ public struct HNSWIndex: VectorIndex {
         let deleted: UnsafePointer<UInt8>
         let stride0: Int
         let strideUp: Int
+        /// A slot treated as tombstoned in addition to `deleted` (the plan of a replacement sees the old node
+        /// as removed before the removal is applied), or `HNSWIndex.none`.
+        let dead: UInt32
 
         @inline(__always)
         func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
@@ -198,7 +215,7 @@ public struct HNSWIndex: VectorIndex {
     }
 
     @inline(__always)
-    func withView<R>(_ body: (View) -> R) -> R {
+    func withView<R>(dead: UInt32 = HNSWIndex.none, _ body: (View) -> R) -> R {
         vectors.withUnsafeBufferPointer { vb in
             invNorms.withUnsafeBufferPointer { ib in
                 links0.withUnsafeBufferPointer { l0 in
@@ -207,7 +224,7 @@ public struct HNSWIndex: VectorIndex {
                             deleted.withUnsafeBufferPointer { del in
                                 body(View(dim: dimension, metric: metric, vb: vb.baseAddress!, ib: ib.baseAddress,
                                           l0: l0.baseAddress!, up: up.baseAddress, upStart: us.baseAddress!,
-                                          deleted: del.baseAddress!, stride0: stride0, strideUp: strideUp))
+                                          deleted: del.baseAddress!, stride0: stride0, strideUp: strideUp, dead: dead))
                             }
                         }
                     }
@@ -256,7 +273,7 @@ public struct HNSWIndex: VectorIndex {
         let visited = VisitedSet(count: slotCount)
         var cand = CandidateHeap(capacity: ef * 2)
         @inline(__always) func allowed(_ s: UInt32) -> Bool {
-            if g.deleted[Int(s)] != 0 { return false }
+            if g.deleted[Int(s)] != 0 || s == g.dead { return false }
             if let f = filter { return f(ids.unsafelyUnwrapped[Int(s)]) }
             return true
         }
@@ -342,6 +359,7 @@ public struct HNSWIndex: VectorIndex {
 
     public mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>) {
         precondition(vector.count == dimension, "dimension mismatch")
+        mutationCount &+= 1
         let v = vector.baseAddress!
         var inv: Float = 1
         if metric == .cosine {
@@ -383,6 +401,151 @@ public struct HNSWIndex: VectorIndex {
         insertNode(s, level: level, q: v, inv: inv)
     }
 
+    // MARK: - two-phase upsert (plan read-only, apply writes)
+
+    /// What `applyUpsert` writes; everything that needs distances was computed by `planUpsert`.
+    final class Plan: Sendable {
+        /// The graph the plan was made against (cheap identity: apply falls back to `upsert` when it differs).
+        let stamp: Stamp
+        let id: UInt64
+        /// Same id, bit-identical vector: nothing to do.
+        let unchanged: Bool
+        /// Slot of the replaced node (tombstoned by apply), or `HNSWIndex.none`.
+        let replaced: UInt32
+        /// Slot of the new node: `freeSlots.last` when `reuse`, else `ids.count` (appended).
+        let slot: UInt32
+        let reuse: Bool
+        let level: Int
+        /// `rngState` after drawing the level of an appended slot.
+        let rngAfter: UInt64
+        let inv: Float
+        let writes: LinkWrites
+
+        init(stamp: Stamp, id: UInt64, unchanged: Bool, replaced: UInt32, slot: UInt32, reuse: Bool, level: Int,
+             rngAfter: UInt64, inv: Float, writes: LinkWrites) {
+            self.stamp = stamp
+            self.id = id
+            self.unchanged = unchanged
+            self.replaced = replaced
+            self.slot = slot
+            self.reuse = reuse
+            self.level = level
+            self.rngAfter = rngAfter
+            self.inv = inv
+            self.writes = writes
+        }
+    }
+
+    /// Identifies the graph state a plan was computed against. `mutationCount` alone would not tell apart two
+    /// copies of one index mutated differently the same number of times; the other fields make that unlikely.
+    struct Stamp: Equatable {
+        let mutations: UInt64
+        let slots: Int
+        let live: Int
+        let free: Int
+        let tombstones: Int
+        let rng: UInt64
+        let entry: UInt32
+    }
+
+    var stamp: Stamp {
+        Stamp(mutations: mutationCount, slots: ids.count, live: slotOf.count, free: freeSlots.count,
+              tombstones: tombstones, rng: rngState, entry: entryPoint)
+    }
+
+    public var plansUpserts: Bool { true }
+
+    /// Read-only: runs all the distance work of `upsert(id:vector:)` (slot and level choice, the layer searches,
+    /// neighbour selection, the new link lists of every neighbour it changes, pruned by the heuristic when full).
+    /// Safe to run concurrently with `search` on the same value.
+    ///
+    /// Returns nil when the upsert must run whole in the write phase: replacing an id whose tombstone would
+    /// trigger consolidation.
+    public func planUpsert(id: UInt64, vector: UnsafeBufferPointer<Float>) -> UpsertPlan? {
+        precondition(vector.count == dimension, "dimension mismatch")
+        let v = vector.baseAddress!
+        var inv: Float = 1
+        if metric == .cosine {
+            inv = Distance.inverseNorm(v, dimension)
+            precondition(inv > 0, "zero vector under cosine")
+        }
+        var replaced = HNSWIndex.none
+        if let s = slotOf[id] {
+            let start = Int(s) * dimension
+            var same = true
+            for i in 0..<dimension where vectors[start + i].bitPattern != vector[i].bitPattern { same = false; break }
+            if same {
+                return UpsertPlan(Plan(stamp: stamp, id: id, unchanged: true, replaced: HNSWIndex.none, slot: s,
+                                       reuse: false, level: 0, rngAfter: rngState, inv: inv, writes: LinkWrites()))
+            }
+            if tombstones + 1 >= consolidationThreshold { return nil }
+            replaced = s
+        }
+        var rng = rngState
+        let slot: UInt32, level: Int, reuse: Bool
+        if let f = freeSlots.last {
+            slot = f
+            level = Int(levels[Int(f)])
+            reuse = true
+        } else {
+            precondition(ids.count < Int(UInt32.max - 1), "HNSWIndex is limited to 2^32 - 2 slots")
+            slot = UInt32(ids.count)
+            level = HNSWIndex.randomLevel(m: m, &rng)
+            reuse = false
+        }
+        let writes = planLinks(NewNode(slot: slot, q: v, inv: inv), level: level, dead: replaced)
+        return UpsertPlan(Plan(stamp: stamp, id: id, unchanged: false, replaced: replaced, slot: slot, reuse: reuse,
+                               level: level, rngAfter: rng, inv: inv, writes: writes))
+    }
+
+    /// Writes what `planUpsert` computed: the result is identical (down to the serialized bytes) to
+    /// `upsert(id:vector:)` on the value the plan was made against. Precondition: `vector` is the one planned,
+    /// and this value has not changed since the plan (the engine guarantees both by holding its writer lock from
+    /// plan to apply). A plan for another state (detected by its stamp) or of another kind falls back to `upsert`.
+    public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        guard let p = plan.payload as? Plan, p.id == id, p.stamp == stamp, vector.count == dimension,
+              p.unchanged || p.replaced == (slotOf[id] ?? HNSWIndex.none),
+              p.unchanged || (p.reuse ? freeSlots.last == p.slot : Int(p.slot) == ids.count) else {
+            upsert(id: id, vector: vector)
+            return
+        }
+        if p.unchanged { return }
+        mutationCount &+= 1
+        if p.replaced != HNSWIndex.none {
+            // remove(id) without consolidation (the plan is nil when the tombstone would trigger one)
+            slotOf.removeValue(forKey: id)
+            deleted[Int(p.replaced)] = Tomb.tombstone
+            tombstones += 1
+        }
+        let s = p.slot
+        if p.reuse {
+            freeSlots.removeLast()
+            ids[Int(s)] = id
+            deleted[Int(s)] = 0
+            writeVector(s, vector, p.inv)
+        } else {
+            rngState = p.rngAfter
+            ids.append(id)
+            levels.append(UInt8(p.level))
+            deleted.append(0)
+            vectors.append(contentsOf: vector)
+            if metric == .cosine { invNorms.append(p.inv) }
+            links0.append(contentsOf: repeatElement(0, count: stride0))
+            if p.level > 0 {
+                upperStart.append(UInt32(upperLinks.count))
+                upperLinks.append(contentsOf: repeatElement(0, count: p.level * strideUp))
+            } else {
+                upperStart.append(0)
+            }
+        }
+        slotOf[id] = s
+        applyLinks(p.writes)
+        if entryPoint == HNSWIndex.none || p.level > maxLevel {
+            entryPoint = s
+            maxLevel = p.level
+        }
+    }
+
     mutating func writeVector(_ s: UInt32, _ vector: UnsafeBufferPointer<Float>, _ inv: Float) {
         let start = Int(s) * dimension
         let dim = dimension
@@ -397,6 +560,7 @@ public struct HNSWIndex: VectorIndex {
     @discardableResult
     public mutating func remove(_ id: UInt64) -> Bool {
         guard let s = slotOf.removeValue(forKey: id) else { return false }
+        mutationCount &+= 1
         deleted[Int(s)] = Tomb.tombstone
         tombstones += 1
         if tombstones >= consolidationThreshold { consolidate() }
@@ -421,6 +585,7 @@ public struct HNSWIndex: VectorIndex {
     /// that later inserts reuse. O(slots · 2m) scan plus distance work for the affected nodes.
     public mutating func consolidate() {
         guard tombstones > 0 else { return }
+        mutationCount &+= 1
         let n = ids.count
         var orphans: [UInt32] = []
         if maxLevel >= 0 {
@@ -490,11 +655,13 @@ public struct HNSWIndex: VectorIndex {
         }
     }
 
-    /// Beam search for a stored/insert vector during construction (live nodes only in the result).
-    func constructionSearch(_ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int) -> [Candidate] {
+    /// Beam search for a stored/insert vector during construction (live nodes only in the result; `dead` is
+    /// treated as tombstoned too).
+    func constructionSearch(_ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
+                            dead: UInt32) -> [Candidate] {
         var top = CandidateHeap(capacity: efConstruction + 1)
         let slotCount = ids.count
-        withView { g in
+        withView(dead: dead) { g in
             HNSWIndex.searchLayer(g, q, qInv, entry: entry, level: level, ef: efConstruction,
                                   slotCount: slotCount, ids: nil, filter: nil, results: &top)
         }
@@ -507,16 +674,64 @@ public struct HNSWIndex: VectorIndex {
 
     /// hnswlib addPoint for a slot whose vector, id and (empty) link blocks are in place.
     mutating func insertNode(_ s: UInt32, level: Int, q: UnsafePointer<Float>, inv: Float) {
-        if entryPoint == HNSWIndex.none {
+        let writes = planLinks(NewNode(slot: s, q: q, inv: inv), level: level, dead: HNSWIndex.none)
+        applyLinks(writes)
+        if entryPoint == HNSWIndex.none || level > maxLevel {
             entryPoint = s
             maxLevel = level
-            return
         }
+    }
+
+    /// The node being inserted: its slot and its vector, which need not be stored yet (the plan phase reads the
+    /// vector from the caller; a reused slot still holds the old vector, an appended slot does not exist yet).
+    struct NewNode {
+        let slot: UInt32
+        let q: UnsafePointer<Float>
+        let inv: Float
+    }
+
+    /// Link lists to write, in order: entry `i` sets the list of `slots[i]` at `levels[i]` to
+    /// `flat[ends[i - 1]..<ends[i]]`.
+    struct LinkWrites {
+        var slots: [UInt32] = []
+        var levels: [Int] = []
+        var ends: [Int] = []
+        var flat: [UInt32] = []
+
+        var count: Int { slots.count }
+
+        mutating func add(_ slot: UInt32, _ level: Int, _ list: some Sequence<UInt32>) {
+            slots.append(slot)
+            levels.append(level)
+            flat.append(contentsOf: list)
+            ends.append(flat.count)
+        }
+
+        func list(_ i: Int) -> ArraySlice<UInt32> { flat[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+    }
+
+    mutating func applyLinks(_ writes: LinkWrites) {
+        for i in 0..<writes.count { setNeighbors(writes.slots[i], writes.levels[i], writes.list(i)) }
+    }
+
+    /// Read-only half of hnswlib's addPoint: every link list that inserting `x` at `level` changes, computed
+    /// against the current graph (with `dead` seen as tombstoned), in the order addPoint writes them. Applying
+    /// them (then setting the entry point when `level > maxLevel` or the graph is empty) is the whole insert.
+    ///
+    /// This equals the step-by-step addPoint because one level's writes never affect a later step: the search on
+    /// level l reads only level-l lists, and the writes of level l (the new node's list, then each selected
+    /// neighbour's list) touch level-l lists of distinct nodes; the one overlap (a neighbour that is the node
+    /// itself, possible only when consolidation re-inserts a node that others still link to) reads the list
+    /// written just before, as addPoint does.
+    func planLinks(_ x: NewNode, level: Int, dead: UInt32) -> LinkWrites {
+        var writes = LinkWrites()
+        guard entryPoint != HNSWIndex.none else { return writes }
+        let q = x.q, inv = x.inv
         var cur = entryPoint
         if level < maxLevel { cur = descend(q, inv, from: maxLevel, downTo: level) }
-        let epDeleted = deleted[Int(entryPoint)] != Tomb.live
+        let epDeleted = deleted[Int(entryPoint)] != Tomb.live || entryPoint == dead
         for lev in stride(from: min(level, maxLevel), through: 0, by: -1) {
-            var found = constructionSearch(q, inv, entry: cur, level: lev)
+            var found = constructionSearch(q, inv, entry: cur, level: lev, dead: dead)
             if epDeleted {
                 // keep the graph reachable through a tombstoned entry point (as hnswlib does)
                 let d = withView { $0.score(q, inv, entryPoint) }
@@ -525,24 +740,46 @@ public struct HNSWIndex: VectorIndex {
                 if found.count > efConstruction { found.removeLast() }
             }
             if found.isEmpty { continue }
-            cur = connect(s, found, level: lev)
+            cur = planConnect(x, found, level: lev, into: &writes)
         }
-        if level > maxLevel {
-            entryPoint = s
-            maxLevel = level
+        return writes
+    }
+
+    /// mutuallyConnectNewElement, as link writes. `found` ascending by score to `x`. Returns the closest
+    /// selected neighbour.
+    func planConnect(_ x: NewNode, _ found: [Candidate], level: Int, into writes: inout LinkWrites) -> UInt32 {
+        let s = x.slot
+        let maxConn = level == 0 ? maxM0 : m
+        let selected = heuristic(found, limit: m, x)
+        let selectedSlots = selected.map(\.slot)
+        writes.add(s, level, selectedSlots)
+        for c in selected {
+            let n = c.slot
+            var list = n == s ? selectedSlots : neighbors(n, level)
+            if list.count < maxConn {
+                list.append(s)
+                writes.add(n, level, list)
+            } else {
+                var cands = [Candidate(c.score, s)]
+                cands.reserveCapacity(list.count + 1)
+                for j in list { cands.append(Candidate(pairScore(n, j, x), j)) }
+                cands.sort { $0.score < $1.score }
+                writes.add(n, level, heuristic(cands, limit: maxConn, x).lazy.map(\.slot))
+            }
         }
+        return selected[0].slot
     }
 
     /// getNeighborsByHeuristic2: from `cands` (ascending by score to the base point) keep a candidate only when it
     /// is closer to the base point than to every already kept one; at most `limit`. Unchanged if count < limit.
-    func heuristic(_ cands: [Candidate], limit: Int) -> [Candidate] {
+    func heuristic(_ cands: [Candidate], limit: Int, _ x: NewNode) -> [Candidate] {
         if cands.count < limit { return cands }
         var kept: [Candidate] = []
         kept.reserveCapacity(limit)
         for c in cands {
             if kept.count >= limit { break }
             var good = true
-            for r in kept where pairScore(r.slot, c.slot) < c.score {
+            for r in kept where pairScore(r.slot, c.slot, x) < c.score {
                 good = false
                 break
             }
@@ -551,26 +788,24 @@ public struct HNSWIndex: VectorIndex {
         return kept
     }
 
-    /// mutuallyConnectNewElement. `found` ascending by score to `s`. Returns the closest selected neighbour.
-    mutating func connect(_ s: UInt32, _ found: [Candidate], level: Int) -> UInt32 {
-        let maxConn = level == 0 ? maxM0 : m
-        let selected = heuristic(found, limit: m)
-        setNeighbors(s, level, selected.map(\.slot))
-        for c in selected {
-            let n = c.slot
-            var list = neighbors(n, level)
-            if list.count < maxConn {
-                list.append(s)
-                setNeighbors(n, level, list)
-            } else {
-                var cands = [Candidate(c.score, s)]
-                cands.reserveCapacity(list.count + 1)
-                for j in list { cands.append(Candidate(pairScore(n, j), j)) }
-                cands.sort { $0.score < $1.score }
-                setNeighbors(n, level, heuristic(cands, limit: maxConn).map(\.slot))
+    /// `pairScore(a, b)` where the new node's slot reads the new node's vector and inverse norm (same operand
+    /// order as `pairScore`, so the value is bit-identical to the one computed after the vector is stored).
+    @inline(__always)
+    func pairScore(_ a: UInt32, _ b: UInt32, _ x: NewNode) -> Float {
+        if a != x.slot && b != x.slot { return pairScore(a, b) }
+        let dim = dimension
+        return vectors.withUnsafeBufferPointer { vb in
+            let pa = a == x.slot ? x.q : vb.baseAddress! + Int(a) &* dim
+            let pb = b == x.slot ? x.q : vb.baseAddress! + Int(b) &* dim
+            switch metric {
+            case .l2: return Distance.l2Squared(pa, pb, dim)
+            case .cosine:
+                let ia = a == x.slot ? x.inv : invNorms[Int(a)]
+                let ib = b == x.slot ? x.inv : invNorms[Int(b)]
+                return 1 - Distance.dot(pa, pb, dim) * ia * ib
+            case .dot: return -Distance.dot(pa, pb, dim)
             }
         }
-        return selected[0].slot
     }
 
     // MARK: - stats

@@ -4,9 +4,16 @@
 /// snapshot (copy-on-write): the engine copies the index under its writer lock and serializes the copy on another
 /// thread while writes continue on the original.
 ///
-/// Concurrency contract: `search`, `vector`, `contains`, `memory`, `parameters` and `serialize` are read-only and may
-/// run concurrently from any number of threads on the same value; `upsert` and `remove` need exclusive access
-/// (one writer, no concurrent readers of that same value — readers of an earlier copy are fine).
+/// Concurrency contract: `search`, `vector`, `contains`, `memory`, `parameters`, `serialize` and `planUpsert` are
+/// read-only and may run concurrently from any number of threads on the same value; `upsert`, `applyUpsert` and
+/// `remove` need exclusive access (one writer, no concurrent readers of that same value — readers of an earlier
+/// copy are fine).
+///
+/// Two-phase upsert: `planUpsert` does the expensive part of an upsert (for HNSW: every distance computation) as
+/// a read, so it can run while searches run; `applyUpsert` then only writes. `applyUpsert(plan)` must leave the
+/// index exactly as `upsert` would have, provided nothing mutated the value between the two calls (the caller's
+/// job: one writer, holding its writer lock from plan to apply). An index may detect a stale plan and fall back
+/// to `upsert`; one that cannot split its upserts returns nil from `planUpsert` and the caller calls `upsert`.
 public protocol VectorIndex: Sendable {
     var dimension: Int { get }
     var metric: Metric { get }
@@ -18,6 +25,14 @@ public protocol VectorIndex: Sendable {
     /// Inserts, or replaces the vector of an existing id. Preconditions: `vector.count == dimension`,
     /// `metric.isValid(vector)` (finite; non-zero under cosine).
     mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>)
+    /// True when `planUpsert` can return plans (default false: callers may then apply a batch of upserts in one
+    /// exclusive section instead of planning record by record).
+    var plansUpserts: Bool { get }
+    /// Read-only first half of `upsert` (see above). nil: call `upsert` instead. Same preconditions as `upsert`.
+    func planUpsert(id: UInt64, vector: UnsafeBufferPointer<Float>) -> UpsertPlan?
+    /// Second half of `upsert`: applies `plan`, made by `planUpsert` with the same id and vector against this value
+    /// unchanged since. Same result as `upsert(id:vector:)`.
+    mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>)
     /// Removes `id`; false when it was absent.
     @discardableResult mutating func remove(_ id: UInt64) -> Bool
     /// The `k` nearest live vectors to `query`, nearest first, ties broken by lower id. `filter`, when given, is
@@ -33,7 +48,28 @@ public protocol VectorIndex: Sendable {
     init(from reader: inout BinaryReader) throws
 }
 
+/// The opaque result of `VectorIndex.planUpsert`: whatever the index needs to finish the upsert without
+/// recomputing it. Immutable; holds no reference to the index's storage (so applying it does not force a
+/// copy-on-write of the index).
+public struct UpsertPlan: Sendable {
+    let payload: any Sendable
+
+    init(_ payload: any Sendable) {
+        self.payload = payload
+    }
+}
+
 extension VectorIndex {
+    /// Default: no plan phase; the whole upsert runs in `applyUpsert`/`upsert`.
+    public var plansUpserts: Bool { false }
+
+    public func planUpsert(id: UInt64, vector: UnsafeBufferPointer<Float>) -> UpsertPlan? { nil }
+
+    /// Default: `upsert`.
+    public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        upsert(id: id, vector: vector)
+    }
+
     /// Array convenience for `upsert`.
     public mutating func upsert(id: UInt64, vector: [Float]) {
         vector.withUnsafeBufferPointer { upsert(id: id, vector: $0) }
