@@ -8,14 +8,18 @@
 ///
 /// Rows within a chunk are contiguous, so scans stay tight SIMD loops (`forEachChunk`).
 /// Pointers from `row(_:)` stay valid while this value is alive and not mutated (chunks are heap blocks that are
-/// never moved or resized). Concurrency: as a value type; reads may run concurrently, mutations need exclusivity.
-public struct ChunkedRows: Sendable {
+/// never moved or resized). Concurrency: as a value type; reads may run concurrently, mutations need exclusivity
+/// (`@unchecked Sendable` because of the raw chunk pointers, which only ever point into chunks this value retains).
+public struct ChunkedRows: @unchecked Sendable {
     public static let rowsPerChunk = 1024
     @usableFromInline static let shift = 10
     @usableFromInline static let mask = 1023
 
     public let width: Int
     @usableFromInline var chunks: [RowChunk] = []
+    /// `chunks[i].storage` for every i, kept in step with `chunks`: lets a hot loop address any row with one
+    /// table load (`withChunkBases`) instead of retaining chunk objects.
+    @usableFromInline var bases: [UnsafeMutablePointer<Float>] = []
     public private(set) var count: Int = 0
 
     public init(width: Int) {
@@ -34,6 +38,7 @@ public struct ChunkedRows: Sendable {
             let chunk = RowChunk(floats: Self.rowsPerChunk * width)
             chunk.storage.update(from: values.baseAddress! + r * width, count: n * width)
             chunks.append(chunk)
+            bases.append(chunk.storage)
             r += n
         }
         count = rows
@@ -43,6 +48,26 @@ public struct ChunkedRows: Sendable {
     @inlinable @inline(__always)
     public func row(_ r: Int) -> UnsafePointer<Float> {
         UnsafePointer(chunks[r &>> Self.shift].storage + (r & Self.mask) &* width)
+    }
+
+    /// Calls `body` with the table of chunk base pointers: row r starts at
+    /// `table[r >> 10] + (r & 1023) * width` (`ChunkedRows.address`). Valid only inside `body`.
+    @inlinable
+    public func withChunkBases<R>(_ body: (UnsafePointer<UnsafeMutablePointer<Float>>) -> R) -> R {
+        bases.withUnsafeBufferPointer { b in
+            // An empty table still needs a valid pointer; it is never dereferenced then.
+            guard let base = b.baseAddress else {
+                var dummy = UnsafeMutablePointer<Float>(bitPattern: 16)!
+                return withUnsafePointer(to: &dummy) { body($0) }
+            }
+            return body(base)
+        }
+    }
+
+    /// The start of row `r` given the table from `withChunkBases`.
+    @inlinable @inline(__always)
+    public static func address(_ table: UnsafePointer<UnsafeMutablePointer<Float>>, row r: Int, width: Int) -> UnsafePointer<Float> {
+        UnsafePointer(table[r &>> shift] + (r & mask) &* width)
     }
 
     /// Calls `body(firstRowPointer, firstRowIndex, rowCount)` for each chunk in order.
@@ -59,7 +84,9 @@ public struct ChunkedRows: Sendable {
 
     public mutating func append(_ values: UnsafePointer<Float>) {
         if count & Self.mask == 0 && count >> Self.shift == chunks.count {
-            chunks.append(RowChunk(floats: Self.rowsPerChunk * width))
+            let chunk = RowChunk(floats: Self.rowsPerChunk * width)
+            chunks.append(chunk)
+            bases.append(chunk.storage)
         }
         count += 1
         writableRow(count - 1).update(from: values, count: width)
@@ -80,6 +107,7 @@ public struct ChunkedRows: Sendable {
         count -= 1
         if count & Self.mask == 0 && chunks.count > (count >> Self.shift) {
             chunks.removeLast()
+            bases.removeLast()
         }
     }
 
@@ -89,6 +117,7 @@ public struct ChunkedRows: Sendable {
         let c = r &>> Self.shift
         if !isKnownUniquelyReferenced(&chunks[c]) {
             chunks[c] = chunks[c].copy()
+            bases[c] = chunks[c].storage
         }
         return chunks[c].storage + (r & Self.mask) &* width
     }

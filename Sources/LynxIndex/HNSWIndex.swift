@@ -1,7 +1,7 @@
 /// Hierarchical Navigable Small World graph (Malkov & Yashunin), laid out as in hnswlib.
 ///
 /// Storage (all in arrays, so a copy of the struct is an O(1) copy-on-write snapshot):
-/// - `vectors`: the vectors exactly as given, contiguous by internal slot (`slot × dimension`);
+/// - `vectors`: the vectors exactly as given, by internal slot, in 1,024-slot copy-on-write chunks (`ChunkedRows`);
 /// - `invNorms`: 1/‖v‖ per slot (cosine only);
 /// - `links0`: level-0 adjacency, one contiguous block of `2m + 1` UInt32 per slot: `[count, n0, n1, …]`;
 /// - `upperLinks`: levels ≥ 1, only for slots whose level is ≥ 1: a block of `level × (m + 1)` UInt32 starting at
@@ -48,7 +48,9 @@ public struct HNSWIndex: VectorIndex {
     let strideUp: Int
     var rngState: UInt64
 
-    var vectors: [Float] = []
+    /// By slot, in copy-on-write chunks (see `ChunkedRows`): the write after a checkpoint's O(1) capture copies one
+    /// chunk, not every vector.
+    var vectors: ChunkedRows
     var invNorms: [Float] = []
     var ids: [UInt64] = []
     var levels: [UInt8] = []
@@ -71,6 +73,7 @@ public struct HNSWIndex: VectorIndex {
         precondition(efConstruction >= 1 && efSearch >= 1, "ef must be positive")
         self.dimension = dimension
         self.metric = metric
+        vectors = ChunkedRows(width: dimension)
         self.m = m
         self.efConstruction = max(efConstruction, m)
         self.efSearch = efSearch
@@ -94,12 +97,10 @@ public struct HNSWIndex: VectorIndex {
 
     public func vector(_ id: UInt64) -> [Float]? {
         guard let s = slotOf[id] else { return nil }
-        let start = Int(s) * dimension
-        return Array(vectors[start..<start + dimension])
+        return Array(UnsafeBufferPointer(start: vectors.row(Int(s)), count: dimension))
     }
 
     public mutating func reserveCapacity(_ n: Int) {
-        vectors.reserveCapacity(n * dimension)
         if metric == .cosine { invNorms.reserveCapacity(n) }
         ids.reserveCapacity(n)
         levels.reserveCapacity(n)
@@ -172,13 +173,11 @@ public struct HNSWIndex: VectorIndex {
     @inline(__always)
     func pairScore(_ a: UInt32, _ b: UInt32) -> Float {
         let dim = dimension
-        return vectors.withUnsafeBufferPointer { vb in
-            let pa = vb.baseAddress! + Int(a) &* dim, pb = vb.baseAddress! + Int(b) &* dim
-            switch metric {
-            case .l2: return Distance.l2Squared(pa, pb, dim)
-            case .cosine: return 1 - Distance.dot(pa, pb, dim) * invNorms[Int(a)] * invNorms[Int(b)]
-            case .dot: return -Distance.dot(pa, pb, dim)
-            }
+        let pa = vectors.row(Int(a)), pb = vectors.row(Int(b))
+        switch metric {
+        case .l2: return Distance.l2Squared(pa, pb, dim)
+        case .cosine: return 1 - Distance.dot(pa, pb, dim) * invNorms[Int(a)] * invNorms[Int(b)]
+        case .dot: return -Distance.dot(pa, pb, dim)
         }
     }
 
@@ -186,7 +185,8 @@ public struct HNSWIndex: VectorIndex {
     struct View {
         let dim: Int
         let metric: Metric
-        let vb: UnsafePointer<Float>
+        /// Chunk base table of `vectors` (`ChunkedRows.withChunkBases`).
+        let vt: UnsafePointer<UnsafeMutablePointer<Float>>
         let ib: UnsafePointer<Float>?
         let l0: UnsafePointer<UInt32>
         let up: UnsafePointer<UInt32>?
@@ -199,8 +199,11 @@ public struct HNSWIndex: VectorIndex {
         let dead: UInt32
 
         @inline(__always)
+        func vec(_ s: UInt32) -> UnsafePointer<Float> { ChunkedRows.address(vt, row: Int(s), width: dim) }
+
+        @inline(__always)
         func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
-            let p = vb + Int(s) &* dim
+            let p = vec(s)
             switch metric {
             case .l2: return Distance.l2Squared(q, p, dim)
             case .cosine: return 1 - Distance.dot(q, p, dim) * qInv * ib.unsafelyUnwrapped[Int(s)]
@@ -216,13 +219,13 @@ public struct HNSWIndex: VectorIndex {
 
     @inline(__always)
     func withView<R>(dead: UInt32 = HNSWIndex.none, _ body: (View) -> R) -> R {
-        vectors.withUnsafeBufferPointer { vb in
+        vectors.withChunkBases { vt in
             invNorms.withUnsafeBufferPointer { ib in
                 links0.withUnsafeBufferPointer { l0 in
                     upperLinks.withUnsafeBufferPointer { up in
                         upperStart.withUnsafeBufferPointer { us in
                             deleted.withUnsafeBufferPointer { del in
-                                body(View(dim: dimension, metric: metric, vb: vb.baseAddress!, ib: ib.baseAddress,
+                                body(View(dim: dimension, metric: metric, vt: vt, ib: ib.baseAddress,
                                           l0: l0.baseAddress!, up: up.baseAddress, upStart: us.baseAddress!,
                                           deleted: del.baseAddress!, stride0: stride0, strideUp: strideUp, dead: dead))
                             }
@@ -306,7 +309,7 @@ public struct HNSWIndex: VectorIndex {
                 if !visited.insert(nb) { continue }
                 pending[cnt] = nb
                 cnt &+= 1
-                let raw = UnsafeRawPointer(g.vb + Int(nb) &* dim)
+                let raw = UnsafeRawPointer(g.vec(nb))
                 sink ^= raw.load(as: UInt32.self) ^ raw.load(fromByteOffset: 64, as: UInt32.self)  // first 2 lines
             }
             visited.sink(sink)
@@ -367,9 +370,9 @@ public struct HNSWIndex: VectorIndex {
             precondition(inv > 0, "zero vector under cosine")
         }
         if let s = slotOf[id] {
-            let start = Int(s) * dimension
+            let stored = vectors.row(Int(s))
             var same = true
-            for i in 0..<dimension where vectors[start + i].bitPattern != vector[i].bitPattern { same = false; break }
+            for i in 0..<dimension where stored[i].bitPattern != vector[i].bitPattern { same = false; break }
             if same { return }
             // replacement = tombstone the old node + insert the new vector as a new node
             remove(id)
@@ -388,7 +391,7 @@ public struct HNSWIndex: VectorIndex {
         ids.append(id)
         levels.append(UInt8(level))
         deleted.append(0)
-        vectors.append(contentsOf: vector)
+        vectors.append(vector.baseAddress!)
         if metric == .cosine { invNorms.append(inv) }
         links0.append(contentsOf: repeatElement(0, count: stride0))
         if level > 0 {
@@ -471,9 +474,9 @@ public struct HNSWIndex: VectorIndex {
         }
         var replaced = HNSWIndex.none
         if let s = slotOf[id] {
-            let start = Int(s) * dimension
+            let stored = vectors.row(Int(s))
             var same = true
-            for i in 0..<dimension where vectors[start + i].bitPattern != vector[i].bitPattern { same = false; break }
+            for i in 0..<dimension where stored[i].bitPattern != vector[i].bitPattern { same = false; break }
             if same {
                 return UpsertPlan(Plan(stamp: stamp, id: id, unchanged: true, replaced: HNSWIndex.none, slot: s,
                                        reuse: false, level: 0, rngAfter: rngState, inv: inv, writes: LinkWrites()))
@@ -528,7 +531,7 @@ public struct HNSWIndex: VectorIndex {
             ids.append(id)
             levels.append(UInt8(p.level))
             deleted.append(0)
-            vectors.append(contentsOf: vector)
+            vectors.append(vector.baseAddress!)
             if metric == .cosine { invNorms.append(p.inv) }
             links0.append(contentsOf: repeatElement(0, count: stride0))
             if p.level > 0 {
@@ -547,11 +550,7 @@ public struct HNSWIndex: VectorIndex {
     }
 
     mutating func writeVector(_ s: UInt32, _ vector: UnsafeBufferPointer<Float>, _ inv: Float) {
-        let start = Int(s) * dimension
-        let dim = dimension
-        vectors.withUnsafeMutableBufferPointer { vb in
-            (vb.baseAddress! + start).update(from: vector.baseAddress!, count: dim)
-        }
+        vectors.setRow(Int(s), from: vector.baseAddress!)
         if metric == .cosine { invNorms[Int(s)] = inv }
     }
 
@@ -648,8 +647,7 @@ public struct HNSWIndex: VectorIndex {
         // a live node that lost every level-0 link is inserted again so it stays reachable
         for o in orphans where o != entryPoint {
             for l in 0...Int(levels[Int(o)]) { setNeighbors(o, l, []) }
-            let start = Int(o) * dimension
-            let v = Array(vectors[start..<start + dimension])
+            let v = Array(UnsafeBufferPointer(start: vectors.row(Int(o)), count: dimension))
             let inv: Float = metric == .cosine ? invNorms[Int(o)] : 1
             v.withUnsafeBufferPointer { insertNode(o, level: Int(levels[Int(o)]), q: $0.baseAddress!, inv: inv) }
         }
@@ -794,17 +792,15 @@ public struct HNSWIndex: VectorIndex {
     func pairScore(_ a: UInt32, _ b: UInt32, _ x: NewNode) -> Float {
         if a != x.slot && b != x.slot { return pairScore(a, b) }
         let dim = dimension
-        return vectors.withUnsafeBufferPointer { vb in
-            let pa = a == x.slot ? x.q : vb.baseAddress! + Int(a) &* dim
-            let pb = b == x.slot ? x.q : vb.baseAddress! + Int(b) &* dim
-            switch metric {
-            case .l2: return Distance.l2Squared(pa, pb, dim)
-            case .cosine:
-                let ia = a == x.slot ? x.inv : invNorms[Int(a)]
-                let ib = b == x.slot ? x.inv : invNorms[Int(b)]
-                return 1 - Distance.dot(pa, pb, dim) * ia * ib
-            case .dot: return -Distance.dot(pa, pb, dim)
-            }
+        let pa = a == x.slot ? x.q : vectors.row(Int(a))
+        let pb = b == x.slot ? x.q : vectors.row(Int(b))
+        switch metric {
+        case .l2: return Distance.l2Squared(pa, pb, dim)
+        case .cosine:
+            let ia = a == x.slot ? x.inv : invNorms[Int(a)]
+            let ib = b == x.slot ? x.inv : invNorms[Int(b)]
+            return 1 - Distance.dot(pa, pb, dim) * ia * ib
+        case .dot: return -Distance.dot(pa, pb, dim)
         }
     }
 
@@ -812,7 +808,7 @@ public struct HNSWIndex: VectorIndex {
 
     public var memory: IndexMemory {
         IndexMemory(
-            vectorBytes: vectors.capacity * 4 + invNorms.capacity * 4,
+            vectorBytes: vectors.allocatedBytes + invNorms.capacity * 4,
             indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
                 + ids.capacity * 8 + levels.capacity + deleted.capacity + freeSlots.capacity * 4
                 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
@@ -827,7 +823,7 @@ public struct HNSWIndex: VectorIndex {
     public func serialize(into w: inout BinaryWriter) {
         let n = ids.count
         w.reserveCapacity(w.bytes.count + 96 + n * (8 + 1 + 1 + 4) + links0.count * 4 + upperLinks.count * 4
-                          + freeSlots.count * 4 + vectors.count * 4 + invNorms.count * 4)
+                          + freeSlots.count * 4 + vectors.count * dimension * 4 + invNorms.count * 4)
         w.write(HNSWIndex.magic)
         w.write(HNSWIndex.formatVersion)
         w.write(UInt32(dimension))
@@ -850,7 +846,7 @@ public struct HNSWIndex: VectorIndex {
         w.write(contentsOf: links0)
         w.write(contentsOf: upperLinks)
         w.write(contentsOf: freeSlots)
-        w.write(contentsOf: vectors)
+        w.write(rows: vectors)
         if metric == .cosine { w.write(contentsOf: invNorms) }
     }
 
@@ -890,7 +886,7 @@ public struct HNSWIndex: VectorIndex {
         freeSlots = try r.readUInt32s(count: Int(free64))
         let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
         guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        vectors = try r.readFloats(count: cells)
+        vectors = try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         try validate()
     }
