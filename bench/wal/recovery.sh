@@ -23,12 +23,12 @@
 #
 #   bench/wal/recovery.sh [REPS=2] [CHECKPOINTS=3] [QUIET_SECONDS=3]
 #
-# Env: LYNX_BENCH_TMP (scratch dir, default /tmp; ~600 MB). Needs python3, curl, a release build of lynxd.
+# Env: LYNX_BENCH_TMP (scratch dir, default /tmp; ~600 MB); LYNX_BENCH_INDEX (flat, the default, or hnsw / ivf). Needs python3, curl, a release build of lynxd.
 cd "$(dirname "$0")/../.."
 source bench/wal/lib.sh
 reps=${1:-2}; nck=${2:-3}; quiet=${3:-3}
 need_tools
-flags=(--sync flush --index flat --dimension 384 --checkpoint-wal-bytes 4294967296 --checkpoint-interval 86400)
+flags=(--sync flush --index "${LYNX_BENCH_INDEX:-flat}" --dimension 384 --checkpoint-wal-bytes 4294967296 --checkpoint-interval 86400)
 
 work=$(mktemp -d "$BENCH_TMP/lynx-walbench-XXXXXX")
 trap 'cleanup_all; rm -rf "$work"' EXIT
