@@ -32,8 +32,8 @@ public final class Engine: @unchecked Sendable {
     let stateLock = ReadWriteLock()
     var state: StoreState
     /// Serialises writers (and the checkpoint's capture of the state).
-    let writerLock = Mutex<Void>(())
-    let statusBox = Mutex<EngineStatus>(.recovering(progress: 0))
+    let writerLock = PlainMutex<Void>(())
+    let statusBox = PlainMutex<EngineStatus>(.recovering(progress: 0))
     /// LSNs handed out when there is no log (`walEnabled == false`).
     var memoryLSN: UInt64 = 0
 
@@ -41,7 +41,7 @@ public final class Engine: @unchecked Sendable {
     var log: LogManager?
     var committer: Committer?
     var checkpointer: Checkpointer?
-    let checkpointLock = Mutex<Void>(())
+    let checkpointLock = PlainMutex<Void>(())
 
     /// Opens (or creates) the data directory: takes its lock and reconciles the manifest with the flags.
     /// Recovery is separate (`recover()`), so that the HTTP server can report progress while it runs.

@@ -27,7 +27,7 @@ final class LogManager: @unchecked Sendable {
         /// End offset of the current generation known fdatasync'd.
         var syncedOffset: UInt64
     }
-    private let current: Mutex<Current>
+    private let current: PlainMutex<Current>
     /// Highest snapshot sequence known durable.
     private let safeSnapshotSeq = Atomic<UInt64>(0)
     /// Bytes appended through this manager (for the metrics).
@@ -40,7 +40,7 @@ final class LogManager: @unchecked Sendable {
         self.directory = directory
         self.io = io
         self.truncateAbove = truncateAbove
-        current = Mutex(Current(
+        current = PlainMutex(Current(
             writer: writer, pendingBytes: previousGenerationBytes, pendingFrames: previousGenerationFrames,
             syncedOffset: writer.endOffset))
         self.safeSnapshotSeq.store(safeSnapshotSeq, ordering: .relaxed)

@@ -19,11 +19,11 @@ public final class Gauge: Sendable {
 /// A Prometheus histogram with fixed upper bounds. Thread-safe (one short lock per observation).
 public final class Histogram: Sendable {
     public let bounds: [Double]
-    private let state: Mutex<(buckets: [UInt64], sum: Double, count: UInt64)>
+    private let state: PlainMutex<(buckets: [UInt64], sum: Double, count: UInt64)>
 
     public init(bounds: [Double]) {
         self.bounds = bounds
-        state = Mutex((buckets: [UInt64](repeating: 0, count: bounds.count), sum: 0, count: 0))
+        state = PlainMutex((buckets: [UInt64](repeating: 0, count: bounds.count), sum: 0, count: 0))
     }
 
     public func observe(_ v: Double) {
@@ -50,7 +50,7 @@ public final class Histogram: Sendable {
 /// Counters keyed by a tuple of label values. Thread-safe.
 public final class LabeledCounter: Sendable {
     public let labelNames: [String]
-    private let counts = Mutex<[[String]: UInt64]>([:])
+    private let counts = PlainMutex<[[String]: UInt64]>([:])
     public init(labelNames: [String]) { self.labelNames = labelNames }
     public func add(_ labels: [String], _ n: UInt64 = 1) {
         counts.withLock { $0[labels, default: 0] &+= n }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
+import LynxEngine
 
 /// Per-request state, owned by libmicrohttpd's `con_cls` slot from the first access-handler call until
 /// the request-completed notification releases it.
@@ -17,7 +17,7 @@ final class RequestContext {
     var overLimit = false
     var suspended = false
     var status = 0
-    let deferred = Mutex<HTTPResponse?>(nil)
+    let deferred = PlainMutex<HTTPResponse?>(nil)
 
     init() {}
 }
