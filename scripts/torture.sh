@@ -4,7 +4,8 @@
 # (Tests/integration/crash_workload.py; the pytest suite runs a short version of the same loop).
 # Cycles rotate over three setups: --sync flush and --sync always with 64 KiB automatic checkpoints, and a
 # POST /checkpoint loop with kills during checkpoints. One summary line per cycle, then "N passed, M failed".
-#   scripts/torture.sh [CYCLES] [--seed S] [--keep]      (LYNXD overrides the binary)
+#   scripts/torture.sh [CYCLES] [--seed S] [--keep]      (LYNXD overrides the binary; LYNX_CRASH_INDEX=hnsw|ivf
+#                                                          runs it on another index than flat)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles="${1:-200}"

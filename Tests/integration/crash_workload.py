@@ -346,7 +346,12 @@ def fetch_all(srv: LynxServer, ids: list[int]) -> dict[int, Content | None]:
         r = s.post(srv.url("/search"), json={"vector": [0.0] * dim, "k": 1000, "include": ["metadata", "vector"]})
         assert r.status_code == 200, r.text[:300]
         found = {h["id"]: Content.observed(h) for h in r.json()["results"]}
-        assert set(found) == live, f"search sees {sorted(set(found) ^ live)[:10]} differently from GET"
+        if os.environ.get("LYNX_CRASH_INDEX", "flat") == "flat":
+            assert set(found) == live, f"search sees {sorted(set(found) ^ live)[:10]} differently from GET"
+        else:
+            # An approximate index may leave a node unreachable (HNSW: no remaining in-link after heavy churn), so
+            # search can miss a live record; it must never return one that GET does not have.
+            assert set(found) <= live, f"search returns ids GET does not have: {sorted(set(found) - live)[:10]}"
         for i, c in found.items():
             assert c.same_data(out[i]), f"id {i}: search returns other content than GET"
     s.close()
@@ -433,8 +438,10 @@ class Variant:
 
 
 def lynxd_argv(binary: Path, data_dir: Path, v: Variant) -> list[str]:
+    # LYNX_CRASH_INDEX (flat by default) runs the same workload on hnsw or ivf (e.g. scripts/torture.sh).
+    index = os.environ.get("LYNX_CRASH_INDEX", "flat")
     return [str(binary), "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir),
-            "--dimension", str(v.dimension), "--metric", "l2", "--index", "flat", *v.flags()]
+            "--dimension", str(v.dimension), "--metric", "l2", "--index", index, *v.flags()]
 
 
 def clean_env() -> dict[str, str]:
