@@ -4,7 +4,7 @@ import LynxIndex
 public struct RebuildReport: Sendable {
     public var index: IndexKind
     /// `retrained` (IVF: k-means over all current vectors), `consolidated` (HNSW: tombstones unlinked and
-    /// their slots freed), or `none` (Flat has no structure).
+    /// their slots freed, nodes no search could reach re-linked), or `none` (Flat has no structure).
     public var action: String
     public var durationSeconds: Double
 }
@@ -27,6 +27,8 @@ extension Engine {
                 action = "retrained"
             } else if var hnsw = index as? HNSWIndex {
                 hnsw.consolidate()
+                let relinked = hnsw.repairUnreachable()
+                if relinked > 0 { logger.notice("re-linked HNSW nodes that no search could reach", metadata: ["nodes": "\(relinked)"]) }
                 index = hnsw
                 action = "consolidated"
             } else {

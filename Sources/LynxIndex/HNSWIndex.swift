@@ -651,6 +651,61 @@ public struct HNSWIndex: VectorIndex {
             let inv: Float = metric == .cosine ? invNorms[Int(o)] : 1
             v.withUnsafeBufferPointer { insertNode(o, level: Int(levels[Int(o)]), q: $0.baseAddress!, inv: inv) }
         }
+        repairUnreachable()
+    }
+
+    /// Re-links every live node that level 0 cannot reach from the entry point (no search can find it): its links
+    /// are cleared and it is inserted again, which always leaves it an in-link from a reachable node. Such nodes
+    /// come from neighbours' later pruning or from consolidation. O(slots · 2m) per pass, up to 4 passes.
+    /// Returns how many nodes were re-linked.
+    @discardableResult
+    public mutating func repairUnreachable() -> Int {
+        let n = ids.count
+        guard n > 1, entryPoint != HNSWIndex.none else { return 0 }
+        var repaired = 0
+        // A re-insert can displace another node's last in-link, so repeat (a few passes reach a fixed point).
+        for _ in 0..<4 {
+            // Reachable on level 0 from the entry point (through tombstones too: searches walk them).
+            var linked = [Bool](repeating: false, count: n)
+            var stack: [Int] = [Int(entryPoint)]
+            linked[Int(entryPoint)] = true
+            while let p = stack.popLast() {
+                let off = p * stride0
+                for i in 0..<Int(links0[off]) {
+                    let q = Int(links0[off + 1 + i])
+                    if !linked[q] && deleted[q] != Tomb.free {
+                        linked[q] = true
+                        stack.append(q)
+                    }
+                }
+            }
+            var pass = 0
+            for o in 0..<n where deleted[o] == Tomb.live && !linked[o] && UInt32(o) != entryPoint {
+                let slot = UInt32(o)
+                for l in 0...Int(levels[o]) { setNeighbors(slot, l, []) }
+                let v = Array(UnsafeBufferPointer(start: vectors.row(o), count: dimension))
+                let inv: Float = metric == .cosine ? invNorms[o] : 1
+                v.withUnsafeBufferPointer { insertNode(slot, level: Int(levels[o]), q: $0.baseAddress!, inv: inv) }
+                pass += 1
+            }
+            // The entry point is where searches start on the top level, but level 0 is searched from wherever the
+            // descent ends: it needs an in-link on level 0 too.
+            var entryLinked = false
+            for p in 0..<n where deleted[p] != Tomb.free && p != Int(entryPoint) {
+                let off = p * stride0
+                for i in 0..<Int(links0[off]) where links0[off + 1 + i] == entryPoint { entryLinked = true; break }
+                if entryLinked { break }
+            }
+            if !entryLinked, let nearest = neighbors(entryPoint, 0).first {
+                var list = neighbors(nearest, 0)
+                if list.count < maxM0 { list.append(entryPoint) } else { list[list.count - 1] = entryPoint }
+                setNeighbors(nearest, 0, list)
+                pass += 1
+            }
+            repaired += pass
+            if pass == 0 { break }
+        }
+        return repaired
     }
 
     /// Beam search for a stored/insert vector during construction (live nodes only in the result; `dead` is
@@ -751,18 +806,36 @@ public struct HNSWIndex: VectorIndex {
         let selected = heuristic(found, limit: m, x)
         let selectedSlots = selected.map(\.slot)
         writes.add(s, level, selectedSlots)
+        var backLinked = false
+        var pruned: [(slot: UInt32, list: [UInt32])] = []  // neighbours whose pruning dropped the new node
         for c in selected {
             let n = c.slot
             var list = n == s ? selectedSlots : neighbors(n, level)
             if list.count < maxConn {
                 list.append(s)
                 writes.add(n, level, list)
+                backLinked = true
             } else {
                 var cands = [Candidate(c.score, s)]
                 cands.reserveCapacity(list.count + 1)
                 for j in list { cands.append(Candidate(pairScore(n, j, x), j)) }
                 cands.sort { $0.score < $1.score }
-                writes.add(n, level, heuristic(cands, limit: maxConn, x).lazy.map(\.slot))
+                let kept = heuristic(cands, limit: maxConn, x).map(\.slot)
+                if kept.contains(s) { backLinked = true } else { pruned.append((n, kept)) }
+                writes.add(n, level, kept)
+            }
+        }
+        // Departure from hnswlib: when every neighbour's pruning dropped the back-link, the new node would have no
+        // in-link on level 0 and no search could ever reach it (seen with outliers under churn). Keep one link to
+        // it: in the nearest neighbour whose pruned list has a free place, else instead of the farthest entry of
+        // the nearest neighbour's list.
+        if level == 0, !backLinked, let nearest = pruned.first {
+            if let roomy = pruned.first(where: { $0.list.count < maxConn }) {
+                writes.add(roomy.slot, level, roomy.list + [s])
+            } else {
+                var list = nearest.list
+                list[list.count - 1] = s
+                writes.add(nearest.slot, level, list)
             }
         }
         return selected[0].slot

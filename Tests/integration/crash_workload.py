@@ -349,8 +349,8 @@ def fetch_all(srv: LynxServer, ids: list[int]) -> dict[int, Content | None]:
         if os.environ.get("LYNX_CRASH_INDEX", "flat") == "flat":
             assert set(found) == live, f"search sees {sorted(set(found) ^ live)[:10]} differently from GET"
         else:
-            # An approximate index may leave a node unreachable (HNSW: no remaining in-link after heavy churn), so
-            # search can miss a live record; it must never return one that GET does not have.
+            # An approximate index may miss a live record (HNSW: a node pruning left without in-links until the
+            # next consolidation, see test_hnsw_reachability.py); it must never return one GET does not have.
             assert set(found) <= live, f"search returns ids GET does not have: {sorted(set(found) - live)[:10]}"
         for i, c in found.items():
             assert c.same_data(out[i]), f"id {i}: search returns other content than GET"
