@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // Layers, lowest first. A target may depend only on targets above it in this list:
-//   LynxIndex   pure index math: distances, Flat/HNSW/IVF, top-k (no Foundation, no I/O)
+//   LynxIndex   pure index math: distances, Flat/HNSW/IVF, top-k (no Foundation, no I/O); AVX2 kernels in CLynxKernels
 //   LynxJSON    strict, fast JSON scanner and writer for request/response bodies (pure)
 //   LynxStorage write-ahead log, snapshots, manifest, directory lock, file-I/O seam
 //   LynxEngine  the index worker: orders writes, logs, applies, commits, checkpoints, recovers
@@ -31,7 +31,8 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
-        .target(name: "LynxIndex", swiftSettings: hotPathFlags),
+        .target(name: "CLynxKernels"),
+        .target(name: "LynxIndex", dependencies: ["CLynxKernels"], swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
         .target(name: "LynxStorage", dependencies: ["CCRC32C"]),

@@ -1,4 +1,9 @@
+import CLynxKernels
+
 /// SIMD distance kernels over raw pointers.
+///
+/// On CPUs with AVX2 and FMA, vectors of 32 floats or more go to the C kernels of `CLynxKernels` (4 × 8-wide FMA
+/// accumulators), chosen once at run time, because the Swift code is compiled for baseline x86-64 (SSE).
 ///
 /// Each kernel runs two `SIMD8<Float>` accumulators over 16 floats per iteration, then one 8-wide and one
 /// 4-wide step, then a scalar tail, so any length works and lengths that are multiples of 4 never touch the
@@ -8,9 +13,15 @@
 /// Preconditions (unchecked): `a` and `b` point to at least `n` readable floats; `n >= 0`.
 /// Thread safety: pure functions; use from any thread.
 public enum Distance {
+    /// Whether the AVX2+FMA kernels of `CLynxKernels` are used (CPU has them; `LYNX_KERNELS=sse` turns them off).
+    /// They serve lengths ≥ `avx2MinLength`; shorter vectors keep the Swift SSE path (and its exact results).
+    public static let usesAVX2: Bool = lynx_kernels_avx2() != 0
+    public static let avx2MinLength = 32
+
     /// Σ (a[i] − b[i])²
     @inline(__always)
     public static func l2Squared(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n >= avx2MinLength && usesAVX2 { return lynx_l2sq_avx2(a, b, n) }
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         var i = 0
@@ -53,6 +64,7 @@ public enum Distance {
     /// Σ a[i]·b[i]
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n >= avx2MinLength && usesAVX2 { return lynx_dot_avx2(a, b, n) }
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         var i = 0

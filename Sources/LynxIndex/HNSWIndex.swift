@@ -290,7 +290,6 @@ public struct HNSWIndex: VectorIndex {
         _ = visited.insert(entry)
         let pending = UnsafeMutablePointer<UInt32>.allocate(capacity: max(g.stride0, g.strideUp))
         defer { pending.deallocate() }
-        let dim = g.dim
         while !cand.isEmpty {
             let c = cand.top
             if -c.score > lowerBound && top.count >= ef { break }
