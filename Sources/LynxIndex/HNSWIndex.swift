@@ -644,13 +644,16 @@ public struct HNSWIndex: VectorIndex {
         // reuse low slots first (keeps the arrays dense at the front)
         freeSlots.sort(by: >)
         // a live node that lost every level-0 link is inserted again so it stays reachable
-        for o in orphans where o != entryPoint {
-            for l in 0...Int(levels[Int(o)]) { setNeighbors(o, l, []) }
-            let v = Array(UnsafeBufferPointer(start: vectors.row(Int(o)), count: dimension))
-            let inv: Float = metric == .cosine ? invNorms[Int(o)] : 1
-            v.withUnsafeBufferPointer { insertNode(o, level: Int(levels[Int(o)]), q: $0.baseAddress!, inv: inv) }
-        }
+        for o in orphans where o != entryPoint { relink(o) }
         repairUnreachable()
+    }
+
+    /// Clears a live node's links on every level and inserts it again at its level (same slot, same vector).
+    mutating func relink(_ slot: UInt32) {
+        for l in 0...Int(levels[Int(slot)]) { setNeighbors(slot, l, []) }
+        let v = Array(UnsafeBufferPointer(start: vectors.row(Int(slot)), count: dimension))
+        let inv: Float = metric == .cosine ? invNorms[Int(slot)] : 1
+        v.withUnsafeBufferPointer { insertNode(slot, level: Int(levels[Int(slot)]), q: $0.baseAddress!, inv: inv) }
     }
 
     /// Re-links every live node that level 0 cannot reach from the entry point (no search can find it): its links
@@ -680,11 +683,7 @@ public struct HNSWIndex: VectorIndex {
             }
             var pass = 0
             for o in 0..<n where deleted[o] == Tomb.live && !linked[o] && UInt32(o) != entryPoint {
-                let slot = UInt32(o)
-                for l in 0...Int(levels[o]) { setNeighbors(slot, l, []) }
-                let v = Array(UnsafeBufferPointer(start: vectors.row(o), count: dimension))
-                let inv: Float = metric == .cosine ? invNorms[o] : 1
-                v.withUnsafeBufferPointer { insertNode(slot, level: Int(levels[o]), q: $0.baseAddress!, inv: inv) }
+                relink(UInt32(o))
                 pass += 1
             }
             // The entry point is where searches start on the top level, but level 0 is searched from wherever the
