@@ -61,11 +61,14 @@ struct LynxBench: ParsableCommand {
         abstract: "In-process benchmark of Lynx indexes on a data set in the dev format (base.f32, queries.f32, gt_*.i32, meta.json).")
 
     @Option(help: "Data-set folder.") var data: String = "../shared/data/dev"
-    @Option(help: "hnsw | flat") var index: String = "hnsw"
+    @Option(help: "hnsw | ivf | flat") var index: String = "hnsw"
     @Option(help: "l2 | cosine | dot (dot uses the cosine ground truth; meaningful for unit-norm data)") var metric: String = "l2"
     @Option(help: "HNSW links per node.") var m: Int = 16
     @Option(help: "HNSW beam width at build.") var efConstruction: Int = 200
     @Option(help: "Comma-separated HNSW beam widths to measure.") var efSearch: String = "16,32,64,128,256"
+    @Option(help: "IVF lists; 0 = √n. The index is retrained over the whole set after loading (counted in build time).")
+    var nClusters: Int = 0
+    @Option(help: "Comma-separated IVF probe counts to measure.") var nProbe: String = "1,4,16,64"
     @Option(help: "Search threads for an extra throughput figure (queries/s is always also measured on 1 thread).") var threads: Int = 1
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
@@ -75,7 +78,7 @@ struct LynxBench: ParsableCommand {
 
     func run() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
-        guard index == "hnsw" || index == "flat" else { throw ValidationError("unknown index \(index)") }
+        guard ["hnsw", "ivf", "flat"].contains(index) else { throw ValidationError("unknown index \(index)") }
         let ds = try DataSet.load(data, metric: metric)
         let clock = ContinuousClock()
         if kernels { kernelBench(ds) }
@@ -85,6 +88,8 @@ struct LynxBench: ParsableCommand {
             var f = FlatIndex(dimension: ds.dim, metric: metric)
             f.reserveCapacity(ds.n)
             idx = f
+        } else if index == "ivf" {
+            idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: nClusters, seed: seed)
         } else {
             var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed)
             h.reserveCapacity(ds.n)
@@ -105,6 +110,11 @@ struct LynxBench: ParsableCommand {
                         idx.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * ds.dim)..<((i + 1) * ds.dim)]))
                     }
                 }
+                // As POST /index/rebuild after a bulk load: k-means over the whole set (FAISS trains on all of it too).
+                if var ivf = idx as? IVFIndex {
+                    ivf.retrain()
+                    idx = ivf
+                }
             }
         }
         var serialized: [UInt8] = []
@@ -114,10 +124,11 @@ struct LynxBench: ParsableCommand {
             _ = try IndexKind.decode(from: &r)
         }
         if let path = save { try Data(serialized).write(to: URL(fileURLWithPath: path)) }
-        let efs = index == "flat" ? [0] : efSearch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let settings = index == "flat" ? "0" : (index == "ivf" ? nProbe : efSearch)
+        let efs = settings.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let k = 10
         for ef in efs {
-            let params = SearchParams(efSearch: ef == 0 ? nil : ef)
+            let params = index == "ivf" ? SearchParams(nProbe: ef) : SearchParams(efSearch: ef == 0 ? nil : ef)
             func runAll() -> [[SearchHit]] {
                 ds.queries.withUnsafeBufferPointer { q in
                     (0..<ds.nq).map { i in
@@ -160,6 +171,8 @@ struct LynxBench: ParsableCommand {
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
                 line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
+            } else if let ivf = idx as? IVFIndex {
+                line += [("n_clusters", ivf.clusterCount), ("n_probe", ef)]
             }
             line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", 1),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
