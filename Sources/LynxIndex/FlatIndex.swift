@@ -120,10 +120,7 @@ public struct FlatIndex: VectorIndex {
     /// vectors f32×(count·dimension), [cosine] inverse norms f32×count.
     public func serialize(into w: inout BinaryWriter) {
         w.reserveCapacity(w.bytes.count + 32 + ids.count * 8 + data.count * dimension * 4 + invNorms.count * 4)
-        w.write(FlatIndex.magic)
-        w.write(FlatIndex.formatVersion)
-        w.write(UInt32(dimension))
-        w.write(metricCode(metric))
+        w.writeIndexHeader(magic: FlatIndex.magic, version: FlatIndex.formatVersion, dimension: dimension, metric: metric)
         w.write(UInt64(ids.count))
         w.write(contentsOf: ids)
         w.write(rows: data)
@@ -131,15 +128,8 @@ public struct FlatIndex: VectorIndex {
     }
 
     public init(from r: inout BinaryReader) throws {
-        let magic = try r.readUInt32()
-        guard magic == FlatIndex.magic else { throw IndexDecodingError.badMagic(found: magic) }
-        let version = try r.readUInt32()
-        guard version == FlatIndex.formatVersion else {
-            throw IndexDecodingError.unsupportedVersion(kind: "flat", version: version)
-        }
-        let dim = Int(try r.readUInt32())
+        let (dim, metric) = try r.readIndexHeader(magic: FlatIndex.magic, version: FlatIndex.formatVersion, kind: "flat")
         guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
-        let metric = try decodeMetric(try r.readUInt8())
         let n64 = try r.readUInt64()
         guard n64 < UInt64(Int32.max) else { throw IndexDecodingError.corrupt("count \(n64)") }
         let n = Int(n64)
@@ -158,20 +148,3 @@ public struct FlatIndex: VectorIndex {
     }
 }
 
-@inline(__always)
-func metricCode(_ m: Metric) -> UInt8 {
-    switch m {
-    case .l2: return 0
-    case .cosine: return 1
-    case .dot: return 2
-    }
-}
-
-func decodeMetric(_ c: UInt8) throws -> Metric {
-    switch c {
-    case 0: return .l2
-    case 1: return .cosine
-    case 2: return .dot
-    default: throw IndexDecodingError.corrupt("unknown metric code \(c)")
-    }
-}

@@ -895,10 +895,7 @@ public struct HNSWIndex: VectorIndex {
         let n = ids.count
         w.reserveCapacity(w.bytes.count + 96 + n * (8 + 1 + 1 + 4) + links0.count * 4 + upperLinks.count * 4
                           + freeSlots.count * 4 + vectors.count * dimension * 4 + invNorms.count * 4)
-        w.write(HNSWIndex.magic)
-        w.write(HNSWIndex.formatVersion)
-        w.write(UInt32(dimension))
-        w.write(metricCode(metric))
+        w.writeIndexHeader(magic: HNSWIndex.magic, version: HNSWIndex.formatVersion, dimension: dimension, metric: metric)
         w.write(UInt32(m))
         w.write(UInt32(efConstruction))
         w.write(UInt32(efSearch))
@@ -922,14 +919,7 @@ public struct HNSWIndex: VectorIndex {
     }
 
     public init(from r: inout BinaryReader) throws {
-        let magic = try r.readUInt32()
-        guard magic == HNSWIndex.magic else { throw IndexDecodingError.badMagic(found: magic) }
-        let version = try r.readUInt32()
-        guard version == HNSWIndex.formatVersion else {
-            throw IndexDecodingError.unsupportedVersion(kind: "hnsw", version: version)
-        }
-        let dim = Int(try r.readUInt32())
-        let metric = try decodeMetric(try r.readUInt8())
+        let (dim, metric) = try r.readIndexHeader(magic: HNSWIndex.magic, version: HNSWIndex.formatVersion, kind: "hnsw")
         let m = Int(try r.readUInt32())
         let efc = Int(try r.readUInt32())
         let efs = Int(try r.readUInt32())

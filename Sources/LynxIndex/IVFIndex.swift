@@ -419,10 +419,7 @@ public struct IVFIndex: VectorIndex {
         let n = count
         w.reserveCapacity(w.bytes.count + 80 + centroids.count * 4 + lists.count * 8 + n * 8 + n * dimension * 4
                           + (metric == .cosine ? n * 4 : 0))
-        w.write(IVFIndex.magic)
-        w.write(IVFIndex.formatVersion)
-        w.write(UInt32(dimension))
-        w.write(metricCode(metric))
+        w.writeIndexHeader(magic: IVFIndex.magic, version: IVFIndex.formatVersion, dimension: dimension, metric: metric)
         w.write(UInt32(configuredClusters))
         w.write(UInt32(clamping: defaultNProbe))
         w.write(seed)
@@ -442,15 +439,8 @@ public struct IVFIndex: VectorIndex {
     }
 
     public init(from r: inout BinaryReader) throws {
-        let magic = try r.readUInt32()
-        guard magic == IVFIndex.magic else { throw IndexDecodingError.badMagic(found: magic) }
-        let version = try r.readUInt32()
-        guard version == IVFIndex.formatVersion else {
-            throw IndexDecodingError.unsupportedVersion(kind: "ivf", version: version)
-        }
-        let dim = Int(try r.readUInt32())
+        let (dim, metric) = try r.readIndexHeader(magic: IVFIndex.magic, version: IVFIndex.formatVersion, kind: "ivf")
         guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
-        let metric = try decodeMetric(try r.readUInt8())
         let configured = Int(try r.readUInt32())
         guard configured < Int(UInt32.max) else { throw IndexDecodingError.corrupt("n_clusters \(configured)") }
         let nProbe = Int(try r.readUInt32())

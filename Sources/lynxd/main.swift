@@ -72,7 +72,7 @@ func run() {
     _ = signals
 
     // Replay the log while the server already answers (/health says "recovering").
-    Thread.detach {
+    spawnThread(name: "lynx-recovery") {
         do {
             try engine.recover()
         } catch {
@@ -111,19 +111,5 @@ func installSignalHandlers(_ onStop: @escaping @Sendable () -> Void) -> [Dispatc
     }
 }
 
-enum Thread {
-    /// Runs `body` on a new detached pthread.
-    static func detach(_ body: @escaping () -> Void) {
-        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { arg in
-            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            b.body()
-            return nil
-        }, box)
-        pthread_detach(thread)
-    }
-}
 
 run()

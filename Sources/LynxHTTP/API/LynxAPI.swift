@@ -152,22 +152,27 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         guard durable || syncAlways else {
             return .now(Responses.object { body(&$0, false) })
         }
+        return afterDurable(lsn) { result in
+            switch result {
+            case .success:
+                return Responses.object { body(&$0, true) }
+            case .failure(let error):
+                var problem = error.problem
+                problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
+                return problem.response
+            }
+        }
+    }
+
+    /// Suspends the request until `lsn` is durable, then answers with `respond(result)`. Without a log, durability
+    /// means a checkpoint, which runs on the maintenance queue rather than on a server thread.
+    private func afterDurable(
+        _ lsn: UInt64, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
+    ) -> HandlerResult {
         let engine = self.engine
         let queue = maintenance
         return .later { complete in
-            let wait: @Sendable () -> Void = {
-                engine.whenDurable(lsn) { result in
-                    switch result {
-                    case .success:
-                        complete(Responses.object { body(&$0, true) })
-                    case .failure(let error):
-                        var problem = error.problem
-                        problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
-                        complete(problem.response)
-                    }
-                }
-            }
-            // Without a log, durability means a checkpoint: run it off the server threads.
+            let wait: @Sendable () -> Void = { engine.whenDurable(lsn) { complete(respond($0)) } }
             if engine.config.walEnabled { wait() } else { queue.async(execute: wait) }
         }
     }
@@ -189,22 +194,13 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     private func flush() -> HandlerResult {
-        let engine = self.engine
-        let target = engine.lastLSN
-        let queue = maintenance
-        return .later { complete in
-            let wait: @Sendable () -> Void = {
-                engine.whenDurable(target) { result in
-                    switch result {
-                    case .success(let durable):
-                        complete(Responses.object { w in w.key("durable_lsn"); w.uint64(durable) })
-                    case .failure(let error):
-                        complete(error.problem.response)
-                    }
-                }
+        afterDurable(engine.lastLSN) { result in
+            switch result {
+            case .success(let durable):
+                return Responses.object { w in w.key("durable_lsn"); w.uint64(durable) }
+            case .failure(let error):
+                return error.problem.response
             }
-            // Without a log, durability means a checkpoint: run it off the server threads.
-            if engine.config.walEnabled { wait() } else { queue.async(execute: wait) }
         }
     }
 

@@ -1,0 +1,43 @@
+/// The prefix every serialized index layout starts with (docs/INDEXES.md): u32 magic, u32 format version,
+/// u32 dimension, u8 metric code. Each index writes its own fields after it.
+extension BinaryWriter {
+    mutating func writeIndexHeader(magic: UInt32, version: UInt32, dimension: Int, metric: Metric) {
+        write(magic)
+        write(version)
+        write(UInt32(dimension))
+        write(metricCode(metric))
+    }
+}
+
+extension BinaryReader {
+    /// Reads and checks the prefix (magic and version); the caller range-checks the dimension.
+    mutating func readIndexHeader(magic expected: UInt32, version expectedVersion: UInt32, kind: String) throws
+        -> (dimension: Int, metric: Metric)
+    {
+        let magic = try readUInt32()
+        guard magic == expected else { throw IndexDecodingError.badMagic(found: magic) }
+        let version = try readUInt32()
+        guard version == expectedVersion else { throw IndexDecodingError.unsupportedVersion(kind: kind, version: version) }
+        let dimension = Int(try readUInt32())
+        let metric = try decodeMetric(try readUInt8())
+        return (dimension, metric)
+    }
+}
+
+@inline(__always)
+func metricCode(_ m: Metric) -> UInt8 {
+    switch m {
+    case .l2: return 0
+    case .cosine: return 1
+    case .dot: return 2
+    }
+}
+
+func decodeMetric(_ c: UInt8) throws -> Metric {
+    switch c {
+    case 0: return .l2
+    case 1: return .cosine
+    case 2: return .dot
+    default: throw IndexDecodingError.corrupt("unknown metric code \(c)")
+    }
+}
