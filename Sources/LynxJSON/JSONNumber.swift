@@ -11,6 +11,9 @@
 public struct JSONNumber: Sendable, CustomStringConvertible {
     /// The nearest `Double` to the literal (always finite: literals beyond the `Double` range are rejected).
     public let double: Double
+    /// The nearest `Float` to the literal, correctly rounded from the literal itself (not from `double`, which
+    /// could round twice); ±infinity when it overflows `Float`.
+    @usableFromInline let nearestFloat: Float
     @usableFromInline let magnitude: UInt64  // |value| when flags has .exact
     @usableFromInline let flags: UInt8
 
@@ -19,10 +22,16 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     @usableFromInline static var negativeFlag: UInt8 { 4 }
 
     @inlinable
-    init(double: Double, magnitude: UInt64, flags: UInt8) {
+    init(double: Double, nearestFloat: Float, magnitude: UInt64, flags: UInt8) {
         self.double = double
+        self.nearestFloat = nearestFloat
         self.magnitude = magnitude
         self.flags = flags
+    }
+
+    @inlinable
+    init(double: Double, magnitude: UInt64, flags: UInt8) {
+        self.init(double: double, nearestFloat: Float(double), magnitude: magnitude, flags: flags)
     }
 
     /// An exact unsigned integer.
@@ -72,12 +81,11 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         return Int64(magnitude)
     }
 
-    /// The value as a `Float` (nearest), or `nil` when it overflows `Float` (|x| > Float.greatestFiniteMagnitude
-    /// after rounding).
+    /// The value as a `Float` (nearest to the literal), or `nil` when it overflows `Float`
+    /// (|x| > Float.greatestFiniteMagnitude after rounding).
     @inlinable
     public var float: Float? {
-        let f = Float(double)
-        return f.isFinite ? f : nil
+        nearestFloat.isFinite ? nearestFloat : nil
     }
 
     public var description: String {

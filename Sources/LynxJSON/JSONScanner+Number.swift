@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 
-// Number parsing: grammar check, exact integers, and correctly rounded doubles.
+// Number parsing: grammar check, exact integers, correctly rounded doubles and floats.
 //
 //   number = [ "-" ] ( "0" / [1-9] *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "+" / "-" ] 1*DIGIT ]
 //
@@ -16,6 +16,9 @@ import Darwin
 //     to Double, which is exact unless the Float80 result lies exactly on a Double rounding midpoint (checked).
 //  3. Otherwise `strtod` on a NUL-terminated copy of the literal (glibc's strtod is correctly rounded; Swift
 //     processes run in the "C" locale unless someone calls setlocale, and JSON literals never contain ',').
+// Floats (`floatValue`): mantissa <= 2^24 and |exp10| <= 10 -> one exact Float multiply/divide; otherwise the
+// nearest Double rounded to Float, which is exact except on a Float midpoint or below Float's normal range
+// (then `strtof`).
 
 /// 10^0 ... 10^22, all exactly representable as Double.
 private let powersOfTen: [Double] = [
@@ -33,9 +36,60 @@ private let powersOfTen80: [Float80] = {
 }()
 #endif
 
+/// The digits of one number literal, as scanned (value = ±mantissa × 10^exp10 unless `truncated`).
+@usableFromInline
+struct NumberLiteral {
+    var start: Int             // offset of the literal ('-' or first digit)
+    var end: Int               // offset just past it
+    var negative: Bool
+    var mantissa: UInt64       // first 19 significant digits
+    var exp10: Int
+    var truncated: Bool        // a non-zero digit beyond the 19th was dropped
+    var isInteger: Bool        // no fraction, no exponent
+    var integerDropped: Int    // integer digits beyond the 19th
+    var lastIntegerDigit: UInt64
+}
+
+/// 10^-0 ... 10^-22, each the nearest Double (inexact from 10^-1 on).
+private let reciprocalPowersOfTen: [Double] = (0...22).map { 1 / powersOfTen[$0] }
+
+/// 10^0 ... 10^8 as integers.
+private let uint64PowersOfTen: [UInt64] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+
+/// 10^0 ... 10^10, all exactly representable as Float (5^10 < 2^24).
+private let floatPowersOfTen: [Float] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10]
+
 extension JSONScanner {
     /// Parses a number at `i` (p[i] is '-' followed by a digit, or a digit).
     mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
+        let literal = try scanNumber()
+        let value = try doubleValue(literal)
+
+        // Exact integer value.
+        var magnitude: UInt64 = 0
+        var flags: UInt8 = literal.negative ? JSONNumber.negativeFlag : 0
+        if literal.isInteger {
+            flags |= JSONNumber.integerFlag
+            if literal.integerDropped == 0 {
+                magnitude = literal.mantissa
+                flags |= JSONNumber.exactFlag
+            } else if literal.integerDropped == 1 {
+                // 20 digits: may still fit in UInt64.
+                let (m10, o1) = literal.mantissa.multipliedReportingOverflow(by: 10)
+                let (m, o2) = m10.addingReportingOverflow(literal.lastIntegerDigit)
+                if !o1 && !o2 {
+                    magnitude = m
+                    flags |= JSONNumber.exactFlag
+                }
+            }
+        }
+        return JSONNumber(double: value, nearestFloat: floatValue(literal, nearestDouble: value),
+                          magnitude: magnitude, flags: flags)
+    }
+
+    /// Checks the grammar of the number at `i` and collects its digits; leaves `i` after it.
+    @inline(__always)
+    mutating func scanNumber() throws(JSONParseError) -> NumberLiteral {
         let start = i
         var negative = false
         if p[i] == UInt8(ascii: "-") { negative = true; i += 1 }
@@ -43,7 +97,7 @@ extension JSONScanner {
         var mantissa: UInt64 = 0   // first 19 significant digits
         var digits = 0             // significant digits in `mantissa`
         var exp10 = 0              // value = mantissa * 10^exp10 (when nothing was truncated)
-        var truncated = false      // a non-zero digit beyond the 19th was dropped
+        var truncated = false
         var isInteger = true
         var lastIntegerDigit: UInt64 = 0
 
@@ -61,6 +115,13 @@ extension JSONScanner {
                 i += 8
                 lastIntegerDigit = UInt64(p[i - 1] &- UInt8(ascii: "0"))
             }
+            // Then the remaining (fewer than eight) digits in one step when they still fit.
+            if digits <= 11, let (chunk, count) = leadingDigits(at: i) {
+                mantissa = mantissa &* uint64PowersOfTen[count] &+ chunk
+                digits += count
+                i += count
+                lastIntegerDigit = UInt64(p[i - 1] &- UInt8(ascii: "0"))
+            }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
                 if d >= 10 { break }
@@ -75,7 +136,7 @@ extension JSONScanner {
                 i += 1
             }
         }
-        let integerDropped = exp10  // integer digits beyond the 19th
+        let integerDropped = exp10
 
         // Fraction.
         if i < n && p[i] == UInt8(ascii: ".") {
@@ -91,6 +152,12 @@ extension JSONScanner {
                 if mantissa != 0 { digits += 8 }
                 exp10 -= 8
                 i += 8
+            }
+            if digits <= 11, let (chunk, count) = leadingDigits(at: i) {
+                mantissa = mantissa &* uint64PowersOfTen[count] &+ chunk
+                if mantissa != 0 { digits += count }
+                exp10 -= count
+                i += count
             }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
@@ -131,46 +198,75 @@ extension JSONScanner {
             }
             exp10 += expNegative ? -e : e
         }
+        return NumberLiteral(start: start, end: i, negative: negative, mantissa: mantissa, exp10: exp10,
+                             truncated: truncated, isInteger: isInteger, integerDropped: integerDropped,
+                             lastIntegerDigit: lastIntegerDigit)
+    }
 
-        // Exact integer value.
-        var magnitude: UInt64 = 0
-        var flags: UInt8 = negative ? JSONNumber.negativeFlag : 0
-        if isInteger {
-            flags |= JSONNumber.integerFlag
-            if integerDropped == 0 {
-                magnitude = mantissa
-                flags |= JSONNumber.exactFlag
-            } else if integerDropped == 1 {
-                // 20 digits: may still fit in UInt64.
-                let (m10, o1) = mantissa.multipliedReportingOverflow(by: 10)
-                let (m, o2) = m10.addingReportingOverflow(lastIntegerDigit)
-                if !o1 && !o2 {
-                    magnitude = m
-                    flags |= JSONNumber.exactFlag
-                }
-            }
-        }
-
-        // Nearest double.
+    /// The nearest Double to the literal (correctly rounded); throws when it overflows Double.
+    @inline(__always)
+    func doubleValue(_ literal: NumberLiteral) throws(JSONParseError) -> Double {
+        let mantissa = literal.mantissa, exp10 = literal.exp10
         var value: Double
         if mantissa == 0 {
             value = 0
-        } else if !truncated && mantissa <= (UInt64(1) << 53) && exp10 >= -22 && exp10 <= 22 {
+        } else if !literal.truncated && mantissa <= (UInt64(1) << 53) && exp10 >= -22 && exp10 <= 22 {
             value = Double(mantissa)
             if exp10 < 0 { value /= powersOfTen[-exp10] } else { value *= powersOfTen[exp10] }
         } else {
-            value = Self.slowDouble(mantissa: mantissa, exp10: exp10, truncated: truncated) ?? {
+            value = Self.slowDouble(mantissa: mantissa, exp10: exp10, truncated: literal.truncated) ?? {
                 // Fall back on strtod over the literal's digits.
-                strtodLiteral(from: start, to: i)
+                strtodLiteral(from: literal.start, to: literal.end)
             }()
-            if negative { value = -value }  // slowDouble and strtodLiteral both return the magnitude
             if !value.isFinite {
-                throw JSONParseError(offset: start, message: "number out of range")
+                throw JSONParseError(offset: literal.start, message: "number out of range")
             }
-            return JSONNumber(double: value, magnitude: magnitude, flags: flags)
         }
-        if negative { value = -value }
-        return JSONNumber(double: value, magnitude: magnitude, flags: flags)
+        return literal.negative ? -value : value
+    }
+
+    /// The nearest Float to the literal (correctly rounded; ±infinity when it overflows Float), given the nearest
+    /// Double to it. Rounding the Double again to Float is right unless the Double sits exactly on a Float
+    /// rounding midpoint (the literal may lie just off it, on either side) or is below Float's normal range:
+    /// those rare cases ask strtof.
+    @inline(__always)
+    func floatValue(_ literal: NumberLiteral, nearestDouble d: Double) -> Float {
+        let m = literal.mantissa, e = literal.exp10
+        if !literal.truncated && m <= (UInt64(1) << 24) && e >= -10 && e <= 10 {
+            // Both operands exact in Float: one correctly rounded operation.
+            var f = Float(m)
+            if e < 0 { f /= floatPowersOfTen[-e] } else { f *= floatPowersOfTen[e] }
+            return literal.negative ? -f : f
+        }
+        let onMidpoint = d.bitPattern & 0x1FFF_FFFF == 0x1000_0000
+        let belowNormal = d != 0 && d.magnitude < Double(Float.leastNormalMagnitude)
+        if onMidpoint || belowNormal {
+            let f = strtofLiteral(from: literal.start, to: literal.end)
+            return literal.negative ? -f : f
+        }
+        return Float(d)
+    }
+
+    /// The nearest Float to the number at `i` (see `floatValue`), for arrays of vector components.
+    ///
+    /// Fast path without a division: for mantissa <= 2^53 and |exp10| <= 22, `Double(mantissa) × 10^exp10` with
+    /// 10^exp10 a Double constant (its reciprocal when exp10 < 0) is within 2 units in the last place of the
+    /// exact value. Rounding that to Float gives the correctly rounded Float unless a Float rounding midpoint lies
+    /// within those 2 units: the low 29 bits of the Double (the ones a Float drops) are then near 0x1000_0000,
+    /// and the exact path decides. Subnormal Floats take the exact path too.
+    @inline(__always)
+    mutating func parseFloat() throws(JSONParseError) -> Float {
+        let literal = try scanNumber()
+        let m = literal.mantissa, e = literal.exp10
+        if !literal.truncated && m <= (UInt64(1) << 53) && e >= -22 && e <= 22 {
+            let approx = Double(m) * (e < 0 ? reciprocalPowersOfTen[-e] : powersOfTen[e])
+            let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
+            if (dropped - 0x1000_0000).magnitude > 8 && (m == 0 || approx >= Double(Float.leastNormalMagnitude)) {
+                let f = Float(approx)
+                return literal.negative ? -f : f
+            }
+        }
+        return floatValue(literal, nearestDouble: try doubleValue(literal))
     }
 
     /// The value of the eight ASCII digits at `k`, or nil when fewer than eight bytes remain or one is not a digit.
@@ -187,6 +283,25 @@ extension JSONScanner {
         v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))
             &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32)))) >> 32
         return v
+    }
+
+    /// The value and count (1...7) of the run of digits at `k` when fewer than eight digits start there and at
+    /// least eight bytes remain (one 8-byte load, no loop); nil otherwise (no digit, eight digits, or too close
+    /// to the end: the caller's byte loop takes over).
+    @inline(__always)
+    func leadingDigits(at k: Int) -> (UInt64, Int)? {
+        guard n - k >= 8 else { return nil }
+        let raw = UInt64(littleEndian: UnsafeRawPointer(p + k).loadUnaligned(as: UInt64.self))
+        // High bit of each byte that is not in '0'...'9' (see eightDigits).
+        let nonDigit = ((raw &+ 0x4646_4646_4646_4646) | (raw &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080
+        let count = nonDigit.trailingZeroBitCount >> 3  // digits before the first non-digit byte
+        guard count > 0 && count < 8 else { return nil }
+        // Keep the `count` digit bytes and move them to the top: the bytes below read as leading zeros.
+        var v = (raw &- 0x3030_3030_3030_3030) << UInt64(64 - 8 * count)
+        v = (v &* 10) &+ (v >> 8)
+        v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))
+            &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32)))) >> 32
+        return (v, count)
     }
 
     /// Correctly rounded `mantissa * 10^exp10` without strtod when possible, else nil.
@@ -207,14 +322,24 @@ extension JSONScanner {
 
     /// strtod of the literal bytes [from, to), without the sign; returns the magnitude.
     func strtodLiteral(from: Int, to: Int) -> Double {
+        withLiteralCString(from: from, to: to) { strtod($0, nil) }
+    }
+
+    /// strtof (correctly rounded in glibc) of the literal bytes [from, to), without the sign; the magnitude.
+    func strtofLiteral(from: Int, to: Int) -> Float {
+        withLiteralCString(from: from, to: to) { strtof($0, nil) }
+    }
+
+    /// Calls `body` with a NUL-terminated copy of the literal [from, to) minus its sign.
+    private func withLiteralCString<T>(from: Int, to: Int, _ body: (UnsafePointer<CChar>) -> T) -> T {
         var s = from
         if p[s] == UInt8(ascii: "-") { s += 1 }
         let len = to - s
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: len + 1) { buf -> Double in
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: len + 1) { buf -> T in
             let b = buf.baseAddress!
             UnsafeMutableRawPointer(b).copyMemory(from: p + s, byteCount: len)
             b[len] = 0
-            return strtod(b, nil)
+            return body(b)
         }
     }
 }

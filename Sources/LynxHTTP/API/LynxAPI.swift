@@ -125,7 +125,13 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     private func upsert(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
         let durable = try RequestDecoder.durableFlag(request)
-        let records = try decoder.records(RequestDecoder.json(request))
+        guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
+        let records: [VectorRecord]
+        if let fast = decoder.fastRecords(request.body, dimensionHint: engine.dimension) {
+            records = fast
+        } else {
+            records = try decoder.records(RequestDecoder.json(request))
+        }
         let lsn = try engineCall { try engine.upsert(records) }
         return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
             w.key("upserted"); w.int(records.count)

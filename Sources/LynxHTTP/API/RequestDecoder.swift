@@ -45,6 +45,7 @@ struct RequestDecoder {
     /// `application/json`, optionally with parameters (`; charset=utf-8`), case-insensitive.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
+        if contentType == "application/json" { return true }  // the common case, without splitting
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
         return mediaType.trimmingSpaces().lowercased() == "application/json"
     }
@@ -140,8 +141,7 @@ struct RequestDecoder {
             guard case .number(let n) = items[i] else {
                 throw Problem.invalidRequest("\(field)[\(i)]: expected a number, got \(items[i].typeName)", field: "\(field)[\(i)]")
             }
-            let f = Float(n.double)
-            guard f.isFinite else {
+            guard let f = n.float else {
                 throw Problem.invalidRequest("\(field)[\(i)]: \(n) overflows a 32-bit float", field: "\(field)[\(i)]")
             }
             vector[i] = f

@@ -1,0 +1,97 @@
+import LynxJSON
+import XCTest
+
+/// Vector components are rounded to Float straight from the decimal literal: the fast paths (`JSONReader` arrays
+/// and `JSONNumber.float`) must agree bit for bit with a correctly rounded conversion (`Float(String)`, which is
+/// strtof in the C locale), including literals that sit next to a Float rounding midpoint, where rounding through
+/// the nearest Double would go wrong.
+final class FloatParsingTests: XCTestCase {
+    /// Parses `literals` as one JSON array with both the reader and the tree parser and checks every component
+    /// against `Float(String)`.
+    func assertCorrectlyRounded(_ literals: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let body = Array(("[" + literals.joined(separator: ",") + "]").utf8)
+        var fast: [Float] = []
+        let read = try JSONReader.read(body) { (r: inout JSONReader) throws(JSONParseError) -> Bool in
+            let ok = try r.floatArray(into: &fast)
+            if ok { try r.end() }
+            return ok
+        }
+        let expected = literals.map { Float($0)! }
+        let allFinite = expected.allSatisfy { $0.isFinite }
+        XCTAssertEqual(read, allFinite, "floatArray accepts exactly the arrays of finite floats", file: file, line: line)
+        guard case .array(let tree) = try JSONParser.parse(body) else { return XCTFail("not an array", file: file, line: line) }
+        for (k, literal) in literals.enumerated() {
+            let want = expected[k]
+            if allFinite {
+                XCTAssertEqual(fast[k].bitPattern, want.bitPattern, "reader: \(literal)", file: file, line: line)
+            }
+            let viaTree = tree[k].numberValue?.float
+            XCTAssertEqual(viaTree?.bitPattern, want.isFinite ? want.bitPattern : nil, "tree: \(literal)", file: file, line: line)
+        }
+    }
+
+    func testCommonFormats() throws {
+        try assertCorrectlyRounded(["0", "-0", "1", "-1", "0.5", "0.123456", "-0.999999", "1e-5", "1E+2", "3.4028235e38",
+                                    "1.1754944e-38", "0.0001", "123456789", "0.30000001192092896", "-0.0",
+                                    "16777217", "16777216.5", "1e10", "1e-10", "7.006492e-46"])
+        try assertCorrectlyRounded(["3.5e38"])  // overflows Float: the reader refuses, the tree says nil
+    }
+
+    func testRandomFloatsInEveryFormat() throws {
+        var rng = SeededRNG(seed: 7)
+        var literals: [String] = []
+        for _ in 0..<20_000 {
+            let f: Float
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: f = Float.random(in: -1...1, using: &rng)
+            case 1: f = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng))
+            default: f = Float.random(in: -1e-3...1e-3, using: &rng)
+            }
+            guard f.isFinite else { continue }
+            literals.append("\(f)")                       // shortest round-trip form
+            literals.append("\(Double(f))")               // as a Double, 17 significant digits at most
+            literals.append(String(Double(f).description.prefix(9)).trimmingTrailingPunctuation())  // cut short
+        }
+        for chunk in stride(from: 0, to: literals.count, by: 1000) {
+            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
+        }
+    }
+
+    /// Decimal literals that round to a Double exactly on a Float midpoint while lying just off it.
+    func testLiteralsNextToFloatMidpoints() throws {
+        var rng = SeededRNG(seed: 11)
+        var literals: [String] = []
+        for _ in 0..<5_000 {
+            let f = Float.random(in: 1e-30...1e30, using: &rng)
+            let mid = (Double(f) + Double(f.nextUp)) / 2  // exact in Double
+            literals.append("\(mid)")
+            literals.append("\(mid.nextUp)")
+            literals.append("\(mid.nextDown)")
+            literals.append("-\(mid)")
+        }
+        for chunk in stride(from: 0, to: literals.count, by: 1000) {
+            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
+        }
+    }
+
+    func testReaderRefusesNonNumbers() throws {
+        for text in ["[1, \"2\"]", "[1, null]", "[1, [2]]", "[1 2]", "{}", "[-]"] {
+            let body = Array(text.utf8)
+            var out: [Float] = []
+            let ok = try? JSONReader.read(body) { (r: inout JSONReader) throws(JSONParseError) -> Bool in
+                try r.floatArray(into: &out)
+            }
+            XCTAssertNotEqual(ok, true, text)
+        }
+    }
+}
+
+private extension String {
+    /// "1.5e-" or "2." cut from a longer literal are not JSON numbers: drop the dangling part.
+    func trimmingTrailingPunctuation() -> String {
+        var s = Substring(self)
+        while let last = s.last, !last.isNumber { s = s.dropLast() }
+        if s.hasSuffix("e") || s.hasSuffix("E") { s = s.dropLast() }
+        return s.isEmpty ? "0" : String(s)
+    }
+}
