@@ -50,8 +50,12 @@ struct NumberLiteral {
     var lastIntegerDigit: UInt64
 }
 
-/// 10^-0 ... 10^-22, each the nearest Double (inexact from 10^-1 on).
-private let reciprocalPowersOfTen: [Double] = (0...22).map { 1 / powersOfTen[$0] }
+/// 10^-0 ... 10^-22, each the nearest Double (inexact from 10^-1 on). Literals, not computed, so the table is
+/// static data rather than a lazily initialised global (whose access check showed in the ingest profile).
+private let reciprocalPowersOfTen: [Double] = [
+    1e-0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11,
+    1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22,
+]
 
 /// 10^0 ... 10^8 as integers.
 private let uint64PowersOfTen: [UInt64] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]

@@ -172,6 +172,13 @@ public struct WALReader: Sendable {
             let h = try window.bytes(at: offset, count: WALFormat.frameHeaderSize)
             let len: Int
             switch WALCodec.checkFrameHeader(h, salt1: header.salt1, salt2: header.salt2) {
+            case .failure(.tornFrame) where try window.isZero(from: offset):
+                // Zeros to the end of the file: space the writer preallocated and never filled. The log ends here.
+                stop = pending.isEmpty ? .endOfLog : .uncommittedTail
+                break scan
+            case .failure(.frameHeaderChecksumMismatch) where try window.isZero(from: offset + UInt64(WALFormat.frameHeaderSize)):
+                stop = .tornFrame  // a header cut short inside preallocated zeros
+                break scan
             case .failure(let r): stop = r; break scan
             case .success(let n): len = n
             }
@@ -260,6 +267,26 @@ struct ReadWindow {
                                                  message: "file shrank while reading (got \(n) of \(count) bytes at \(offset))"))
         }
         return UnsafeRawPointer(buffer.baseAddress!)
+    }
+
+    /// True when every byte from `offset` to the end of the file is zero.
+    mutating func isZero(from offset: UInt64) throws -> Bool {
+        var off = offset
+        while off < fileSize {
+            let n = Int(min(UInt64(chunk), fileSize - off))
+            let p = try bytes(at: off, count: n)
+            var i = 0
+            while i + 8 <= n {
+                if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+                i += 8
+            }
+            while i < n {
+                if p.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
+                i += 1
+            }
+            off += UInt64(n)
+        }
+        return true
     }
 
     /// The first offset > `after` holding a frame header of this generation (valid header check, matching

@@ -34,15 +34,23 @@ public final class WALWriter: @unchecked Sendable {
     private var poison: StorageError?
     private var scratch: UnsafeMutableRawPointer
     private var scratchSize: Int
+    /// The file's size as this writer knows it: appends below it overwrite bytes that already exist.
+    private var allocated: UInt64 = 0
+    /// Zeros written ahead of the appends when they reach `allocated`, so that most appends overwrite existing
+    /// blocks and an fdatasync carries no file-size change (no journal commit on ext4; SQLite gets the same by
+    /// rewriting its WAL in place). 0 disables. A reader takes zeros to the end of the file as the end of the log.
+    public static let defaultPreallocationBytes: UInt64 = 1 << 20
+    private let preallocationBytes: UInt64
 
     // MARK: opening
 
     /// Creates (or truncates to empty) the log at `path` and writes a fresh header with random salts.
     /// The header and the directory entry are fsynced before this returns.
     public convenience init(creating path: String, checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
+                            preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
                             io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createTruncate,
-                      truncateAbove: nil, io: io)
+                      truncateAbove: nil, preallocationBytes: preallocationBytes, io: io)
     }
 
     /// Starts a new generation in an existing log file without rewriting it (rollback-free, as `reset`): a new
@@ -51,15 +59,17 @@ public final class WALWriter: @unchecked Sendable {
     /// Creates the file when it does not exist. Header (and directory entry) fsynced before this returns.
     /// PRECONDITION: nothing in the file is needed any more (a snapshot covers it).
     public convenience init(reusing path: String, checkpointSeq: UInt64, firstLSN: UInt64, truncateAbove: UInt64,
+                            preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
                             io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createOrOpen,
-                      truncateAbove: truncateAbove, io: io)
+                      truncateAbove: truncateAbove, preallocationBytes: preallocationBytes, io: io)
     }
 
     private init(path: String, checkpointSeq: UInt64, firstLSN: UInt64, mode: OpenMode, truncateAbove: UInt64?,
-                 io: FileIO) throws {
+                 preallocationBytes: UInt64, io: FileIO) throws {
         self.path = path
         self.io = io
+        self.preallocationBytes = preallocationBytes
         let f = try io.open(path, mode: mode)
         var h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
                           salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
@@ -78,6 +88,7 @@ public final class WALWriter: @unchecked Sendable {
             try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
             try io.fsync(f)                                  // header durable
             try io.fsyncDirectory(parentDirectory(of: path)) // the directory entry durable
+            allocated = try io.fileSize(f)
         } catch {
             try? io.close(f)
             throw error
@@ -98,12 +109,14 @@ public final class WALWriter: @unchecked Sendable {
     /// in place (stale frames of an older generation, or damaged data kept for inspection) and get overwritten
     /// by later appends. The file is then fdatasynced once, so the recovered prefix is durable before it is
     /// reported as `durableLSN`. Throws `.corrupt` when the header was invalid, `.syncFailed` when that sync fails.
-    public init(resuming recovery: WALRecoveryResult, io: FileIO = SystemFileIO()) throws {
+    public init(resuming recovery: WALRecoveryResult, preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
+                io: FileIO = SystemFileIO()) throws {
         guard let h = recovery.header else {
             throw StorageError.corrupt("cannot resume \(recovery.path): \(recovery.headerError ?? "invalid header")")
         }
         self.path = recovery.path
         self.io = io
+        self.preallocationBytes = preallocationBytes
         let f = try io.open(recovery.path, mode: .readWrite)
         do {
             if recovery.stopReason.isTorn, try io.fileSize(f) > recovery.validEndOffset {
@@ -112,6 +125,7 @@ public final class WALWriter: @unchecked Sendable {
             // What recovery read may exist only in the page cache (the previous process died, the kernel did
             // not): make it durable before reporting it as durableLSN.
             try io.fdatasync(f)
+            allocated = try io.fileSize(f)
         } catch {
             try? io.close(f)
             throw error
@@ -169,11 +183,14 @@ public final class WALWriter: @unchecked Sendable {
         let first = last &+ 1
         let newCRC = WALCodec.encode(ops, into: scratch, firstLSN: first, salt1: header.salt1, salt2: header.salt2, seed: crc)
         do {
+            if end + UInt64(size) > allocated && preallocationBytes > 0 {
+                try preallocate(f, through: end + UInt64(size))
+            }
             try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
         } catch {
             // Drop whatever part of the transaction reached the file. Best effort: shrinking needs no space,
             // and if it fails the bytes are overwritten by the next append and fail validation meanwhile.
-            try? io.ftruncate(f, to: end)
+            if (try? io.ftruncate(f, to: end)) != nil { allocated = end }
             throw error
         }
         end += UInt64(size)
@@ -183,6 +200,18 @@ public final class WALWriter: @unchecked Sendable {
         sinceReset += UInt64(size)
         written += UInt64(size)
         return last
+    }
+
+    /// Extends the file with zeros from `allocated` to the next multiple of `preallocationBytes` past `needed`
+    /// (one pwrite). The caller holds the lock. On failure `allocated` stays and the caller truncates.
+    private func preallocate(_ f: OpenFile, through needed: UInt64) throws {
+        let target = (needed / preallocationBytes + 1) * preallocationBytes
+        let count = Int(target - allocated)
+        // calloc'd memory reads as the shared zero page until written: no memset, no resident copy.
+        guard let zeros = calloc(count, 1) else { throw StorageError.noSpace(SyscallFailure(syscall: "calloc", path: path, errno: ENOMEM, message: "cannot allocate \(count) bytes of zeros")) }
+        defer { free(zeros) }
+        try io.pwriteFully(f, UnsafeRawBufferPointer(start: zeros, count: count), at: allocated)
+        allocated = target
     }
 
     /// Makes every transaction whose `append` returned before this call durable (fdatasync), and returns the
@@ -233,6 +262,7 @@ public final class WALWriter: @unchecked Sendable {
                 try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
             }
             try io.fsync(f) // new header (and truncation) durable before any new frame is acknowledged
+            allocated = try io.fileSize(f)
         } catch {
             // The on-disk header may or may not be the new one: refuse further use.
             // Reported as .syncFailed whatever the errno: the writer is dead, like after a failed fsync.

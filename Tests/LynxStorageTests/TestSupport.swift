@@ -13,6 +13,7 @@ func makeTempDir(_ name: String = "lynx-storage") -> String {
 func removeDir(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
 func readFile(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
+func fileSize(_ path: String) -> UInt64 { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0 }
 
 /// Replaces a file's content (plain open/write/close: no fsync, no temp file; tests rewrite files thousands of times).
 func writeFile(_ path: String, _ bytes: [UInt8]) {
@@ -51,7 +52,8 @@ func writeLog(_ path: String, _ txs: [[WALOperation]]) throws -> (bytes: [UInt8]
     }
     try w.sync()
     try w.close()
-    return (readFile(path), ends, lsns)
+    // The log's bytes: the file continues with the writer's preallocated zeros, which are not part of it.
+    return (Array(readFile(path)[0..<Int(ends.last ?? UInt64(WALFormat.headerSize))]), ends, lsns)
 }
 
 func recoverAll(_ path: String, io: FileIO = SystemFileIO()) throws -> (WALRecoveryResult, [(lsn: UInt64, ops: [WALOperation])]) {

@@ -63,8 +63,9 @@ final class WALFaultTests: XCTestCase {
     }
 
     func testShortWriteThenCrashRecoversPrefix() throws {
+        // A growing file (no preallocation): the partial transaction is where the file ends.
         let io = FaultInjectingFileIO()
-        let w = try WALWriter(creating: path, io: io)
+        let w = try WALWriter(creating: path, preallocationBytes: 0, io: io)
         try w.append([upsert(1)])
         io.fail(.ftruncate, errno: EIO) // the best-effort cleanup fails too: the partial bytes stay
         io.shortWrite(keep: 120)
@@ -74,6 +75,18 @@ final class WALFaultTests: XCTestCase {
         XCTAssertEqual(got.map(\.ops), [[upsert(1)]])
         XCTAssertTrue(r.stopReason.isTorn, "\(r.stopReason)")
         XCTAssertEqual(r.droppedUncommittedFrames, 1)
+    }
+
+    func testShortWriteInsidePreallocatedSpaceThenCrashRecoversPrefix() throws {
+        let io = FaultInjectingFileIO()
+        let w = try WALWriter(creating: path, io: io)
+        try w.append([upsert(1)])
+        io.fail(.ftruncate, errno: EIO)
+        io.shortWrite(keep: 120)
+        assertStorageError({ try w.append([upsert(2, dim: 8), upsert(3, dim: 8)]) }, isNoSpace)
+        let (r, got) = try recoverAll(path)
+        XCTAssertEqual(got.map(\.ops), [[upsert(1)]])
+        XCTAssertFalse(r.isCorruption, "\(r.stopReason)")
     }
 
     func testFdatasyncFailurePoisonsWriter() throws {

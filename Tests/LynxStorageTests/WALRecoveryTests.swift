@@ -61,6 +61,48 @@ final class WALRecoveryTests: XCTestCase {
         }
     }
 
+    /// The writer preallocates zeros ahead of its appends, so a crash mid-append leaves the cut transaction
+    /// followed by zeros, not by the end of the file: the same prefix comes back, never reported as corruption.
+    /// The stop is a clean end where only zeros follow the last commit, a torn tail when the cut falls in a
+    /// frame header, and a checksum mismatch when it falls in a payload (full length, zeros for content).
+    func testCutInsidePreallocatedZerosRecoversCommittedPrefix() throws {
+        let txs = sampleTransactions()
+        let (bytes, ends, lsns) = try writeLog(path, txs)
+        XCTAssertEqual(fileSize(path), WALWriter.defaultPreallocationBytes, "the writer preallocated")
+        for cut in Int(ends[4])...bytes.count {
+            writeFile(path, Array(bytes[0..<cut]) + [UInt8](repeating: 0, count: 4096))
+            let (r, got) = try recoverAll(path)
+            // Missing bytes that happen to be zeros read back as written: the transaction is whole and validates.
+            var whole = cut
+            while whole < bytes.count && bytes[whole] == 0 { whole += 1 }
+            let expected = ends.filter { $0 <= UInt64(whole) }.count
+            assertPrefix(got, txs, lsns, count: expected, "cut at \(cut)")
+            let validEnd = Int(ends[expected - 1])
+            XCTAssertEqual(r.validEndOffset, UInt64(validEnd), "cut at \(cut)")
+            XCTAssertFalse(r.isCorruption, "cut at \(cut): \(r.stopReason)")
+            if bytes[validEnd..<max(validEnd, cut)].allSatisfy({ $0 == 0 }) {
+                XCTAssertEqual(r.stopReason, .endOfLog, "cut at \(cut)")
+            } else {
+                XCTAssertTrue(r.stopReason.isTorn || r.stopReason == .checksumMismatch, "cut at \(cut): \(r.stopReason)")
+            }
+        }
+    }
+
+    /// Appends after a restart continue inside the preallocated space; everything comes back.
+    func testResumeInsidePreallocatedSpace() throws {
+        let txs = sampleTransactions()
+        _ = try writeLog(path, txs)
+        let (w, r) = try WALWriter.open(path: path) { _, _ in }
+        XCTAssertEqual(r?.stopReason, .endOfLog)
+        try w.append([upsert(900)])
+        try w.sync()
+        try w.close()
+        let (r2, got) = try recoverAll(path)
+        XCTAssertEqual(r2.stopReason, .endOfLog)
+        XCTAssertEqual(got.count, txs.count + 1)
+        XCTAssertEqual(got.last?.ops, [upsert(900)])
+    }
+
     func testMultiFrameTransactionIsWholeOrAbsent() throws {
         let txs: [[WALOperation]] = [[upsert(1)], (10..<15).map { upsert(UInt64($0), dim: 8) }]
         let (bytes, ends, _) = try writeLog(path, txs)
@@ -149,7 +191,8 @@ final class WALRecoveryTests: XCTestCase {
     }
 
     func testResetChangesSaltsAndOldFramesNeverReturn() throws {
-        let w = try WALWriter(creating: path)
+        // A growing file (no preallocation), so that the old generation ends exactly where its last frame does.
+        let w = try WALWriter(creating: path, preallocationBytes: 0)
         for i in 1...20 { try w.append([upsert(UInt64(i), dim: 16)]) }
         let old = w.currentHeader
         let oldSize = w.endOffset
@@ -189,8 +232,9 @@ final class WALRecoveryTests: XCTestCase {
     }
 
     func testResumeOverwritesTornTail() throws {
+        // A growing file (no preallocation): the crash leaves the file ending inside the last transaction.
         do {
-            let w = try WALWriter(creating: path)
+            let w = try WALWriter(creating: path, preallocationBytes: 0)
             for i in 1...5 { try w.append([upsert(UInt64(i), dim: 32)]) }
             try w.append([upsert(6), upsert(7), upsert(8)])
             // "crash": the writer is dropped without close or sync
@@ -201,7 +245,7 @@ final class WALRecoveryTests: XCTestCase {
         let (r, got) = try recoverAll(path)
         XCTAssertEqual(got.count, 5)
         XCTAssertEqual(r.stopReason, .tornFrame)
-        let w = try WALWriter(resuming: r)
+        let w = try WALWriter(resuming: r, preallocationBytes: 0)
         XCTAssertEqual(w.endOffset, r.validEndOffset)
         XCTAssertEqual(w.lastLSN, 5)
         XCTAssertEqual(try w.append([.delete(id: 1)]), 6)

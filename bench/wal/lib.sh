@@ -10,8 +10,19 @@ BENCH_TMP=${LYNX_BENCH_TMP:-/tmp}
 _LYNX_PIDS=()
 _LYNX_DIRS=()
 
+# The HTTP client: bench/http/loadgen.c (default; built here with gcc) or wrk with bench/http/upsert.lua
+# (LYNX_LOADGEN=wrk). See bench/http/ingest_vs_health.sh for why the C client is the default.
+LOADGEN_CLIENT=${LYNX_LOADGEN:-c}
+LOADGEN_BIN=""
 need_tools() {
-  command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+  if [ "$LOADGEN_CLIENT" = wrk ]; then
+    command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+  else
+    command -v gcc >/dev/null || { echo "gcc is missing: apt-get install gcc" >&2; exit 1; }
+    LOADGEN_BIN=$(mktemp "$BENCH_TMP/lynx-loadgen-XXXXXX")
+    _LYNX_DIRS+=("$LOADGEN_BIN")
+    gcc -O2 -pthread -o "$LOADGEN_BIN" bench/http/loadgen.c
+  fi
   command -v python3 >/dev/null || { echo "python3 is missing" >&2; exit 1; }
   [ -x "$BIN" ] || swift build -c release --product lynxd >&2
 }
@@ -65,22 +76,27 @@ metric() {
   curl -s "$1/metrics" | awk -v n="$2" '$1 == n {print $2; exit}'
 }
 
-# wrk_upsert VAR URL CONNS SECS [QUERY]: single 384-d upserts (bench/http/upsert.lua, -t min(CONNS,2)) with ids
-# never used before by this script; sets VAR to "rps p50_us p99_us requests". Fails on any HTTP or socket error.
+# load_upsert VAR URL CONNS SECS [QUERY]: single 384-d upserts over CONNS keep-alive connections (client threads
+# min(CONNS,2)) with ids never used before by this script; sets VAR to "rps p50_us p99_us requests". Fails on any
+# HTTP or socket error.
 _ID_OFFSET=0
-wrk_upsert() {
+load_upsert() {
   local var=$1 url=$2 c=$3 secs=$4 query=${5:-}
   local t=$(( c < 2 ? c : 2 ))
   _ID_OFFSET=$(( _ID_OFFSET + 1 ))
   local _out _line _res
-  _out=$(LYNX_BENCH_DIM=384 LYNX_BENCH_QUERY="$query" LYNX_BENCH_ID_OFFSET=$(( _ID_OFFSET * 10000000 )) \
-    wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s -s bench/http/upsert.lua "$url/vectors")
+  if [ "$LOADGEN_CLIENT" = wrk ]; then
+    _out=$(LYNX_BENCH_DIM=384 LYNX_BENCH_QUERY="$query" LYNX_BENCH_ID_OFFSET=$(( _ID_OFFSET * 10000000 )) \
+      wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s -s bench/http/upsert.lua "$url/vectors")
+  else
+    _out=$("$LOADGEN_BIN" upsert "${url##*:}" "$c" "$secs" "$t" 384 $(( _ID_OFFSET * 1000000000 )) "$query")
+  fi
   _line=$(grep LYNX_RESULT <<<"$_out")
   _res=$(python3 - "$_line" <<'EOF2'
 import re, sys
 kv = dict(re.findall(r"(\w+)=([0-9.]+)", sys.argv[1]))
 if int(kv["errors_status"]) or int(kv["errors_other"]):
-    sys.exit("errors in wrk run: " + sys.argv[1])
+    sys.exit("errors in load run: " + sys.argv[1])
 print(round(int(kv["requests"]) / float(kv["seconds"])), kv["p50_us"], kv["p99_us"], kv["requests"])
 EOF2
 )

@@ -2,7 +2,7 @@
 # Durable single-record ingest: lynxd --sync always against the group-commit ceiling of this disk.
 #
 # What it measures: POST /vectors with one fresh-id 384-d record per request (bench/http/upsert.lua) over
-# 1, 4, 16 and 64 keep-alive connections (wrk -c N -t min(N,2)) against lynxd --sync always --index flat
+# 1, 4, 16 and 64 keep-alive connections (bench/http/loadgen.c, or wrk when LYNX_LOADGEN=wrk; min(N,2) client threads) against lynxd --sync always --index flat
 # --dimension 384 on a fresh data dir; every answer is sent only after its record is fdatasync'd. The
 # baseline is /work/shared/bench/limits/group_commit.c (N writer threads, one flusher doing one write +
 # one fdatasync per batch; no HTTP, no JSON, no index) with N threads, writing records of the size of our
@@ -17,7 +17,7 @@
 #   bench/wal/sync_always_vs_probe.sh [SECONDS_PER_RUN=6] [REPS=2]
 #
 # Env: LYNX_BENCH_TMP (scratch dir, default /tmp), LYNX_LIMITS (default /work/shared/bench/limits).
-# Needs wrk, gcc, python3 and a release build (swift build -c release --product lynxd).
+# Needs gcc (wrk with LYNX_LOADGEN=wrk), python3 and a release build (swift build -c release --product lynxd).
 cd "$(dirname "$0")/../.."
 source bench/wal/lib.sh
 secs=${1:-6}; reps=${2:-2}
@@ -33,7 +33,7 @@ start_lynxd L "$work/data" --sync always --index flat --dimension 384 \
 env_line "$work"
 
 # Frame size: warm up for 2 s, then bytes logged / records.
-wrk_upsert warm "$L_url" 4 2
+load_upsert warm "$L_url" 4 2
 bytes=$(metric "$L_url" lynx_wal_bytes_written_total)
 records=$(curl -s "$L_url/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["inserts"])')
 rec=$(python3 -c "print(round(float('$bytes')/float('$records')))")
@@ -51,7 +51,7 @@ for rep in $(seq "$reps"); do
       probe_load=$(load1)
     }
     run_lynx() {
-      local res; wrk_upsert res "$L_url" "$n" "$secs"
+      local res; load_upsert res "$L_url" "$n" "$secs"
       read -r lynx_rps lynx_p50 lynx_p99 _ <<<"$res"
       lynx_load=$(load1)
     }

@@ -4,7 +4,7 @@
 # What it measures, at 1, 16 and 64 concurrent writers, alternating (the order flips every other step):
 #   - lynxd --sync always  vs SQLite synchronous=FULL   (every acknowledged write fdatasync'd)
 #   - lynxd --sync flush   vs SQLite synchronous=NORMAL (written to the OS per write, synced later)
-# Lynx: POST /vectors, one fresh-id 384-d record per request, over N keep-alive connections (wrk -c N
+# Lynx: POST /vectors, one fresh-id 384-d record per request, over N keep-alive connections (bench/http/loadgen.c or, with LYNX_LOADGEN=wrk, wrk -c N
 # -t min(N,2)), fresh data dirs, default checkpoint settings (64 MiB / 300 s). SQLite 3 via Python
 # (bench/wal/sqlite_ingest.py): WAL mode, one transaction per insert of an integer id + a 1536-byte blob
 # (the 384 float32 of a record, pre-built, so SQLite does no JSON/HTTP work), default wal_autocheckpoint,
@@ -22,7 +22,7 @@
 #
 #   bench/wal/vs_sqlite.sh [SECONDS_PER_RUN=5] [REPS=2]
 #
-# Env: LYNX_BENCH_TMP (scratch dir, default /tmp). Needs wrk, python3, a release build of lynxd.
+# Env: LYNX_BENCH_TMP (scratch dir, default /tmp). Needs gcc (wrk with LYNX_LOADGEN=wrk), python3, a release build of lynxd.
 cd "$(dirname "$0")/../.."
 source bench/wal/lib.sh
 secs=${1:-5}; reps=${2:-2}
@@ -49,7 +49,7 @@ for rep in $(seq "$reps"); do
     for mode in always flush; do
       step=$((step + 1))
       if [ "$mode" = always ]; then url=$A_url; sync=FULL; else url=$F_url; sync=NORMAL; fi
-      run_lynx() { local res; wrk_upsert res "$url" "$n" "$secs"; read -r l_rps _ l_p99 _ <<<"$res"; l_load=$(load1); }
+      run_lynx() { local res; load_upsert res "$url" "$n" "$secs"; read -r l_rps _ l_p99 _ <<<"$res"; l_load=$(load1); }
       run_sqlite() {
         sqlite_run "$sync" "$n"; t_rps=$sq_rps; t_p99=$sq_p99
         if [ "$n" = 1 ]; then eval "single_${mode}=$t_rps"; fi

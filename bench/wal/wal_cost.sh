@@ -3,7 +3,7 @@
 # default: one pwrite per write, fdatasync at most every --sync-interval=1 s, checkpoints by size and time).
 #
 # What it measures: POST /vectors, one fresh-id 384-d record per request, 32 keep-alive connections
-# (wrk -c 32 -t 2), against two lynxd (fresh data dirs, both running the whole time, only one loaded at a
+# (32 connections, 2 client threads: bench/http/loadgen.c, or wrk with LYNX_LOADGEN=wrk), against two lynxd (fresh data dirs, both running the whole time, only one loaded at a
 # time), alternating off/flush every round with the order flipped each round (ABBA). Both get the same
 # --checkpoint-wal-bytes and --checkpoint-interval: the defaults, 67108864 (64 MiB) and 300 s. With --wal off
 # nothing is logged, so only the 300 s interval could checkpoint it (it does not within a run); with the
@@ -15,7 +15,7 @@
 #   bench/wal/wal_cost.sh [SECONDS_PER_RUN=8] [ROUNDS=4]
 #
 # Env: LYNX_BENCH_TMP (scratch dir, default /tmp); LYNX_BENCH_CKPT_BYTES / LYNX_BENCH_CKPT_INTERVAL override the
-# checkpoint settings of both servers (e.g. 4294967296 to see the cost of the log appends without checkpoints). Needs wrk, python3, a release build of lynxd.
+# checkpoint settings of both servers (e.g. 4294967296 to see the cost of the log appends without checkpoints). Needs gcc (wrk with LYNX_LOADGEN=wrk), python3, a release build of lynxd.
 cd "$(dirname "$0")/../.."
 source bench/wal/lib.sh
 secs=${1:-8}; rounds=${2:-4}
@@ -27,15 +27,15 @@ trap 'cleanup_all; rm -rf "$work"' EXIT
 start_lynxd O "$work/off" --wal off --index flat --dimension 384 --checkpoint-wal-bytes $ckb --checkpoint-interval $cki
 start_lynxd F "$work/flush" --wal on --sync flush --index flat --dimension 384 --checkpoint-wal-bytes $ckb --checkpoint-interval $cki
 env_line "$work"
-echo "# --checkpoint-wal-bytes $ckb --checkpoint-interval $cki for both; 32 connections, 2 wrk threads, ${secs}s per run"
+echo "# --checkpoint-wal-bytes $ckb --checkpoint-interval $cki for both; 32 connections, 2 client threads ($LOADGEN_CLIENT), ${secs}s per run"
 
 ckpts() { curl -s "$1/metrics" | awk '$1=="lynx_checkpoints_total{result=\"success\"}"{print $2}'; }
 R=""
 for r in $(seq "$rounds"); do
-  run_off() { local res; wrk_upsert res "$O_url" 32 "$secs"; read -r o_rps _ o_p99 _ <<<"$res"; o_load=$(load1); }
+  run_off() { local res; load_upsert res "$O_url" 32 "$secs"; read -r o_rps _ o_p99 _ <<<"$res"; o_load=$(load1); }
   run_flush() {
     local before res; before=$(ckpts "$F_url")
-    wrk_upsert res "$F_url" 32 "$secs"; read -r f_rps _ f_p99 _ <<<"$res"; f_load=$(load1)
+    load_upsert res "$F_url" 32 "$secs"; read -r f_rps _ f_p99 _ <<<"$res"; f_load=$(load1)
     f_ck=$(( $(ckpts "$F_url") - before ))
   }
   if (( r % 2 )); then order="off,flush"; run_off; run_flush; else order="flush,off"; run_flush; run_off; fi
