@@ -144,12 +144,13 @@ extension Engine {
             let generation = max(baseSeq, files.last?.generation ?? 0) + 1
             try writeRecoverySnapshot(seq: generation, lsn: highest)
             for file in files { directory.keepAside(file.path, logger: logger) }
-            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1, io: directory.io)
+            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1,
+                                       preallocationBytes: config.walPreallocationBytes, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
             return
         }
         if let newest = results.last {
-            let writer = try WALWriter(resuming: newest.result, io: directory.io)
+            let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes, io: directory.io)
             let previous = results.dropLast().last
             installLog(
                 writer: writer,
@@ -157,7 +158,8 @@ extension Engine {
                 pendingFrames: previous?.result.committedFrames ?? 0,
                 safeSeq: baseSeq)
         } else {
-            let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1, io: directory.io)
+            let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1,
+                                   preallocationBytes: config.walPreallocationBytes, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
         }
     }
@@ -166,7 +168,8 @@ extension Engine {
         let manager = LogManager(
             directory: directory.path, io: directory.io, writer: writer,
             previousGenerationBytes: pendingBytes, previousGenerationFrames: pendingFrames,
-            safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)))
+            safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)),
+            preallocationBytes: config.walPreallocationBytes)
         log = manager
         committer = Committer(
             log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds,

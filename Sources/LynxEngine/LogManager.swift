@@ -18,6 +18,8 @@ final class LogManager: @unchecked Sendable {
     let io: FileIO
     /// Files above this size are truncated when a generation reuses them.
     let truncateAbove: UInt64
+    /// Passed to each generation's writer (see `EngineConfig.walPreallocationBytes`).
+    let preallocationBytes: UInt64
 
     private struct Current {
         var writer: WALWriter
@@ -36,10 +38,11 @@ final class LogManager: @unchecked Sendable {
     static func fileName(generation: UInt64) -> String { "wal-\(generation % 2).log" }
 
     init(directory: String, io: FileIO, writer: WALWriter, previousGenerationBytes: UInt64, previousGenerationFrames: Int,
-         safeSnapshotSeq: UInt64, truncateAbove: UInt64) {
+         safeSnapshotSeq: UInt64, truncateAbove: UInt64, preallocationBytes: UInt64) {
         self.directory = directory
         self.io = io
         self.truncateAbove = truncateAbove
+        self.preallocationBytes = preallocationBytes
         current = PlainMutex(Current(
             writer: writer, pendingBytes: previousGenerationBytes, pendingFrames: previousGenerationFrames,
             syncedOffset: writer.endOffset))
@@ -83,7 +86,8 @@ final class LogManager: @unchecked Sendable {
         _ = try old.sync()
         let next = old.checkpointSeq + 1
         let path = joinPath(directory, Self.fileName(generation: next))
-        let fresh = try WALWriter(reusing: path, checkpointSeq: next, firstLSN: old.lastLSN + 1, truncateAbove: truncateAbove, io: io)
+        let fresh = try WALWriter(reusing: path, checkpointSeq: next, firstLSN: old.lastLSN + 1, truncateAbove: truncateAbove,
+                                  preallocationBytes: preallocationBytes, io: io)
         current.withLock {
             $0.pendingBytes = old.bytesSinceReset
             $0.pendingFrames = old.frameCount

@@ -112,19 +112,13 @@ extension JSONScanner {
                 throw JSONParseError(offset: start, message: "leading zeros are not allowed in numbers")
             }
         } else {
-            // Eight digits at a time while they fit in the 19-digit mantissa (ids, long integers).
-            while digits <= 11, let chunk = eightDigits(at: i) {
-                mantissa = mantissa &* 100_000_000 &+ chunk
-                digits += 8
-                i += 8
-                lastIntegerDigit = UInt64(p[i - 1] &- UInt8(ascii: "0"))
-            }
-            // Then the remaining (fewer than eight) digits in one step when they still fit.
-            if digits <= 11, let (chunk, count) = leadingDigits(at: i) {
+            // Up to eight digits per step while they fit in the 19-digit mantissa.
+            while digits <= 11, let (chunk, count) = leadingDigits(at: i) {
                 mantissa = mantissa &* uint64PowersOfTen[count] &+ chunk
                 digits += count
                 i += count
                 lastIntegerDigit = UInt64(p[i - 1] &- UInt8(ascii: "0"))
+                if count < 8 { break }
             }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
@@ -149,19 +143,14 @@ extension JSONScanner {
             guard i < n, p[i] &- UInt8(ascii: "0") < 10 else {
                 throw JSONParseError(offset: i, message: "expected a digit after the decimal point")
             }
-            // Eight digits at a time while they fit (digits may overcount leading zeros of "0.000…": that only
-            // makes the mantissa give up early, and strtod then handles the literal).
-            while digits <= 11, let chunk = eightDigits(at: i) {
-                mantissa = mantissa &* 100_000_000 &+ chunk
-                if mantissa != 0 { digits += 8 }
-                exp10 -= 8
-                i += 8
-            }
-            if digits <= 11, let (chunk, count) = leadingDigits(at: i) {
+            // Up to eight digits per step while they fit (digits may overcount leading zeros of "0.000…": that
+            // only makes the mantissa give up early, and strtod then handles the literal).
+            while digits <= 11, let (chunk, count) = leadingDigits(at: i) {
                 mantissa = mantissa &* uint64PowersOfTen[count] &+ chunk
                 if mantissa != 0 { digits += count }
                 exp10 -= count
                 i += count
+                if count < 8 { break }
             }
             while i < n {
                 let d = p[i] &- UInt8(ascii: "0")
@@ -273,36 +262,21 @@ extension JSONScanner {
         return floatValue(literal, nearestDouble: try doubleValue(literal))
     }
 
-    /// The value of the eight ASCII digits at `k`, or nil when fewer than eight bytes remain or one is not a digit.
-    @inline(__always)
-    func eightDigits(at k: Int) -> UInt64? {
-        guard n - k >= 8 else { return nil }
-        var v = UInt64(littleEndian: UnsafeRawPointer(p + k).loadUnaligned(as: UInt64.self))
-        // Every byte in '0'...'9': neither byte+0x46 nor byte-0x30 sets a high bit.
-        guard ((v &+ 0x4646_4646_4646_4646) | (v &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080 == 0 else {
-            return nil
-        }
-        v &-= 0x3030_3030_3030_3030
-        v = (v &* 10) &+ (v >> 8)  // pairs of digits
-        v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))
-            &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32)))) >> 32
-        return v
-    }
-
-    /// The value and count (1...7) of the run of digits at `k` when fewer than eight digits start there and at
-    /// least eight bytes remain (one 8-byte load, no loop); nil otherwise (no digit, eight digits, or too close
-    /// to the end: the caller's byte loop takes over).
+    /// The value and count (1...8) of the run of up to eight digits at `k` when at least eight bytes remain
+    /// (one 8-byte load, no loop); nil when no digit starts there or fewer than eight bytes remain (the
+    /// caller's byte loop takes over).
     @inline(__always)
     func leadingDigits(at k: Int) -> (UInt64, Int)? {
         guard n - k >= 8 else { return nil }
         let raw = UInt64(littleEndian: UnsafeRawPointer(p + k).loadUnaligned(as: UInt64.self))
-        // High bit of each byte that is not in '0'...'9' (see eightDigits).
+        // High bit of each byte that is not in '0'...'9': byte+0x46 or byte-0x30 sets it. Carries and borrows only
+        // start at a non-digit byte and run upwards, so the bytes below the first non-digit are exact.
         let nonDigit = ((raw &+ 0x4646_4646_4646_4646) | (raw &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080
-        let count = nonDigit.trailingZeroBitCount >> 3  // digits before the first non-digit byte
-        guard count > 0 && count < 8 else { return nil }
+        let count = nonDigit.trailingZeroBitCount >> 3  // digits before the first non-digit byte (8: none)
+        guard count > 0 else { return nil }
         // Keep the `count` digit bytes and move them to the top: the bytes below read as leading zeros.
         var v = (raw &- 0x3030_3030_3030_3030) << UInt64(64 - 8 * count)
-        v = (v &* 10) &+ (v >> 8)
+        v = (v &* 10) &+ (v >> 8)  // pairs of digits, then quadruples, then all eight (SWAR)
         v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))
             &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32)))) >> 32
         return (v, count)
