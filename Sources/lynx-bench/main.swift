@@ -200,9 +200,16 @@ struct LynxBench: ParsableCommand {
         }
         var results = runBatch()  // warm-up
         var times: [Double] = []
-        for _ in 0..<max(1, reps) { times.append(seconds(clock.measure { results = runBatch() })) }
+        var cpuTimes: [Double] = []
+        for _ in 0..<max(1, reps) {
+            let c0 = threadCPUSeconds()
+            times.append(seconds(clock.measure { results = runBatch() }))
+            cpuTimes.append(threadCPUSeconds() - c0)
+        }
         times.sort()
+        cpuTimes.sort()
         var figures: [(String, Any)] = [("qps_batch", Double(ds.nq) / times[times.count / 2]),
+                                        ("qps_batch_cpu", Double(ds.nq) / cpuTimes[cpuTimes.count / 2]),
                                         ("batch_equals_loop", results == loopResults)]
         if let flat = idx as? FlatIndex {
             let rescans = ds.queries.withUnsafeBufferPointer { flat.blockedSearch($0, count: ds.nq, k: k, filter: nil).rescans }
