@@ -3,6 +3,7 @@
 #include "clynxkernels.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -61,6 +62,97 @@ float lynx_dot_avx2(const float *a, const float *b, long n) {
     return s;
 }
 
+// ---- Blocked inner products for batched exact search ----
+// One call computes a block of query × row inner products. The micro-tile is 4 queries × 3 rows: 12 ymm
+// accumulators, plus 3 row registers and 1 query register = all 16 ymm registers; per 8 floats of d it does
+// 7 loads for 12 FMAs, so it is FMA-bound while the rows come from L2 (the caller tiles the rows so they do).
+// A micro-benchmark on the dev machine (Zen 3) measured ~80 GFLOP/s for 4×3 against ~40 for 3×4.
+// The last d % 8 floats use masked loads, so any d works. Results differ from lynx_dot_avx2 only by summation
+// order (callers that need exact distances re-rank with the single-pair kernels).
+
+__attribute__((target("avx2,fma")))
+static inline __m256i tail_mask(long rest) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rest), lanes);
+}
+
+#define LYNX_DOT_TILE(M, N)                                                                                      \
+__attribute__((target("avx2,fma")))                                                                             \
+static void dot_tile_##M##x##N(const float *q, const float *x, long d, float *out, long ldo) {                  \
+    __m256 acc[M][N];                                                                                           \
+    for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) acc[i][j] = _mm256_setzero_ps();                    \
+    long t = 0;                                                                                                 \
+    for (; t + 8 <= d; t += 8) {                                                                                \
+        __m256 xv[N];                                                                                           \
+        for (int j = 0; j < N; j++) xv[j] = _mm256_loadu_ps(x + j * d + t);                                     \
+        for (int i = 0; i < M; i++) {                                                                           \
+            __m256 qv = _mm256_loadu_ps(q + i * d + t);                                                         \
+            for (int j = 0; j < N; j++) acc[i][j] = _mm256_fmadd_ps(qv, xv[j], acc[i][j]);                      \
+        }                                                                                                       \
+    }                                                                                                           \
+    if (t < d) {                                                                                                \
+        __m256i mask = tail_mask(d - t);                                                                        \
+        __m256 xv[N];                                                                                           \
+        for (int j = 0; j < N; j++) xv[j] = _mm256_maskload_ps(x + j * d + t, mask);                            \
+        for (int i = 0; i < M; i++) {                                                                           \
+            __m256 qv = _mm256_maskload_ps(q + i * d + t, mask);                                                \
+            for (int j = 0; j < N; j++) acc[i][j] = _mm256_fmadd_ps(qv, xv[j], acc[i][j]);                      \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) out[i * ldo + j] = hsum256(acc[i][j]);              \
+}
+
+LYNX_DOT_TILE(4, 3) LYNX_DOT_TILE(4, 2) LYNX_DOT_TILE(4, 1)
+LYNX_DOT_TILE(1, 3) LYNX_DOT_TILE(1, 2) LYNX_DOT_TILE(1, 1)
+
+typedef void (*dot_tile_fn)(const float *, const float *, long, float *, long);
+
+// Rows [0, nx) against the 4 (or 1) queries of `tiles`, in steps of 3 rows and then the 1–2 left over.
+__attribute__((target("avx2,fma")))
+static void dot_rows(const dot_tile_fn tiles[4], const float *q, const float *x, long nx, long d,
+                     float *out, long ldo) {
+    long j = 0;
+    for (; j + 3 <= nx; j += 3) tiles[3](q, x + j * d, d, out + j, ldo);
+    if (nx - j > 0) tiles[nx - j](q, x + j * d, d, out + j, ldo);
+}
+
+__attribute__((target("avx2,fma")))
+void lynx_dot_block_avx2(const float *q, long nq, const float *x, long nx, long d, float *out, long ldo) {
+    static const dot_tile_fn four[4] = {0, dot_tile_4x1, dot_tile_4x2, dot_tile_4x3};
+    static const dot_tile_fn one[4] = {0, dot_tile_1x1, dot_tile_1x2, dot_tile_1x3};
+    long i = 0;
+    for (; i + 4 <= nq; i += 4) dot_rows(four, q + i * d, x, nx, d, out + i * ldo, ldo);
+    for (; i < nq; i++) dot_rows(one, q + i * d, x, nx, d, out + i * ldo, ldo);
+}
+
+// Approximate scores of one query against a tile of rows, keeping only those under the query's threshold: most
+// rows of a batched scan are rejected here, 8 per compare, so the caller's top-k bookkeeping sees few rows.
+__attribute__((target("avx2,fma")))
+long lynx_scores_below_avx2(const float *products, const float *row_term, const float *row_scale, long n,
+                            float term, float scale, float threshold, float *scores, int *rows) {
+    const __m256 vterm = _mm256_set1_ps(term), vscale = _mm256_set1_ps(scale), vthr = _mm256_set1_ps(threshold);
+    long found = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 p = _mm256_mul_ps(_mm256_loadu_ps(products + j), vscale);
+        __m256 s = _mm256_fmadd_ps(p, _mm256_loadu_ps(row_scale + j), _mm256_add_ps(vterm, _mm256_loadu_ps(row_term + j)));
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(s, vthr, _CMP_LT_OQ));
+        if (!mask) continue;
+        float lane[8];
+        _mm256_storeu_ps(lane, s);
+        while (mask) {
+            int b = __builtin_ctz(mask);
+            mask &= mask - 1;
+            scores[found] = lane[b];
+            rows[found++] = (int)(j + b);
+        }
+    }
+    for (; j < n; j++) {
+        float s = fmaf(products[j] * scale, row_scale[j], term + row_term[j]);
+        if (s < threshold) { scores[found] = s; rows[found++] = (int)j; }
+    }
+    return found;
+}
+
 int lynx_kernels_avx2(void) {
     const char *choice = getenv("LYNX_KERNELS");
     if (choice && strcmp(choice, "sse") == 0) return 0;
@@ -72,6 +164,14 @@ int lynx_kernels_avx2(void) {
 
 float lynx_l2sq_avx2(const float *a, const float *b, long n) { (void)a; (void)b; (void)n; abort(); }
 float lynx_dot_avx2(const float *a, const float *b, long n) { (void)a; (void)b; (void)n; abort(); }
+void lynx_dot_block_avx2(const float *q, long nq, const float *x, long nx, long d, float *out, long ldo) {
+    (void)q; (void)nq; (void)x; (void)nx; (void)d; (void)out; (void)ldo; abort();
+}
+long lynx_scores_below_avx2(const float *products, const float *row_term, const float *row_scale, long n,
+                            float term, float scale, float threshold, float *scores, int *rows) {
+    (void)products; (void)row_term; (void)row_scale; (void)n; (void)term; (void)scale; (void)threshold;
+    (void)scores; (void)rows; abort();
+}
 int lynx_kernels_avx2(void) { return 0; }
 
 #endif

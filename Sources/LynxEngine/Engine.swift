@@ -198,17 +198,45 @@ public final class Engine: @unchecked Sendable {
         try validate(query, field: "vector")
         metrics.searches.add()
         return stateLock.read {
-            let metadata = state.metadata
-            let predicate: ((UInt64) -> Bool)? = filter.map { wanted in
-                { id in metadata[id]?.matches(wanted) ?? false }
+            let hits = query.withUnsafeBufferPointer {
+                state.index.search($0, k: k, params: params, filter: predicate(filter, state.metadata))
             }
-            let hits = query.withUnsafeBufferPointer { state.index.search($0, k: k, params: params, filter: predicate) }
-            return hits.map { hit in
-                SearchResultItem(
-                    id: hit.id, distance: hit.distance,
-                    metadata: includeMetadata ? metadata[hit.id] : nil,
-                    vector: includeVector ? state.index.vector(hit.id) : nil)
+            return items(hits, includeMetadata: includeMetadata, includeVector: includeVector)
+        }
+    }
+
+    /// Several searches in one call, answered under one read lock; each list is what `search` returns for that
+    /// query. Flat answers the whole batch in one pass over its rows (see `FlatIndex.blockedSearch`).
+    public func search(
+        batch queries: [[Float]], k: Int, params: SearchParams, filter: [(key: String, value: JSONValue)]?,
+        includeMetadata: Bool, includeVector: Bool
+    ) throws -> [[SearchResultItem]] {
+        try checkReadable()
+        for (i, query) in queries.enumerated() { try validate(query, field: "queries[\(i)]") }
+        metrics.searches.add(UInt64(queries.count))
+        let packed = Array(queries.joined())
+        return stateLock.read {
+            let lists = packed.withUnsafeBufferPointer {
+                state.index.search(batch: $0, count: queries.count, k: k, params: params,
+                                   filter: predicate(filter, state.metadata))
             }
+            return lists.map { items($0, includeMetadata: includeMetadata, includeVector: includeVector) }
+        }
+    }
+
+    /// The metadata filter as an id predicate over `metadata` (nil: no filter).
+    private func predicate(_ filter: [(key: String, value: JSONValue)]?,
+                           _ metadata: [UInt64: Metadata]) -> ((UInt64) -> Bool)? {
+        filter.map { wanted in { id in metadata[id]?.matches(wanted) ?? false } }
+    }
+
+    /// Hits as answers, with metadata and vectors when asked. Call under the state's read lock.
+    private func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
+        hits.map { hit in
+            SearchResultItem(
+                id: hit.id, distance: hit.distance,
+                metadata: includeMetadata ? state.metadata[hit.id] : nil,
+                vector: includeVector ? state.index.vector(hit.id) : nil)
         }
     }
 

@@ -40,6 +40,11 @@ public protocol VectorIndex: Sendable {
     /// Precondition: `query.count == dimension`. A query that is invalid for the metric returns [].
     func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
                 filter: ((UInt64) -> Bool)?) -> [SearchHit]
+    /// `count` searches at once: `queries` holds `count` vectors of `dimension` floats, row-major; the answer has one
+    /// list per query, in order, each exactly what `search` returns for that query (same ids, distances and order).
+    /// `filter` applies to every query. The default loops over `search`; Flat scans its rows once per batch.
+    func search(batch queries: UnsafeBufferPointer<Float>, count: Int, k: Int, params: SearchParams,
+                filter: ((UInt64) -> Bool)?) -> [[SearchHit]]
     var memory: IndexMemory { get }
     /// Construction parameters for `/stats`, e.g. `[("m", "16"), ...]`.
     var parameters: [(String, String)] { get }
@@ -73,6 +78,25 @@ extension VectorIndex {
     /// Array convenience for `upsert`.
     public mutating func upsert(id: UInt64, vector: [Float]) {
         vector.withUnsafeBufferPointer { upsert(id: id, vector: $0) }
+    }
+
+    /// Default: one `search` per query.
+    public func search(batch queries: UnsafeBufferPointer<Float>, count: Int, k: Int, params: SearchParams,
+                       filter: ((UInt64) -> Bool)?) -> [[SearchHit]] {
+        precondition(queries.count == count * dimension, "batch size mismatch")
+        return (0..<count).map { i in
+            search(UnsafeBufferPointer(rebasing: queries[(i * dimension)..<((i + 1) * dimension)]),
+                   k: k, params: params, filter: filter)
+        }
+    }
+
+    /// Array convenience for `search(batch:...)`: `queries` holds whole vectors, back to back.
+    public func search(batch queries: [Float], k: Int, params: SearchParams = SearchParams(),
+                       filter: ((UInt64) -> Bool)? = nil) -> [[SearchHit]] {
+        precondition(queries.count % dimension == 0, "not a whole number of queries")
+        return queries.withUnsafeBufferPointer {
+            search(batch: $0, count: queries.count / dimension, k: k, params: params, filter: filter)
+        }
     }
 
     /// Array convenience for `search`.

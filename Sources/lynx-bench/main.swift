@@ -73,6 +73,8 @@ struct LynxBench: ParsableCommand {
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
     @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
+    @Flag(help: "Also search all queries in one call (search(batch:)): qps_batch, and whether every list equals the one-query-per-call answer.")
+    var batch = false
     @Option(help: "Write the built index (serialized) to this file.") var save: String?
     @Option(help: "Load a serialized index from this file instead of building (build_seconds is then the load time).") var load: String?
 
@@ -177,6 +179,7 @@ struct LynxBench: ParsableCommand {
             line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", 1),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
+            if batch { line += batchFigures(idx, ds, k: k, params: params, loopResults: results) }
             let mem = idx.memory
             line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes),
                      ("memory_bytes", mem.vectorBytes + mem.indexBytes),
@@ -186,6 +189,33 @@ struct LynxBench: ParsableCommand {
             print(jsonLine(line))
             fflush(stdout)
         }
+    }
+
+    /// All queries in one `search(batch:)` call, timed like the loop (median of `reps` after a warm-up).
+    func batchFigures(_ idx: any VectorIndex, _ ds: DataSet, k: Int, params: SearchParams,
+                      loopResults: [[SearchHit]]) -> [(String, Any)] {
+        let clock = ContinuousClock()
+        func runBatch() -> [[SearchHit]] {
+            ds.queries.withUnsafeBufferPointer { idx.search(batch: $0, count: ds.nq, k: k, params: params, filter: nil) }
+        }
+        var results = runBatch()  // warm-up
+        var times: [Double] = []
+        var cpuTimes: [Double] = []
+        for _ in 0..<max(1, reps) {
+            let c0 = threadCPUSeconds()
+            times.append(seconds(clock.measure { results = runBatch() }))
+            cpuTimes.append(threadCPUSeconds() - c0)
+        }
+        times.sort()
+        cpuTimes.sort()
+        var figures: [(String, Any)] = [("qps_batch", Double(ds.nq) / times[times.count / 2]),
+                                        ("qps_batch_cpu", Double(ds.nq) / cpuTimes[cpuTimes.count / 2]),
+                                        ("batch_equals_loop", results == loopResults)]
+        if let flat = idx as? FlatIndex {
+            let rescans = ds.queries.withUnsafeBufferPointer { flat.blockedSearch($0, count: ds.nq, k: k, filter: nil).rescans }
+            figures.append(("batch_rescans", rescans))
+        }
+        return figures
     }
 
     func kernelBench(_ ds: DataSet) {

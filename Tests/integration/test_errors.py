@@ -207,10 +207,28 @@ SEARCH_WRONG_SHAPE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SEARCH_WRONG_SHAPE))
-def test_search_invalid_request(seeded, name):
+BATCH_SEARCH_WRONG_SHAPE = {
+    "missing-queries": {"k": 3},
+    "queries-not-array": {"queries": {"a": [1, 0, 0, 0]}},
+    "queries-flat-vector": {"queries": [1, 0, 0, 0]},
+    "query-element-string": {"queries": [[1, 0, 0, 0], [1, "0", 0, 0]]},
+    "query-overflow": {"queries": [[1e39, 0, 0, 0]]},
+    "unknown-field": {"queries": [[1, 0, 0, 0]], "vector": [1, 0, 0, 0]},
+    "k-string": {"queries": [[1, 0, 0, 0]], "k": "3"},
+    "filter-not-object": {"queries": [[1, 0, 0, 0]], "filter": ["color", "red"]},
+    "include-unknown": {"queries": [[1, 0, 0, 0]], "include": ["distance"]},
+    "body-array": [[1, 0, 0, 0]],
+}
+
+
+SEARCH_WRONG_SHAPE_CASES = {**{f"search-{n}": ("/search", b) for n, b in SEARCH_WRONG_SHAPE.items()},
+                            **{f"batch-{n}": ("/search/batch", b) for n, b in BATCH_SEARCH_WRONG_SHAPE.items()}}
+
+
+@pytest.mark.parametrize("path,body", list(SEARCH_WRONG_SHAPE_CASES.values()), ids=list(SEARCH_WRONG_SHAPE_CASES))
+def test_search_invalid_request(seeded, path, body):
     before = state_snapshot(seeded, PROBE_IDS)
-    r = seeded.post_raw("/search", json.dumps(SEARCH_WRONG_SHAPE[name]))
+    r = seeded.post_raw(path, json.dumps(body))
     _check_rejected(seeded, r, 400, "invalid-request", before)
 
 
@@ -450,3 +468,49 @@ def test_zero_vector_is_fine_under_l2_and_dot(start_server, metric):
     r = srv.post("/vectors", json={"id": 5, "vector": [0, 0, 0, 0]})
     assert r.status_code == 200, (metric, r.text)
     assert srv.post("/search", json={"vector": [0, 0, 0, 0]}).status_code == 200
+
+
+# --------------------------------------------------------------------------- POST /search/batch
+
+@pytest.mark.parametrize("body", [b'{"queries": [[1, 0, 0, 0]', b"", b'{"queries": [[NaN, 0, 0, 0]]}'])
+def test_batch_invalid_json(seeded, body):
+    before = state_snapshot(seeded, PROBE_IDS)
+    _check_rejected(seeded, seeded.post_raw("/search/batch", body), 400, "invalid-json", before)
+
+
+def test_batch_wrong_dimension_names_the_query(seeded):
+    before = state_snapshot(seeded, PROBE_IDS)
+    r = seeded.post("/search/batch", json={"queries": [[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0]]})
+    body = _check_rejected(seeded, r, 422, "dimension-mismatch", before)
+    assert (body.get("expected"), body.get("actual")) == (4, 3), body
+    assert "queries[2]" in body["detail"], body
+
+
+@pytest.mark.parametrize("extra", [{"k": 0}, {"k": 1001}, {"ef_search": 0}, {"n_probe": 65537}])
+def test_batch_out_of_range(seeded, extra):
+    before = state_snapshot(seeded, PROBE_IDS)
+    r = seeded.post("/search/batch", json={"queries": [[1, 0, 0, 0]], **extra})
+    _check_rejected(seeded, r, 422, "out-of-range", before)
+
+
+def test_batch_empty_is_422_like_an_empty_upsert_batch(seeded):
+    before = state_snapshot(seeded, PROBE_IDS)
+    _check_rejected(seeded, seeded.post("/search/batch", json={"queries": []}), 422, "out-of-range", before)
+
+
+def test_batch_over_max_batch(start_server):
+    srv = start_server(max_batch=3)
+    srv.upsert(SEED)
+    before = state_snapshot(srv, PROBE_IDS)
+    body = _check_rejected(srv, srv.post("/search/batch", json={"queries": [[1, 0, 0, 0]] * 4}), 422, "out-of-range", before)
+    assert body.get("limit") == 3, body
+    r = srv.post("/search/batch", json={"queries": [[1, 0, 0, 0]] * 3, "k": 1})
+    assert r.status_code == 200 and len(r.json()["results"]) == 3, r.text
+
+
+def test_batch_wrong_media_type_and_method(seeded):
+    before = state_snapshot(seeded, PROBE_IDS)
+    r = seeded.post_raw("/search/batch", b'{"queries": [[1, 0, 0, 0]]}', content_type="text/plain")
+    _check_rejected(seeded, r, 415, "unsupported-media-type", before)
+    r = seeded.request("GET", "/search/batch")
+    assert r.status_code == 405 and "POST" in r.headers.get("Allow", ""), r.text

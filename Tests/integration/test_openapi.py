@@ -12,6 +12,7 @@ from openapi_check import METHODS, SpecChecker, load_spec
 SPEC = load_spec()
 CONTRACT_ROUTES = {
     ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
+    ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"), ("/health", "get"),
     ("/metrics", "get"),
 }
@@ -44,6 +45,7 @@ def test_every_operation_documents_its_errors():
     assert "404" in SPEC["paths"]["/vectors/{id}"]["delete"]["responses"]
     assert "422" in SPEC["paths"]["/vectors"]["post"]["responses"]
     assert "422" in SPEC["paths"]["/search"]["post"]["responses"]
+    assert "422" in SPEC["paths"]["/search/batch"]["post"]["responses"]
     allow = ck.resolve(SPEC["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"], "")[0]
     assert allow["required"] is True
 
@@ -109,6 +111,21 @@ def test_request_schema_is_tight(value, ok):
 
 
 @pytest.mark.parametrize("value,ok", [
+    ({"queries": [[1.0, 2.0]]}, True),
+    ({"queries": [[1.0], [2.0]], "k": 3, "filter": {"a": 1}, "include": ["metadata"], "ef_search": 9}, True),
+    ({"queries": []}, False),
+    ({"queries": [1.0, 2.0]}, False),
+    ({"queries": [[1.0]], "k": 0}, False),
+    ({"queries": [[1.0]], "vector": [1.0]}, False),
+    ({"vector": [1.0]}, False),
+])
+def test_batch_search_request_schema_is_tight(value, ok):
+    ck = SpecChecker(SPEC)
+    errs = ck.validate_at(value, "/components/schemas/BatchSearchRequest")
+    assert (not errs) == ok, errs
+
+
+@pytest.mark.parametrize("value,ok", [
     ({"type": "urn:lynx:problem:invalid-json", "title": "t", "status": 400, "detail": "d"}, True),
     ({"type": "urn:lynx:problem:not-found", "title": "t", "status": 400, "detail": "d"}, False),
     ({"type": "urn:lynx:problem:invalid-json", "title": "t", "status": 400}, False),
@@ -146,6 +163,11 @@ def _sweep(srv):
     out.append(s.post("/search", json={"vector": [1, 2, 3, 4], "k": 0}))
     out.append(s.post("/search", json={"vector": [1, 2]}))
     out.append(s.post("/search", json={"vector": [1, 2, 3, 4], "bogus": 1}))
+    out.append(s.post("/search/batch", json={"queries": [[1, 2, 3, 4], [0, 1, 0, 0]], "k": 2}))
+    out.append(s.post("/search/batch", json={"queries": [[1, 2, 3, 4]], "include": ["metadata", "vector"]}))
+    out.append(s.post("/search/batch", json={"queries": []}))
+    out.append(s.post("/search/batch", json={"queries": [[1, 2, 3, 4], [1, 2]]}))
+    out.append(s.post("/search/batch", json={"queries": [1, 2, 3, 4]}))
     out.append(s.post("/flush"))
     out.append(s.post("/flush", json={}))
     out.append(s.post("/checkpoint"))
@@ -158,7 +180,7 @@ def _sweep(srv):
     out.append(s.delete("/vectors/-3"))
     out.append(s.get("/nope"))
     out.append(s.request("GET", "/"))
-    for method, path in [("GET", "/vectors"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/flush"),
+    for method, path in [("GET", "/vectors"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
                          ("GET", "/checkpoint"), ("POST", "/stats"), ("POST", "/health"), ("DELETE", "/metrics")]:
         out.append(s.request(method, path))
     return out
@@ -187,10 +209,13 @@ def test_every_spec_route_answers(server):
         assert r.status_code == 200, (name, r.text)
         errors += ck.check(r)
     sb = SPEC["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    bb = SPEC["paths"]["/search/batch"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     calls = [
         ("get", "/vectors/{id}", lambda: server.get("/vectors/42")),
         ("post", "/search", lambda: server.post("/search", json=sb["plain"]["value"])),
         ("post", "/search", lambda: server.post("/search", json=sb["filtered"]["value"])),
+        ("post", "/search/batch", lambda: server.post("/search/batch", json=bb["plain"]["value"])),
+        ("post", "/search/batch", lambda: server.post("/search/batch", json=bb["filtered"]["value"])),
         ("post", "/flush", lambda: server.post("/flush", json={})),
         ("post", "/checkpoint", lambda: server.post("/checkpoint", json={})),
         ("post", "/index/rebuild", lambda: server.post("/index/rebuild", json={})),

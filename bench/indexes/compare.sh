@@ -31,12 +31,12 @@ BENCH="$ROOT/.build/release/lynx-bench"
 echo "== $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== lynx run 1"
 "$BENCH" --data "$DATA" --index hnsw --metric l2 --m 16 --ef-construction 200 --ef-search "$EFS" --kernels | tee "$OUT/lynx1.jsonl"
-"$BENCH" --data "$DATA" --index flat --metric l2 | tee -a "$OUT/lynx1.jsonl"
+"$BENCH" --data "$DATA" --index flat --metric l2 --batch | tee -a "$OUT/lynx1.jsonl"
 echo "== peers (load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$VENV/bin/python" "$PEERS" --data "$DATA" --out "$OUT/peers.json"
 echo "== lynx run 2 (load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$BENCH" --data "$DATA" --index hnsw --metric l2 --m 16 --ef-construction 200 --ef-search "$EFS" | tee "$OUT/lynx2.jsonl"
-"$BENCH" --data "$DATA" --index flat --metric l2 | tee -a "$OUT/lynx2.jsonl"
+"$BENCH" --data "$DATA" --index flat --metric l2 --batch | tee -a "$OUT/lynx2.jsonl"
 
 echo "== alternating search-only rounds (same saved graphs, load in each line): lynx vs hnswlib"
 "$BENCH" --data "$DATA" --index hnsw --metric l2 --ef-search 16 --reps 1 --save "$OUT/lynx.idx" > /dev/null
@@ -87,12 +87,19 @@ print(f"lynx hnsw: {', '.join(f'{b:.1f}' for b in sorted(set(r['build_seconds'] 
 for p in peers:
     if "build_s" in p:
         print(f"{p['lib']} (build_threads={p['build_threads']}): {p['build_s']}  rss_after_build_mb={p.get('rss_after_build_mb')}")
-print("\n== exact search, 1 thread")
-for r in flat: print(f"lynx flat: {r['qps']:.0f} qps (one query per call)")
-for p in peers:
-    if p["lib"] == "faiss_flat" and "search" in p:
-        s = p["search"][0]
-        print(f"faiss IndexFlatL2: {s['qps_batch_1t']:.0f} qps batched, {s['qps_loop_1t']:.0f} qps one query per call")
+print("\n== exact search, 1 thread: all queries in one call (batch) and one query per call (loop)")
+for r in flat:
+    print(f"lynx flat: {r['qps_batch']:.0f} qps batch ({r['batch_rescans']} rescans, equal to loop: "
+          f"{r['batch_equals_loop']}), {r['qps']:.0f} qps loop")
+faiss_flat = [p["search"][0] for p in peers if p["lib"] == "faiss_flat" and "search" in p]
+for s in faiss_flat:
+    print(f"faiss IndexFlatL2: {s['qps_batch_1t']:.0f} qps batch, {s['qps_loop_1t']:.0f} qps loop")
+if flat and faiss_flat:
+    s = faiss_flat[0]
+    batch = sum(r["qps_batch"] for r in flat) / len(flat)
+    loop = sum(r["qps"] for r in flat) / len(flat)
+    print(f"Flat: lynx batch / faiss batch = {batch / s['qps_batch_1t']:.2f}, "
+          f"lynx loop / faiss loop = {loop / s['qps_loop_1t']:.2f} (lynx: mean of the two runs)")
 mem = [r for run in runs for r in run if r.get("index") == "hnsw"]
 if mem: print(f"\n== memory: lynx hnsw {mem[0]['memory_bytes']} bytes (estimate from capacities; vectors {mem[0]['vector_bytes']})")
 

@@ -11,6 +11,17 @@ float lynx_l2sq_avx2(const float *a, const float *b, long n);
 /// Σ a[i]·b[i] with AVX2 + FMA. Call only when lynx_kernels_avx2() is 1.
 float lynx_dot_avx2(const float *a, const float *b, long n);
 
+/// out[i·ldo + j] = Σ_t q[i·d + t]·x[j·d + t] for i < nq, j < nx: a block of inner products between nq query rows
+/// and nx base rows (both row-major, d floats each), register-blocked 4 queries × 3 rows. Any d ≥ 1.
+/// Call only when lynx_kernels_avx2() is 1.
+void lynx_dot_block_avx2(const float *q, long nq, const float *x, long nx, long d, float *out, long ldo);
+
+/// For j < n, s = term + row_term[j] + products[j]·scale·row_scale[j] (one query's approximate scores over a
+/// tile of rows); writes each s < threshold to scores and its j to rows, in increasing j; returns how many
+/// (at most n). Call only when lynx_kernels_avx2() is 1.
+long lynx_scores_below_avx2(const float *products, const float *row_term, const float *row_scale, long n,
+                            float term, float scale, float threshold, float *scores, int *rows);
+
 /// 1 when the CPU has AVX2 and FMA and the environment does not say LYNX_KERNELS=sse; 0 otherwise.
 int lynx_kernels_avx2(void);
 

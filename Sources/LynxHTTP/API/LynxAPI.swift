@@ -18,6 +18,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/vectors", ["POST"]),
         ("/vectors/{id}", ["GET", "HEAD", "DELETE"]),
         ("/search", ["POST"]),
+        ("/search/batch", ["POST"]),
         ("/flush", ["POST"]),
         ("/checkpoint", ["POST"]),
         ("/index/rebuild", ["POST"]),
@@ -73,6 +74,9 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         case ("/search", "POST"):
             try RequestDecoder.noQuery(request)
             return .now(try search(decoder.search(RequestDecoder.json(request))))
+        case ("/search/batch", "POST"):
+            try RequestDecoder.noQuery(request)
+            return .now(try batchSearch(decoder.batchSearch(RequestDecoder.json(request))))
         case ("/flush", "POST"):
             try RequestDecoder.noQuery(request)
             try RequestDecoder.emptyOrEmptyObject(request)
@@ -191,12 +195,23 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     private func search(_ request: SearchRequest) throws(Problem) -> HTTPResponse {
+        let o = request.options
         let results = try engineCall {
             try engine.search(
-                request.vector, k: request.k, params: request.params, filter: request.filter,
-                includeMetadata: request.includeMetadata, includeVector: request.includeVector)
+                request.vector, k: o.k, params: o.params, filter: o.filter,
+                includeMetadata: o.includeMetadata, includeVector: o.includeVector)
         }
         return Responses.searchResults(results)
+    }
+
+    private func batchSearch(_ request: BatchSearchRequest) throws(Problem) -> HTTPResponse {
+        let o = request.options
+        let results = try engineCall {
+            try engine.search(
+                batch: request.queries, k: o.k, params: o.params, filter: o.filter,
+                includeMetadata: o.includeMetadata, includeVector: o.includeVector)
+        }
+        return Responses.batchSearchResults(results)
     }
 
     private func flush() -> HandlerResult {

@@ -2,14 +2,25 @@ import LynxEngine
 import LynxIndex
 import LynxJSON
 
-/// A decoded `POST /search` body.
-struct SearchRequest {
-    var vector: [Float]
+/// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
+struct SearchOptions {
     var k: Int
     var filter: [(key: String, value: JSONValue)]?
     var params: SearchParams
     var includeMetadata: Bool
     var includeVector: Bool
+}
+
+/// A decoded `POST /search` body.
+struct SearchRequest {
+    var vector: [Float]
+    var options: SearchOptions
+}
+
+/// A decoded `POST /search/batch` body: one or more query vectors (at most `--max-batch`), answered in order.
+struct BatchSearchRequest {
+    var queries: [[Float]]
+    var options: SearchOptions
 }
 
 /// Turns request bodies into engine calls, strictly: every rejection is a `Problem` that names the field.
@@ -67,15 +78,7 @@ struct RequestDecoder {
         }
         if let batch = object["vectors"] {
             try Self.onlyKeys(object, ["vectors"], path: "")
-            guard case .array(let items) = batch else {
-                throw Problem.invalidRequest("vectors: expected an array of records, got \(batch.typeName)", field: "vectors")
-            }
-            guard !items.isEmpty else { throw Problem.outOfRange("vectors: a batch needs at least one record", field: "vectors") }
-            guard items.count <= maxBatch else {
-                var p = Problem.outOfRange("vectors: \(items.count) records exceed the batch limit of \(maxBatch) (--max-batch)", field: "vectors")
-                p.extra = [("limit", .number(JSONNumber(maxBatch)))]
-                throw p
-            }
+            let items = try batchItems(batch, field: "vectors", noun: "record")
             var records: [VectorRecord] = []
             records.reserveCapacity(items.count)
             var seen = Set<UInt64>(minimumCapacity: items.count)
@@ -151,13 +154,33 @@ struct RequestDecoder {
 
     // MARK: - Search
 
+    static let searchOptionKeys: Set<String> = ["k", "filter", "ef_search", "n_probe", "include"]
+
     func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("the body must be a JSON object {\"vector\": [...], \"k\": n, ...}")
         }
-        try Self.onlyKeys(object, ["vector", "k", "filter", "ef_search", "n_probe", "include"], path: "")
+        try Self.onlyKeys(object, Self.searchOptionKeys.union(["vector"]), path: "")
         guard let vectorValue = object["vector"] else { throw Problem.invalidRequest("vector: required", field: "vector") }
         let vector = try Self.vector(vectorValue, field: "vector")
+        return SearchRequest(vector: vector, options: try Self.searchOptions(object))
+    }
+
+    func batchSearch(_ body: JSONValue) throws(Problem) -> BatchSearchRequest {
+        guard case .object(let object) = body else {
+            throw Problem.invalidRequest("the body must be a JSON object {\"queries\": [[...], ...], \"k\": n, ...}")
+        }
+        try Self.onlyKeys(object, Self.searchOptionKeys.union(["queries"]), path: "")
+        guard let queriesValue = object["queries"] else { throw Problem.invalidRequest("queries: required", field: "queries") }
+        let items = try batchItems(queriesValue, field: "queries", noun: "query")
+        var queries: [[Float]] = []
+        queries.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() { queries.append(try Self.vector(item, field: "queries[\(i)]")) }
+        return BatchSearchRequest(queries: queries, options: try Self.searchOptions(object))
+    }
+
+    /// k, ef_search, n_probe, filter and include, with their defaults.
+    static func searchOptions(_ object: JSONObject) throws(Problem) -> SearchOptions {
         let k = try Self.int(object["k"], field: "k", default: 10, range: 1...Self.maxK)
         var params = SearchParams()
         if object["ef_search"] != nil {
@@ -200,12 +223,27 @@ struct RequestDecoder {
                 }
             }
         }
-        return SearchRequest(
-            vector: vector, k: k, filter: filter, params: params,
-            includeMetadata: includeMetadata, includeVector: includeVector)
+        return SearchOptions(
+            k: k, filter: filter, params: params, includeMetadata: includeMetadata, includeVector: includeVector)
     }
 
     // MARK: - Pieces
+
+    /// The items of a batch (`vectors` of an upsert, `queries` of a batch search): an array (else 400) of
+    /// 1 ... `maxBatch` items (else 422, with the limit).
+    func batchItems(_ value: JSONValue, field: String, noun: String) throws(Problem) -> [JSONValue] {
+        guard case .array(let items) = value else {
+            throw Problem.invalidRequest("\(field): expected an array, got \(value.typeName)", field: field)
+        }
+        guard !items.isEmpty else { throw Problem.outOfRange("\(field): a batch needs at least one \(noun)", field: field) }
+        guard items.count <= maxBatch else {
+            var p = Problem.outOfRange(
+                "\(field): \(items.count) items exceed the batch limit of \(maxBatch) (--max-batch)", field: field)
+            p.extra = [("limit", .number(JSONNumber(maxBatch)))]
+            throw p
+        }
+        return items
+    }
 
     /// An integer parameter: 400 when it is not an integer, 422 when it is outside `range`.
     static func int(_ value: JSONValue?, field: String, default def: Int, range: ClosedRange<Int>) throws(Problem) -> Int {

@@ -25,6 +25,24 @@ enum Responses {
         var w = JSONWriter(capacity: 32 + results.count * 48)
         w.beginObject()
         w.key("results")
+        writeHits(results, to: &w)
+        w.endObject()
+        return HTTPResponse(status: 200, body: w.bytes)
+    }
+
+    /// `{"results": [[hit, ...], ...]}`: one list per query, in the order of the request.
+    static func batchSearchResults(_ lists: [[SearchResultItem]]) -> HTTPResponse {
+        var w = JSONWriter(capacity: 32 + lists.reduce(0) { $0 + 8 + $1.count * 48 })
+        w.beginObject()
+        w.key("results")
+        w.beginArray()
+        for results in lists { writeHits(results, to: &w) }
+        w.endArray()
+        w.endObject()
+        return HTTPResponse(status: 200, body: w.bytes)
+    }
+
+    private static func writeHits(_ results: [SearchResultItem], to w: inout JSONWriter) {
         w.beginArray()
         for item in results {
             w.beginObject()
@@ -36,8 +54,6 @@ enum Responses {
             w.endObject()
         }
         w.endArray()
-        w.endObject()
-        return HTTPResponse(status: 200, body: w.bytes)
     }
 
     static func stats(_ s: StoreStats) -> HTTPResponse {
