@@ -21,6 +21,9 @@ public enum OpenMode: Sendable, Equatable {
     case createOrOpen
     /// Read/write; created when missing, truncated to 0 bytes when present.
     case createTruncate
+    /// As `createTruncate`, with O_DIRECT: writes bypass the page cache, and buffers, offsets and lengths must be
+    /// multiples of the device's block size (4096 is safe). Filesystems without direct I/O fail with EINVAL.
+    case createTruncateDirect
 }
 
 /// The file-I/O seam: every system call the WAL, snapshots and manifest make goes through this.
@@ -122,6 +125,13 @@ public func joinPath(_ dir: String, _ name: String) -> String {
 }
 
 /// The real file system, through Glibc.
+/// O_DIRECT (glibc hides it from Swift without _GNU_SOURCE); its value differs between architectures.
+#if arch(arm64)
+let linuxODirect: Int32 = 0o200000
+#else
+let linuxODirect: Int32 = 0o40000
+#endif
+
 public struct SystemFileIO: FileIO {
     public init() {}
 
@@ -137,6 +147,7 @@ public struct SystemFileIO: FileIO {
         case .readWrite: flags |= O_RDWR
         case .createOrOpen: flags |= O_RDWR | O_CREAT
         case .createTruncate: flags |= O_RDWR | O_CREAT | O_TRUNC
+        case .createTruncateDirect: flags |= O_RDWR | O_CREAT | O_TRUNC | linuxODirect
         }
         while true {
             let fd = Glibc.open(path, flags, 0o644)

@@ -58,7 +58,7 @@ public enum SnapshotFile {
     public static func write(_ snapshot: Snapshot, dir: String, io: FileIO = SystemFileIO()) throws -> String {
         let final = joinPath(dir, fileName(checkpointSeq: snapshot.checkpointSeq))
         let tmp = final + ".tmp"
-        let f = try io.open(tmp, mode: .createTruncate)
+        let out = try StagedFileWriter(path: tmp, io: io)
         do {
             var w = ByteWriter()
             w.bytes.append(contentsOf: magic)
@@ -69,12 +69,10 @@ public enum SnapshotFile {
             w.u32(UInt32(snapshot.sections.count))
             w.u32(0)
             w.u32(CRC32C.checksum(w.bytes))
-            var offset: UInt64 = 0
             var fileCRC: UInt32 = 0
             func put(_ bytes: [UInt8]) throws {
-                try bytes.withUnsafeBytes { try io.pwriteFully(f, $0, at: offset) }
+                try out.write(bytes)
                 fileCRC = CRC32C.extend(fileCRC, bytes)
-                offset += UInt64(bytes.count)
             }
             try put(w.bytes)
             for s in snapshot.sections {
@@ -88,11 +86,12 @@ public enum SnapshotFile {
             var tr = ByteWriter()
             tr.u32(fileCRC)
             tr.bytes.append(contentsOf: endMagic)
-            try tr.bytes.withUnsafeBytes { try io.pwriteFully(f, $0, at: offset) }
-            try io.fsync(f)                     // durability 1: the temp file's content
-            try io.close(f)
+            try out.write(tr.bytes)
+            try out.finish()
+            try io.fsync(out.file)              // durability 1: the temp file's content (and its length)
+            try io.close(out.file)
         } catch {
-            try? io.close(f)
+            try? io.close(out.file)
             try? io.unlink(tmp)
             throw error
         }

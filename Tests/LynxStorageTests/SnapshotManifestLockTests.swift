@@ -66,10 +66,30 @@ final class SnapshotTests: XCTestCase {
         io.fail(.fsync, errno: EIO)
         assertStorageError({ try SnapshotFile.write(sample(4), dir: dir, io: io) }) { if case .syncFailed = $0 { return true } else { return false } }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
-        io.failWrites(errno: ENOSPC, after: 2)
+        // A small snapshot is one staged write: fail it.
+        io.failWrites(errno: ENOSPC, after: 0)
         assertStorageError({ try SnapshotFile.write(sample(4), dir: dir, io: io) }) { if case .noSpace = $0 { return true } else { return false } }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
         XCTAssertNil(try SnapshotFile.loadNewestValid(dir: dir))
+        // A large one is written in 4 MiB chunks: fail the second.
+        let big = Snapshot(checkpointSeq: 5, lastLSN: 500, sections: [SnapshotSection(tag: 2, bytes: [UInt8](repeating: 7, count: 9 << 20))])
+        let io2 = FaultInjectingFileIO()
+        io2.failWrites(errno: ENOSPC, after: 1)
+        assertStorageError({ try SnapshotFile.write(big, dir: dir, io: io2) }) { if case .noSpace = $0 { return true } else { return false } }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+    }
+
+    /// Snapshots go out in aligned chunks (O_DIRECT where the filesystem allows it) and are cut back to their
+    /// exact length: sizes around the chunk and block boundaries read back identical.
+    func testChunkedWriteKeepsExactLength() throws {
+        for size in [0, 1, 4095, 4096, 4097, (4 << 20) - 60, (4 << 20) - 59, (4 << 20) + 1, (9 << 20) + 123] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let snapshot = Snapshot(checkpointSeq: UInt64(size), lastLSN: 1, sections: [SnapshotSection(tag: 2, bytes: bytes)])
+            let path = try SnapshotFile.write(snapshot, dir: dir)
+            let expected = SnapshotFile.headerSize + SnapshotFile.sectionHeaderSize + size + SnapshotFile.trailerSize
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, expected, "size \(size)")
+            XCTAssertEqual(try SnapshotFile.read(path: path), snapshot, "size \(size)")
+        }
     }
 }
 

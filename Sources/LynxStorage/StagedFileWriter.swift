@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a file sequentially through an aligned staging buffer, with `O_DIRECT` when the filesystem allows it.
+///
+/// Why: a checkpoint writes the whole store (hundreds of MB). Through the page cache, the kernel's copy into
+/// fresh cache pages (`copy_folio_from_iter_atomic`) was ~12% of the machine's CPU under a steady ingest, plus
+/// writeback later. With `O_DIRECT` the device reads the staging buffer directly; the only copy is the one into
+/// the (reused, already mapped) staging buffer. When `O_DIRECT` is refused (EINVAL: tmpfs and some others), the
+/// same chunks go through the page cache.
+///
+/// Direct I/O needs buffer, offset and length aligned to the device's block size: whole chunks are aligned by
+/// construction; the last partial chunk is padded with zeros to `alignment` and the file is then cut back to
+/// its exact length with ftruncate. One writer per file; not thread-safe.
+final class StagedFileWriter {
+    static let chunkSize = 4 << 20
+    static let alignment = 4096
+
+    let io: FileIO
+    let file: OpenFile
+    /// Whether the file was opened with O_DIRECT.
+    let direct: Bool
+    private let buffer: UnsafeMutableRawPointer
+    private var used = 0
+    /// Bytes handed to `write` so far (the file's final length).
+    private(set) var length: UInt64 = 0
+    private var flushed: UInt64 = 0
+
+    /// Creates (truncating) `path`; the caller closes `file` (after `finish`).
+    init(path: String, io: FileIO) throws {
+        self.io = io
+        do {
+            file = try io.open(path, mode: .createTruncateDirect)
+            direct = true
+        } catch StorageError.io(let failure) where failure.errno == EINVAL {
+            file = try io.open(path, mode: .createTruncate)
+            direct = false
+        }
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, Self.alignment, Self.chunkSize) == 0, let p else {
+            try? io.close(file)
+            throw StorageError.io(SyscallFailure(syscall: "posix_memalign", path: path, errno: ENOMEM))
+        }
+        buffer = p
+    }
+
+    deinit { free(buffer) }
+
+    /// Appends `bytes` (copied into the staging buffer; full chunks are written out).
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            let n = min(rest.count, Self.chunkSize - used)
+            (buffer + used).copyMemory(from: rest.baseAddress!, byteCount: n)
+            used += n
+            length += UInt64(n)
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            if used == Self.chunkSize { try flushChunk(count: used) }
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Writes what is staged and gives the file its exact length. Does not sync.
+    func finish() throws {
+        if used > 0 {
+            let padded = (used + Self.alignment - 1) / Self.alignment * Self.alignment
+            (buffer + used).initializeMemory(as: UInt8.self, repeating: 0, count: padded - used)
+            try flushChunk(count: padded)
+        }
+        if flushed != length { try io.ftruncate(file, to: length) }
+    }
+
+    private func flushChunk(count: Int) throws {
+        try io.pwriteFully(file, UnsafeRawBufferPointer(start: buffer, count: count), at: flushed)
+        flushed += UInt64(count)
+        used = 0
+    }
+}
