@@ -1,14 +1,16 @@
 extension IVFIndex {
     /// Layout version 2 (little-endian), see docs/IVF.md: magic "LXIV" u32, version u32, dimension u32, metric u8,
     /// configured clusters u32, default nProbe u32, seed u64, train threshold u64, trained u8, trained count u64,
-    /// k-means iterations u32, lists L u32, count n u64, spill u8, rows R u64 (n + spilled copies), centroids
-    /// f32×(L·d, trained only), list sizes u64×L (sum R), then per list: ids u64×size, vectors f32×(size·d),
-    /// [cosine] inverse norms f32×size, partners u32×size.
-    /// Version 1 (read only) lacks spill, R and the partners: it loads as spill 0.
+    /// k-means iterations u32, lists L u32, count n u64, spill u8, spilled copies S u64, centroids f32×(L·d, trained
+    /// only), primary list sizes u64×L (sum n), spilled list sizes u64×L (sum S), then the L primary lists (ids
+    /// u64×size, vectors f32×(size·d), [cosine] inverse norms f32×size), then the L spilled lists (the same, plus the
+    /// primary list of each row u32×size).
+    /// Version 1 (read only) is version 2 without spill, S, the spilled sizes and the spilled lists: it loads as
+    /// spill 0.
     public func serialize(into w: inout BinaryWriter) {
-        let n = count, rows = n + spilledCount
-        w.reserveCapacity(w.bytes.count + 80 + centroids.count * 4 + lists.count * 8 + rows * (12 + dimension * 4)
-                          + (metric == .cosine ? rows * 4 : 0))
+        let n = count, spilled = spilledCount, rowBytes = 8 + dimension * 4 + (metric == .cosine ? 4 : 0)
+        w.reserveCapacity(w.bytes.count + 80 + centroids.count * 4 + lists.count * 16 + n * rowBytes
+                          + spilled * (rowBytes + 4))
         w.writeIndexHeader(magic: IVFIndex.magic, version: IVFIndex.formatVersion, dimension: dimension, metric: metric)
         w.write(UInt32(configuredClusters))
         w.write(UInt32(clamping: defaultNProbe))
@@ -20,15 +22,21 @@ extension IVFIndex {
         w.write(UInt32(lists.count))
         w.write(UInt64(n))
         w.write(UInt8(spill))
-        w.write(UInt64(rows))
+        w.write(UInt64(spilled))
         if isTrained { w.write(contentsOf: centroids) }
         for l in lists { w.write(UInt64(l.count)) }
-        for l in lists {
-            w.write(contentsOf: l.ids)
-            w.write(contentsOf: l.data)
-            if metric == .cosine { w.write(contentsOf: l.invNorms) }
-            w.write(contentsOf: l.partners)
+        for l in spills { w.write(UInt64(l.count)) }
+        for l in lists { writeRows(l, into: &w) }
+        for l in spills {
+            writeRows(l, into: &w)
+            w.write(contentsOf: l.partners)  // a primary row's partner is derived on load (its spilled copy's list)
         }
+    }
+
+    func writeRows(_ l: InvertedList, into w: inout BinaryWriter) {
+        w.write(contentsOf: l.ids)
+        w.write(contentsOf: l.data)
+        if metric == .cosine { w.write(contentsOf: l.invNorms) }
     }
 
     public init(from r: inout BinaryReader) throws {
@@ -36,7 +44,7 @@ extension IVFIndex {
                                                            kind: "ivf")
         guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
         let configured = Int(try r.readUInt32())
-        guard configured < Int(IVFIndex.partnerMask) else { throw IndexDecodingError.corrupt("n_clusters \(configured)") }
+        guard configured < IVFIndex.maxLists else { throw IndexDecodingError.corrupt("n_clusters \(configured)") }
         let nProbe = Int(try r.readUInt32())
         guard nProbe >= 1 else { throw IndexDecodingError.corrupt("n_probe 0") }
         let seed = try r.readUInt64()
@@ -51,17 +59,19 @@ extension IVFIndex {
         let iterations = Int(try r.readUInt32())
         let nLists = Int(try r.readUInt32())
         let n64 = try r.readUInt64()
-        guard n64 <= UInt64(Int.max / 4) else { throw IndexDecodingError.corrupt("count \(n64)") }
+        guard n64 <= UInt64(Int.max / 2) else { throw IndexDecodingError.corrupt("count \(n64)") }
         var spill = 0
-        var rows64 = n64
+        var spilled64: UInt64 = 0
         if version >= 2 {
             spill = Int(try r.readUInt8())
             guard spill <= IVFIndex.maxSpill else { throw IndexDecodingError.corrupt("spill \(spill)") }
-            rows64 = try r.readUInt64()
-            guard rows64 >= n64, rows64 - n64 <= n64 else { throw IndexDecodingError.corrupt("rows \(rows64), count \(n64)") }
+            spilled64 = try r.readUInt64()
+            guard spilled64 <= n64, spill > 0 || spilled64 == 0 else {
+                throw IndexDecodingError.corrupt("\(spilled64) spilled copies of \(n64) vectors, spill \(spill)")
+            }
         }
         let trained = trainedByte == 1
-        guard nLists >= 1, nLists < Int(IVFIndex.partnerMask), trained || nLists == 1 else {
+        guard nLists >= 1, nLists < IVFIndex.maxLists, trained || nLists == 1 else {
             throw IndexDecodingError.corrupt("\(nLists) lists")
         }
         self.init(dimension: dim, metric: metric, nClusters: configured, defaultNProbe: nProbe, seed: seed,
@@ -76,61 +86,58 @@ extension IVFIndex {
             guard centroids.allSatisfy({ $0.isFinite }) else { throw IndexDecodingError.corrupt("centroid not finite") }
             centroidNorms = KMeans.squaredNorms(centroids, nLists, dim)
         }
-        let sizes64 = try r.readUInt64s(count: nLists)
-        var total: UInt64 = 0
-        for s in sizes64 {
-            guard s < UInt64(UInt32.max) else { throw IndexDecodingError.corrupt("list size \(s)") }
-            total += s
-            guard total <= rows64 else { throw IndexDecodingError.corrupt("list sizes exceed rows \(rows64)") }
-        }
-        guard total == rows64 else { throw IndexDecodingError.corrupt("list sizes sum to \(total), rows \(rows64)") }
-        var newLists = [InvertedList]()
-        newLists.reserveCapacity(nLists)
+        let sizes = try IVFIndex.readSizes(&r, nLists, total: n64)
+        let spillSizes = version >= 2 ? try IVFIndex.readSizes(&r, nLists, total: spilled64)
+                                      : [Int](repeating: 0, count: nLists)
         location.reserveCapacity(Int(n64))
-        for (c, s64) in sizes64.enumerated() {
-            let s = Int(s64)
-            var l = InvertedList()
-            l.ids = try r.readUInt64s(count: s)
-            let (cells, overflow) = s.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw IndexDecodingError.corrupt("size × dimension overflows") }
-            l.data = try r.readFloats(count: cells)
-            if metric == .cosine { l.invNorms = try r.readFloats(count: s) }
-            l.partners = version >= 2 ? try r.readUInt32s(count: s) : [UInt32](repeating: UInt32(c), count: s)
-            for (row, id) in l.ids.enumerated() {
-                let partner = l.partners[row]
-                let other = Int(partner & IVFIndex.partnerMask), spilled = partner & IVFIndex.spilledBit != 0
-                guard other < nLists, !spilled || other != c, spill > 0 || other == c else {
-                    throw IndexDecodingError.corrupt("row \(row) of list \(c): partner \(partner)")
-                }
-                if (spilled ? spillLocation : location).keys.contains(id) {
-                    throw IndexDecodingError.corrupt("duplicate id \(id)")
-                }
-                if spilled { spillLocation[id] = IVFIndex.pack(c, row) } else { location[id] = IVFIndex.pack(c, row) }
+        lists = []
+        for (c, s) in sizes.enumerated() {
+            var l = try readRows(&r, s)
+            l.partners = [UInt32](repeating: UInt32(c), count: s)
+            for (row, id) in l.ids.enumerated() where location.updateValue(IVFIndex.pack(c, row), forKey: id) != nil {
+                throw IndexDecodingError.corrupt("duplicate id \(id)")
             }
-            newLists.append(l)
+            lists.append(l)
         }
-        lists = newLists
-        guard location.count == Int(n64) else { throw IndexDecodingError.corrupt("\(location.count) vectors, count \(n64)") }
-        try checkCopiesPair()
+        spills = []
+        spillLocation.reserveCapacity(Int(spilled64))
+        for (c, s) in spillSizes.enumerated() {
+            var l = try readRows(&r, s)
+            l.partners = try r.readUInt32s(count: s)
+            for (row, id) in l.ids.enumerated() {
+                // the primary copy exists, in the list this row names, which is not this one
+                guard let p = location[id], case let (pc, pr) = IVFIndex.unpack(p), Int(l.partners[row]) == pc,
+                      pc != c, Int(lists[pc].partners[pr]) == pc else {
+                    throw IndexDecodingError.corrupt("spilled row \(row) of list \(c) (id \(id)) has no matching primary copy")
+                }
+                lists[pc].partners[pr] = UInt32(c)
+                spillLocation[id] = IVFIndex.pack(c, row)
+            }
+            spills.append(l)
+        }
     }
 
-    /// Decoding check: every spilled copy and its primary copy name each other's lists.
-    func checkCopiesPair() throws {
-        for (id, loc) in spillLocation {
-            let (sc, sr) = IVFIndex.unpack(loc)
-            guard let p = location[id] else { throw IndexDecodingError.corrupt("spilled copy of absent id \(id)") }
-            let (pc, pr) = IVFIndex.unpack(p)
-            guard Int(lists[sc].partners[sr] & IVFIndex.partnerMask) == pc,
-                  Int(lists[pc].partners[pr]) == sc else {
-                throw IndexDecodingError.corrupt("copies of id \(id) disagree on their lists")
-            }
+    /// Reads L list sizes that must sum to `total`.
+    static func readSizes(_ r: inout BinaryReader, _ nLists: Int, total: UInt64) throws -> [Int] {
+        let sizes64 = try r.readUInt64s(count: nLists)
+        var sum: UInt64 = 0
+        for s in sizes64 {
+            guard s < UInt64(UInt32.max) else { throw IndexDecodingError.corrupt("list size \(s)") }
+            sum += s
+            guard sum <= total else { throw IndexDecodingError.corrupt("list sizes exceed \(total)") }
         }
-        // a primary copy that names another list must have its spilled copy there
-        for (id, loc) in location {
-            let (c, r) = IVFIndex.unpack(loc)
-            if Int(lists[c].partners[r]) != c && spillLocation[id] == nil {
-                throw IndexDecodingError.corrupt("id \(id) names a spilled copy that is absent")
-            }
-        }
+        guard sum == total else { throw IndexDecodingError.corrupt("list sizes sum to \(sum), expected \(total)") }
+        return sizes64.map { Int($0) }
+    }
+
+    /// Reads one list's ids, vectors and (cosine) inverse norms.
+    func readRows(_ r: inout BinaryReader, _ s: Int) throws -> InvertedList {
+        var l = InvertedList()
+        l.ids = try r.readUInt64s(count: s)
+        let (cells, overflow) = s.multipliedReportingOverflow(by: dimension)
+        guard !overflow else { throw IndexDecodingError.corrupt("size × dimension overflows") }
+        l.data = try r.readFloats(count: cells)
+        if metric == .cosine { l.invNorms = try r.readFloats(count: s) }
+        return l
     }
 }

@@ -1,11 +1,13 @@
 extension IVFIndex {
     /// 1. nProbe = `params.nProbe ?? defaultNProbe`, clamped to 1…lists. Untrained, or nProbe = lists: every list.
-    /// 2. Otherwise the nProbe lists with the best centroid scores (ties → lower list) are scanned nearest first
-    ///    into one bounded top-k heap (ties → lower id); the filter runs only on rows that would enter the heap.
+    /// 2. Otherwise the nProbe lists with the best centroid scores (ties → lower list) are probed nearest first into
+    ///    one bounded top-k heap (ties → lower id); the filter runs only on rows that would enter the heap.
     /// 3. If the probed lists hold fewer than `k` accepted rows, further lists are scanned in centroid order until
     ///    `k` are found or every list has been scanned — so a filtered search returns `k` hits whenever `k`
     ///    matching vectors exist (FAISS would return fewer).
-    /// A vector stored twice (spill) is scored once: a row is skipped when its partner list was scanned before.
+    /// A vector stored twice (spill) is scored once. Probing list c scans all its primary rows (no check) and those
+    /// of its spilled rows whose primary list is not probed. A list scanned in step 3 skips every row whose
+    /// partner list was scanned before (the other copy was scored there).
     public func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
                        filter: ((UInt64) -> Bool)?) -> [SearchHit] {
         precondition(query.count == dimension, "dimension mismatch")
@@ -14,10 +16,11 @@ extension IVFIndex {
         var top = TopK(k: min(k, n))
         let nLists = lists.count
         let nProbe = max(1, min(params.nProbe ?? defaultNProbe, nLists))
-        // scanned[j]: list j has been scanned (a row whose partner list is scanned was already scored there)
-        var scanned = [Bool](repeating: false, count: nLists)
+        // probed[j]: list j is (being) scanned
+        var probed = [Bool](repeating: false, count: nLists)
         if !isTrained || nProbe >= nLists {
-            for c in 0..<nLists { scan(c, q, qInv, &top, filter, &scanned) }
+            for c in 0..<nLists { probed[c] = true }
+            for c in 0..<nLists { probe(c, q, qInv, &top, filter, probed) }
             return top.hits(metric: metric)
         }
         // rank the centroids
@@ -32,53 +35,64 @@ extension IVFIndex {
                 }
             }
         }
-        let probed = nearest.sorted()
-        for p in probed { scan(Int(p.id), q, qInv, &top, filter, &scanned) }
+        let order = nearest.sorted()
+        for p in order { probed[Int(p.id)] = true }
+        for p in order { probe(Int(p.id), q, qInv, &top, filter, probed) }
         if !top.isFull {
             // too few (accepted) rows in the probed lists: continue in centroid order until k are found
             var rest: [(score: Float, list: Int)] = []
-            for j in 0..<nLists where !scanned[j] { rest.append((cscores[j], j)) }
+            for j in 0..<nLists where !probed[j] { rest.append((cscores[j], j)) }
             rest.sort { $0.score < $1.score || ($0.score == $1.score && $0.list < $1.list) }
             for r in rest {
-                scan(r.list, q, qInv, &top, filter, &scanned)
+                probed.withUnsafeBufferPointer { done in
+                    let skip = RowSkip(scanned: done.baseAddress!)
+                    scan(lists[r.list], q, qInv, &top, filter, skip)
+                    scan(spills[r.list], q, qInv, &top, filter, skip)
+                }
+                probed[r.list] = true
                 if top.isFull { break }
             }
         }
         return top.hits(metric: metric)
     }
 
-    /// Scores every row of list `c` against `q` (exactly as `FlatIndex` does) into `top`, skipping rows whose
-    /// other copy sits in an already scanned list, then marks `c` scanned.
+    /// Step 2 for list `c` (`probed` marks every list of the probe): its primary rows, then its spilled rows whose
+    /// primary list is not probed.
     @inline(__always)
-    func scan(_ c: Int, _ q: UnsafePointer<Float>, _ qInv: Float, _ top: inout TopK,
-              _ filter: ((UInt64) -> Bool)?, _ scanned: inout [Bool]) {
-        defer { scanned[c] = true }
-        let list = lists[c]
+    func probe(_ c: Int, _ q: UnsafePointer<Float>, _ qInv: Float, _ top: inout TopK,
+               _ filter: ((UInt64) -> Bool)?, _ probed: [Bool]) {
+        scan(lists[c], q, qInv, &top, filter, nil)
+        guard spills[c].count > 0 else { return }
+        probed.withUnsafeBufferPointer { done in
+            scan(spills[c], q, qInv, &top, filter, RowSkip(scanned: done.baseAddress!))
+        }
+    }
+
+    /// Scores the rows of `list` against `q` (exactly as `FlatIndex` does) into `top`, except those `skip` names.
+    @inline(__always)
+    func scan(_ list: InvertedList, _ q: UnsafePointer<Float>, _ qInv: Float, _ top: inout TopK,
+              _ filter: ((UInt64) -> Bool)?, _ skip: RowSkip?) {
         let n = list.count
         guard n > 0 else { return }
         let dim = dimension
-        // without spilled copies no row has a partner list: skip the check
-        let dedup = !spillLocation.isEmpty
-        scanned.withUnsafeBufferPointer { done in
-            list.partners.withUnsafeBufferPointer { partners in
-                let skip = dedup ? IVFIndex.RowSkip(partners: partners.baseAddress!, scanned: done.baseAddress!) : nil
-                list.data.withUnsafeBufferPointer { dbuf in
-                    list.ids.withUnsafeBufferPointer { idbuf in
-                        let base = dbuf.baseAddress!
-                        switch metric {
-                        case .l2:
-                            IVFIndex.scanRows(n, base, dim, idbuf, skip, &top, filter) { row, _ in
-                                Distance.l2Squared(q, row, dim)
-                            }
-                        case .dot:
-                            IVFIndex.scanRows(n, base, dim, idbuf, skip, &top, filter) { row, _ in
-                                -Distance.dot(q, row, dim)
-                            }
-                        case .cosine:
-                            list.invNorms.withUnsafeBufferPointer { inv in
-                                IVFIndex.scanRows(n, base, dim, idbuf, skip, &top, filter) { row, r in
-                                    1 - Distance.dot(q, row, dim) * qInv * inv[r]
-                                }
+        list.partners.withUnsafeBufferPointer { partners in
+            let pp = partners.baseAddress!
+            list.data.withUnsafeBufferPointer { dbuf in
+                list.ids.withUnsafeBufferPointer { idbuf in
+                    let base = dbuf.baseAddress!
+                    switch metric {
+                    case .l2:
+                        IVFIndex.scanRows(n, base, dim, idbuf, pp, skip, &top, filter) { row, _ in
+                            Distance.l2Squared(q, row, dim)
+                        }
+                    case .dot:
+                        IVFIndex.scanRows(n, base, dim, idbuf, pp, skip, &top, filter) { row, _ in
+                            -Distance.dot(q, row, dim)
+                        }
+                    case .cosine:
+                        list.invNorms.withUnsafeBufferPointer { inv in
+                            IVFIndex.scanRows(n, base, dim, idbuf, pp, skip, &top, filter) { row, r in
+                                1 - Distance.dot(q, row, dim) * qInv * inv[r]
                             }
                         }
                     }
@@ -87,21 +101,20 @@ extension IVFIndex {
         }
     }
 
-    /// Which rows of a list a scan skips: those whose partner list is already scanned.
+    /// A row is skipped when its partner list is marked in `scanned`.
     struct RowSkip {
-        let partners: UnsafePointer<UInt32>
         let scanned: UnsafePointer<Bool>
-        @inline(__always) func callAsFunction(_ r: Int) -> Bool { scanned[Int(partners[r] & IVFIndex.partnerMask)] }
+        @inline(__always) func callAsFunction(_ partner: UInt32) -> Bool { scanned[Int(partner)] }
     }
 
     @inline(__always)
     static func scanRows(_ n: Int, _ base: UnsafePointer<Float>, _ dim: Int, _ ids: UnsafeBufferPointer<UInt64>,
-                         _ skip: RowSkip?, _ top: inout TopK, _ filter: ((UInt64) -> Bool)?,
-                         _ score: (UnsafePointer<Float>, Int) -> Float) {
+                         _ partners: UnsafePointer<UInt32>, _ skip: RowSkip?, _ top: inout TopK,
+                         _ filter: ((UInt64) -> Bool)?, _ score: (UnsafePointer<Float>, Int) -> Float) {
         var row = base
         for r in 0..<n {
             defer { row += dim }
-            if let skip, skip(r) { continue }
+            if let skip, skip(partners[r]) { continue }
             let s = score(row, r)
             let id = ids[r]
             if !top.wouldAccept(score: s, id: id) { continue }

@@ -75,41 +75,47 @@ extension IVFIndex {
         trainingIterations = result.iterations
     }
 
-    /// Rebuilds `lists`, `location` and `spillLocation` from the current rows: vector `refs[i]` (id-ordered primary
-    /// copies) goes to list `primary[i]` and, when `secondary[i] ≥ 0`, also to list `secondary[i]`.
+    /// Rebuilds `lists`, `spills`, `location` and `spillLocation` from the current primary rows: vector `refs[i]`
+    /// (id-ordered) goes to list `primary[i]` and, when `secondary[i] ≥ 0`, has a spilled copy in list `secondary[i]`.
     mutating func redistribute(_ refs: [(id: UInt64, loc: UInt64)], lists k: Int, primary: [Int32],
                                secondary: [Int32]?) {
         let dim = dimension, cosine = metric == .cosine
-        var sizes = [Int](repeating: 0, count: k)
+        var sizes = [Int](repeating: 0, count: k), spillSizes = [Int](repeating: 0, count: k)
         for p in primary { sizes[Int(p)] += 1 }
-        if let secondary { for s in secondary where s >= 0 { sizes[Int(s)] += 1 } }
-        var newLists = [InvertedList](repeating: InvertedList(), count: k)
-        for j in 0..<k {
-            newLists[j].ids.reserveCapacity(sizes[j])
-            newLists[j].data.reserveCapacity(sizes[j] * dim)
-            newLists[j].partners.reserveCapacity(sizes[j])
-            if cosine { newLists[j].invNorms.reserveCapacity(sizes[j]) }
+        if let secondary { for s in secondary where s >= 0 { spillSizes[Int(s)] += 1 } }
+        func empty(_ sizes: [Int]) -> [InvertedList] {
+            sizes.map { size in
+                var l = InvertedList()
+                l.ids.reserveCapacity(size)
+                l.data.reserveCapacity(size * dim)
+                l.partners.reserveCapacity(size)
+                if cosine { l.invNorms.reserveCapacity(size) }
+                return l
+            }
         }
+        var newLists = empty(sizes), newSpills = empty(spillSizes)
         var newLocation: [UInt64: UInt64] = [:]
         newLocation.reserveCapacity(refs.count)
-        var newSpill: [UInt64: UInt64] = [:]
-        if secondary != nil { newSpill.reserveCapacity(refs.count) }
+        var newSpillLocation: [UInt64: UInt64] = [:]
+        if secondary != nil { newSpillLocation.reserveCapacity(refs.count) }
+        func add(_ l: inout InvertedList, _ id: UInt64, _ c: Int, _ r: Int, partner: Int) -> UInt64 {
+            precondition(l.count < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
+            let row = l.count
+            l.ids.append(id)
+            l.data.append(contentsOf: lists[c].data[(r * dim)..<((r + 1) * dim)])
+            if cosine { l.invNorms.append(lists[c].invNorms[r]) }
+            l.partners.append(UInt32(partner))
+            return UInt64(row)
+        }
         for (i, ref) in refs.enumerated() {
             let (c, r) = IVFIndex.unpack(ref.loc)
             let p = Int(primary[i]), s = Int(secondary?[i] ?? -1)
-            let rows = (r * dim)..<((r + 1) * dim)
-            for (j, partner, spilled) in [(p, s >= 0 ? s : p, false), (s, p, true)] where j >= 0 {
-                precondition(newLists[j].count < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
-                let loc = IVFIndex.pack(j, newLists[j].count)
-                if spilled { newSpill[ref.id] = loc } else { newLocation[ref.id] = loc }
-                newLists[j].ids.append(ref.id)
-                newLists[j].data.append(contentsOf: lists[c].data[rows])
-                if cosine { newLists[j].invNorms.append(lists[c].invNorms[r]) }
-                newLists[j].partners.append(UInt32(partner) | (spilled ? IVFIndex.spilledBit : 0))
-            }
+            newLocation[ref.id] = IVFIndex.pack(p, Int(add(&newLists[p], ref.id, c, r, partner: s >= 0 ? s : p)))
+            if s >= 0 { newSpillLocation[ref.id] = IVFIndex.pack(s, Int(add(&newSpills[s], ref.id, c, r, partner: p))) }
         }
         lists = newLists
+        spills = newSpills
         location = newLocation
-        spillLocation = newSpill
+        spillLocation = newSpillLocation
     }
 }

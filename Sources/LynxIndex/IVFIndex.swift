@@ -13,17 +13,19 @@
 /// Spilling (`spill == 1`, SOAR, Sun et al. 2023): once trained, every vector is stored twice — in the list of
 /// its nearest centroid (its primary copy) and in one more list chosen by `SOAR.secondary` (its spilled copy).
 /// A query near a cluster border then finds the vector in whichever of the two lists it probes, which raises
-/// recall at a given nProbe; the price is twice the vector memory and longer lists. A search never scores a
-/// vector twice: each row records the list of the vector's other copy (`partners`), and a row is skipped when
-/// that list was already scanned, so results keep exactly Flat's distances and tie order.
+/// recall at a given nProbe; the price is twice the vector memory and longer lists. Each cluster keeps its
+/// primary rows (`lists`) and its spilled rows (`spills`) apart, and every row records the list of the vector's
+/// other copy (`partners`). A search never scores a vector twice: it skips a spilled row whose primary list is
+/// probed too (see `IVFIndex+Search.swift`), so results keep exactly Flat's distances and tie order, and the
+/// primary rows, which are never skipped, stream through the kernel without a check.
 ///
 /// Metrics: `l2` clusters and probes by squared L2. `cosine` clusters the normalised directions (spherical k-means,
 /// unit centroids) and probes by the largest q·c. `dot` clusters the raw vectors with inner-product assignment and
 /// unit-length centroids (FAISS `METRIC_INNER_PRODUCT`, which turns on spherical clustering) and probes by the
 /// largest q·c. Inside the lists every metric scores exactly as `FlatIndex` does (same kernels, same formula).
 ///
-/// Storage per list: contiguous row-major vectors as given, their ids, under cosine their inverse norms, and the
-/// partner list of each row, so a probe is a tight kernel scan. Two id → (list, row) maps (primary copies, spilled
+/// Storage per list (primary and spilled rows alike): contiguous row-major vectors as given, their ids, under
+/// cosine their inverse norms, and the partner list of each row, so a probe is a tight kernel scan. Two id → (list, row) maps (primary copies, spilled
 /// copies) serve replace and remove; remove moves the list's last row into the hole. Every list is its own array,
 /// so a copy of the index is O(1) and a write after a copy duplicates only the array of list headers and the lists
 /// it touches.
@@ -68,16 +70,20 @@ public struct IVFIndex: VectorIndex {
     @usableFromInline var centroids: [Float] = []
     /// ‖cⱼ‖² per centroid (derived: recomputed on load, not serialized).
     @usableFromInline var centroidNorms: [Float] = []
+    /// Primary copies: list j holds the vectors whose nearest centroid is j.
     @usableFromInline var lists: [InvertedList] = [InvertedList()]
+    /// Spilled copies: list j holds the vectors spilled to centroid j (as many lists as `lists`; empty with spill 0).
+    @usableFromInline var spills: [InvertedList] = [InvertedList()]
     /// id → list << 32 | row of its primary copy (one entry per live vector)
     @usableFromInline var location: [UInt64: UInt64] = [:]
     /// id → list << 32 | row of its spilled copy (only vectors that have one)
     @usableFromInline var spillLocation: [UInt64: UInt64] = [:]
 
-    /// `partners` entry: the low 31 bits are the list holding the row's other copy (the row's own list when it has
-    /// none); the top bit marks a spilled (secondary) copy.
-    static let spilledBit: UInt32 = 0x8000_0000
-    static let partnerMask: UInt32 = 0x7FFF_FFFF
+    /// Which of a vector's copies a row is.
+    enum Copy { case primary, spilled }
+
+    /// Lists are numbered below this (it also bounds `nClusters`).
+    static let maxLists = Int(Int32.max)
 
     /// One cluster's rows.
     @usableFromInline
@@ -85,7 +91,9 @@ public struct IVFIndex: VectorIndex {
         @usableFromInline var data: [Float] = []      // count × dimension
         @usableFromInline var ids: [UInt64] = []       // row → id
         @usableFromInline var invNorms: [Float] = []   // row → 1/‖v‖ (cosine only)
-        @usableFromInline var partners: [UInt32] = []  // row → other copy's list | spilledBit
+        /// row → list of the vector's other copy: a primary row's spilled list (its own list when it has none), a
+        /// spilled row's primary list
+        @usableFromInline var partners: [UInt32] = []
         @usableFromInline init() {}
         var count: Int { ids.count }
     }
@@ -100,7 +108,7 @@ public struct IVFIndex: VectorIndex {
     public init(dimension: Int, metric: Metric, nClusters: Int = 0, defaultNProbe: Int = 16, seed: UInt64 = 42,
                 trainThreshold: Int? = nil, spill: Int = IVFIndex.defaultSpill) {
         precondition(dimension > 0, "dimension must be positive")
-        precondition(nClusters >= 0 && nClusters < Int(IVFIndex.partnerMask), "nClusters out of range")
+        precondition(nClusters >= 0 && nClusters < IVFIndex.maxLists, "nClusters out of range")
         precondition(defaultNProbe >= 1, "defaultNProbe must be at least 1")
         precondition((trainThreshold ?? 1) >= 1, "trainThreshold must be at least 1")
         precondition((0...IVFIndex.maxSpill).contains(spill), "spill must be 0 or 1")
@@ -121,7 +129,7 @@ public struct IVFIndex: VectorIndex {
     public var clusterCount: Int { isTrained ? lists.count : 0 }
 
     /// Rows per list, spilled copies included (one entry before training).
-    public var listSizes: [Int] { lists.map(\.count) }
+    public var listSizes: [Int] { zip(lists, spills).map { $0.count + $1.count } }
 
     /// Vectors stored a second time (0 with spill 0 or before training); the lists hold `count + spilledCount` rows.
     public var spilledCount: Int { spillLocation.count }
@@ -168,16 +176,16 @@ public struct IVFIndex: VectorIndex {
             let (c, r) = IVFIndex.unpack(loc)
             let spilled = spillLocation[id].map(IVFIndex.unpack)
             if c == target && (spilled?.0 ?? -1) == second {  // same lists: replace both copies in place
-                overwrite(list: c, row: r, v, inv)
-                if let (sc, sr) = spilled { overwrite(list: sc, row: sr, v, inv) }
+                overwrite(.primary, list: c, row: r, v, inv)
+                if let (sc, sr) = spilled { overwrite(.spilled, list: sc, row: sr, v, inv) }
                 return
             }
             removeCopies(id)
         }
-        let row = append(list: target, id: id, vector, inv, partner: UInt32(second >= 0 ? second : target))
+        let row = append(.primary, list: target, id: id, vector, inv, partner: second >= 0 ? second : target)
         location[id] = IVFIndex.pack(target, row)
         if second >= 0 {
-            let srow = append(list: second, id: id, vector, inv, partner: UInt32(target) | IVFIndex.spilledBit)
+            let srow = append(.spilled, list: second, id: id, vector, inv, partner: target)
             spillLocation[id] = IVFIndex.pack(second, srow)
         }
         if !isTrained && location.count >= trainThreshold { retrain() }
@@ -194,59 +202,76 @@ public struct IVFIndex: VectorIndex {
     mutating func removeCopies(_ id: UInt64) {
         if let loc = location.removeValue(forKey: id) {
             let (c, r) = IVFIndex.unpack(loc)
-            removeRow(list: c, row: r)
+            removeRow(.primary, list: c, row: r)
         }
-        // read after the first removal: it may have moved rows (never this one: the copies are in different lists)
         if let loc = spillLocation.removeValue(forKey: id) {
             let (c, r) = IVFIndex.unpack(loc)
-            removeRow(list: c, row: r)
+            removeRow(.spilled, list: c, row: r)
         }
     }
 
-    /// Appends a row to list `c`; returns its row number.
-    mutating func append(list c: Int, id: UInt64, _ vector: UnsafeBufferPointer<Float>, _ inv: Float,
-                         partner: UInt32) -> Int {
-        let row = lists[c].count
-        precondition(row < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
-        lists[c].ids.append(id)
-        lists[c].data.append(contentsOf: vector)
-        if metric == .cosine { lists[c].invNorms.append(inv) }
-        lists[c].partners.append(partner)
-        return row
+    /// Runs `body` on the primary or the spilled lists, in place.
+    @inline(__always)
+    mutating func withLists<R>(_ which: Copy, _ body: (inout [InvertedList]) -> R) -> R {
+        switch which {
+        case .primary: return body(&lists)
+        case .spilled: return body(&spills)
+        }
     }
 
-    /// Overwrites the vector of row `r` in list `c`.
-    mutating func overwrite(list c: Int, row r: Int, _ v: UnsafePointer<Float>, _ inv: Float) {
-        let dim = dimension
-        lists[c].data.withUnsafeMutableBufferPointer { d in (d.baseAddress! + r * dim).update(from: v, count: dim) }
-        if metric == .cosine { lists[c].invNorms[r] = inv }
+    /// Appends a row to list `c` of `which`; returns its row number.
+    mutating func append(_ which: Copy, list c: Int, id: UInt64, _ vector: UnsafeBufferPointer<Float>, _ inv: Float,
+                         partner: Int) -> Int {
+        let cosine = metric == .cosine
+        return withLists(which) { ls in
+            let row = ls[c].count
+            precondition(row < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
+            ls[c].ids.append(id)
+            ls[c].data.append(contentsOf: vector)
+            if cosine { ls[c].invNorms.append(inv) }
+            ls[c].partners.append(UInt32(partner))
+            return row
+        }
     }
 
-    /// Removes row `r` of list `c` by moving the last row into it (the caller has dropped or will overwrite the
-    /// removed copy's map entry).
-    mutating func removeRow(list c: Int, row r: Int) {
-        let last = lists[c].count - 1
+    /// Overwrites the vector of row `r` in list `c` of `which`.
+    mutating func overwrite(_ which: Copy, list c: Int, row r: Int, _ v: UnsafePointer<Float>, _ inv: Float) {
         let dim = dimension, cosine = metric == .cosine
-        if r != last {
-            let moved = lists[c].ids[last]
-            let partner = lists[c].partners[last]
-            lists[c].ids[r] = moved
-            lists[c].partners[r] = partner
-            if partner & IVFIndex.spilledBit != 0 {
-                spillLocation[moved] = IVFIndex.pack(c, r)
-            } else {
-                location[moved] = IVFIndex.pack(c, r)
-            }
-            lists[c].data.withUnsafeMutableBufferPointer { d in
-                let base = d.baseAddress!
-                (base + r * dim).update(from: base + last * dim, count: dim)
-            }
-            if cosine { lists[c].invNorms[r] = lists[c].invNorms[last] }
+        withLists(which) { ls in
+            ls[c].data.withUnsafeMutableBufferPointer { d in (d.baseAddress! + r * dim).update(from: v, count: dim) }
+            if cosine { ls[c].invNorms[r] = inv }
         }
-        lists[c].ids.removeLast()
-        lists[c].partners.removeLast()
-        lists[c].data.removeLast(dim)
-        if cosine { lists[c].invNorms.removeLast() }
+    }
+
+    /// Removes row `r` of list `c` of `which` by moving the list's last row into it (the caller has dropped the
+    /// removed copy's map entry). The moved row keeps its partner: partners name lists, not rows.
+    mutating func removeRow(_ which: Copy, list c: Int, row r: Int) {
+        let dim = dimension, cosine = metric == .cosine
+        let moved: UInt64? = withLists(which) { ls in
+            let last = ls[c].count - 1
+            var moved: UInt64?
+            if r != last {
+                moved = ls[c].ids[last]
+                ls[c].ids[r] = ls[c].ids[last]
+                ls[c].partners[r] = ls[c].partners[last]
+                ls[c].data.withUnsafeMutableBufferPointer { d in
+                    let base = d.baseAddress!
+                    (base + r * dim).update(from: base + last * dim, count: dim)
+                }
+                if cosine { ls[c].invNorms[r] = ls[c].invNorms[last] }
+            }
+            ls[c].ids.removeLast()
+            ls[c].partners.removeLast()
+            ls[c].data.removeLast(dim)
+            if cosine { ls[c].invNorms.removeLast() }
+            return moved
+        }
+        if let moved {
+            switch which {
+            case .primary: location[moved] = IVFIndex.pack(c, r)
+            case .spilled: spillLocation[moved] = IVFIndex.pack(c, r)
+            }
+        }
     }
 
     /// Capacity-based: `vectorBytes` counts every stored row, so spilled copies are counted twice (they are).
@@ -256,7 +281,8 @@ public struct IVFIndex: VectorIndex {
             + lists.capacity * MemoryLayout<InvertedList>.stride
             + dictionaryBytes(capacity: location.capacity, keyBytes: 8, valueBytes: 8)
             + (spillLocation.capacity > 0 ? dictionaryBytes(capacity: spillLocation.capacity, keyBytes: 8, valueBytes: 8) : 0)
-        for l in lists {
+        indexBytes += spills.capacity * MemoryLayout<InvertedList>.stride
+        for l in lists + spills {
             vectorBytes += l.data.capacity * 4 + l.invNorms.capacity * 4
             indexBytes += l.ids.capacity * 8 + l.partners.capacity * 4
             // array headers (32 bytes each on 64-bit) of the non-empty arrays

@@ -187,12 +187,12 @@ final class IVFIndexTests: XCTestCase {
                 for i in 0..<900 { index.upsert(id: UInt64(i) * 3, vector: gen.next()) }
                 for i in 0..<150 { index.remove(UInt64(i) * 6) }
                 let bytes = index.serializedBytes()
-                // the size docs/IVF.md gives: 71-byte header, centroids, list sizes, rows (spilled copies included)
-                let lists = index.listSizes.count, rowBytes = 8 + 19 * 4 + (metric == .cosine ? 4 : 0) + 4
-                let rows = index.count + index.spilledCount
-                XCTAssertEqual(rows, index.listSizes.reduce(0, +))
+                // the size docs/IVF.md gives: 71-byte header, centroids, 2 × L list sizes, primary rows, spilled rows
+                let lists = index.listSizes.count, rowBytes = 8 + 19 * 4 + (metric == .cosine ? 4 : 0)
+                XCTAssertEqual(index.count + index.spilledCount, index.listSizes.reduce(0, +))
                 XCTAssertEqual(index.spilledCount, index.isTrained ? spill * index.count : 0)
-                XCTAssertEqual(bytes.count, 71 + (index.isTrained ? lists * 19 * 4 : 0) + lists * 8 + rows * rowBytes)
+                XCTAssertEqual(bytes.count, 71 + (index.isTrained ? lists * 19 * 4 : 0) + lists * 16
+                               + index.count * rowBytes + index.spilledCount * (rowBytes + 4))
                 XCTAssertEqual(Array(bytes.prefix(4)), Array("LXIV".utf8))
                 var r = BinaryReader(bytes)
                 let back = try IVFIndex(from: &r)
@@ -407,8 +407,7 @@ final class IVFIndexTests: XCTestCase {
                 var index = IVFIndex(dimension: 8, metric: metric, nClusters: 6, trainThreshold: threshold, spill: 0)
                 for i in 0..<700 { index.upsert(id: UInt64(i) * 5, vector: gen.next()) }
                 let v2 = index.serializedBytes()
-                let v1 = IVFIndexTests.versionOne(v2, dim: 8, cosine: metric == .cosine, trained: index.isTrained,
-                                                  sizes: index.listSizes)
+                let v1 = IVFIndexTests.versionOne(v2, dim: 8, trained: index.isTrained, lists: index.listSizes.count)
                 var r = BinaryReader(v1)
                 let back = try IVFIndex(from: &r)
                 XCTAssertTrue(r.isAtEnd)
@@ -423,20 +422,15 @@ final class IVFIndexTests: XCTestCase {
         }
     }
 
-    /// The version-1 layout of a spill-0 version-2 blob: version 1, no spill byte and row count, no partners.
-    static func versionOne(_ v2: [UInt8], dim: Int, cosine: Bool, trained: Bool, sizes: [Int]) -> [UInt8] {
+    /// The version-1 layout of a spill-0 version-2 blob: version 1, without the spill byte, the spilled-copy count
+    /// and the (all zero) spilled list sizes.
+    static func versionOne(_ v2: [UInt8], dim: Int, trained: Bool, lists: Int) -> [UInt8] {
         var out = Array(v2[0..<62])
         out[4] = 1
-        var at = 71
-        let head = (trained ? sizes.count * dim * 4 : 0) + sizes.count * 8
-        out += v2[at..<(at + head)]
-        at += head
-        for s in sizes {
-            let keep = s * 8 + s * dim * 4 + (cosine ? s * 4 : 0)
-            out += v2[at..<(at + keep)]
-            at += keep + s * 4  // skip the partners
-        }
-        precondition(at == v2.count)
+        let sizesEnd = 71 + (trained ? lists * dim * 4 : 0) + lists * 8
+        out += v2[71..<sizesEnd]
+        precondition(v2[sizesEnd..<(sizesEnd + lists * 8)].allSatisfy { $0 == 0 })
+        out += v2[(sizesEnd + lists * 8)...]
         return out
     }
 
