@@ -16,11 +16,9 @@ extension IVFIndex {
         var top = TopK(k: min(k, n))
         let nLists = lists.count
         let nProbe = max(1, min(params.nProbe ?? defaultNProbe, nLists))
-        // probed[j]: list j is (being) scanned
-        var probed = [Bool](repeating: false, count: nLists)
         if !isTrained || nProbe >= nLists {
-            for c in 0..<nLists { probed[c] = true }
-            for c in 0..<nLists { probe(c, q, qInv, &top, filter, probed) }
+            // every list probed: every vector is scored in its primary list, every spilled row would be skipped
+            for c in 0..<nLists { scan(lists[c], q, qInv, &top, filter, nil) }
             return top.hits(metric: metric)
         }
         // rank the centroids
@@ -36,6 +34,7 @@ extension IVFIndex {
             }
         }
         let order = nearest.sorted()
+        var probed = [Bool](repeating: false, count: nLists)  // probed[j]: list j is (being) scanned
         for p in order { probed[Int(p.id)] = true }
         for p in order { probe(Int(p.id), q, qInv, &top, filter, probed) }
         if !top.isFull {
