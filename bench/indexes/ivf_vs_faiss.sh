@@ -6,11 +6,12 @@
 #   PEERS_VENV (default /tmp/peers-venv) is created with faiss-cpu and numpy from PyPI when missing.
 #   ROUNDS (default 3) alternating rounds; N_PROBE (default 1,2,4,8,16,32,64) for Lynx; FAISS_N_PROBE (default
 #   the same plus 96,141, so that FAISS's curve reaches the recall Lynx gets with spill) for FAISS.
+#   SUMMARY_ONLY=1 re-prints the summary of the results already in OUT_DIR.
 # Every index is built once (n_clusters = 141 = √n, trained on the whole base set) and saved; then each round runs
 # lynx spill 1, FAISS, lynx spill 0 one after another per metric (search only, one thread, one query per call),
 # and prints the load average with every line. The summary takes the median queries/s of the rounds and compares
 # at equal recall@10: FAISS's queries/s interpolated linearly between its two n_probe points that bracket Lynx's
-# recall (never extrapolated).
+# recall (never extrapolated), and the other way round at FAISS's points.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -30,10 +31,19 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import faiss, numpy' 
   "$VENV/bin/pip" install -q numpy faiss-cpu
 fi
 
+if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
 echo "== building lynx-bench (release)"
 swift build -c release --product lynx-bench --scratch-path .build 2>&1 | tail -1
 BENCH="$ROOT/.build/release/lynx-bench"
 FAISS="$VENV/bin/python bench/indexes/faiss_ivf.py"
+# one short line per result: system, metric, n_probe, recall, queries/s (wall, thread CPU), load
+short() {
+  python3 -c 'import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print(r["system"], r["metric"], "n_probe", r["n_probe"], "recall", r["recall_at_10"], "qps", round(r["qps"]),
+          "cpu", round(r["qps_cpu"]), "load", r["loadavg"], flush=True)'
+}
 
 echo "== $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
 echo "== building and saving the indexes (build lines in $OUT/build.jsonl)"
@@ -52,13 +62,14 @@ for round in $(seq 1 "$ROUNDS"); do
   for metric in l2 cosine; do
     echo "== round $round, $metric (load $(cut -d' ' -f1-3 /proc/loadavg))"
     "$BENCH" --data "$DATA" --index ivf --metric "$metric" --load "$OUT/lynx-$metric-spill1.idx" --n-probe "$NPROBE" --reps 3 \
-      | sed "s/^{/{\"round\": $round, \"system\": \"lynx_spill1\", /" | tee -a "$OUT/rounds.jsonl" | cut -c1-160
+      | sed "s/^{/{\"round\": $round, \"system\": \"lynx_spill1\", /" | tee -a "$OUT/rounds.jsonl" | short
     $FAISS "$DATA" "$metric" $CLUSTERS "$OUT/faiss-$metric.idx" "$FAISS_NPROBE" 3 \
-      | sed "s/^{/{\"round\": $round, \"system\": \"faiss\", /" | tee -a "$OUT/rounds.jsonl" | cut -c1-160
+      | sed "s/^{/{\"round\": $round, \"system\": \"faiss\", /" | tee -a "$OUT/rounds.jsonl" | short
     "$BENCH" --data "$DATA" --index ivf --metric "$metric" --load "$OUT/lynx-$metric-spill0.idx" --n-probe "$NPROBE" --reps 3 \
-      | sed "s/^{/{\"round\": $round, \"system\": \"lynx_spill0\", /" | tee -a "$OUT/rounds.jsonl" | cut -c1-160
+      | sed "s/^{/{\"round\": $round, \"system\": \"lynx_spill0\", /" | tee -a "$OUT/rounds.jsonl" | short
   done
 done
+fi
 
 python3 - "$OUT" <<'PY'
 import json, os, statistics, sys
@@ -98,6 +109,14 @@ for metric in ("l2", "cosine"):
                 print(f"{p:>7} {rec:>7.4f} {q:>9.0f} {'(below FAISS n_probe 1)':>26}")
             else:
                 print(f"{p:>7} {rec:>7.4f} {q:>9.0f} {fq:>9.0f} {q / fq:>6.2f} {qc / fc:>9.2f}")
+    print(f"-- {metric}: at FAISS's points, Lynx interpolated between its bracketing n_probe")
+    print(f"{'faiss n_probe':>13} {'recall':>7} {'faiss qps':>9} {'spill1 qps':>10} {'ratio':>6} {'spill0 qps':>10} {'ratio':>6}")
+    for p, rec, q, qc in faiss:
+        row = f"{p:>13} {rec:>7.4f} {q:>9.0f}"
+        for system in ("lynx_spill1", "lynx_spill0"):
+            lq = interp(curve(system, metric), rec, 2)
+            row += f" {lq:>10.0f} {lq / q:>6.2f}" if lq else f" {'(outside)':>10} {'':>6}"
+        print(row)
 builds = [json.loads(l) for l in open(os.path.join(out, "build.jsonl")) if l.startswith("{")]
 print("\n== build (train + fill, 1 thread), memory")
 for b in builds:
