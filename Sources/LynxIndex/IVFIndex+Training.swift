@@ -111,7 +111,17 @@ extension IVFIndex {
             let (c, r) = IVFIndex.unpack(ref.loc)
             let p = Int(primary[i]), s = Int(secondary?[i] ?? -1)
             newLocation[ref.id] = IVFIndex.pack(p, Int(add(&newLists[p], ref.id, c, r, partner: s >= 0 ? s : p)))
-            if s >= 0 { newSpillLocation[ref.id] = IVFIndex.pack(s, Int(add(&newSpills[s], ref.id, c, r, partner: p))) }
+        }
+        // Spilled rows grouped by their primary list (then by id): a probe skips the spilled rows whose primary list
+        // it probes, and grouped they are skipped in runs whose memory is never read.
+        if let secondary {
+            var byPrimary = Array(refs.indices)
+            byPrimary.sort { primary[$0] < primary[$1] || (primary[$0] == primary[$1] && $0 < $1) }
+            for i in byPrimary where secondary[i] >= 0 {
+                let (c, r) = IVFIndex.unpack(refs[i].loc)
+                let p = Int(primary[i]), s = Int(secondary[i])
+                newSpillLocation[refs[i].id] = IVFIndex.pack(s, Int(add(&newSpills[s], refs[i].id, c, r, partner: p)))
+            }
         }
         lists = newLists
         spills = newSpills
