@@ -88,6 +88,7 @@ final class DataDirectory: @unchecked Sendable {
             if let ef = config.hnswEfConstruction { p["ef_construction"] = String(ef) }
         case .ivf:
             if let c = config.ivfClusters { p["n_clusters"] = String(c) }
+            if let s = config.ivfSpill { p["spill"] = String(s) }
         default:
             break
         }

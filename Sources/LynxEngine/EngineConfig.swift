@@ -24,6 +24,8 @@ public struct EngineConfig: Sendable {
     /// 0 = √n when IVF trains.
     public var ivfClusters: Int?
     public var ivfNProbe: Int = 16
+    /// IVF spilled copies per vector (0 or 1); nil = the manifest's, or `IVFIndex.defaultSpill` on first start.
+    public var ivfSpill: Int?
     public var maxBatch: Int = 10_000
     /// false: no log at all (the original library's `enable_wal = false`); data persists only through checkpoints.
     public var walEnabled: Bool = true

@@ -17,7 +17,9 @@ enum IndexFactory {
             return IVFIndex(
                 dimension: dimension, metric: metric,
                 nClusters: parameters["n_clusters"].flatMap { Int($0) } ?? 0,
-                defaultNProbe: config.ivfNProbe)
+                defaultNProbe: config.ivfNProbe,
+                // a manifest written before spill existed has no key: those data directories keep plain IVF-Flat
+                spill: parameters["spill"].flatMap { Int($0) }.map { min(max($0, 0), IVFIndex.maxSpill) } ?? 0)
         }
     }
 
@@ -45,7 +47,8 @@ enum IndexFactory {
                 "ef_construction": String(config.hnswEfConstruction ?? EngineConfig.defaultHNSWEfConstruction),
             ]
         case .ivf:
-            return ["n_clusters": String(config.ivfClusters ?? 0)]
+            return ["n_clusters": String(config.ivfClusters ?? 0),
+                    "spill": String(config.ivfSpill ?? IVFIndex.defaultSpill)]
         }
     }
 }

@@ -77,12 +77,7 @@ public struct FlatIndex: VectorIndex {
                        filter: ((UInt64) -> Bool)?) -> [SearchHit] {
         precondition(query.count == dimension, "dimension mismatch")
         let n = ids.count
-        guard k > 0, n > 0, let q = query.baseAddress else { return [] }
-        var qInv: Float = 1
-        if metric == .cosine {
-            qInv = Distance.inverseNorm(q, dimension)
-            if qInv == 0 { return [] }
-        }
+        guard k > 0, n > 0, let q = query.baseAddress, let qInv = metric.queryInverseNorm(q, dimension) else { return [] }
         var top = TopK(k: min(k, n))
         let dim = dimension, metric = self.metric
         ids.withUnsafeBufferPointer { idbuf in

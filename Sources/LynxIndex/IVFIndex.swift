@@ -10,26 +10,33 @@
 /// - `retrain()` re-runs k-means over all current vectors (with `nClusters == 0`: √count clusters, recomputed)
 ///   and redistributes them. The engine exposes it as `POST /index/rebuild`.
 ///
+/// Spilling (`spill == 1`, SOAR, Sun et al. 2023): once trained, every vector is stored twice — in the list of
+/// its nearest centroid (its primary copy) and in one more list chosen by `SOAR.secondary` (its spilled copy).
+/// A query near a cluster border then finds the vector in whichever of the two lists it probes, which raises
+/// recall at a given nProbe; the price is twice the vector memory and longer lists. Each cluster keeps its
+/// primary rows (`lists`) and its spilled rows (`spills`) apart, and every row records the list of the vector's
+/// other copy (`partners`). A search never scores a vector twice: it skips a spilled row whose primary list is
+/// probed too (see `IVFIndex+Search.swift`), so results keep exactly Flat's distances and tie order, and the
+/// primary rows, which are never skipped, stream through the kernel without a check.
+///
 /// Metrics: `l2` clusters and probes by squared L2. `cosine` clusters the normalised directions (spherical k-means,
 /// unit centroids) and probes by the largest q·c. `dot` clusters the raw vectors with inner-product assignment and
 /// unit-length centroids (FAISS `METRIC_INNER_PRODUCT`, which turns on spherical clustering) and probes by the
 /// largest q·c. Inside the lists every metric scores exactly as `FlatIndex` does (same kernels, same formula).
 ///
-/// Storage per list: contiguous row-major vectors as given, their ids and, under cosine, their inverse norms, so a
-/// probe is a tight kernel scan. An id → (list, row) map serves replace and remove; remove moves the list's last
-/// row into the hole. Every list is its own array, so a copy of the index is O(1) and a write after a copy
-/// duplicates only the array of list headers and the list it touches.
+/// Storage per list (primary and spilled rows alike): contiguous row-major vectors as given, their ids, under
+/// cosine their inverse norms, and the partner list of each row, so a probe is a tight kernel scan. Two id → (list, row) maps (primary copies, spilled
+/// copies) serve replace and remove; remove moves the list's last row into the hole. Every list is its own array,
+/// so a copy of the index is O(1) and a write after a copy duplicates only the array of list headers and the lists
+/// it touches.
 ///
-/// Search: `params.nProbe` (default `defaultNProbe`, clamped to 1…lists) nearest lists are scanned with a bounded
-/// top-k heap; the filter runs during the scan (only on rows that would enter the heap). If the probed lists
-/// hold fewer than `k` accepted rows, further lists are scanned in centroid order until `k` are found or every list
-/// has been scanned — so a filtered search returns `k` hits whenever `k` matching vectors exist (FAISS would
-/// return fewer). Ties are broken by the lower id.
+/// Search: see `IVFIndex+Search.swift`. Training: `IVFIndex+Training.swift`. Layout: `IVFIndex+Coding.swift`.
 ///
 /// Concurrency: see `VectorIndex` (reads concurrent, writes exclusive, copies are snapshots).
 public struct IVFIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXIV")
-    public static let formatVersion: UInt32 = 1
+    /// 2 added the spill setting and the per-row partner lists; version 1 blobs still load (as spill 0).
+    public static let formatVersion: UInt32 = 2
 
     /// k-means settings (see docs/IVF.md).
     static let maxIterations = 20
@@ -37,37 +44,56 @@ public struct IVFIndex: VectorIndex {
     /// Default training threshold per configured cluster (FAISS warns below 39 training points per centroid).
     static let minPointsPerCentroid = 39
     static let defaultThreshold = 1000
+    /// Spill of a new index unless told otherwise (measured on the dev set, docs/IVF.md).
+    public static let defaultSpill = 1
+    public static let maxSpill = 1
 
     public let dimension: Int
     public let metric: Metric
     /// Clusters requested at construction; 0 means √count at each training.
     public let configuredClusters: Int
+    /// Extra lists each vector is stored in once trained: 0 (plain IVF-Flat) or 1 (SOAR spill).
+    public let spill: Int
     /// Lists probed when `SearchParams.nProbe` is nil.
     public var defaultNProbe: Int
     public let seed: UInt64
     /// The vector count at which the first training happens automatically.
     public let trainThreshold: Int
     /// Whether a quantizer has been trained (false: one exact list).
-    public private(set) var isTrained = false
+    public internal(set) var isTrained = false
     /// Vectors present at the last training (0 before).
-    public private(set) var trainedCount = 0
+    public internal(set) var trainedCount = 0
     /// k-means assignment steps run at the last training.
-    public private(set) var trainingIterations = 0
+    public internal(set) var trainingIterations = 0
 
     /// Trained: lists.count × dimension (unit rows under cosine/dot); untrained: empty.
     @usableFromInline var centroids: [Float] = []
     /// ‖cⱼ‖² per centroid (derived: recomputed on load, not serialized).
     @usableFromInline var centroidNorms: [Float] = []
+    /// Primary copies: list j holds the vectors whose nearest centroid is j.
     @usableFromInline var lists: [InvertedList] = [InvertedList()]
-    /// id → list << 32 | row
+    /// Spilled copies: list j holds the vectors spilled to centroid j (as many lists as `lists`; empty with spill 0).
+    @usableFromInline var spills: [InvertedList] = [InvertedList()]
+    /// id → list << 32 | row of its primary copy (one entry per live vector)
     @usableFromInline var location: [UInt64: UInt64] = [:]
+    /// id → list << 32 | row of its spilled copy (only vectors that have one)
+    @usableFromInline var spillLocation: [UInt64: UInt64] = [:]
 
-    /// One cluster's vectors.
+    /// Which of a vector's copies a row is.
+    enum Copy { case primary, spilled }
+
+    /// Lists are numbered below this (it also bounds `nClusters`).
+    static let maxLists = Int(Int32.max)
+
+    /// One cluster's rows.
     @usableFromInline
     struct InvertedList: Sendable {
         @usableFromInline var data: [Float] = []      // count × dimension
         @usableFromInline var ids: [UInt64] = []       // row → id
         @usableFromInline var invNorms: [Float] = []   // row → 1/‖v‖ (cosine only)
+        /// row → list of the vector's other copy: a primary row's spilled list (its own list when it has none), a
+        /// spilled row's primary list
+        @usableFromInline var partners: [UInt32] = []
         @usableFromInline init() {}
         var count: Int { ids.count }
     }
@@ -78,15 +104,18 @@ public struct IVFIndex: VectorIndex {
     ///   - seed: seeds the k-means sample and k-means++ (training is deterministic).
     ///   - trainThreshold: vector count that triggers the first training; default max(39·nClusters, 1000)
     ///     when nClusters > 0, else 1000.
+    ///   - spill: 0 = each vector in one list; 1 = also in a second list chosen by the SOAR loss (2× vector memory).
     public init(dimension: Int, metric: Metric, nClusters: Int = 0, defaultNProbe: Int = 16, seed: UInt64 = 42,
-                trainThreshold: Int? = nil) {
+                trainThreshold: Int? = nil, spill: Int = IVFIndex.defaultSpill) {
         precondition(dimension > 0, "dimension must be positive")
-        precondition(nClusters >= 0 && nClusters < Int(UInt32.max), "nClusters out of range")
+        precondition(nClusters >= 0 && nClusters < IVFIndex.maxLists, "nClusters out of range")
         precondition(defaultNProbe >= 1, "defaultNProbe must be at least 1")
         precondition((trainThreshold ?? 1) >= 1, "trainThreshold must be at least 1")
+        precondition((0...IVFIndex.maxSpill).contains(spill), "spill must be 0 or 1")
         self.dimension = dimension
         self.metric = metric
         self.configuredClusters = nClusters
+        self.spill = spill
         self.defaultNProbe = defaultNProbe
         self.seed = seed
         self.trainThreshold = trainThreshold
@@ -99,8 +128,11 @@ public struct IVFIndex: VectorIndex {
     /// Number of trained clusters (0 before training).
     public var clusterCount: Int { isTrained ? lists.count : 0 }
 
-    /// Vectors per list (one entry before training).
-    public var listSizes: [Int] { lists.map(\.count) }
+    /// Rows per list, spilled copies included (one entry before training).
+    public var listSizes: [Int] { zip(lists, spills).map { $0.count + $1.count } }
+
+    /// Vectors stored a second time (0 with spill 0 or before training); the lists hold `count + spilledCount` rows.
+    public var spilledCount: Int { spillLocation.count }
 
     public func contains(_ id: UInt64) -> Bool { location[id] != nil }
 
@@ -116,14 +148,19 @@ public struct IVFIndex: VectorIndex {
 
     var geometry: KMeans.Geometry { metric == .l2 ? .euclidean : .spherical }
 
-    /// The list a vector belongs to (0 before training).
-    @inline(__always)
-    func nearestList(_ v: UnsafePointer<Float>) -> Int {
-        guard isTrained else { return 0 }
-        let k = lists.count, d = dimension, g = geometry
+    /// The lists a vector belongs to: its nearest centroid's, and the SOAR list of its spilled copy (-1: none).
+    /// `inv` is 1/‖v‖ under cosine (the clustering sees v/‖v‖), ignored otherwise. Untrained: (0, -1).
+    func placement(_ v: UnsafePointer<Float>, inv: Float) -> (primary: Int, secondary: Int) {
+        guard isTrained else { return (0, -1) }
+        let k = centroidNorms.count, d = dimension, g = geometry
+        let wantsSpill = spill > 0 && k > 1
+        let scale: Float = metric == .cosine ? inv : 1
         return centroids.withUnsafeBufferPointer { cb in
             centroidNorms.withUnsafeBufferPointer { nb in
-                KMeans.nearest(g, v, cb.baseAddress!, nb.baseAddress!, k, d).index
+                let p = KMeans.nearest(g, v, cb.baseAddress!, nb.baseAddress!, k, d).index
+                guard wantsSpill else { return (p, -1) }
+                return (p, SOAR.secondary(v, scale: scale, primary: p, centroids: cb.baseAddress!,
+                                          norms: nb.baseAddress!, k: k, d: d, lambda: SOAR.lambda))
             }
         }
     }
@@ -131,273 +168,126 @@ public struct IVFIndex: VectorIndex {
     public mutating func upsert(id: UInt64, vector: UnsafeBufferPointer<Float>) {
         precondition(vector.count == dimension, "dimension mismatch")
         let v = vector.baseAddress!
-        let dim = dimension
         let cosine = metric == .cosine
-        let inv: Float = cosine ? Distance.inverseNorm(v, dim) : 0
+        let inv: Float = cosine ? Distance.inverseNorm(v, dimension) : 0
         precondition(!cosine || inv > 0, "zero vector under cosine")
-        let target = nearestList(v)
+        let (target, second) = placement(v, inv: inv)
         if let loc = location[id] {
             let (c, r) = IVFIndex.unpack(loc)
-            if c == target {  // replace in place
-                lists[c].data.withUnsafeMutableBufferPointer { d in
-                    (d.baseAddress! + r * dim).update(from: v, count: dim)
-                }
-                if cosine { lists[c].invNorms[r] = inv }
+            let spilled = spillLocation[id].map(IVFIndex.unpack)
+            if c == target && (spilled?.0 ?? -1) == second {  // same lists: replace both copies in place
+                overwrite(.primary, list: c, row: r, v, inv)
+                if let (sc, sr) = spilled { overwrite(.spilled, list: sc, row: sr, v, inv) }
                 return
             }
-            removeRow(list: c, row: r)
+            removeCopies(id)
         }
-        let row = lists[target].count
-        precondition(row < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
-        lists[target].ids.append(id)
-        lists[target].data.append(contentsOf: vector)
-        if cosine { lists[target].invNorms.append(inv) }
+        let row = append(.primary, list: target, id: id, vector, inv, partner: second >= 0 ? second : target)
         location[id] = IVFIndex.pack(target, row)
+        if second >= 0 {
+            let srow = append(.spilled, list: second, id: id, vector, inv, partner: target)
+            spillLocation[id] = IVFIndex.pack(second, srow)
+        }
         if !isTrained && location.count >= trainThreshold { retrain() }
     }
 
     @discardableResult
     public mutating func remove(_ id: UInt64) -> Bool {
-        guard let loc = location.removeValue(forKey: id) else { return false }
-        let (c, r) = IVFIndex.unpack(loc)
-        removeRow(list: c, row: r)
+        guard location[id] != nil else { return false }
+        removeCopies(id)
         return true
     }
 
-    /// Removes row `r` of list `c` by moving the last row into it (the caller has dropped or will overwrite the
-    /// removed id's map entry).
-    mutating func removeRow(list c: Int, row r: Int) {
-        let last = lists[c].count - 1
-        let dim = dimension, cosine = metric == .cosine
-        if r != last {
-            let moved = lists[c].ids[last]
-            lists[c].ids[r] = moved
-            location[moved] = IVFIndex.pack(c, r)
-            lists[c].data.withUnsafeMutableBufferPointer { d in
-                let base = d.baseAddress!
-                (base + r * dim).update(from: base + last * dim, count: dim)
-            }
-            if cosine { lists[c].invNorms[r] = lists[c].invNorms[last] }
+    /// Drops both copies of a present `id` and its map entries.
+    mutating func removeCopies(_ id: UInt64) {
+        if let loc = location.removeValue(forKey: id) {
+            let (c, r) = IVFIndex.unpack(loc)
+            removeRow(.primary, list: c, row: r)
         }
-        lists[c].ids.removeLast()
-        lists[c].data.removeLast(dim)
-        if cosine { lists[c].invNorms.removeLast() }
+        if let loc = spillLocation.removeValue(forKey: id) {
+            let (c, r) = IVFIndex.unpack(loc)
+            removeRow(.spilled, list: c, row: r)
+        }
     }
 
-    /// Re-runs k-means over all current vectors and redistributes them into new lists (ids ascending within a
-    /// list). Clusters: `configuredClusters`, or round(√count) when it is 0, clamped to the count. Training uses a
-    /// sample of at most 256 points per cluster, drawn with the index's seed from the vectors in id order, so the
-    /// result depends only on the contents (not on the insertion history). With fewer than `trainThreshold`
-    /// vectors the index returns to the untrained state (one exact list). Cost: O(sample · clusters · d ·
-    /// iterations) for k-means plus O(n · clusters · d) to reassign; peak memory briefly holds the old and the
-    /// new lists.
-    public mutating func retrain() {
-        let n = count, dim = dimension
+    /// Runs `body` on the primary or the spilled lists, in place.
+    @inline(__always)
+    mutating func withLists<R>(_ which: Copy, _ body: (inout [InvertedList]) -> R) -> R {
+        switch which {
+        case .primary: return body(&lists)
+        case .spilled: return body(&spills)
+        }
+    }
+
+    /// Appends a row to list `c` of `which`; returns its row number.
+    mutating func append(_ which: Copy, list c: Int, id: UInt64, _ vector: UnsafeBufferPointer<Float>, _ inv: Float,
+                         partner: Int) -> Int {
         let cosine = metric == .cosine
-        // every vector's place, ids ascending
-        var refs: [(id: UInt64, loc: UInt64)] = []
-        refs.reserveCapacity(n)
-        for (id, loc) in location { refs.append((id, loc)) }
-        refs.sort { $0.id < $1.id }
-
-        guard n > 0, n >= trainThreshold else {
-            // back to (or stay in) the untrained state: one exact list
-            var one = InvertedList()
-            one.ids.reserveCapacity(n)
-            one.data.reserveCapacity(n * dim)
-            if cosine { one.invNorms.reserveCapacity(n) }
-            var newLocation: [UInt64: UInt64] = [:]
-            newLocation.reserveCapacity(n)
-            for (i, ref) in refs.enumerated() {
-                let (c, r) = IVFIndex.unpack(ref.loc)
-                one.ids.append(ref.id)
-                one.data.append(contentsOf: lists[c].data[(r * dim)..<((r + 1) * dim)])
-                if cosine { one.invNorms.append(lists[c].invNorms[r]) }
-                newLocation[ref.id] = IVFIndex.pack(0, i)
-            }
-            lists = [one]
-            location = newLocation
-            centroids = []
-            centroidNorms = []
-            isTrained = false
-            trainedCount = 0
-            trainingIterations = 0
-            return
+        return withLists(which) { ls in
+            let row = ls[c].count
+            precondition(row < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
+            ls[c].ids.append(id)
+            ls[c].data.append(contentsOf: vector)
+            if cosine { ls[c].invNorms.append(inv) }
+            ls[c].partners.append(UInt32(partner))
+            return row
         }
-
-        let wanted = configuredClusters > 0 ? configuredClusters : Int(Double(n).squareRoot().rounded())
-        let k = max(1, min(wanted, n))
-        var rng = KMeans.Random(seed: seed)
-        let m = min(n, IVFIndex.maxPointsPerCentroid * k)
-        // sample: the first m of a seeded partial Fisher–Yates shuffle of the id-ordered vectors
-        var order = Array(0..<n)
-        if m < n {
-            for i in 0..<m {
-                let j = i + rng.below(n - i)
-                order.swapAt(i, j)
-            }
-        }
-        var sample = [Float](repeating: 0, count: m * dim)
-        sample.withUnsafeMutableBufferPointer { sb in
-            let s = sb.baseAddress!
-            for i in 0..<m {
-                let (c, r) = IVFIndex.unpack(refs[order[i]].loc)
-                let dst = s + i * dim
-                lists[c].data.withUnsafeBufferPointer { d in dst.update(from: d.baseAddress! + r * dim, count: dim) }
-                if cosine {
-                    let inv = lists[c].invNorms[r]
-                    for t in 0..<dim { dst[t] *= inv }
-                }
-            }
-        }
-        let result = sample.withUnsafeBufferPointer {
-            KMeans.train(points: $0, count: m, dimension: dim, k: k, geometry: geometry,
-                         maxIterations: IVFIndex.maxIterations, rng: &rng)
-        }
-        sample = []
-
-        // reassign every vector to its nearest new centroid
-        let g = geometry
-        let norms = KMeans.squaredNorms(result.centroids, k, dim)
-        var assign = [Int32](repeating: 0, count: n)
-        var sizes = [Int](repeating: 0, count: k)
-        result.centroids.withUnsafeBufferPointer { cb in
-            norms.withUnsafeBufferPointer { nb in
-                let cents = cb.baseAddress!, cn = nb.baseAddress!
-                for (i, ref) in refs.enumerated() {
-                    let (c, r) = IVFIndex.unpack(ref.loc)
-                    let j = lists[c].data.withUnsafeBufferPointer { d in
-                        KMeans.nearest(g, d.baseAddress! + r * dim, cents, cn, k, dim).index
-                    }
-                    assign[i] = Int32(j)
-                    sizes[j] += 1
-                }
-            }
-        }
-        var newLists = [InvertedList](repeating: InvertedList(), count: k)
-        for j in 0..<k {
-            newLists[j].ids.reserveCapacity(sizes[j])
-            newLists[j].data.reserveCapacity(sizes[j] * dim)
-            if cosine { newLists[j].invNorms.reserveCapacity(sizes[j]) }
-        }
-        var newLocation: [UInt64: UInt64] = [:]
-        newLocation.reserveCapacity(n)
-        for (i, ref) in refs.enumerated() {
-            let (c, r) = IVFIndex.unpack(ref.loc)
-            let j = Int(assign[i])
-            precondition(newLists[j].count < Int(UInt32.max), "IVFIndex lists are limited to 2^32 - 1 vectors")
-            newLocation[ref.id] = IVFIndex.pack(j, newLists[j].count)
-            newLists[j].ids.append(ref.id)
-            newLists[j].data.append(contentsOf: lists[c].data[(r * dim)..<((r + 1) * dim)])
-            if cosine { newLists[j].invNorms.append(lists[c].invNorms[r]) }
-        }
-        lists = newLists
-        location = newLocation
-        centroids = result.centroids
-        centroidNorms = norms
-        isTrained = true
-        trainedCount = n
-        trainingIterations = result.iterations
     }
 
-    public func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
-                       filter: ((UInt64) -> Bool)?) -> [SearchHit] {
-        precondition(query.count == dimension, "dimension mismatch")
-        let n = count
-        guard k > 0, n > 0, let q = query.baseAddress else { return [] }
-        var qInv: Float = 1
-        if metric == .cosine {
-            qInv = Distance.inverseNorm(q, dimension)
-            if qInv == 0 { return [] }
+    /// Overwrites the vector of row `r` in list `c` of `which`.
+    mutating func overwrite(_ which: Copy, list c: Int, row r: Int, _ v: UnsafePointer<Float>, _ inv: Float) {
+        let dim = dimension, cosine = metric == .cosine
+        withLists(which) { ls in
+            ls[c].data.withUnsafeMutableBufferPointer { d in (d.baseAddress! + r * dim).update(from: v, count: dim) }
+            if cosine { ls[c].invNorms[r] = inv }
         }
-        var top = TopK(k: min(k, n))
-        let nLists = lists.count
-        let nProbe = max(1, min(params.nProbe ?? defaultNProbe, nLists))
-        if !isTrained || nProbe >= nLists {
-            for c in 0..<nLists { scan(c, q, qInv, &top, filter) }
-            return top.hits(metric: metric)
-        }
-        // rank the centroids
-        let dim = dimension, g = geometry
-        var cscores = [Float](repeating: 0, count: nLists)
-        var nearest = TopK(k: nProbe)
-        centroids.withUnsafeBufferPointer { cb in
-            centroidNorms.withUnsafeBufferPointer { nb in
-                KMeans.forEachScore(g, q, cb.baseAddress!, nb.baseAddress!, nLists, dim) { j, s in
-                    cscores[j] = s
-                    nearest.push(score: s, id: UInt64(j))
-                }
-            }
-        }
-        let probed = nearest.sorted()
-        for p in probed { scan(Int(p.id), q, qInv, &top, filter) }
-        if !top.isFull {
-            // too few (accepted) rows in the probed lists: continue in centroid order until k are found
-            var rest: [(score: Float, list: Int)] = []
-            var wasProbed = [Bool](repeating: false, count: nLists)
-            for p in probed { wasProbed[Int(p.id)] = true }
-            for j in 0..<nLists where !wasProbed[j] { rest.append((cscores[j], j)) }
-            rest.sort { $0.score < $1.score || ($0.score == $1.score && $0.list < $1.list) }
-            for r in rest {
-                scan(r.list, q, qInv, &top, filter)
-                if top.isFull { break }
-            }
-        }
-        return top.hits(metric: metric)
     }
 
-    /// Scores every row of list `c` against `q` (exactly as `FlatIndex` does) into `top`.
-    @inline(__always)
-    func scan(_ c: Int, _ q: UnsafePointer<Float>, _ qInv: Float, _ top: inout TopK,
-              _ filter: ((UInt64) -> Bool)?) {
-        let list = lists[c]
-        let n = list.count
-        guard n > 0 else { return }
-        let dim = dimension
-        list.data.withUnsafeBufferPointer { dbuf in
-            list.ids.withUnsafeBufferPointer { idbuf in
-                let base = dbuf.baseAddress!
-                switch metric {
-                case .l2:
-                    IVFIndex.scanRows(n, base, dim, idbuf, &top, filter) { row, _ in Distance.l2Squared(q, row, dim) }
-                case .dot:
-                    IVFIndex.scanRows(n, base, dim, idbuf, &top, filter) { row, _ in -Distance.dot(q, row, dim) }
-                case .cosine:
-                    list.invNorms.withUnsafeBufferPointer { inv in
-                        IVFIndex.scanRows(n, base, dim, idbuf, &top, filter) { row, r in
-                            1 - Distance.dot(q, row, dim) * qInv * inv[r]
-                        }
-                    }
+    /// Removes row `r` of list `c` of `which` by moving the list's last row into it (the caller has dropped the
+    /// removed copy's map entry). The moved row keeps its partner: partners name lists, not rows.
+    mutating func removeRow(_ which: Copy, list c: Int, row r: Int) {
+        let dim = dimension, cosine = metric == .cosine
+        let moved: UInt64? = withLists(which) { ls in
+            let last = ls[c].count - 1
+            var moved: UInt64?
+            if r != last {
+                moved = ls[c].ids[last]
+                ls[c].ids[r] = ls[c].ids[last]
+                ls[c].partners[r] = ls[c].partners[last]
+                ls[c].data.withUnsafeMutableBufferPointer { d in
+                    let base = d.baseAddress!
+                    (base + r * dim).update(from: base + last * dim, count: dim)
                 }
+                if cosine { ls[c].invNorms[r] = ls[c].invNorms[last] }
+            }
+            ls[c].ids.removeLast()
+            ls[c].partners.removeLast()
+            ls[c].data.removeLast(dim)
+            if cosine { ls[c].invNorms.removeLast() }
+            return moved
+        }
+        if let moved {
+            switch which {
+            case .primary: location[moved] = IVFIndex.pack(c, r)
+            case .spilled: spillLocation[moved] = IVFIndex.pack(c, r)
             }
         }
     }
 
-    @inline(__always)
-    static func scanRows(_ n: Int, _ base: UnsafePointer<Float>, _ dim: Int, _ ids: UnsafeBufferPointer<UInt64>,
-                         _ top: inout TopK, _ filter: ((UInt64) -> Bool)?,
-                         _ score: (UnsafePointer<Float>, Int) -> Float) {
-        var row = base
-        for r in 0..<n {
-            let s = score(row, r)
-            row += dim
-            let id = ids[r]
-            if !top.wouldAccept(score: s, id: id) { continue }
-            if let f = filter, !f(id) { continue }
-            top.push(score: s, id: id)
-        }
-    }
-
+    /// Capacity-based: `vectorBytes` counts every stored row, so spilled copies are counted twice (they are).
     public var memory: IndexMemory {
         var vectorBytes = 0
-        var indexBytes = centroids.capacity * 4 + centroidNorms.capacity * 4 + lists.capacity * MemoryLayout<InvertedList>.stride
+        var indexBytes = centroids.capacity * 4 + centroidNorms.capacity * 4
+            + lists.capacity * MemoryLayout<InvertedList>.stride
             + dictionaryBytes(capacity: location.capacity, keyBytes: 8, valueBytes: 8)
-        for l in lists {
+            + (spillLocation.capacity > 0 ? dictionaryBytes(capacity: spillLocation.capacity, keyBytes: 8, valueBytes: 8) : 0)
+        indexBytes += spills.capacity * MemoryLayout<InvertedList>.stride
+        for l in lists + spills {
             vectorBytes += l.data.capacity * 4 + l.invNorms.capacity * 4
-            indexBytes += l.ids.capacity * 8
+            indexBytes += l.ids.capacity * 8 + l.partners.capacity * 4
             // array headers (32 bytes each on 64-bit) of the non-empty arrays
             indexBytes += (l.data.capacity > 0 ? 32 : 0) + (l.ids.capacity > 0 ? 32 : 0)
-                + (l.invNorms.capacity > 0 ? 32 : 0)
+                + (l.invNorms.capacity > 0 ? 32 : 0) + (l.partners.capacity > 0 ? 32 : 0)
         }
         return IndexMemory(vectorBytes: vectorBytes, indexBytes: indexBytes)
     }
@@ -406,99 +296,10 @@ public struct IVFIndex: VectorIndex {
         [("n_clusters", String(clusterCount)),
          ("n_clusters_configured", String(configuredClusters)),
          ("n_probe", String(defaultNProbe)),
+         ("spill", String(spill)),
+         ("spilled_count", String(spilledCount)),
          ("trained", isTrained ? "true" : "false"),
          ("train_threshold", String(trainThreshold)),
          ("trained_count", String(trainedCount))]
-    }
-
-    /// Layout (little-endian), see docs/IVF.md: magic "LXIV" u32, version u32, dimension u32, metric u8,
-    /// configured clusters u32, default nProbe u32, seed u64, train threshold u64, trained u8, trained count u64,
-    /// k-means iterations u32, lists L u32, count n u64, centroids f32×(L·d, trained only), list sizes u64×L, then per
-    /// list: ids u64×size, vectors f32×(size·d), [cosine] inverse norms f32×size.
-    public func serialize(into w: inout BinaryWriter) {
-        let n = count
-        w.reserveCapacity(w.bytes.count + 80 + centroids.count * 4 + lists.count * 8 + n * 8 + n * dimension * 4
-                          + (metric == .cosine ? n * 4 : 0))
-        w.writeIndexHeader(magic: IVFIndex.magic, version: IVFIndex.formatVersion, dimension: dimension, metric: metric)
-        w.write(UInt32(configuredClusters))
-        w.write(UInt32(clamping: defaultNProbe))
-        w.write(seed)
-        w.write(UInt64(trainThreshold))
-        w.write(UInt8(isTrained ? 1 : 0))
-        w.write(UInt64(trainedCount))
-        w.write(UInt32(clamping: trainingIterations))
-        w.write(UInt32(lists.count))
-        w.write(UInt64(n))
-        if isTrained { w.write(contentsOf: centroids) }
-        for l in lists { w.write(UInt64(l.count)) }
-        for l in lists {
-            w.write(contentsOf: l.ids)
-            w.write(contentsOf: l.data)
-            if metric == .cosine { w.write(contentsOf: l.invNorms) }
-        }
-    }
-
-    public init(from r: inout BinaryReader) throws {
-        let (dim, metric) = try r.readIndexHeader(magic: IVFIndex.magic, version: IVFIndex.formatVersion, kind: "ivf")
-        guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
-        let configured = Int(try r.readUInt32())
-        guard configured < Int(UInt32.max) else { throw IndexDecodingError.corrupt("n_clusters \(configured)") }
-        let nProbe = Int(try r.readUInt32())
-        guard nProbe >= 1 else { throw IndexDecodingError.corrupt("n_probe 0") }
-        let seed = try r.readUInt64()
-        let threshold64 = try r.readUInt64()
-        guard threshold64 >= 1, threshold64 <= UInt64(Int.max) else {
-            throw IndexDecodingError.corrupt("train threshold \(threshold64)")
-        }
-        let trainedByte = try r.readUInt8()
-        guard trainedByte <= 1 else { throw IndexDecodingError.corrupt("trained flag \(trainedByte)") }
-        let trainedCount64 = try r.readUInt64()
-        guard trainedCount64 <= UInt64(Int.max) else { throw IndexDecodingError.corrupt("trained count") }
-        let iterations = Int(try r.readUInt32())
-        let nLists = Int(try r.readUInt32())
-        let n64 = try r.readUInt64()
-        guard n64 <= UInt64(Int.max / 2) else { throw IndexDecodingError.corrupt("count \(n64)") }
-        let n = Int(n64)
-        let trained = trainedByte == 1
-        guard nLists >= 1, trained || nLists == 1 else { throw IndexDecodingError.corrupt("\(nLists) lists") }
-        self.init(dimension: dim, metric: metric, nClusters: configured, defaultNProbe: nProbe, seed: seed,
-                  trainThreshold: Int(threshold64))
-        isTrained = trained
-        trainedCount = Int(trainedCount64)
-        trainingIterations = iterations
-        if trained {
-            let (cells, overflow) = nLists.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw IndexDecodingError.corrupt("lists × dimension overflows") }
-            centroids = try r.readFloats(count: cells)
-            guard centroids.allSatisfy({ $0.isFinite }) else { throw IndexDecodingError.corrupt("centroid not finite") }
-            centroidNorms = KMeans.squaredNorms(centroids, nLists, dim)
-        }
-        let sizes64 = try r.readUInt64s(count: nLists)
-        var total: UInt64 = 0
-        for s in sizes64 {
-            guard s < UInt64(UInt32.max) else { throw IndexDecodingError.corrupt("list size \(s)") }
-            total += s
-            guard total <= n64 else { throw IndexDecodingError.corrupt("list sizes exceed count \(n)") }
-        }
-        guard total == n64 else { throw IndexDecodingError.corrupt("list sizes sum to \(total), count \(n)") }
-        var newLists = [InvertedList]()
-        newLists.reserveCapacity(nLists)
-        location.reserveCapacity(n)
-        for (c, s64) in sizes64.enumerated() {
-            let s = Int(s64)
-            var l = InvertedList()
-            l.ids = try r.readUInt64s(count: s)
-            let (cells, overflow) = s.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw IndexDecodingError.corrupt("size × dimension overflows") }
-            l.data = try r.readFloats(count: cells)
-            if metric == .cosine { l.invNorms = try r.readFloats(count: s) }
-            for (row, id) in l.ids.enumerated() {
-                if location.updateValue(IVFIndex.pack(c, row), forKey: id) != nil {
-                    throw IndexDecodingError.corrupt("duplicate id \(id)")
-                }
-            }
-            newLists.append(l)
-        }
-        lists = newLists
     }
 }

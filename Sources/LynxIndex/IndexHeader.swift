@@ -14,13 +14,21 @@ extension BinaryReader {
     mutating func readIndexHeader(magic expected: UInt32, version expectedVersion: UInt32, kind: String) throws
         -> (dimension: Int, metric: Metric)
     {
+        let h = try readIndexHeader(magic: expected, versions: expectedVersion...expectedVersion, kind: kind)
+        return (h.dimension, h.metric)
+    }
+
+    /// As above, for a layout that still reads older versions: returns the version found.
+    mutating func readIndexHeader(magic expected: UInt32, versions: ClosedRange<UInt32>, kind: String) throws
+        -> (dimension: Int, metric: Metric, version: UInt32)
+    {
         let magic = try readUInt32()
         guard magic == expected else { throw IndexDecodingError.badMagic(found: magic) }
         let version = try readUInt32()
-        guard version == expectedVersion else { throw IndexDecodingError.unsupportedVersion(kind: kind, version: version) }
+        guard versions.contains(version) else { throw IndexDecodingError.unsupportedVersion(kind: kind, version: version) }
         let dimension = Int(try readUInt32())
         let metric = try decodeMetric(try readUInt8())
-        return (dimension, metric)
+        return (dimension, metric, version)
     }
 }
 

@@ -29,6 +29,15 @@ public enum Metric: String, CaseIterable, Sendable {
         vector.withUnsafeBufferPointer { metric.isValid($0) }
     }
 
+    /// The query's factor in the cosine score, 1/‖q‖ (1 under l2 and dot); nil when `q` cannot be searched under
+    /// cosine (zero norm). Shared by the indexes' search entry points.
+    @inline(__always)
+    func queryInverseNorm(_ q: UnsafePointer<Float>, _ dim: Int) -> Float? {
+        guard self == .cosine else { return 1 }
+        let inv = Distance.inverseNorm(q, dim)
+        return inv == 0 ? nil : inv
+    }
+
     /// Converts an internal ranking score to the distance reported to users.
     @inlinable
     public func distance(fromScore score: Float) -> Float {

@@ -69,6 +69,7 @@ struct LynxBench: ParsableCommand {
     @Option(help: "IVF lists; 0 = √n. The index is retrained over the whole set after loading (counted in build time).")
     var nClusters: Int = 0
     @Option(help: "Comma-separated IVF probe counts to measure.") var nProbe: String = "1,4,16,64"
+    @Option(help: "IVF spill: 0 = each vector in one list, 1 = also in a second (SOAR) list.") var spill: Int = IVFIndex.defaultSpill
     @Option(help: "Search threads for an extra throughput figure (queries/s is always also measured on 1 thread).") var threads: Int = 1
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
@@ -91,7 +92,8 @@ struct LynxBench: ParsableCommand {
             f.reserveCapacity(ds.n)
             idx = f
         } else if index == "ivf" {
-            idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: nClusters, seed: seed)
+            guard (0...IVFIndex.maxSpill).contains(spill) else { throw ValidationError("--spill must be 0 or 1") }
+            idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: nClusters, seed: seed, spill: spill)
         } else {
             var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed)
             h.reserveCapacity(ds.n)
@@ -174,7 +176,8 @@ struct LynxBench: ParsableCommand {
             if index == "hnsw" {
                 line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
             } else if let ivf = idx as? IVFIndex {
-                line += [("n_clusters", ivf.clusterCount), ("n_probe", ef)]
+                line += [("n_clusters", ivf.clusterCount), ("spill", ivf.spill), ("spilled_count", ivf.spilledCount),
+                         ("n_probe", ef)]
             }
             line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", 1),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]

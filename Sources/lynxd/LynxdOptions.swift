@@ -67,6 +67,8 @@ struct LynxdOptions: ParsableCommand {
     var ivfClusters: Int?
     @Option(name: .customLong("ivf-n-probe"), help: "IVF default clusters probed per search (env LYNX_IVF_N_PROBE; default 16).")
     var ivfNProbe: Int?
+    @Option(name: .customLong("ivf-spill"), help: "IVF copies per vector beyond the first: 0 or 1 (SOAR spill: better recall per probe, 2x vector memory); fixed at first start (env LYNX_IVF_SPILL; default 1).")
+    var ivfSpill: Int?
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error | critical (env LYNX_LOG_LEVEL; default info).")
     var logLevel: String?
 }
@@ -150,6 +152,7 @@ extension LynxdOptions {
         }
         s.engine.ivfClusters = try int(ivfClusters, "LYNX_IVF_CLUSTERS", "ivf-clusters", 0...1_000_000)
         s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? 16
+        s.engine.ivfSpill = try int(ivfSpill, "LYNX_IVF_SPILL", "ivf-spill", 0...IVFIndex.maxSpill)
         s.logLevel = (string(logLevel, "LYNX_LOG_LEVEL") ?? "info").lowercased()
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s.logLevel) else {
             throw ConfigError(description: "--log-level '\(s.logLevel)' is not one of trace, debug, info, notice, warning, error, critical")

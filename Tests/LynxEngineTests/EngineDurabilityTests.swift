@@ -211,6 +211,26 @@ final class EngineDurabilityTests: XCTestCase {
         }
     }
 
+    /// A new IVF data directory records spill (default 1) in its manifest; one created before spill existed (no
+    /// such key) keeps spill 0, and asking it for a spill value is a manifest conflict.
+    func testIVFSpillIsFixedByTheManifestAndOldDirectoriesKeepSpillZero() throws {
+        func spill(_ e: Engine) -> String? { e.stats().indexParameters.first { $0.0 == "spill" }?.1 }
+        let fresh = try open { $0.index = .ivf }
+        XCTAssertEqual(spill(fresh), "1")
+        fresh.close()
+        XCTAssertEqual(try Manifest.load(dir: dir)?.parameters["spill"], "1")
+        try FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try Manifest.loadOrCreate(dir: dir, requested: Manifest.Request(
+            dimension: 4, metric: "l2", indexType: "ivf", parameters: ["n_clusters": "0"]))
+        let old = try open { $0.index = .ivf }
+        XCTAssertEqual(spill(old), "0")
+        old.close()
+        XCTAssertThrowsError(try Engine(config: config { $0.index = .ivf; $0.ivfSpill = 1 })) { error in
+            XCTAssertTrue("\(error)".contains("spill"), "\(error)")
+        }
+    }
+
     func testSecondEngineOnTheSameDirectoryIsRefused() throws {
         let engine = try open()
         XCTAssertThrowsError(try Engine(config: config())) { error in

@@ -82,10 +82,11 @@ final class IVFIndexTests: XCTestCase {
 
     func testTrainedFullProbeEqualsFlatExactly() {
         for metric in Metric.allCases {
+          for spill in [0, 1] {
             var rng = TestRNG(seed: 7)
             var gen = Clustered(seed: 8, dim: 20, centres: 12)
             var p = Pair(IVFIndex(dimension: 20, metric: metric, nClusters: 16, defaultNProbe: 2,
-                                  trainThreshold: 400))
+                                  trainThreshold: 400, spill: spill))
             for i in 0..<1500 {
                 p.upsert(UInt64(i) * 7 % 5000, gen.next())
                 XCTAssertEqual(p.ivf.isTrained, i >= 399)
@@ -93,7 +94,8 @@ final class IVFIndexTests: XCTestCase {
             XCTAssertTrue(p.ivf.isTrained)
             XCTAssertEqual(p.ivf.clusterCount, 16)
             XCTAssertEqual(p.ivf.trainedCount, 400)
-            XCTAssertEqual(p.ivf.listSizes.reduce(0, +), p.ivf.count)
+            XCTAssertEqual(p.ivf.spilledCount, spill * p.ivf.count)
+            XCTAssertEqual(p.ivf.listSizes.reduce(0, +), p.ivf.count + p.ivf.spilledCount)
             XCTAssertGreaterThan(p.ivf.listSizes.filter { $0 > 0 }.count, 8, "\(metric): \(p.ivf.listSizes)")
             assertSameAsFlat(p, nProbe: 16, queries: 10, rng: &rng)
             assertSameAsFlat(p, nProbe: 1_000_000, queries: 3, rng: &rng)  // clamped
@@ -107,6 +109,7 @@ final class IVFIndexTests: XCTestCase {
                     XCTAssertEqual(exact, [h])
                 }
             }
+          }
         }
     }
 
@@ -123,7 +126,9 @@ final class IVFIndexTests: XCTestCase {
                 }
                 if step % 500 == 499 {
                     XCTAssertEqual(p.ivf.count, p.items.count)
-                    XCTAssertEqual(p.ivf.listSizes.reduce(0, +), p.items.count)
+                    let spilled = p.ivf.isTrained ? p.items.count : 0  // trained: every vector has a spilled copy
+                    XCTAssertEqual(p.ivf.spilledCount, spilled)
+                    XCTAssertEqual(p.ivf.listSizes.reduce(0, +), p.items.count + spilled)
                     for id in 0..<UInt64(900) {
                         XCTAssertEqual(p.ivf.contains(id), p.items[id] != nil)
                         XCTAssertEqual(p.ivf.vector(id), p.items[id])
@@ -176,15 +181,18 @@ final class IVFIndexTests: XCTestCase {
             for threshold in [100_000, 300] {  // untrained, trained
                 var rng = TestRNG(seed: 21)
                 var gen = Clustered(seed: 22, dim: 19, centres: 6)
+              for spill in [0, 1] {
                 var index = IVFIndex(dimension: 19, metric: metric, nClusters: 10, defaultNProbe: 3, seed: 9,
-                                     trainThreshold: threshold)
+                                     trainThreshold: threshold, spill: spill)
                 for i in 0..<900 { index.upsert(id: UInt64(i) * 3, vector: gen.next()) }
                 for i in 0..<150 { index.remove(UInt64(i) * 6) }
                 let bytes = index.serializedBytes()
-                // the size docs/IVF.md gives: 62-byte header, centroids, list sizes, rows
+                // the size docs/IVF.md gives: 71-byte header, centroids, 2 × L list sizes, primary rows, spilled rows
                 let lists = index.listSizes.count, rowBytes = 8 + 19 * 4 + (metric == .cosine ? 4 : 0)
-                XCTAssertEqual(bytes.count, 62 + (index.isTrained ? lists * 19 * 4 : 0) + lists * 8
-                               + index.count * rowBytes)
+                XCTAssertEqual(index.count + index.spilledCount, index.listSizes.reduce(0, +))
+                XCTAssertEqual(index.spilledCount, index.isTrained ? spill * index.count : 0)
+                XCTAssertEqual(bytes.count, 71 + (index.isTrained ? lists * 19 * 4 : 0) + lists * 16
+                               + index.count * rowBytes + index.spilledCount * (rowBytes + 4))
                 XCTAssertEqual(Array(bytes.prefix(4)), Array("LXIV".utf8))
                 var r = BinaryReader(bytes)
                 let back = try IVFIndex(from: &r)
@@ -220,6 +228,7 @@ final class IVFIndexTests: XCTestCase {
                 bad[0] ^= 0xFF
                 var br = BinaryReader(bad)
                 XCTAssertThrowsError(try IVFIndex(from: &br))
+              }
             }
         }
     }
@@ -242,7 +251,7 @@ final class IVFIndexTests: XCTestCase {
     }
 
     func testTiesBrokenByLowerIdAndParameters() {
-        var index = IVFIndex(dimension: 4, metric: .l2, nClusters: 2, defaultNProbe: 1, trainThreshold: 6)
+        var index = IVFIndex(dimension: 4, metric: .l2, nClusters: 2, defaultNProbe: 1, trainThreshold: 6, spill: 0)
         for id: UInt64 in [9, 3, 7, 1, 5] { index.upsert(id: id, vector: [1, 2, 3, 4]) }
         index.upsert(id: 100, vector: [-5, -5, -5, -5])
         XCTAssertTrue(index.isTrained)
@@ -254,6 +263,8 @@ final class IVFIndexTests: XCTestCase {
         XCTAssertEqual(params["n_clusters"], "2")
         XCTAssertEqual(params["n_clusters_configured"], "2")
         XCTAssertEqual(params["n_probe"], "1")
+        XCTAssertEqual(params["spill"], "0")
+        XCTAssertEqual(params["spilled_count"], "0")
         XCTAssertEqual(params["trained"], "true")
         let m = index.memory
         XCTAssertGreaterThanOrEqual(m.vectorBytes, 6 * 4 * 4)
@@ -276,15 +287,161 @@ final class IVFIndexTests: XCTestCase {
         XCTAssertEqual(a.count, 201)
     }
 
-    /// recall@10 on the dev set with √n clusters (l2 and cosine).
-    ///
-    /// The brief asked for ≥ 0.90 at nProbe 16. On this set IVF-Flat does not reach that: this index gives 0.882 (l2)
-    /// and 0.899 (cosine), FAISS 1.15 `IndexIVFFlat` with the same nlist/nprobe 0.875 and 0.897 (docs/IVF.md). So the
-    /// test checks FAISS parity at nProbe 16 (≥ 0.87) and the 0.90 target at nProbe 24 (measured 0.91 / 0.93).
+    /// A spilled index under random upserts, replaces, removes and retrains stays the Flat reference at full probe,
+    /// keeps one spilled copy per vector, never returns an id twice, and survives a serialize round trip (whose
+    /// decoder re-checks that every pair of copies names each other's lists) with identical results.
+    func testSpillStaysConsistentUnderUpsertReplaceRemoveRetrainAndSerialize() throws {
+        for metric in Metric.allCases {
+            var rng = TestRNG(seed: 61)
+            var gen = Clustered(seed: 62, dim: 16, centres: 9)
+            var p = Pair(IVFIndex(dimension: 16, metric: metric, nClusters: 10, defaultNProbe: 3, trainThreshold: 120,
+                                  spill: 1))
+            for step in 0..<2400 {
+                let id = UInt64.random(in: 0..<700, using: &rng)
+                switch Int.random(in: 0..<20, using: &rng) {
+                case 0..<12: p.upsert(id, gen.next())
+                case 12: p.upsert(id, p.items[id] ?? gen.next())   // same vector again: replaced in place
+                case 13: p.ivf.retrain()
+                default: p.remove(id)
+                }
+                if step % 400 == 399 || step == 2399 {
+                    XCTAssertTrue(p.ivf.isTrained)
+                    XCTAssertEqual(p.ivf.count, p.items.count)
+                    XCTAssertEqual(p.ivf.spilledCount, p.items.count, "\(metric): one spilled copy per vector")
+                    XCTAssertEqual(p.ivf.listSizes.reduce(0, +), 2 * p.items.count)
+                    for id in 0..<UInt64(700) { XCTAssertEqual(p.ivf.vector(id), p.items[id]) }
+                    assertSameAsFlat(p, nProbe: 10, queries: 2, rng: &rng)
+                    assertNoDuplicates(p.ivf, rng: &rng)
+                    var r = BinaryReader(p.ivf.serializedBytes())
+                    let back = try IVFIndex(from: &r)
+                    XCTAssertEqual(back.spilledCount, p.ivf.spilledCount)
+                    for _ in 0..<5 {
+                        let q = gen.next()
+                        for np in [1, 2, 5, 10] {
+                            XCTAssertEqual(back.search(q, k: 20, params: SearchParams(nProbe: np)),
+                                           p.ivf.search(q, k: 20, params: SearchParams(nProbe: np)))
+                        }
+                    }
+                }
+            }
+            for id in p.items.keys.sorted() { XCTAssertTrue(p.remove(id)) }
+            XCTAssertEqual(p.ivf.count, 0)
+            XCTAssertEqual(p.ivf.spilledCount, 0)
+            XCTAssertEqual(p.ivf.listSizes.reduce(0, +), 0)
+        }
+    }
+
+    /// Every probe depth, with and without a filter, returns distinct ids with their exact distances.
+    func assertNoDuplicates(_ index: IVFIndex, rng: inout TestRNG, file: StaticString = #filePath, line: UInt = #line) {
+        for _ in 0..<3 {
+            let q = rng.vector(index.dimension)
+            for np in [1, 2, 4, index.clusterCount] {
+                for f in IVFIndexTests.filters {
+                    let got = index.search(q, k: index.count, params: SearchParams(nProbe: np), filter: f)
+                    XCTAssertEqual(Set(got.map(\.id)).count, got.count, "duplicate ids at nProbe \(np)", file: file, line: line)
+                    if f == nil { XCTAssertEqual(got.count, index.count, "k = count finds every vector once", file: file, line: line) }
+                }
+            }
+        }
+    }
+
+    /// Vectors that land exactly on top of each other in both lists: a search that probes both lists returns each
+    /// id once, ties by the lower id, and a full-probe search with k = count returns every id once.
+    func testSpillDeduplicatesAndKeepsTieOrder() {
+        var index = IVFIndex(dimension: 4, metric: .l2, nClusters: 2, defaultNProbe: 2, trainThreshold: 6, spill: 1)
+        for id: UInt64 in [9, 3, 7, 1, 5] { index.upsert(id: id, vector: [1, 2, 3, 4]) }
+        index.upsert(id: 100, vector: [-5, -5, -5, -5])
+        XCTAssertTrue(index.isTrained)
+        XCTAssertEqual(index.listSizes, [6, 6])  // two lists: every vector is in both
+        XCTAssertEqual(index.spilledCount, 6)
+        for np in [1, 2] {
+            let res = index.search([1, 2, 3, 4], k: 6, params: SearchParams(nProbe: np))
+            XCTAssertEqual(res.map(\.id), [1, 3, 5, 7, 9, 100], "nProbe \(np)")
+            XCTAssertEqual(res.prefix(5).map(\.distance), [0, 0, 0, 0, 0])
+        }
+        XCTAssertEqual(index.search([1, 2, 3, 4], k: 3, filter: { $0 != 3 }).map(\.id), [1, 5, 7])
+        // replace one vector in place (same lists) and one across lists
+        index.upsert(id: 7, vector: [1, 2, 3, 4])
+        index.upsert(id: 9, vector: [-5, -5, -5, -4])
+        XCTAssertEqual(index.search([1, 2, 3, 4], k: 6).map(\.id), [1, 3, 5, 7, 9, 100])
+        XCTAssertEqual(index.search([-5, -5, -5, -5], k: 2).map(\.id), [100, 9])
+        XCTAssertTrue(index.remove(3))
+        XCTAssertEqual(index.spilledCount, 5)
+        XCTAssertEqual(index.listSizes.reduce(0, +), 10)
+        XCTAssertEqual(index.search([1, 2, 3, 4], k: 10).map(\.id), [1, 5, 7, 9, 100])
+    }
+
+    /// Spill changes only where the second copies go: the same seed gives the same centroids and primary lists,
+    /// so at every nProbe the spilled index's k-th distance is never worse than the plain one's.
+    func testSpillNeverLosesRecallAgainstNoSpill() {
+        for metric in Metric.allCases {
+            var gen = TestRNG(seed: 71)  // uniform: cluster borders everywhere
+            var plain = IVFIndex(dimension: 24, metric: metric, nClusters: 20, trainThreshold: 2000, spill: 0)
+            var spilled = IVFIndex(dimension: 24, metric: metric, nClusters: 20, trainThreshold: 2000, spill: 1)
+            for i in 0..<2000 {
+                let v = gen.vector(24)
+                plain.upsert(id: UInt64(i), vector: v)
+                spilled.upsert(id: UInt64(i), vector: v)
+            }
+            XCTAssertEqual(plain.trainingIterations, spilled.trainingIterations)
+            var better = 0
+            for _ in 0..<30 {
+                let q = gen.vector(24)
+                for np in [1, 3] {
+                    let a = plain.search(q, k: 10, params: SearchParams(nProbe: np))
+                    let b = spilled.search(q, k: 10, params: SearchParams(nProbe: np))
+                    for (x, y) in zip(a, b) { XCTAssertLessThanOrEqual(y.distance, x.distance, "\(metric) nProbe \(np)") }
+                    if b.map(\.id) != a.map(\.id) { better += 1 }
+                }
+            }
+            XCTAssertGreaterThan(better, 0, "\(metric): spill found nothing the plain index missed")
+        }
+    }
+
+    /// A version-1 blob (written before spill existed) still loads, as spill 0, with identical results, and is
+    /// re-written as version 2.
+    func testLoadsFormatVersion1() throws {
+        for metric in Metric.allCases {
+            for threshold in [100_000, 300] {
+                var gen = Clustered(seed: 81, dim: 8, centres: 5)
+                var index = IVFIndex(dimension: 8, metric: metric, nClusters: 6, trainThreshold: threshold, spill: 0)
+                for i in 0..<700 { index.upsert(id: UInt64(i) * 5, vector: gen.next()) }
+                let v2 = index.serializedBytes()
+                let v1 = IVFIndexTests.versionOne(v2, dim: 8, trained: index.isTrained, lists: index.listSizes.count)
+                var r = BinaryReader(v1)
+                let back = try IVFIndex(from: &r)
+                XCTAssertTrue(r.isAtEnd)
+                XCTAssertEqual(back.spill, 0)
+                XCTAssertEqual(back.serializedBytes(), v2)
+                for _ in 0..<10 {
+                    let q = gen.next()
+                    XCTAssertEqual(back.search(q, k: 10, params: SearchParams(nProbe: 2)),
+                                   index.search(q, k: 10, params: SearchParams(nProbe: 2)))
+                }
+            }
+        }
+    }
+
+    /// The version-1 layout of a spill-0 version-2 blob: version 1, without the spill byte, the spilled-copy count
+    /// and the (all zero) spilled list sizes.
+    static func versionOne(_ v2: [UInt8], dim: Int, trained: Bool, lists: Int) -> [UInt8] {
+        var out = Array(v2[0..<62])
+        out[4] = 1
+        let sizesEnd = 71 + (trained ? lists * dim * 4 : 0) + lists * 8
+        out += v2[71..<sizesEnd]
+        precondition(v2[sizesEnd..<(sizesEnd + lists * 8)].allSatisfy { $0 == 0 })
+        out += v2[(sizesEnd + lists * 8)...]
+        return out
+    }
+
+    /// recall@10 on the dev set with √n clusters (l2 and cosine), default spill (1): the target is ≥ 0.90
+    /// at nProbe 16. Measured 0.972 (l2) / 0.977 (cosine); without spill 0.882 / 0.899, FAISS `IndexIVFFlat`
+    /// 0.875 / 0.897 (docs/IVF.md).
     func testDevSetRecall() throws {
         let dev = try DevData.load()
         for metric in [Metric.l2, .cosine] {
             var index = IVFIndex(dimension: dev.dim, metric: metric, nClusters: 0, defaultNProbe: 16)
+            XCTAssertEqual(index.spill, 1)
             dev.base.withUnsafeBufferPointer { b in
                 for i in 0..<dev.n {
                     index.upsert(id: UInt64(i),
@@ -294,12 +451,13 @@ final class IVFIndexTests: XCTestCase {
             XCTAssertEqual(index.clusterCount, 32)  // trained automatically at 1,000 vectors: round(√1000)
             index.retrain()
             XCTAssertEqual(index.clusterCount, 141)
+            XCTAssertEqual(index.spilledCount, dev.n)
             let r16 = dev.recall(index, metric: metric, k: 10)
-            let r24 = dev.recall(index, metric: metric, k: 10, params: SearchParams(nProbe: 24))
-            print("IVF dev \(metric): \(index.clusterCount) clusters, \(index.trainingIterations) k-means steps, "
-                  + "recall@10 nProbe 16 = \(r16), nProbe 24 = \(r24)")
-            XCTAssertGreaterThanOrEqual(r16, 0.87, "\(metric) nProbe 16")
-            XCTAssertGreaterThanOrEqual(r24, 0.90, "\(metric) nProbe 24")
+            let r4 = dev.recall(index, metric: metric, k: 10, params: SearchParams(nProbe: 4))
+            print("IVF dev \(metric): \(index.clusterCount) clusters, spill \(index.spill), "
+                  + "\(index.trainingIterations) k-means steps, recall@10 nProbe 16 = \(r16), nProbe 4 = \(r4)")
+            XCTAssertGreaterThanOrEqual(r16, 0.90, "\(metric) nProbe 16")
+            XCTAssertGreaterThanOrEqual(r4, 0.85, "\(metric) nProbe 4")
         }
     }
 }
