@@ -24,6 +24,15 @@ final class Committer: @unchecked Sendable {
     private var failure: EngineError?
     private var stopping = false
     private var stopped = false
+    // Committer thread only: the last sync's batch size and duration, for `gatherIfConcurrent`.
+    private var lastBatch = 0
+    private var lastSyncSeconds = 0.0
+
+    /// Gathering (see `gatherIfConcurrent`) starts when the last sync served at least this many waiters.
+    static let gatherFromBatch = 8
+    /// Longest extra wait before a sync, and its share of the last sync's duration.
+    static let maxGatherSeconds = 0.001
+    static let gatherShareOfSync = 2.0
 
     init(log: LogManager, metrics: EngineMetrics, logger: Logger, interval: Double, onFailure: @escaping (String) -> Void) {
         self.log = log
@@ -73,6 +82,7 @@ final class Committer: @unchecked Sendable {
                 continue
             }
             if log.lastLSN > log.durableLSN {
+                gatherIfConcurrent()
                 syncOnce()
             } else {
                 completeWaiters(durable: log.durableLSN)
@@ -82,11 +92,32 @@ final class Committer: @unchecked Sendable {
         cond.withLock { stopped = true }
     }
 
+    /// Commit delay (PostgreSQL's commit_delay, but adaptive): when many writers are waiting on each sync, wait a
+    /// little (twice the last sync's duration, at most 1 ms) for more of them, so that one fdatasync serves more
+    /// writes. At 64 durable writers it halved the syncs (batches of ~19 writes instead of ~10, measured) at the
+    /// same writes/s; a wait of half a sync gave batches of ~10. Each fdatasync costs CPU as well as time here (two virtio requests and their completions: ~16% of
+    /// lynxd's CPU at 64 durable writers, ~3 writes per sync), and the writers are CPU-bound on HTTP and JSON.
+    /// Ends early once twice the last batch is waiting. Not used below `gatherFromBatch` waiters per sync, so a
+    /// lone or lightly concurrent writer pays no delay.
+    private func gatherIfConcurrent() {
+        guard lastBatch >= Self.gatherFromBatch else { return }
+        let deadline = monotonicSeconds() + min(lastSyncSeconds * Self.gatherShareOfSync, Self.maxGatherSeconds)
+        let target = lastBatch * 2
+        cond.withLock {
+            while waiters.count < target && !stopping && failure == nil {
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { break }
+                cond.wait(seconds: left)
+            }
+        }
+    }
+
     private func syncOnce() {
         let started = monotonicSeconds()
         do {
             let durable = try log.sync()
-            metrics.fsyncDuration.observe(monotonicSeconds() - started)
+            lastSyncSeconds = monotonicSeconds() - started
+            metrics.fsyncDuration.observe(lastSyncSeconds)
             completeWaiters(durable: durable)
         } catch {
             metrics.fsyncErrors.add()
@@ -108,6 +139,7 @@ final class Committer: @unchecked Sendable {
             waiters.removeAll { $0.lsn <= durable }
             return done
         }
+        lastBatch = ready.count
         for waiter in ready { waiter.callback(.success(durable)) }
     }
 }
