@@ -56,9 +56,18 @@ public enum SnapshotFile {
     /// Steps: write `<name>.tmp` → fsync it → rename to `<name>` → fsync the directory.
     @discardableResult
     public static func write(_ snapshot: Snapshot, dir: String, io: FileIO = SystemFileIO()) throws -> String {
+        do {
+            return try write(snapshot, dir: dir, io: io, direct: true)
+        } catch StorageError.io(let failure) where failure.errno == EINVAL && failure.syscall == "pwrite" {
+            // The device wants a larger alignment than StagedFileWriter's 4096 bytes: write through the page cache.
+            return try write(snapshot, dir: dir, io: io, direct: false)
+        }
+    }
+
+    private static func write(_ snapshot: Snapshot, dir: String, io: FileIO, direct: Bool) throws -> String {
         let final = joinPath(dir, fileName(checkpointSeq: snapshot.checkpointSeq))
         let tmp = final + ".tmp"
-        let out = try StagedFileWriter(path: tmp, io: io)
+        let out = try StagedFileWriter(path: tmp, io: io, direct: direct)
         do {
             var w = ByteWriter()
             w.bytes.append(contentsOf: magic)

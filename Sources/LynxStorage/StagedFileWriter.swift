@@ -27,13 +27,18 @@ final class StagedFileWriter {
     private(set) var length: UInt64 = 0
     private var flushed: UInt64 = 0
 
-    /// Creates (truncating) `path`; the caller closes `file` (after `finish`).
-    init(path: String, io: FileIO) throws {
+    /// Creates (truncating) `path`; the caller closes `file` (after `finish`). `direct: false` skips O_DIRECT.
+    init(path: String, io: FileIO, direct wantDirect: Bool = true) throws {
         self.io = io
-        do {
-            file = try io.open(path, mode: .createTruncateDirect)
-            direct = true
-        } catch StorageError.io(let failure) where failure.errno == EINVAL {
+        if wantDirect {
+            do {
+                file = try io.open(path, mode: .createTruncateDirect)
+                direct = true
+            } catch StorageError.io(let failure) where failure.errno == EINVAL {
+                file = try io.open(path, mode: .createTruncate)
+                direct = false
+            }
+        } else {
             file = try io.open(path, mode: .createTruncate)
             direct = false
         }
@@ -75,7 +80,17 @@ final class StagedFileWriter {
     }
 
     private func flushChunk(count: Int) throws {
-        try io.pwriteFully(file, UnsafeRawBufferPointer(start: buffer, count: count), at: flushed)
+        let chunk = UnsafeRawBufferPointer(start: buffer, count: count)
+        if direct {
+            // A direct write cannot be continued from an unaligned offset: a short one means no space.
+            let n = try io.pwrite(file, chunk, at: flushed)
+            if n < count {
+                throw StorageError.noSpace(SyscallFailure(
+                    syscall: "pwrite", path: file.path, errno: ENOSPC, message: "short write: \(n) of \(count) bytes written"))
+            }
+        } else {
+            try io.pwriteFully(file, chunk, at: flushed)
+        }
         flushed += UInt64(count)
         used = 0
     }

@@ -79,6 +79,16 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
 
+    /// A device that refuses the direct write's alignment (EINVAL from pwrite) gets the snapshot through the page
+    /// cache instead, whole and valid.
+    func testDirectWriteRefusedFallsBackToPageCache() throws {
+        let io = FaultInjectingFileIO()
+        io.fail(.pwrite, errno: EINVAL)
+        let path = try SnapshotFile.write(sample(6), dir: dir, io: io)
+        XCTAssertEqual(try SnapshotFile.read(path: path), sample(6))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["snapshot-00000000000000000006.lsnap"])
+    }
+
     /// Snapshots go out in aligned chunks (O_DIRECT where the filesystem allows it) and are cut back to their
     /// exact length: sizes around the chunk and block boundaries read back identical.
     func testChunkedWriteKeepsExactLength() throws {
