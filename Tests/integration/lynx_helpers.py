@@ -34,6 +34,8 @@ CONTRACT_FLAGS = [
     "--threads", "--sync", "--sync-interval", "--checkpoint-wal-bytes",
     "--checkpoint-interval", "--hnsw-m", "--hnsw-ef-construction", "--hnsw-ef-search",
     "--ivf-clusters", "--ivf-n-probe", "--log-level",
+    # added after the original contract
+    "--wal", "--hnsw-seed", "--ivf-spill",
 ]
 
 LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
