@@ -175,3 +175,11 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
 int lynx_kernels_avx2(void) { return 0; }
 
 #endif
+
+/// lynx_kernels_avx2(), computed once when the program loads: a plain global that Swift reads without the
+/// lazy-initialisation check a Swift `static let` costs on every distance call.
+int lynx_kernels_avx2_flag = 0;
+
+__attribute__((constructor)) static void lynx_kernels_init(void) {
+    lynx_kernels_avx2_flag = lynx_kernels_avx2();
+}

@@ -15,7 +15,10 @@ import CLynxKernels
 public enum Distance {
     /// Whether the AVX2+FMA kernels of `CLynxKernels` are used (CPU has them; `LYNX_KERNELS=sse` turns them off).
     /// They serve lengths ≥ `avx2MinLength`; shorter vectors keep the Swift SSE path (and its exact results).
-    public static let usesAVX2: Bool = lynx_kernels_avx2() != 0
+    /// Read from a C global set at program load: a Swift `static let` would cost a lazy-initialisation check on
+    /// every distance call (~0.5% of search time in perf).
+    @inline(__always)
+    public static var usesAVX2: Bool { lynx_kernels_avx2_flag != 0 }
     public static let avx2MinLength = 32
 
     /// Σ (a[i] − b[i])²

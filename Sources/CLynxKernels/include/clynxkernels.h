@@ -25,6 +25,9 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
 /// 1 when the CPU has AVX2 and FMA and the environment does not say LYNX_KERNELS=sse; 0 otherwise.
 int lynx_kernels_avx2(void);
 
+/// lynx_kernels_avx2(), evaluated once at program load (a constructor). Read-only after that.
+extern int lynx_kernels_avx2_flag;
+
 #ifdef __cplusplus
 }
 #endif
