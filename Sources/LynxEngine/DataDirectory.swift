@@ -127,10 +127,10 @@ final class DataDirectory: @unchecked Sendable {
         return LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) })
     }
 
-    func writeSnapshot(seq: UInt64, lastLSN: UInt64, sections: [(tag: UInt32, bytes: [UInt8])]) throws {
-        let snapshot = Snapshot(checkpointSeq: seq, lastLSN: lastLSN, sections: sections.map { SnapshotSection(tag: $0.tag, bytes: $0.bytes) })
-        _ = try SnapshotFile.write(snapshot, dir: path, io: io)
+    func writeSnapshot(seq: UInt64, lastLSN: UInt64, streamed sections: [StreamedSection]) throws {
+        _ = try SnapshotFile.write(checkpointSeq: seq, lastLSN: lastLSN, sections: sections, dir: path, io: io)
     }
+
 
     func removeSnapshots(olderThan seq: UInt64, logger: Logger) {
         do {

@@ -44,8 +44,8 @@ extension Engine {
             return (copy, seq, lsn)
         }
         // 2. Serialise and write the snapshot (temp file, fsync, rename, directory fsync) with writes flowing.
-        let sections = SnapshotCodec.encode(captured, dimension: dimension, metric: metric, kind: indexKind)
-        try directory.writeSnapshot(seq: seq, lastLSN: lsn, sections: sections)
+        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind)
+        try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
         // 3. The snapshot is safe: older generations and snapshots are dead.
         directory.lastSnapshotSeq = seq
         log?.snapshotIsSafe(seq: seq)

@@ -177,8 +177,9 @@ extension Engine {
     }
 
     private func writeRecoverySnapshot(seq: UInt64, lsn: UInt64) throws {
-        let sections = stateLock.read { SnapshotCodec.encode(state, dimension: dimension, metric: metric, kind: indexKind) }
-        try directory.writeSnapshot(seq: seq, lastLSN: lsn, sections: sections)
+        let captured = stateLock.read { state }  // an O(1) copy-on-write snapshot of the state
+        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind)
+        try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
         directory.lastSnapshotSeq = seq
         directory.removeSnapshots(olderThan: seq, logger: logger)
         logger.notice("wrote a snapshot of the recovered state", metadata: ["seq": "\(seq)", "lsn": "\(lsn)"])

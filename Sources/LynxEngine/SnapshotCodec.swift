@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxStorage
 
 /// The engine's sections inside a snapshot file (the file's framing and checksums are LynxStorage's;
 /// docs/WAL.md documents both). All integers little-endian.
@@ -11,18 +12,43 @@ enum SnapshotCodec {
     static let indexTag: UInt32 = 2
     static let metadataTag: UInt32 = 3
 
-    static func encode(_ state: StoreState, dimension: Int, metric: Metric, kind: IndexKind) -> [(tag: UInt32, bytes: [UInt8])] {
+    /// The sections of a snapshot of `state`, produced on demand into the snapshot file (see `StreamedSection`):
+    /// no whole-store buffer. `state` is an immutable capture, so both passes of each section emit the same bytes.
+    static func streamedSections(_ state: StoreState, dimension: Int, metric: Metric, kind: IndexKind) -> [StreamedSection] {
         let meta = Array("dimension=\(dimension)\nmetric=\(metric.rawValue)\nindex=\(kind.rawValue)\n".utf8)
-        var index = BinaryWriter(reservingCapacity: state.index.count * (dimension * 4 + 16) + 64)
-        state.index.serialize(into: &index)
-        var metadata = BinaryWriter(reservingCapacity: state.metadataBytes + state.metadata.count * 12 + 8)
-        metadata.write(UInt64(state.metadata.count))
-        for (id, value) in state.metadata.sorted(by: { $0.key < $1.key }) {
-            metadata.write(id)
-            metadata.write(UInt32(value.json.count))
-            metadata.write(contentsOf: value.json)
+        let sortedMetadata = state.metadata.sorted(by: { $0.key < $1.key })
+        return [
+            StreamedSection(tag: metaTag) { emit in try meta.withUnsafeBytes { try emit($0) } },
+            StreamedSection(tag: indexTag) { emit in
+                try streaming(emit) { w in state.index.serialize(into: &w) }
+            },
+            StreamedSection(tag: metadataTag) { emit in
+                try streaming(emit) { w in
+                    w.write(UInt64(sortedMetadata.count))
+                    for (id, value) in sortedMetadata {
+                        w.write(id)
+                        w.write(UInt32(value.json.count))
+                        w.write(contentsOf: value.json)
+                    }
+                }
+            },
+        ]
+    }
+
+    /// Runs `body` with a `BinaryWriter` that streams into `emit`; rethrows the first error `emit` threw (the
+    /// writer's sink cannot throw, so later pieces are dropped once one failed).
+    private static func streaming(_ emit: (UnsafeRawBufferPointer) throws -> Void,
+                                  _ body: (inout BinaryWriter) -> Void) throws {
+        try withoutActuallyEscaping(emit) { emit in
+            var failure: Error?
+            var w = BinaryWriter(streamingTo: { piece in
+                guard failure == nil else { return }
+                do { try emit(piece) } catch { failure = error }
+            })
+            body(&w)
+            w.flush()
+            if let failure { throw failure }
         }
-        return [(metaTag, meta), (indexTag, index.bytes), (metadataTag, metadata.bytes)]
     }
 
     static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig) throws -> StoreState {

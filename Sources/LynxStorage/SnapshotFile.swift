@@ -7,6 +7,17 @@ public struct SnapshotSection: Sendable, Equatable {
     public init(tag: UInt32, bytes: [UInt8]) { self.tag = tag; self.bytes = bytes }
 }
 
+/// One section of a snapshot produced on demand: `produce` calls `emit` with the section's bytes, in order, in
+/// pieces of any size, and must emit the same bytes each time it is called (see `SnapshotFile.write`).
+public struct StreamedSection {
+    public var tag: UInt32
+    public var produce: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    public init(tag: UInt32, produce: @escaping (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
+        self.tag = tag
+        self.produce = produce
+    }
+}
+
 /// A checkpoint image: everything up to `lastLSN`, as opaque sections.
 public struct Snapshot: Sendable, Equatable {
     public var checkpointSeq: UInt64
@@ -56,16 +67,30 @@ public enum SnapshotFile {
     /// Steps: write `<name>.tmp` → fsync it → rename to `<name>` → fsync the directory.
     @discardableResult
     public static func write(_ snapshot: Snapshot, dir: String, io: FileIO = SystemFileIO()) throws -> String {
+        let sections = snapshot.sections.map { section in
+            StreamedSection(tag: section.tag) { emit in try section.bytes.withUnsafeBytes { try emit($0) } }
+        }
+        return try write(checkpointSeq: snapshot.checkpointSeq, lastLSN: snapshot.lastLSN, sections: sections, dir: dir, io: io)
+    }
+
+    /// As `write(_:dir:io:)`, with sections produced on demand instead of held in memory: each section's `produce`
+    /// runs twice, once to learn its length and checksum (which the format puts before the bytes), once to write
+    /// it; both runs must emit the same bytes (a deterministic serialisation of an immutable value), which the
+    /// second run's checksum verifies. So a snapshot of the whole store needs no whole-store buffer.
+    @discardableResult
+    public static func write(checkpointSeq: UInt64, lastLSN: UInt64, sections: [StreamedSection], dir: String,
+                             io: FileIO = SystemFileIO()) throws -> String {
         do {
-            return try write(snapshot, dir: dir, io: io, direct: true)
+            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: true)
         } catch StorageError.io(let failure) where failure.errno == EINVAL && failure.syscall == "pwrite" {
             // The device wants a larger alignment than StagedFileWriter's 4096 bytes: write through the page cache.
-            return try write(snapshot, dir: dir, io: io, direct: false)
+            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: false)
         }
     }
 
-    private static func write(_ snapshot: Snapshot, dir: String, io: FileIO, direct: Bool) throws -> String {
-        let final = joinPath(dir, fileName(checkpointSeq: snapshot.checkpointSeq))
+    private static func write(_ checkpointSeq: UInt64, _ lastLSN: UInt64, _ sections: [StreamedSection], dir: String,
+                              io: FileIO, direct: Bool) throws -> String {
+        let final = joinPath(dir, fileName(checkpointSeq: checkpointSeq))
         let tmp = final + ".tmp"
         let out = try StagedFileWriter(path: tmp, io: io, direct: direct)
         do {
@@ -73,24 +98,42 @@ public enum SnapshotFile {
             w.bytes.append(contentsOf: magic)
             w.u16(version)
             w.u16(0)
-            w.u64(snapshot.checkpointSeq)
-            w.u64(snapshot.lastLSN)
-            w.u32(UInt32(snapshot.sections.count))
+            w.u64(checkpointSeq)
+            w.u64(lastLSN)
+            w.u32(UInt32(sections.count))
             w.u32(0)
             w.u32(CRC32C.checksum(w.bytes))
             var fileCRC: UInt32 = 0
-            func put(_ bytes: [UInt8]) throws {
+            func put(_ bytes: UnsafeRawBufferPointer) throws {
                 try out.write(bytes)
                 fileCRC = CRC32C.extend(fileCRC, bytes)
             }
-            try put(w.bytes)
-            for s in snapshot.sections {
+            try w.bytes.withUnsafeBytes { try put($0) }
+            for s in sections {
+                // Pass 1: length and checksum.
+                var length: UInt64 = 0
+                var crc: UInt32 = 0
+                try s.produce { piece in
+                    length += UInt64(piece.count)
+                    crc = CRC32C.extend(crc, piece)
+                }
                 var sh = ByteWriter()
                 sh.u32(s.tag)
-                sh.u32(CRC32C.checksum(s.bytes))
-                sh.u64(UInt64(s.bytes.count))
-                try put(sh.bytes)
-                try put(s.bytes)
+                sh.u32(crc)
+                sh.u64(length)
+                try sh.bytes.withUnsafeBytes { try put($0) }
+                // Pass 2: the bytes, checked against pass 1.
+                var written: UInt64 = 0
+                var crc2: UInt32 = 0
+                try s.produce { piece in
+                    try put(piece)
+                    written += UInt64(piece.count)
+                    crc2 = CRC32C.extend(crc2, piece)
+                }
+                guard written == length && crc2 == crc else {
+                    throw StorageError.invalidArgument(
+                        "snapshot section \(s.tag) changed between its two passes (\(length) then \(written) bytes)")
+                }
             }
             var tr = ByteWriter()
             tr.u32(fileCRC)

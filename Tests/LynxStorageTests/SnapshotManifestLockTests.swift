@@ -159,3 +159,37 @@ final class DirectoryLockTests: XCTestCase {
         again.release()
     }
 }
+
+/// Snapshots whose sections are produced on demand (what checkpoints write).
+final class StreamedSnapshotTests: XCTestCase {
+    var dir = ""
+    override func setUp() { dir = makeTempDir() }
+    override func tearDown() { removeDir(dir) }
+
+    func testStreamedSectionsReadBackLikeInMemoryOnes() throws {
+        let big = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let sections = [
+            StreamedSection(tag: 1) { emit in try Array("meta".utf8).withUnsafeBytes { try emit($0) } },
+            StreamedSection(tag: 2) { emit in
+                // uneven pieces, including empty ones
+                var at = 0
+                for size in [0, 1, 4095, 1 << 20, 3, 0] { try big[at..<(at + size)].withUnsafeBytes { try emit($0) }; at += size }
+                try big[at...].withUnsafeBytes { try emit($0) }
+            },
+        ]
+        let path = try SnapshotFile.write(checkpointSeq: 3, lastLSN: 30, sections: sections, dir: dir)
+        let read = try SnapshotFile.read(path: path)
+        XCTAssertEqual(read, Snapshot(checkpointSeq: 3, lastLSN: 30, sections: [
+            SnapshotSection(tag: 1, bytes: Array("meta".utf8)), SnapshotSection(tag: 2, bytes: big)]))
+    }
+
+    func testASectionThatChangesBetweenItsPassesIsRefused() throws {
+        var calls = 0
+        let unstable = StreamedSection(tag: 2) { emit in
+            calls += 1
+            try [UInt8](repeating: UInt8(calls), count: 100).withUnsafeBytes { try emit($0) }
+        }
+        XCTAssertThrowsError(try SnapshotFile.write(checkpointSeq: 4, lastLSN: 40, sections: [unstable], dir: dir))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "no file left behind")
+    }
+}
