@@ -41,8 +41,6 @@ struct FlatBatchPass {
     var maxRowNorm: Double = 0
     /// Per row, when filtering: 0 not asked yet, 1 passes, 2 fails.
     var filterState: [UInt8] = []
-    /// `Distance.usesAVX2`, read once (a global's lazy-initialization check is measurable in the per-tile loop).
-    let vectorized = Distance.usesAVX2
 
     init(index: FlatIndex, queries: UnsafePointer<Float>, count: Int, k: Int) {
         self.index = index
@@ -131,7 +129,7 @@ struct FlatBatchPass {
                                   offers: Offers, filter: ((UInt64) -> Bool)?) {
         var threshold = thresholds[qi]
         let term = queryTerm[qi], scale = queryScale[qi]
-        if vectorized {
+        if Distance.usesAVX2 {
             let found = lynx_scores_below_avx2(products, rowTerm, rowScale, rows, term, scale, threshold,
                                                offers.scores, offers.rows)
             for f in 0..<found where offers.scores[f] < threshold {

@@ -112,18 +112,12 @@ public struct HNSWIndex: VectorIndex {
 
     // MARK: - random levels
 
-    static func nextRandom(_ state: inout UInt64) -> UInt64 {  // SplitMix64
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
     /// floor(−ln(u)·mL) with mL = 1/ln(m), i.e. P(level ≥ l) = m^(−l), computed without logarithms.
     /// Advances `state` (the plan phase draws from a copy of `rngState`; apply stores the advanced copy).
     static func randomLevel(m: Int, _ state: inout UInt64) -> Int {
-        let u = (Double(nextRandom(&state) >> 11) + 1) * 0x1p-53  // (0, 1]
+        var rng = SplitMix64(seed: state)
+        let u = (Double(rng.next() >> 11) + 1) * 0x1p-53  // (0, 1]
+        state = rng.state
         var level = 0
         var threshold = 1.0 / Double(m)
         while u < threshold && level < 30 {

@@ -28,7 +28,7 @@ extension IVFIndex {
 
         let wanted = configuredClusters > 0 ? configuredClusters : Int(Double(n).squareRoot().rounded())
         let k = max(1, min(wanted, n))
-        var rng = KMeans.Random(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let m = min(n, IVFIndex.maxPointsPerCentroid * k)
         // sample: the first m of a seeded partial Fisher–Yates shuffle of the id-ordered vectors
         var order = Array(0..<n)

@@ -15,23 +15,6 @@ enum KMeans {
         case euclidean, spherical
     }
 
-    /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, well-mixed seeded generator.
-    struct Random: RandomNumberGenerator, Sendable {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// Uniform in [0, 1).
-        mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-        /// Uniform in 0..<n (n > 0); Lemire's multiply-shift, bias < n / 2^64.
-        mutating func below(_ n: Int) -> Int { Int(next().multipliedFullWidth(by: UInt64(n)).high) }
-    }
-
     /// x·rowⱼ for four rows `c`, `c + stride`, `c + 2·stride`, `c + 3·stride` at once: the loads of `x` are
     /// shared and the four accumulator pairs are independent, so this runs at about twice the speed of four
     /// `Distance.dot` calls (it is bound by arithmetic throughput, not by the latency of one accumulator chain).
@@ -113,7 +96,7 @@ enum KMeans {
     /// Clusters `m` points (row-major `points`, m × d) into `k` clusters. Preconditions: 1 ≤ k ≤ m, d ≥ 1,
     /// all components finite.
     static func train(points: UnsafeBufferPointer<Float>, count m: Int, dimension d: Int, k: Int,
-                      geometry: Geometry, maxIterations: Int, rng: inout Random) -> Result {
+                      geometry: Geometry, maxIterations: Int, rng: inout SplitMix64) -> Result {
         precondition(k >= 1 && k <= m && d >= 1 && points.count >= m * d, "bad k-means arguments")
         let x = points.baseAddress!
         var centroids = seedPlusPlus(x, m, d, k, &rng)
@@ -197,7 +180,7 @@ enum KMeans {
     /// k-means++ seeding (Arthur & Vassilvitskii 2007): the first centre uniformly, each next one with probability
     /// proportional to its squared distance to the nearest centre chosen so far.
     static func seedPlusPlus(_ x: UnsafePointer<Float>, _ m: Int, _ d: Int, _ k: Int,
-                             _ rng: inout Random) -> [Float] {
+                             _ rng: inout SplitMix64) -> [Float] {
         var centroids = [Float]()
         centroids.reserveCapacity(k * d)
         let first = rng.below(m)

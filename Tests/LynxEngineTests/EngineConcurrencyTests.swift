@@ -88,7 +88,7 @@ final class EngineConcurrencyTests: XCTestCase {
             }
             defer { engine.close() }
             var next = 0
-            var rng = SplitMix(state: 3)
+            var rng = SplitMix64(seed: 3)
             for round in 0..<250 {
                 var batch: [VectorRecord] = []
                 for _ in 0..<(1 + round % 7) {
@@ -114,19 +114,8 @@ final class EngineConcurrencyTests: XCTestCase {
     }
 
     static func vectors(count: Int, dim: Int, seed: UInt64) -> [[Float]] {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
-    }
-
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     final class Counters: @unchecked Sendable {

@@ -2,17 +2,10 @@ import Foundation
 import LynxIndex
 import XCTest
 
-/// Deterministic generator for test data (SplitMix64).
-struct TestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Deterministic generator for test data.
+typealias TestRNG = SplitMix64
+
+extension SplitMix64 {
     mutating func float() -> Float { Float.random(in: -1...1, using: &self) }
     mutating func vector(_ dim: Int) -> [Float] { (0..<dim).map { _ in float() } }
 }

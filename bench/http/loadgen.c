@@ -59,7 +59,6 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng_state;
 static double rnd(uint64_t *s) {  // splitmix64 -> [0, 1)
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -207,7 +206,6 @@ int main(int argc, char **argv) {
     int dim = argc > 6 ? atoi(argv[6]) : 384;
     uint64_t id_offset = argc > 7 ? strtoull(argv[7], NULL, 10) : 0;
     const char *query = argc > 8 ? argv[8] : "";
-    (void)rng_state;
     worker_t *ws = calloc((size_t)nthreads, sizeof(worker_t));
     pthread_t *ts = calloc((size_t)nthreads, sizeof(pthread_t));
     double t0 = now();
