@@ -94,9 +94,10 @@ final class Committer: @unchecked Sendable {
 
     /// Commit delay (PostgreSQL's commit_delay, but adaptive): when many writers are waiting on each sync, wait a
     /// little (twice the last sync's duration, at most 1 ms) for more of them, so that one fdatasync serves more
-    /// writes. At 64 durable writers it halved the syncs (batches of ~19 writes instead of ~10, measured) at the
-    /// same writes/s; a wait of half a sync gave batches of ~10. Each fdatasync costs CPU as well as time here (two virtio requests and their completions: ~16% of
-    /// lynxd's CPU at 64 durable writers, ~3 writes per sync), and the writers are CPU-bound on HTTP and JSON.
+    /// writes. At 64 durable writers, in runs minutes apart, this gave ~19 writes per sync where waiting half a
+    /// sync gave ~10, at the same or better writes/s. Each fdatasync costs CPU as well as time here
+    /// (two virtio requests and their completions: ~16% of lynxd's CPU at 64 durable writers, ~3 writes per sync),
+    /// and the writers are CPU-bound on HTTP and JSON.
     /// Ends early once twice the last batch is waiting. Not used below `gatherFromBatch` waiters per sync, so a
     /// lone or lightly concurrent writer pays no delay.
     private func gatherIfConcurrent() {
