@@ -5,6 +5,8 @@ import LynxJSON
 /// into `[Float]` without a `JSONValue` tree (the tree cost about a fifth of the server's CPU per single-record
 /// write). It accepts exactly the bodies the tree decoder (`records(_:)`) accepts, with the same result; on
 /// anything else it returns nil and the caller runs the tree decoder, which then reports the precise error.
+/// A rule added to `records(_:)` that rejects a body must be added here too (declining is enough: return nil);
+/// Tests/integration/test_ingest_decoding.py checks that declined bodies get the tree decoder's errors.
 extension RequestDecoder {
     func fastRecords(_ body: [UInt8], dimensionHint: Int) -> [VectorRecord]? {
         do {
