@@ -18,6 +18,12 @@ public enum CRC32C {
 
     public static func checksum(_ bytes: [UInt8]) -> UInt32 { extend(0, bytes) }
 
+    /// The checksum of `a ++ b` from `checksum(a)`, `checksum(b)` and `b`'s length, in O(log length) without
+    /// touching the bytes: one pass over data that needs both its own checksum and a running one.
+    public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: UInt64) -> UInt32 {
+        lynx_crc32c_combine(crcA, crcB, lengthB)
+    }
+
     /// The software path only (to check it against the hardware path).
     public static func extendSoftware(_ crc: UInt32, _ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { b in

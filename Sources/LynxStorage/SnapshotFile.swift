@@ -122,11 +122,12 @@ public enum SnapshotFile {
                 sh.u32(crc)
                 sh.u64(length)
                 try sh.bytes.withUnsafeBytes { try put($0) }
-                // Pass 2: the bytes, checked against pass 1.
+                // Pass 2: the bytes, checked against pass 1. The whole-file checksum takes the section's by
+                // combination rather than a second run over its bytes.
                 var written: UInt64 = 0
                 var crc2: UInt32 = 0
                 try s.produce { piece in
-                    try put(piece)
+                    try out.write(piece)
                     written += UInt64(piece.count)
                     crc2 = CRC32C.extend(crc2, piece)
                 }
@@ -134,6 +135,7 @@ public enum SnapshotFile {
                     throw StorageError.invalidArgument(
                         "snapshot section \(s.tag) changed between its two passes (\(length) then \(written) bytes)")
                 }
+                fileCRC = CRC32C.combine(fileCRC, crc2, lengthB: written)
             }
             var tr = ByteWriter()
             tr.u32(fileCRC)
@@ -184,8 +186,9 @@ public enum SnapshotFile {
             let len = sh.le64(at: 8)
             guard len <= size - off else { throw corrupt("section \(i) length \(len) runs past the end of the file") }
             let bytes = try readBytes(Int(len), at: off)
-            guard CRC32C.checksum(bytes) == sh.le32(at: 4) else { throw corrupt("section \(i) (tag \(sh.le32(at: 0))) checksum mismatch") }
-            fileCRC = CRC32C.extend(fileCRC, bytes)
+            let sectionCRC = CRC32C.checksum(bytes)
+            guard sectionCRC == sh.le32(at: 4) else { throw corrupt("section \(i) (tag \(sh.le32(at: 0))) checksum mismatch") }
+            fileCRC = CRC32C.combine(fileCRC, sectionCRC, lengthB: len)
             off += len
             sections.append(SnapshotSection(tag: sh.le32(at: 0), bytes: bytes))
         }

@@ -13,7 +13,26 @@ final class WALFormatTests: XCTestCase {
             // extend is associative over concatenation
             let k = n / 3
             XCTAssertEqual(CRC32C.extend(CRC32C.extend(0, Array(b[..<k])), Array(b[k...])), CRC32C.checksum(b))
+            XCTAssertEqual(CRC32C.combine(CRC32C.checksum(Array(b[..<k])), CRC32C.checksum(Array(b[k...])),
+                                          lengthB: UInt64(n - k)), CRC32C.checksum(b))
         }
+    }
+
+    /// The hardware path checksums long inputs as three interleaved streams joined by shift tables: every length
+    /// around the block boundaries (3 x 256 and 3 x 8192 bytes) and every start alignment must agree with the
+    /// byte-at-a-time software path.
+    func testCRC32CInterleavedBlocksMatchSoftware() {
+        var rng = SplitMix(state: 7)
+        let b = (0..<(3 * 8192 * 2 + 64)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let lengths = [767, 768, 769, 775, 776, 1584, 1536, 2304, 24575, 24576, 24577, 24576 + 768, 49152, 49159]
+        for n in lengths {
+            for start in 0..<9 {
+                let slice = Array(b[start..<(start + n)])
+                XCTAssertEqual(CRC32C.extend(0x1234_5678, slice), CRC32C.extendSoftware(0x1234_5678, slice),
+                               "length \(n) at offset \(start)")
+            }
+        }
+        XCTAssertEqual(CRC32C.combine(0xDEAD_BEEF, 0, lengthB: 0), 0xDEAD_BEEF)
     }
 
     func testHeaderRoundTripAndDamage() {

@@ -15,6 +15,9 @@ extern "C" {
 /// otherwise a slicing-by-8 table implementation. Both give identical results.
 uint32_t lynx_crc32c_extend(uint32_t crc, const void *data, size_t len);
 
+/// The CRC-32C of a ++ b from crc(a), crc(b) and the length of b (zlib's crc32_combine for this polynomial).
+uint32_t lynx_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 /// The software implementation only (for tests that compare both paths).
 uint32_t lynx_crc32c_extend_sw(uint32_t crc, const void *data, size_t len);
 
