@@ -89,7 +89,8 @@ public struct JSONReader {
             } else if c &- UInt8(ascii: "0") >= 10 {
                 return false
             }
-            let f = try s.parseFloat()
+            let f: Float
+            if let plain = s.plainDecimalFloat() { f = plain } else { f = try s.parseFloat() }
             guard f.isFinite else { return false }
             out.append(f)
             s.skipWhitespace()

@@ -262,6 +262,60 @@ extension JSONScanner {
         return floatValue(literal, nearestDouble: try doubleValue(literal))
     }
 
+    /// The nearest Float to a plain decimal literal at `i` — `[-]digits[.digits]`, at most 7 integer digits and
+    /// 19 digits in all, no exponent, at least eight bytes after each run of digits — read eight digits per load
+    /// with no per-digit loop; leaves `i` after it. nil, with `i` unchanged, for any other literal (including
+    /// every malformed one): `parseFloat` then reads it under the full grammar. This is the shape clients print
+    /// vector components in ("%.6f", or 17 significant digits for a float32 printed as a double), so it is the
+    /// hot loop of every write.
+    ///
+    /// The conversion has no division: `Double(mantissa) × 10^-d` (the reciprocal a Double constant) is within
+    /// 3 units in the last place of the exact value (three roundings of at most half a unit, relative), so unless
+    /// a Float rounding midpoint lies that close — the low 29 bits of the Double, the ones a Float drops, near
+    /// 0x1000_0000 — rounding it to Float is correctly rounded. Near a midpoint, and for subnormal results,
+    /// nil sends the literal to the exact path.
+    @inline(__always)
+    mutating func plainDecimalFloat() -> Float? {
+        var k = i
+        let negative = p[k] == UInt8(ascii: "-")
+        if negative { k += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        if p[k] == UInt8(ascii: "0") {
+            k += 1
+        } else {
+            guard let (chunk, count) = leadingDigits(at: k), count < 8 else { return nil }
+            mantissa = chunk
+            digits = count
+            k += count
+        }
+        var exp10 = 0
+        if k < n && p[k] == UInt8(ascii: ".") {
+            k += 1
+            guard p[k] &- UInt8(ascii: "0") < 10 else { return nil }
+            while true {
+                // leadingDigits needs eight readable bytes; a literal that close to the end goes the slow way.
+                guard let (chunk, count) = leadingDigits(at: k), digits + count <= 19 else { return nil }
+                mantissa = mantissa &* uint64PowersOfTen[count] &+ chunk
+                digits += count
+                exp10 -= count
+                k += count
+                if count < 8 { break }
+                if p[k] &- UInt8(ascii: "0") >= 10 { break }
+            }
+        }
+        // An exponent, a digit (after a leading zero) or the end of input: not this shape.
+        guard k < n, (p[k] | 0x20) != UInt8(ascii: "e"), p[k] &- UInt8(ascii: "0") >= 10 else { return nil }
+        let approx = Double(mantissa) * reciprocalPowersOfTen[-exp10]
+        let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
+        guard (dropped - 0x1000_0000).magnitude > 8 && (mantissa == 0 || approx >= Double(Float.leastNormalMagnitude)) else {
+            return nil
+        }
+        i = k
+        let f = Float(approx)
+        return negative ? -f : f
+    }
+
     /// The value and count (1...8) of the run of up to eight digits at `k` when at least eight bytes remain
     /// (one 8-byte load, no loop); nil when no digit starts there or fewer than eight bytes remain (the
     /// caller's byte loop takes over).

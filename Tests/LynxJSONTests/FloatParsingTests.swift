@@ -1,3 +1,4 @@
+import Foundation
 import LynxJSON
 import XCTest
 
@@ -74,8 +75,48 @@ final class FloatParsingTests: XCTestCase {
         }
     }
 
+    /// The same in fixed-point notation with 19 digits (the reader's fast path without an exponent): the literal
+    /// lies within 10^-18 of the midpoint, closer than a Double can tell apart.
+    func testFixedPointLiteralsNextToFloatMidpoints() throws {
+        var rng = SeededRNG(seed: 17)
+        var literals: [String] = []
+        for _ in 0..<5_000 {
+            let f = Float(pow(10, Double.random(in: -3..<6, using: &rng)))
+            let mid = (Double(f) + Double(f.nextUp)) / 2
+            let integerDigits = max(1, Int(log10(mid)) + 1)
+            for x in [mid, mid.nextUp, mid.nextDown] {
+                literals.append(String(format: "%.\(19 - integerDigits)f", x))
+                literals.append(String(format: "-%.\(18 - integerDigits)f", x))
+            }
+        }
+        for chunk in stride(from: 0, to: literals.count, by: 1000) {
+            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
+        }
+    }
+
+    /// Fixed-point literals with 1 to 19 digits (the reader's no-exponent fast path, and its limits at 7 integer
+    /// and 19 total digits), with and without a sign, including leading zeros of the fraction.
+    func testFixedPointLiteralsOfEveryLength() throws {
+        var rng = SeededRNG(seed: 13)
+        var literals: [String] = []
+        for _ in 0..<4_000 {
+            let scale = [1e-6, 1e-3, 1, 1e3, 1e6, 1e7, 1e9].randomElement(using: &rng)!
+            let x = Double.random(in: -1...1, using: &rng) * scale
+            literals.append(String(format: "%.\(Int.random(in: 1...19, using: &rng))f", x))
+        }
+        for chunk in stride(from: 0, to: literals.count, by: 500) {
+            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 500, literals.count)]))
+        }
+        // Short arrays: the literal ends within eight bytes of the end of the input.
+        for literal in ["0.5", "-0.25", "12.125", "0.1234567", "1234567.5", "0"] {
+            try assertCorrectlyRounded([literal])
+        }
+    }
+
     func testReaderRefusesNonNumbers() throws {
-        for text in ["[1, \"2\"]", "[1, null]", "[1, [2]]", "[1 2]", "{}", "[-]"] {
+        for text in ["[1, \"2\"]", "[1, null]", "[1, [2]]", "[1 2]", "{}", "[-]", "[01.5, 1]", "[-01.25, 1, 2]",
+                     "[1., 2, 3, 4]", "[.5, 1, 2, 3]", "[0.5e, 1, 2]", "[0.5.5, 1, 2, 3]", "[0.1234567890-1, 2]",
+                     "[1234567.1234-5, 1]"] {
             let body = Array(text.utf8)
             var out: [Float] = []
             let ok = try? JSONReader.read(body) { (r: inout JSONReader) throws(JSONParseError) -> Bool in
