@@ -31,6 +31,13 @@ final class FloatParsingTests: XCTestCase {
         }
     }
 
+    /// `assertCorrectlyRounded` over `literals` cut into arrays of `size`.
+    func assertCorrectlyRounded(_ literals: [String], inArraysOf size: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        for start in stride(from: 0, to: literals.count, by: size) {
+            try assertCorrectlyRounded(Array(literals[start..<min(start + size, literals.count)]), file: file, line: line)
+        }
+    }
+
     func testCommonFormats() throws {
         try assertCorrectlyRounded(["0", "-0", "1", "-1", "0.5", "0.123456", "-0.999999", "1e-5", "1E+2", "3.4028235e38",
                                     "1.1754944e-38", "0.0001", "123456789", "0.30000001192092896", "-0.0",
@@ -53,9 +60,7 @@ final class FloatParsingTests: XCTestCase {
             literals.append("\(Double(f))")               // as a Double, 17 significant digits at most
             literals.append(String(Double(f).description.prefix(9)).trimmingTrailingPunctuation())  // cut short
         }
-        for chunk in stride(from: 0, to: literals.count, by: 1000) {
-            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
-        }
+        try assertCorrectlyRounded(literals, inArraysOf: 1000)
     }
 
     /// Decimal literals that round to a Double exactly on a Float midpoint while lying just off it.
@@ -70,9 +75,7 @@ final class FloatParsingTests: XCTestCase {
             literals.append("\(mid.nextDown)")
             literals.append("-\(mid)")
         }
-        for chunk in stride(from: 0, to: literals.count, by: 1000) {
-            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
-        }
+        try assertCorrectlyRounded(literals, inArraysOf: 1000)
     }
 
     /// The same in fixed-point notation with 19 digits (the reader's fast path without an exponent): the literal
@@ -89,9 +92,7 @@ final class FloatParsingTests: XCTestCase {
                 literals.append(String(format: "-%.\(18 - integerDigits)f", x))
             }
         }
-        for chunk in stride(from: 0, to: literals.count, by: 1000) {
-            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 1000, literals.count)]))
-        }
+        try assertCorrectlyRounded(literals, inArraysOf: 1000)
     }
 
     /// Fixed-point literals with 1 to 19 digits (the reader's no-exponent fast path, and its limits at 7 integer
@@ -104,9 +105,7 @@ final class FloatParsingTests: XCTestCase {
             let x = Double.random(in: -1...1, using: &rng) * scale
             literals.append(String(format: "%.\(Int.random(in: 1...19, using: &rng))f", x))
         }
-        for chunk in stride(from: 0, to: literals.count, by: 500) {
-            try assertCorrectlyRounded(Array(literals[chunk..<min(chunk + 500, literals.count)]))
-        }
+        try assertCorrectlyRounded(literals, inArraysOf: 500)
         // Short arrays: the literal ends within eight bytes of the end of the input.
         for literal in ["0.5", "-0.25", "12.125", "0.1234567", "1234567.5", "0"] {
             try assertCorrectlyRounded([literal])
