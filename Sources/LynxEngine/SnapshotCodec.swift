@@ -13,7 +13,7 @@ enum SnapshotCodec {
     static let metadataTag: UInt32 = 3
 
     /// The sections of a snapshot of `state`, produced on demand into the snapshot file (see `StreamedSection`):
-    /// no whole-store buffer. `state` is an immutable capture, so both passes of each section emit the same bytes.
+    /// no whole-store buffer. `state` is an immutable capture, so a section produced again emits the same bytes.
     static func streamedSections(_ state: StoreState, dimension: Int, metric: Metric, kind: IndexKind) -> [StreamedSection] {
         let meta = Array("dimension=\(dimension)\nmetric=\(metric.rawValue)\nindex=\(kind.rawValue)\n".utf8)
         let sortedMetadata = state.metadata.sorted(by: { $0.key < $1.key })

@@ -8,7 +8,7 @@ public struct SnapshotSection: Sendable, Equatable {
 }
 
 /// One section of a snapshot produced on demand: `produce` calls `emit` with the section's bytes, in order, in
-/// pieces of any size, and must emit the same bytes each time it is called (see `SnapshotFile.write`).
+/// pieces of any size. It may be called again if the file has to be started over (see `SnapshotFile.write`).
 public struct StreamedSection {
     public var tag: UInt32
     public var produce: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
@@ -73,10 +73,11 @@ public enum SnapshotFile {
         return try write(checkpointSeq: snapshot.checkpointSeq, lastLSN: snapshot.lastLSN, sections: sections, dir: dir, io: io)
     }
 
-    /// As `write(_:dir:io:)`, with sections produced on demand instead of held in memory: each section's `produce`
-    /// runs twice, once to learn its length and checksum (which the format puts before the bytes), once to write
-    /// it; both runs must emit the same bytes (a deterministic serialisation of an immutable value), which the
-    /// second run's checksum verifies. So a snapshot of the whole store needs no whole-store buffer.
+    /// As `write(_:dir:io:)`, with sections produced on demand instead of held in memory, in one pass: each
+    /// section's header (whose length and checksum the format puts before the bytes) is reserved and filled in
+    /// once the section has been produced (`StagedFileWriter.patch`). So a snapshot of the whole store needs no
+    /// whole-store buffer and serialises and checksums each byte once. `produce` runs once more when the device
+    /// refuses direct I/O at the first write and the file is started over through the page cache.
     @discardableResult
     public static func write(checkpointSeq: UInt64, lastLSN: UInt64, sections: [StreamedSection], dir: String,
                              io: FileIO = SystemFileIO()) throws -> String {
@@ -110,10 +111,12 @@ public enum SnapshotFile {
             }
             try w.bytes.withUnsafeBytes { try put($0) }
             for s in sections {
-                // Pass 1: length and checksum.
+                // One pass: the section header (tag, checksum, length) is reserved and filled in after the bytes.
+                let headerOffset = try out.reserve(sectionHeaderSize)
                 var length: UInt64 = 0
                 var crc: UInt32 = 0
                 try s.produce { piece in
+                    try out.write(piece)
                     length += UInt64(piece.count)
                     crc = CRC32C.extend(crc, piece)
                 }
@@ -121,21 +124,9 @@ public enum SnapshotFile {
                 sh.u32(s.tag)
                 sh.u32(crc)
                 sh.u64(length)
-                try sh.bytes.withUnsafeBytes { try put($0) }
-                // Pass 2: the bytes, checked against pass 1. The whole-file checksum takes the section's by
-                // combination rather than a second run over its bytes.
-                var written: UInt64 = 0
-                var crc2: UInt32 = 0
-                try s.produce { piece in
-                    try out.write(piece)
-                    written += UInt64(piece.count)
-                    crc2 = CRC32C.extend(crc2, piece)
-                }
-                guard written == length && crc2 == crc else {
-                    throw StorageError.invalidArgument(
-                        "snapshot section \(s.tag) changed between its two passes (\(length) then \(written) bytes)")
-                }
-                fileCRC = CRC32C.combine(fileCRC, crc2, lengthB: written)
+                try out.patch(at: headerOffset, sh.bytes)
+                // The whole-file checksum runs over the header, then takes the section's by combination.
+                fileCRC = CRC32C.combine(CRC32C.extend(fileCRC, sh.bytes), crc, lengthB: length)
             }
             var tr = ByteWriter()
             tr.u32(fileCRC)

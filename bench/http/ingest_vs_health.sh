@@ -10,7 +10,7 @@
 # uses wrk and the Lua scripts beside this file instead (apt-get install wrk); wrk's Lua hook costs more per ingest
 # request than per health request, and both clients share the 2 cores with the server.
 #
-# Needs gcc (or wrk) and a release build (swift build -c release --product lynxd).
+# Needs gcc (or wrk) and a release build (swift build -c release --product lynxd); LYNX_BIN=path runs another build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-8}; rounds=${2:-3}; shift $(( $# > 2 ? 2 : $# )) || true
@@ -21,7 +21,7 @@ else
   loadgen=$(mktemp /tmp/lynx-loadgen-XXXXXX)
   gcc -O2 -pthread -o "$loadgen" bench/http/loadgen.c
 fi
-bin=.build/release/lynxd
+bin=${LYNX_BIN:-.build/release/lynxd}  # LYNX_BIN: another build, for A/B runs
 [ -x "$bin" ] || swift build -c release --product lynxd >&2
 
 data=$(mktemp -d /tmp/lynx-bench-XXXXXX)
