@@ -81,32 +81,52 @@ public struct JSONReader {
             depth -= 1
             return true
         }
-        while true {
-            guard s.i < s.n else { return false }
-            let c = s.p[s.i]
-            if c == UInt8(ascii: "-") {
-                guard s.i + 1 < s.n, s.p[s.i + 1] &- UInt8(ascii: "0") < 10 else { return false }
-            } else if c &- UInt8(ascii: "0") >= 10 {
-                return false
-            }
-            let f: Float
-            if let plain = s.plainDecimalFloat() { f = plain } else { f = try s.parseFloat() }
-            guard f.isFinite else { return false }
-            out.append(f)
-            s.skipWhitespace()
-            guard s.i < s.n else { return false }
-            if s.p[s.i] == UInt8(ascii: ",") {
-                s.i += 1
+        // Components are staged in a stack buffer and appended in blocks: `Array.append` per component (its
+        // uniqueness and capacity checks) was a visible share of the loop.
+        let closed = try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.stagedFloats) {
+            (staged: UnsafeMutableBufferPointer<Float>) throws(JSONParseError) -> Bool in
+            var k = 0
+            while true {
+                guard s.i < s.n else { return false }
+                let c = s.p[s.i]
+                if c == UInt8(ascii: "-") {
+                    guard s.i + 1 < s.n, s.p[s.i + 1] &- UInt8(ascii: "0") < 10 else { return false }
+                } else if c &- UInt8(ascii: "0") >= 10 {
+                    return false
+                }
+                let f: Float
+                if let plain = s.plainDecimalFloat() { f = plain } else { f = try s.parseFloat() }
+                guard f.isFinite else { return false }
+                staged[k] = f
+                k += 1
+                if k == Self.stagedFloats {
+                    out.append(contentsOf: staged)
+                    k = 0
+                }
+                if s.i < s.n && s.p[s.i] == UInt8(ascii: ",") {
+                    s.i += 1
+                    if s.i < s.n && s.p[s.i] <= 0x20 { s.skipWhitespace() }
+                    continue
+                }
                 s.skipWhitespace()
-            } else if s.p[s.i] == UInt8(ascii: "]") {
-                s.i += 1
-                depth -= 1
-                return true
-            } else {
-                return false
+                guard s.i < s.n else { return false }
+                if s.p[s.i] == UInt8(ascii: ",") {
+                    s.i += 1
+                    s.skipWhitespace()
+                } else if s.p[s.i] == UInt8(ascii: "]") {
+                    s.i += 1
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: staged[..<k]))
+                    return true
+                } else {
+                    return false
+                }
             }
         }
+        if closed { depth -= 1 }
+        return closed
     }
+
+    public static let stagedFloats = 256
 
     /// Checks that nothing but whitespace follows the document.
     public mutating func end() throws(JSONParseError) {

@@ -306,7 +306,9 @@ extension JSONScanner {
         }
         // An exponent, a digit (after a leading zero) or the end of input: not this shape.
         guard k < n, (p[k] | 0x20) != UInt8(ascii: "e"), p[k] &- UInt8(ascii: "0") >= 10 else { return nil }
-        let approx = Double(mantissa) * reciprocalPowersOfTen[-exp10]
+        // Through Int64: one conversion instruction, where UInt64 needs a correction sequence for the top bit.
+        guard mantissa < UInt64(1) << 63 else { return nil }
+        let approx = Double(Int64(bitPattern: mantissa)) * reciprocalPowersOfTen[-exp10]
         let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
         guard (dropped - 0x1000_0000).magnitude > 8 && (mantissa == 0 || approx >= Double(Float.leastNormalMagnitude)) else {
             return nil

@@ -112,6 +112,15 @@ final class FloatParsingTests: XCTestCase {
         }
     }
 
+    /// The reader stages components in blocks of `JSONReader.stagedFloats`: arrays around those sizes keep every
+    /// component, in order.
+    func testArrayLengthsAroundTheStagingBlock() throws {
+        let block = JSONReader.stagedFloats
+        for count in [1, block - 1, block, block + 1, 2 * block, 2 * block + 3] {
+            try assertCorrectlyRounded((0..<count).map { "\($0).25" })
+        }
+    }
+
     func testReaderRefusesNonNumbers() throws {
         for text in ["[1, \"2\"]", "[1, null]", "[1, [2]]", "[1 2]", "{}", "[-]", "[01.5, 1]", "[-01.25, 1, 2]",
                      "[1., 2, 3, 4]", "[.5, 1, 2, 3]", "[0.5e, 1, 2]", "[0.5.5, 1, 2, 3]", "[0.1234567890-1, 2]",
