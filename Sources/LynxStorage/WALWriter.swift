@@ -206,13 +206,24 @@ public final class WALWriter: @unchecked Sendable {
     /// (one pwrite). The caller holds the lock. On failure `allocated` stays and the caller truncates.
     private func preallocate(_ f: OpenFile, through needed: UInt64) throws {
         let target = (needed / preallocationBytes + 1) * preallocationBytes
-        let count = Int(target - allocated)
+        // In pieces of 64 KiB: one large write puts its bytes in large page-cache folios, and every later small
+        // append into such a folio walks all of its block buffers (ext4_block_write_begin, block_commit_write).
+        // Measured here (stand-alone C, 1584-byte appends, fdatasync every 20): 1.4-1.5 µs per append into
+        // zeros written in 64 KiB pieces against 3.0-3.6 µs after one 1 MiB write, and 2.4-3.1 µs with no zeros.
+        let piece = Int(min(Self.preallocationPiece, target - allocated))
         // calloc'd memory reads as the shared zero page until written: no memset, no resident copy.
-        guard let zeros = calloc(count, 1) else { throw StorageError.noSpace(SyscallFailure(syscall: "calloc", path: path, errno: ENOMEM, message: "cannot allocate \(count) bytes of zeros")) }
+        guard let zeros = calloc(piece, 1) else { throw StorageError.noSpace(SyscallFailure(syscall: "calloc", path: path, errno: ENOMEM, message: "cannot allocate \(piece) bytes of zeros")) }
         defer { free(zeros) }
-        try io.pwriteFully(f, UnsafeRawBufferPointer(start: zeros, count: count), at: allocated)
+        var at = allocated
+        while at < target {
+            let count = Int(min(UInt64(piece), target - at))
+            try io.pwriteFully(f, UnsafeRawBufferPointer(start: zeros, count: count), at: at)
+            at += UInt64(count)
+        }
         allocated = target
     }
+
+    static let preallocationPiece: UInt64 = 64 << 10
 
     /// Makes every transaction whose `append` returned before this call durable (fdatasync), and returns the
     /// LSN now known durable (>= the last LSN appended before the call). Appends racing with the sync may or
