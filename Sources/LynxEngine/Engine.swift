@@ -274,8 +274,20 @@ public final class Engine: @unchecked Sendable {
         guard vector.count == dimension else {
             throw EngineError.dimensionMismatch(field: field, expected: dimension, actual: vector.count)
         }
-        var squaredNorm = 0.0
-        for x in vector { squaredNorm += Double(x) * Double(x) }
+        // Four independent sums: one running sum is a chain of dependent additions (~4 cycles per component).
+        let squaredNorm = vector.withUnsafeBufferPointer { p -> Double in
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+            var i = 0
+            while i + 4 <= p.count {
+                s0 += Double(p[i]) * Double(p[i])
+                s1 += Double(p[i + 1]) * Double(p[i + 1])
+                s2 += Double(p[i + 2]) * Double(p[i + 2])
+                s3 += Double(p[i + 3]) * Double(p[i + 3])
+                i += 4
+            }
+            while i < p.count { s0 += Double(p[i]) * Double(p[i]); i += 1 }
+            return (s0 + s1) + (s2 + s3)
+        }
         if squaredNorm > Self.maxSquaredNorm {
             throw EngineError.invalidVector(
                 field: field,
