@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Synchronization
 
 /// Runs automatic checkpoints: when the log's checkpoint lag passes `walBytes`, or `interval` seconds after
 /// the last checkpoint when there were writes since. Its own thread; `noteAppend` is cheap and may be
@@ -17,6 +18,8 @@ final class Checkpointer: @unchecked Sendable {
     private var stopped = false
     private var kicked = false
     private var checkpointedLSN: UInt64 = 0
+    /// `log.bytesWritten` at which `noteAppend` looks at the lag again (0: at the next append).
+    private let checkAtBytes = Atomic<UInt64>(0)
 
     init(engine: Engine, walBytes: Int, interval: Double, logger: Logger) {
         self.engine = engine
@@ -36,13 +39,24 @@ final class Checkpointer: @unchecked Sendable {
             lastCheckpointAt = monotonicSeconds()
             checkpointedLSN = lsn
         }
+        checkAtBytes.store(0, ordering: .relaxed)
     }
 
-    /// Called after each append; wakes the thread when the lag passed the byte threshold.
+    /// Called after each append; wakes the thread when the lag passed the byte threshold. The lag comes from a
+    /// report taken under the log's locks (eight lock round trips), so it is looked at only once enough bytes
+    /// were appended since the last look for it to have reached the threshold.
     func noteAppend() {
-        guard let report = engine.log?.report(checkpointAgeSeconds: 0), report.checkpointLagBytes >= walBytes else { return }
-        cond.withLock {
-            if !kicked { kicked = true; cond.signal() }
+        guard let log = engine.log else { return }
+        let written = log.bytesWritten
+        guard written >= checkAtBytes.load(ordering: .relaxed) else { return }
+        let lag = log.report(checkpointAgeSeconds: 0).checkpointLagBytes
+        if lag >= walBytes {
+            cond.withLock {
+                if !kicked { kicked = true; cond.signal() }
+            }
+            checkAtBytes.store(written + (1 << 20), ordering: .relaxed)  // look again after 1 MiB if still due
+        } else {
+            checkAtBytes.store(written + UInt64(walBytes - lag), ordering: .relaxed)
         }
     }
 
