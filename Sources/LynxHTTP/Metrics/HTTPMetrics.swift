@@ -2,24 +2,54 @@ import LynxEngine
 import Synchronization
 
 /// Request counters and latency histograms of the front end. Thread-safe.
+///
+/// Recording is on every request's path, so it avoids building label strings: a request is counted under one
+/// packed key (route index, method index, status code) in one dictionary of integers, and its duration goes to
+/// the histogram of its route by index. Label strings are made only when `/metrics` is rendered. (The first
+/// version keyed a dictionary by `[route, method, String(status)]`: ~2.7 % of lynxd's CPU under ingest.)
 final class HTTPMetrics: Sendable {
-    let requests = LabeledCounter(labelNames: ["route", "method", "code"])
-    /// One histogram per route template (a fixed set, so the label cardinality is bounded).
-    let durations: [String: Histogram]
+    static let requestLabelNames = ["route", "method", "code"]
+    static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"]
 
-    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+    /// Route templates and "unmatched"; the index of each is its slot in `durations`.
+    let routes: [String]
+    private let routeIndex: [String: Int]
+    /// One histogram per route template (a fixed set, so the label cardinality is bounded).
+    let durations: [Histogram]
+    private let counts = PlainMutex<[UInt32: UInt64]>([:])
 
     init() {
-        var d: [String: Histogram] = [:]
-        for route in LynxAPI.routes.map(\.template) + ["unmatched"] {
-            d[route] = Histogram(bounds: Histogram.latencyBounds)
-        }
-        durations = d
+        routes = LynxAPI.routes.map(\.template) + ["unmatched"]
+        routeIndex = Dictionary(uniqueKeysWithValues: routes.enumerated().map { ($1, $0) })
+        durations = routes.map { _ in Histogram(bounds: Histogram.latencyBounds) }
     }
 
     func record(route: String, method: String, status: Int, seconds: Double) {
-        let knownMethod = Self.methods.contains(method) ? method : "other"
-        requests.add([route, knownMethod, String(status)])
-        durations[route]?.observe(seconds)
+        let r = routeIndex[route] ?? routes.count - 1
+        let key = UInt32(r) << 24 | UInt32(Self.methodIndex(method)) << 16 | UInt32(clamping: max(0, min(status, 0xFFFF)))
+        counts.withLock { $0[key, default: 0] &+= 1 }
+        durations[r].observe(seconds)
+    }
+
+    /// (route, method, code) label values and counts, sorted by the label values.
+    func requestCounts() -> [([String], UInt64)] {
+        counts.withLock { Array($0) }
+            .map { key, n in
+                ([routes[Int(key >> 24)], Self.methods[Int((key >> 16) & 0xFF)], String(key & 0xFFFF)], n)
+            }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+    }
+
+    private static func methodIndex(_ method: String) -> Int {
+        switch method {
+        case "GET": return 0
+        case "HEAD": return 1
+        case "POST": return 2
+        case "PUT": return 3
+        case "DELETE": return 4
+        case "PATCH": return 5
+        case "OPTIONS": return 6
+        default: return 7
+        }
     }
 }

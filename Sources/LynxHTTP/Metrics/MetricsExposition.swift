@@ -7,11 +7,11 @@ enum MetricsExposition {
         out.gauge("lynx_build_info", "Build information; the value is always 1.", [(["version"], [version], 1)])
 
         out.header("lynx_http_requests_total", "counter", "HTTP requests answered, by route template, method and status code.")
-        for (labels, value) in http.requests.snapshot() {
-            out.sample("lynx_http_requests_total", zip(http.requests.labelNames, labels).map { ($0, $1) }, Double(value))
+        for (labels, value) in http.requestCounts() {
+            out.sample("lynx_http_requests_total", zip(HTTPMetrics.requestLabelNames, labels).map { ($0, $1) }, Double(value))
         }
         out.header("lynx_http_request_duration_seconds", "histogram", "Time from the request's headers to its response being queued.")
-        for (route, histogram) in http.durations.sorted(by: { $0.key < $1.key }) {
+        for (route, histogram) in zip(http.routes, http.durations).sorted(by: { $0.0 < $1.0 }) {
             out.histogramSamples("lynx_http_request_duration_seconds", [("route", route)], histogram)
         }
 
