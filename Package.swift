@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "LynxIndex", dependencies: ["CLynxKernels"], swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
-        .target(name: "LynxStorage", dependencies: ["CCRC32C"]),
+        .target(name: "CFileOps"),
+        .target(name: "LynxStorage", dependencies: ["CCRC32C", "CFileOps"]),
         .target(
             name: "LynxEngine",
             dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]

@@ -16,7 +16,7 @@ import Glibc
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
-        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, fileSize, rename, unlink
+        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, rename, unlink
         case fsyncDirectory, listDirectory, createDirectory
     }
 
@@ -151,6 +151,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public func ftruncate(_ file: OpenFile, to size: UInt64) throws {
         try check(.ftruncate, "ftruncate", file.path)
         try base.ftruncate(file, to: size)
+    }
+
+    public func zeroRange(_ file: OpenFile, from offset: UInt64, count: UInt64) throws {
+        try check(.zeroRange, "fallocate", file.path)
+        try base.zeroRange(file, from: offset, count: count)
     }
 
     public func fileSize(_ file: OpenFile) throws -> UInt64 {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CFileOps
 
 /// An open file: the descriptor plus the path it was opened with (for error messages).
 public struct OpenFile: Sendable, Hashable {
@@ -41,6 +42,9 @@ public protocol FileIO: Sendable {
     func fdatasync(_ file: OpenFile) throws
     func fsync(_ file: OpenFile) throws
     func ftruncate(_ file: OpenFile, to size: UInt64) throws
+    /// Makes `count` bytes from `offset` read as zeros without writing them and without changing the file's size
+    /// (fallocate ZERO_RANGE | KEEP_SIZE). Throws `.io` with EOPNOTSUPP (or EINVAL) where the filesystem cannot.
+    func zeroRange(_ file: OpenFile, from offset: UInt64, count: UInt64) throws
     func fileSize(_ file: OpenFile) throws -> UInt64
     func rename(_ from: String, to: String) throws
     func unlink(_ path: String) throws
@@ -192,6 +196,10 @@ public struct SystemFileIO: FileIO {
         while Glibc.ftruncate(file.fd, off_t(size)) != 0 {
             if errno != EINTR { throw fail("ftruncate", file.path) }
         }
+    }
+
+    public func zeroRange(_ file: OpenFile, from offset: UInt64, count: UInt64) throws {
+        if lynx_zero_range(file.fd, Int64(offset), Int64(count)) != 0 { throw fail("fallocate", file.path) }
     }
 
     public func fileSize(_ file: OpenFile) throws -> UInt64 {

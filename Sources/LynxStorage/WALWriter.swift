@@ -85,10 +85,21 @@ public final class WALWriter: @unchecked Sendable {
                     try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
                 }
             }
+            let size = try io.fileSize(f)
+            var zeroed = false
+            if truncateAbove != nil && preallocationBytes > 0 && size > UInt64(WALFormat.headerSize) {
+                // A reused file: turn the old generation's frames into zeros to the end of the file (a metadata
+                // operation), so that this generation writes zeros ahead and then overwrites dirty cached pages,
+                // as in a fresh file. Overwriting the old frames' clean cached pages instead cost ~1.4 µs more
+                // per append (stand-alone C: 3.3–3.6 vs 1.9–2.1 µs of CPU per 1584-byte frame, zeroing and
+                // fdatasyncs included). Where the filesystem cannot, the old frames stay and die by their salts.
+                zeroed = (try? io.zeroRange(f, from: UInt64(WALFormat.headerSize), count: size - UInt64(WALFormat.headerSize))) != nil
+            }
             try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
             try io.fsync(f)                                  // header durable
             try io.fsyncDirectory(parentDirectory(of: path)) // the directory entry durable
-            allocated = try io.fileSize(f)
+            // Zeros are written ahead from here on: in a zeroed file right after the header, else past the end.
+            allocated = zeroed ? UInt64(WALFormat.headerSize) : try io.fileSize(f)
         } catch {
             try? io.close(f)
             throw error
