@@ -253,13 +253,23 @@ extension JSONScanner {
         let m = literal.mantissa, e = literal.exp10
         if !literal.truncated && m <= (UInt64(1) << 53) && e >= -22 && e <= 22 {
             let approx = Double(m) * (e < 0 ? reciprocalPowersOfTen[-e] : powersOfTen[e])
-            let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
-            if (dropped - 0x1000_0000).magnitude > 8 && (m == 0 || approx >= Double(Float.leastNormalMagnitude)) {
-                let f = Float(approx)
-                return literal.negative ? -f : f
-            }
+            if let f = Self.float(fromCloseDouble: approx, mantissa: m, negative: literal.negative) { return f }
         }
         return floatValue(literal, nearestDouble: try doubleValue(literal))
+    }
+
+    /// `approx` rounded to Float when it is within a few units in the last place of the literal's exact value
+    /// (±mantissa × 10^exp10) and that is provably the correctly rounded Float: no Float rounding midpoint lies
+    /// near it (the low 29 bits of the Double, the ones a Float drops, are not near 0x1000_0000) and the result
+    /// is not subnormal. nil: the caller takes the exact path.
+    @inline(__always)
+    static func float(fromCloseDouble approx: Double, mantissa: UInt64, negative: Bool) -> Float? {
+        let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
+        guard (dropped - 0x1000_0000).magnitude > 8 && (mantissa == 0 || approx >= Double(Float.leastNormalMagnitude)) else {
+            return nil
+        }
+        let f = Float(approx)
+        return negative ? -f : f
     }
 
     /// The nearest Float to a plain decimal literal at `i` — `[-]digits[.digits]`, at most 7 integer digits and
@@ -309,13 +319,9 @@ extension JSONScanner {
         // Through Int64: one conversion instruction, where UInt64 needs a correction sequence for the top bit.
         guard mantissa < UInt64(1) << 63 else { return nil }
         let approx = Double(Int64(bitPattern: mantissa)) * reciprocalPowersOfTen[-exp10]
-        let dropped = Int(approx.bitPattern & 0x1FFF_FFFF)
-        guard (dropped - 0x1000_0000).magnitude > 8 && (mantissa == 0 || approx >= Double(Float.leastNormalMagnitude)) else {
-            return nil
-        }
+        guard let f = Self.float(fromCloseDouble: approx, mantissa: mantissa, negative: negative) else { return nil }
         i = k
-        let f = Float(approx)
-        return negative ? -f : f
+        return f
     }
 
     /// The value and count (1...8) of the run of up to eight digits at `k` when at least eight bytes remain

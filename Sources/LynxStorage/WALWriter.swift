@@ -81,11 +81,12 @@ public final class WALWriter: @unchecked Sendable {
                 if n == WALFormat.headerSize, case .success(let previous) = WALHeader.decode(old) {
                     h = WALHeader(checkpointSeq: checkpointSeq, salt1: previous.salt1 &+ 1, salt2: h.salt2, firstLSN: firstLSN)
                 }
-                if try io.fileSize(f) > truncateAbove {
-                    try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
-                }
             }
-            let size = try io.fileSize(f)
+            var size = try io.fileSize(f)
+            if let truncateAbove, size > truncateAbove {
+                try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
+                size = UInt64(WALFormat.headerSize)
+            }
             var zeroed = false
             if truncateAbove != nil && preallocationBytes > 0 && size > UInt64(WALFormat.headerSize) {
                 // A reused file: turn the old generation's frames into zeros to the end of the file (a metadata
@@ -98,8 +99,9 @@ public final class WALWriter: @unchecked Sendable {
             try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
             try io.fsync(f)                                  // header durable
             try io.fsyncDirectory(parentDirectory(of: path)) // the directory entry durable
-            // Zeros are written ahead from here on: in a zeroed file right after the header, else past the end.
-            allocated = zeroed ? UInt64(WALFormat.headerSize) : try io.fileSize(f)
+            // Zeros are written ahead from here on: in a zeroed file right after the header, else past the end
+            // (the header write extends a file shorter than a header).
+            allocated = zeroed ? UInt64(WALFormat.headerSize) : max(size, UInt64(WALFormat.headerSize))
         } catch {
             try? io.close(f)
             throw error
@@ -214,7 +216,8 @@ public final class WALWriter: @unchecked Sendable {
     }
 
     /// Extends the file with zeros from `allocated` to the next multiple of `preallocationBytes` past `needed`
-    /// (one pwrite). The caller holds the lock. On failure `allocated` stays and the caller truncates.
+    /// (pwrites of `preallocationPiece`). The caller holds the lock. On failure `allocated` stays and the caller
+    /// truncates.
     private func preallocate(_ f: OpenFile, through needed: UInt64) throws {
         let target = (needed / preallocationBytes + 1) * preallocationBytes
         // In pieces of 64 KiB: one large write puts its bytes in large page-cache folios, and every later small

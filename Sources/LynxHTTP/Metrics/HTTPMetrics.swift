@@ -26,7 +26,8 @@ final class HTTPMetrics: Sendable {
 
     func record(route: String, method: String, status: Int, seconds: Double) {
         let r = routeIndex[route] ?? routes.count - 1
-        let key = UInt32(r) << 24 | UInt32(Self.methodIndex(method)) << 16 | UInt32(clamping: max(0, min(status, 0xFFFF)))
+        let m = Self.methods.firstIndex(of: method) ?? Self.methods.count - 1  // the last is "other"
+        let key = UInt32(r) << 24 | UInt32(m) << 16 | UInt32(clamping: min(status, 0xFFFF))
         counts.withLock { $0[key, default: 0] &+= 1 }
         durations[r].observe(seconds)
     }
@@ -38,18 +39,5 @@ final class HTTPMetrics: Sendable {
                 ([routes[Int(key >> 24)], Self.methods[Int((key >> 16) & 0xFF)], String(key & 0xFFFF)], n)
             }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-    }
-
-    private static func methodIndex(_ method: String) -> Int {
-        switch method {
-        case "GET": return 0
-        case "HEAD": return 1
-        case "POST": return 2
-        case "PUT": return 3
-        case "DELETE": return 4
-        case "PATCH": return 5
-        case "OPTIONS": return 6
-        default: return 7
-        }
     }
 }
