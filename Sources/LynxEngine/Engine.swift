@@ -269,7 +269,14 @@ public final class Engine: @unchecked Sendable {
     /// and every dot product stays finite in float32, so no distance can overflow to infinity.
     public static let maxSquaredNorm = Double(Float.greatestFiniteMagnitude) / 4
 
-    /// Dimension; a norm small enough that distances stay finite; a non-zero vector under cosine.
+    /// Smallest squared norm accepted under cosine: 2^-102 (norm 2^-51 ≈ 4.4e-16). The indexes keep 1/‖v‖ and
+    /// a·b in float32; below this ‖a‖·‖b‖ can fall under FLT_MIN·2^24, and a tinier vector's float32 norm
+    /// underflows to 0 (its inverse norm was then 0: every distance to it read 1.0, and a query returned nothing).
+    /// Cosine ignores length, so a caller can scale such a vector up.
+    public static let minCosineSquaredNorm = 0x1p-102
+
+    /// Dimension; a norm small enough that distances stay finite; under cosine, a norm large enough to have a
+    /// direction in float32.
     func validate(_ vector: [Float], field: String) throws {
         guard vector.count == dimension else {
             throw EngineError.dimensionMismatch(field: field, expected: dimension, actual: vector.count)
@@ -293,8 +300,10 @@ public final class Engine: @unchecked Sendable {
                 field: field,
                 reason: "its norm \(squaredNorm.squareRoot()) exceeds \(Self.maxSquaredNorm.squareRoot()), the largest for which distances fit in float32")
         }
-        if metric == .cosine && squaredNorm == 0 {
-            throw EngineError.invalidVector(field: field, reason: "a zero vector has no direction, so cosine distance is undefined")
+        if metric == .cosine && squaredNorm < Self.minCosineSquaredNorm {
+            throw EngineError.invalidVector(field: field, reason: squaredNorm == 0
+                ? "a zero vector has no direction, so cosine distance is undefined"
+                : "its norm \(squaredNorm.squareRoot()) is below \(Self.minCosineSquaredNorm.squareRoot()), the smallest whose direction float32 cosine distances resolve (scale it up: cosine ignores length)")
         }
     }
 }

@@ -462,6 +462,31 @@ def test_422_zero_vector_under_cosine(start_server):
     _check_rejected(srv, r, 422, "out-of-range", before)
 
 
+def test_422_vector_too_small_for_a_float32_direction_under_cosine(start_server):
+    # The indexes keep 1/|v| and dot products in float32: a vector this small (|v| < 2^-51) used to be accepted
+    # with an inverse norm of 0, so every distance to it read 1.0 and a query this small returned nothing.
+    srv = start_server(metric="cosine")
+    srv.upsert(SEED)
+    before = state_snapshot(srv, PROBE_IDS)
+    tiny = [1e-30, 1e-30, 1e-30, 1e-30]
+    r = srv.post("/vectors", json={"id": 100, "vector": tiny})
+    body = _check_rejected(srv, r, 422, "out-of-range", before)
+    assert "scale it up" in body["detail"], body
+    r = srv.post("/vectors", json={"vectors": [{"id": 101, "vector": [1, 1, 1, 1]}, {"id": 102, "vector": tiny}]})
+    _check_rejected(srv, r, 422, "out-of-range", before)
+    r = srv.post("/search", json={"vector": tiny})
+    _check_rejected(srv, r, 422, "out-of-range", before)
+    r = srv.post("/search/batch", json={"queries": [[1, 0, 0, 0], tiny]})
+    _check_rejected(srv, r, 422, "out-of-range", before)
+    # Just above the bound (|v| = 2^-50): accepted, and its direction is found exactly.
+    small = [2.0 ** -51, 2.0 ** -51, 2.0 ** -51, 2.0 ** -51]
+    assert srv.post("/vectors", json={"id": 103, "vector": small}).status_code == 200
+    res = srv.post("/search", json={"vector": [1, 1, 1, 1], "k": 1}).json()["results"]
+    assert res[0]["id"] == 103 and abs(res[0]["distance"]) < 1e-6, res
+    res = srv.post("/search", json={"vector": small, "k": 1}).json()["results"]
+    assert res[0]["id"] == 103 and abs(res[0]["distance"]) < 1e-6, res
+
+
 @pytest.mark.parametrize("metric", ["l2", "dot"])
 def test_zero_vector_is_fine_under_l2_and_dot(start_server, metric):
     srv = start_server(metric=metric)
