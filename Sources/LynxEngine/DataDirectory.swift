@@ -7,6 +7,7 @@ import LynxStorage
 ///     LOCK                           flock'd while a lynxd owns the directory (holds its pid)
 ///     MANIFEST                       dimension, metric, index and structural parameters, fixed at first start
 ///     snapshot-<seq>.lsnap           checkpoint images (only the newest is kept once it is safe)
+///     rows/<token>.lrows             row chunk files: the snapshot's vectors, 1,024 rows each (RowChunkFiles)
 ///     wal-0.log, wal-1.log           the two log files, used by alternate generations (see LogManager)
 ///     *.broken-<n>                   damaged logs kept aside for inspection after a recovery that found damage
 ///
@@ -18,6 +19,8 @@ final class DataDirectory: @unchecked Sendable {
     private var lock: DirectoryLock?
     /// Sequence of the newest snapshot known safe (0 = none: the empty state).
     var lastSnapshotSeq: UInt64 = 0
+    /// The snapshots' row chunk files.
+    let rowChunks: RowChunkFiles
 
     struct ResolvedManifest {
         var dimension: Int
@@ -37,6 +40,7 @@ final class DataDirectory: @unchecked Sendable {
         self.io = io
         self.lock = lock
         self.manifest = manifest
+        rowChunks = RowChunkFiles(dataDirectory: path, io: io)
     }
 
     /// Creates the directory if needed, takes its lock, and reconciles the manifest with the flags.
@@ -105,11 +109,29 @@ final class DataDirectory: @unchecked Sendable {
     /// Snapshots found damaged by `loadNewestSnapshot`; moved aside once recovery has succeeded without them.
     var damagedSnapshots: [String] = []
 
-    /// The newest snapshot that verifies. Damaged ones are reported (and remembered in `damagedSnapshots`).
-    func loadNewestSnapshot(logger: Logger) throws -> LoadedSnapshot? {
-        guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io) else {
+    /// The newest snapshot that verifies and that `decode` accepts, with what `decode` made of it. Damaged ones
+    /// are reported (and remembered in `damagedSnapshots`): a snapshot file that fails its checks, and one whose
+    /// row chunk files are missing or damaged (`decode` threw a `StorageError`); an older snapshot is tried then.
+    func loadNewestSnapshot<T>(logger: Logger, decode: (LoadedSnapshot) throws -> T) throws -> (snapshot: LoadedSnapshot, decoded: T)? {
+        var unusable: Set<String> = []
+        while let (snapshot, path) = try loadNewestVerified(logger: logger, skipping: unusable) {
+            do {
+                return (snapshot, try decode(snapshot))
+            } catch let error as StorageError {
+                logger.error("a snapshot refers to a row chunk file that is missing or damaged; trying an older one", metadata: [
+                    "file": "\(path)", "error": "\(error)",
+                ])
+                damagedSnapshots.append(path)
+                unusable.insert(path)
+            }
+        }
+        return nil
+    }
+
+    private func loadNewestVerified(logger: Logger, skipping: Set<String>) throws -> (LoadedSnapshot, String)? {
+        guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io, skipping: skipping) else {
             // None verifies: say which were there and why, so the operator learns what was lost.
-            for entry in try SnapshotFile.list(dir: path, io: io) {
+            for entry in try SnapshotFile.list(dir: path, io: io) where !skipping.contains(entry.path) {
                 do {
                     _ = try SnapshotFile.read(path: entry.path, io: io)
                 } catch {
@@ -124,13 +146,24 @@ final class DataDirectory: @unchecked Sendable {
             damagedSnapshots.append(rejected.path)
         }
         let s = loaded.snapshot
-        return LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) })
+        return (LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) }), loaded.path)
     }
 
-    func writeSnapshot(seq: UInt64, lastLSN: UInt64, streamed sections: [StreamedSection]) throws {
-        _ = try SnapshotFile.write(checkpointSeq: seq, lastLSN: lastLSN, sections: sections, dir: path, io: io)
+    /// Writes a snapshot whose sections were made with `rowChunks` as their row sink: its new chunk files are
+    /// made durable before the snapshot's rename. Returns the chunks written and reused.
+    @discardableResult
+    func writeSnapshot(seq: UInt64, lastLSN: UInt64, streamed sections: [StreamedSection]) throws -> (written: Int, reused: Int) {
+        rowChunks.beginPass()
+        _ = try SnapshotFile.write(checkpointSeq: seq, lastLSN: lastLSN, sections: sections, dir: path, io: io,
+                                   beforeRename: { try rowChunks.finishPass() })
+        return rowChunks.lastPassCounts
     }
 
+    /// After a snapshot is safe: removes older snapshots, then the row chunk files only they referred to.
+    func removeOlderThan(snapshot seq: UInt64, logger: Logger) {
+        removeSnapshots(olderThan: seq, logger: logger)
+        rowChunks.removeUnreferenced(logger: logger)
+    }
 
     func removeSnapshots(olderThan seq: UInt64, logger: Logger) {
         do {

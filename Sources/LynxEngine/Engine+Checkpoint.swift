@@ -17,6 +17,7 @@ extension Engine {
                 metrics.checkpointDuration.observe(report.durationSeconds)
                 logger.info("checkpoint done", metadata: [
                     "seq": "\(report.checkpointSeq)", "lsn": "\(report.lsn)",
+                    "row_chunks_written": "\(report.rowChunksWritten)", "row_chunks_reused": "\(report.rowChunksReused)",
                     "seconds": "\((report.durationSeconds * 1000).rounded() / 1000)",
                 ])
                 return report
@@ -44,13 +45,18 @@ extension Engine {
             return (copy, seq, lsn)
         }
         // 2. Serialise and write the snapshot (temp file, fsync, rename, directory fsync) with writes flowing.
-        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind)
-        try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
-        // 3. The snapshot is safe: older generations and snapshots are dead.
+        //    The vectors go to row chunk files: only the chunks written to since the last checkpoint are written.
+        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind,
+                                                      rowSink: directory.rowChunks)
+        let chunks = try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
+        // 3. The snapshot is safe: older generations, snapshots and the chunk files only they used are dead.
         directory.lastSnapshotSeq = seq
         log?.snapshotIsSafe(seq: seq)
         checkpointer?.didCheckpoint(lsn: lsn)
-        directory.removeSnapshots(olderThan: seq, logger: logger)
-        return CheckpointReport(checkpointSeq: seq, lsn: lsn, durationSeconds: monotonicSeconds() - started)
+        directory.removeOlderThan(snapshot: seq, logger: logger)
+        metrics.checkpointRowChunks.add(["written"], UInt64(chunks.written))
+        metrics.checkpointRowChunks.add(["reused"], UInt64(chunks.reused))
+        return CheckpointReport(checkpointSeq: seq, lsn: lsn, durationSeconds: monotonicSeconds() - started,
+                                rowChunksWritten: chunks.written, rowChunksReused: chunks.reused)
     }
 }

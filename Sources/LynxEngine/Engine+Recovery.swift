@@ -33,9 +33,11 @@ extension Engine {
         // 1. The newest valid snapshot (an older one when the newest is damaged).
         var baseSeq: UInt64 = 0
         var baseLSN: UInt64 = 0
-        if let snapshot = try directory.loadNewestSnapshot(logger: logger) {
-            let decodeStart = monotonicSeconds()
-            let loaded = try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config)
+        let decodeStart = monotonicSeconds()
+        if let (snapshot, loaded) = try directory.loadNewestSnapshot(logger: logger, decode: { snapshot in
+            try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config,
+                                     rowSource: directory.rowChunks)
+        }) {
             stateLock.write { state = loaded }
             baseSeq = snapshot.seq
             baseLSN = snapshot.lastLSN
@@ -178,10 +180,11 @@ extension Engine {
 
     private func writeRecoverySnapshot(seq: UInt64, lsn: UInt64) throws {
         let captured = stateLock.read { state }  // an O(1) copy-on-write snapshot of the state
-        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind)
+        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind,
+                                                      rowSink: directory.rowChunks)
         try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
         directory.lastSnapshotSeq = seq
-        directory.removeSnapshots(olderThan: seq, logger: logger)
+        directory.removeOlderThan(snapshot: seq, logger: logger)
         logger.notice("wrote a snapshot of the recovered state", metadata: ["seq": "\(seq)", "lsn": "\(lsn)"])
     }
 

@@ -47,4 +47,7 @@ public struct CheckpointReport: Sendable {
     public var checkpointSeq: UInt64
     public var lsn: UInt64
     public var durationSeconds: Double
+    /// Row chunk files the snapshot wrote (chunks written to since the last checkpoint) and reused.
+    public var rowChunksWritten: Int = 0
+    public var rowChunksReused: Int = 0
 }

@@ -24,8 +24,9 @@ enum IndexFactory {
     }
 
     /// Decodes the index structure of a snapshot (no rebuild), then applies the per-run search defaults.
-    static func decode(from bytes: [UInt8], config: EngineConfig) throws -> any VectorIndex {
+    static func decode(from bytes: [UInt8], config: EngineConfig, rowSource: (any RowChunkSource)? = nil) throws -> any VectorIndex {
         var reader = BinaryReader(bytes)
+        reader.rowSource = rowSource
         var index = try IndexKind.decode(from: &reader)
         if var hnsw = index as? HNSWIndex {
             hnsw.efSearch = config.hnswEfSearch

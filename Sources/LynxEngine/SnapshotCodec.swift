@@ -14,13 +14,18 @@ enum SnapshotCodec {
 
     /// The sections of a snapshot of `state`, produced on demand into the snapshot file (see `StreamedSection`):
     /// no whole-store buffer. `state` is an immutable capture, so a section produced again emits the same bytes.
-    static func streamedSections(_ state: StoreState, dimension: Int, metric: Metric, kind: IndexKind) -> [StreamedSection] {
+    /// The vectors' row chunks go to `rowSink` (the data directory's chunk files) when one is given.
+    static func streamedSections(_ state: StoreState, dimension: Int, metric: Metric, kind: IndexKind,
+                                 rowSink: (any RowChunkSink)? = nil) -> [StreamedSection] {
         let meta = Array("dimension=\(dimension)\nmetric=\(metric.rawValue)\nindex=\(kind.rawValue)\n".utf8)
         let sortedMetadata = state.metadata.sorted(by: { $0.key < $1.key })
         return [
             StreamedSection(tag: metaTag) { emit in try meta.withUnsafeBytes { try emit($0) } },
             StreamedSection(tag: indexTag) { emit in
-                try streaming(emit) { w in state.index.serialize(into: &w) }
+                try streaming(emit) { w in
+                    w.rowSink = rowSink
+                    state.index.serialize(into: &w)
+                }
             },
             StreamedSection(tag: metadataTag) { emit in
                 try streaming(emit) { w in
@@ -51,7 +56,8 @@ enum SnapshotCodec {
         }
     }
 
-    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig) throws -> StoreState {
+    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig,
+                       rowSource: (any RowChunkSource)? = nil) throws -> StoreState {
         func section(_ tag: UInt32) throws -> [UInt8] {
             guard let s = sections.first(where: { $0.tag == tag }) else {
                 throw EngineError.internalError("snapshot lacks section \(tag)")
@@ -63,7 +69,7 @@ enum SnapshotCodec {
         guard meta == expected else {
             throw EngineError.internalError("snapshot was written for \(meta.split(separator: "\n").joined(separator: ", ")), the manifest says \(expected.split(separator: "\n").joined(separator: ", "))")
         }
-        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config))
+        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config, rowSource: rowSource))
         var reader = BinaryReader(try section(metadataTag))
         let count = try reader.readUInt64()
         for _ in 0..<count {

@@ -33,6 +33,8 @@ public enum IndexDecodingError: Error, Equatable, CustomStringConvertible {
 /// Thread safety: a value type; one owner at a time.
 public struct BinaryWriter: @unchecked Sendable {
     public private(set) var bytes: [UInt8]
+    /// Where `write(rows:)` stores row chunks out of line; nil writes them inline (see `RowChunkSink`).
+    public var rowSink: (any RowChunkSink)?
     private let sink: ((UnsafeRawBufferPointer) -> Void)?
     private let flushBytes: Int
 
@@ -120,6 +122,8 @@ public struct BinaryWriter: @unchecked Sendable {
 public struct BinaryReader: Sendable {
     public let bytes: [UInt8]
     public private(set) var offset: Int
+    /// Loads the row chunks a row block refers to (`readRows`); nil when there are none.
+    public var rowSource: (any RowChunkSource)?
 
     public init(_ bytes: [UInt8], offset: Int = 0) {
         self.bytes = bytes

@@ -44,6 +44,30 @@ public struct ChunkedRows: @unchecked Sendable {
         count = rows
     }
 
+    /// Rows read back from stored chunks (`BinaryReader.readRows`): each chunk remembers its reference, so the
+    /// next snapshot reuses it until the chunk is written to.
+    init(width: Int, count: Int, references: [RowChunkReference], source: any RowChunkSource) throws {
+        self.init(width: width)
+        for reference in references {
+            let chunk = RowChunk(floats: Self.rowsPerChunk * width)
+            try source.load(reference, width: width, into: UnsafeMutableBufferPointer(start: chunk.storage, count: reference.rows * width))
+            chunk.stored = reference
+            chunks.append(chunk)
+            bases.append(chunk.storage)
+        }
+        self.count = count
+    }
+
+    /// Chunks in use: ⌈count / rowsPerChunk⌉.
+    public var chunkCount: Int { chunks.count }
+
+    /// Calls `body(chunk, rowsInUse)` for each chunk in order (for `BinaryWriter.write(rows:)`).
+    func forEachStoredChunk(_ body: (RowChunk, Int) -> Void) {
+        for (i, chunk) in chunks.enumerated() {
+            body(chunk, Swift.min(Self.rowsPerChunk, count - i * Self.rowsPerChunk))
+        }
+    }
+
     /// The start of row `r` (0 ..< count).
     @inlinable @inline(__always)
     public func row(_ r: Int) -> UnsafePointer<Float> {
@@ -118,6 +142,8 @@ public struct ChunkedRows: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&chunks[c]) {
             chunks[c] = chunks[c].copy()
             bases[c] = chunks[c].storage
+        } else if chunks[c].stored != nil {
+            chunks[c].stored = nil  // unique: no copy being serialised shares it
         }
         return chunks[c].storage + (r & Self.mask) &* width
     }
@@ -135,14 +161,21 @@ public struct ChunkedRows: @unchecked Sendable {
 }
 
 /// One heap block of `ChunkedRows`. Shared between copies until one of them writes to it.
+///
+/// Aligned to 4096 bytes, so that a chunk can be written to a file with O_DIRECT straight from this memory (a
+/// full chunk is 4096 × width bytes, a whole number of blocks).
 @usableFromInline
 final class RowChunk: @unchecked Sendable {
+    static let alignment = 4096
     @usableFromInline let storage: UnsafeMutablePointer<Float>
     let floats: Int
+    /// Where this chunk's rows were last stored (`RowChunkSink`), nil once written to since. Set by the thread
+    /// serialising a copy that shares the chunk; cleared only by a writer holding the chunk uniquely.
+    var stored: RowChunkReference?
 
     init(floats: Int) {
         self.floats = floats
-        storage = .allocate(capacity: floats)
+        storage = Self.allocate(floats)
         storage.initialize(repeating: 0, count: floats)
     }
 
@@ -154,15 +187,20 @@ final class RowChunk: @unchecked Sendable {
 
     private init(uninitializedFloats floats: Int) {
         self.floats = floats
-        storage = .allocate(capacity: floats)
+        storage = Self.allocate(floats)
     }
 
-    deinit { storage.deallocate() }
+    private static func allocate(_ floats: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: alignment)
+            .bindMemory(to: Float.self, capacity: floats)
+    }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 
 extension BinaryWriter {
     /// Writes the rows in order, exactly as `write(contentsOf: [Float])` writes a contiguous matrix.
-    public mutating func write(rows: ChunkedRows) {
+    public mutating func write(inline rows: ChunkedRows) {
         rows.forEachChunk { base, _, n in
             write(contentsOf: UnsafeBufferPointer(start: base, count: n * rows.width))
         }

@@ -9,7 +9,7 @@
 /// Concurrency: see `VectorIndex` (reads concurrent, writes exclusive); copies are O(1) copy-on-write snapshots.
 public struct FlatIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXFL")
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
 
     public let dimension: Int
     public let metric: Metric
@@ -111,8 +111,9 @@ public struct FlatIndex: VectorIndex {
     public var parameters: [(String, String)] { [] }
 
     /// Layout (little-endian), see docs/INDEXES.md:
-    /// magic "LXFL" u32, version u32, dimension u32, metric u8, count u64, ids u64×count,
-    /// vectors f32×(count·dimension), [cosine] inverse norms f32×count.
+    /// magic "LXFL" u32, version u32 (2), dimension u32, metric u8, count u64, ids u64×count,
+    /// the vectors as a row block (`write(rows:)`: inline, or references to stored chunks), [cosine] inverse
+    /// norms f32×count. Version 1 (read only) has the vectors as plain f32×(count·dimension).
     public func serialize(into w: inout BinaryWriter) {
         w.reserveCapacity(w.bytes.count + 32 + ids.count * 8 + data.count * dimension * 4 + invNorms.count * 4)
         w.writeIndexHeader(magic: FlatIndex.magic, version: FlatIndex.formatVersion, dimension: dimension, metric: metric)
@@ -123,7 +124,7 @@ public struct FlatIndex: VectorIndex {
     }
 
     public init(from r: inout BinaryReader) throws {
-        let (dim, metric) = try r.readIndexHeader(magic: FlatIndex.magic, version: FlatIndex.formatVersion, kind: "flat")
+        let (dim, metric, version) = try r.readIndexHeader(magic: FlatIndex.magic, versions: 1...FlatIndex.formatVersion, kind: "flat")
         guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
         let n64 = try r.readUInt64()
         guard n64 < UInt64(Int32.max) else { throw IndexDecodingError.corrupt("count \(n64)") }
@@ -132,7 +133,8 @@ public struct FlatIndex: VectorIndex {
         ids = try r.readUInt64s(count: n)
         let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
         guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        data = try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
+        data = version >= 2 ? try r.readRows(width: dim, count: n)
+            : try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         slotOf.reserveCapacity(n)
         for (i, id) in ids.enumerated() {

@@ -30,7 +30,7 @@
 /// `upsert`/`applyUpsert`/`remove` need exclusive access to this value.
 public struct HNSWIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXHN")
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     static let none = UInt32.max
 
     public let dimension: Int
@@ -913,7 +913,8 @@ public struct HNSWIndex: VectorIndex {
     }
 
     public init(from r: inout BinaryReader) throws {
-        let (dim, metric) = try r.readIndexHeader(magic: HNSWIndex.magic, version: HNSWIndex.formatVersion, kind: "hnsw")
+        // Version 1 (read only) has the vectors as plain f32×(n·dimension) instead of a row block.
+        let (dim, metric, version) = try r.readIndexHeader(magic: HNSWIndex.magic, versions: 1...HNSWIndex.formatVersion, kind: "hnsw")
         let m = Int(try r.readUInt32())
         let efc = Int(try r.readUInt32())
         let efs = Int(try r.readUInt32())
@@ -941,7 +942,8 @@ public struct HNSWIndex: VectorIndex {
         freeSlots = try r.readUInt32s(count: Int(free64))
         let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
         guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        vectors = try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
+        vectors = version >= 2 ? try r.readRows(width: dim, count: n)
+            : try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         try validate()
     }

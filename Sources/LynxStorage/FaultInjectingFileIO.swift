@@ -12,6 +12,8 @@ import Glibc
 /// - `shortWrite(keep:)`: pwrite writes only the first `keep` bytes to the wrapped file and reports that
 ///   count; the next pwrite then fails with ENOSPC — what a disk that fills up mid-write does.
 /// - `fail(.fdatasync, errno: EIO)` etc.: any other operation fails with the given errno.
+/// - `pathContaining:` narrows a fault to calls on paths containing that text; other calls neither fire nor
+///   count towards its `after`.
 ///
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
@@ -29,6 +31,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
         var skip: Int
         var times: Int
         var fault: Fault
+        var pathContaining: String? = nil
     }
 
     public let base: FileIO
@@ -40,9 +43,9 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public init(wrapping base: FileIO = SystemFileIO()) { self.base = base }
 
     /// Fail `op` with `errno` on the call `after` calls from now, `times` times in a row.
-    public func fail(_ op: Operation, errno code: Int32, after: Int = 0, times: Int = 1) {
+    public func fail(_ op: Operation, errno code: Int32, after: Int = 0, times: Int = 1, pathContaining: String? = nil) {
         lock.lock(); defer { lock.unlock() }
-        armed[op, default: []].append(Armed(skip: after, times: times, fault: .error(code)))
+        armed[op, default: []].append(Armed(skip: after, times: times, fault: .error(code), pathContaining: pathContaining))
     }
 
     /// Fail a pwrite with `errno` (default ENOSPC) without writing anything.
@@ -71,7 +74,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     /// Decides whether this call of `op` fails.
-    private func take(_ op: Operation) -> Fault? {
+    private func take(_ op: Operation, _ path: String) -> Fault? {
         lock.lock(); defer { lock.unlock() }
         counts[op, default: 0] += 1
         if op == .pwrite && failNextWriteWithENOSPC {
@@ -82,7 +85,9 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
         var result: Fault? = nil
         var i = 0
         while i < list.count {
-            if list[i].skip > 0 {
+            if let part = list[i].pathContaining, !path.contains(part) {
+                i += 1
+            } else if list[i].skip > 0 {
                 list[i].skip -= 1
                 i += 1
             } else if result == nil {
@@ -99,7 +104,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     private func check(_ op: Operation, _ syscall: String, _ path: String) throws {
-        if case .error(let code)? = take(op) {
+        if case .error(let code)? = take(op, path) {
             throw StorageError.fromErrno(code, syscall: syscall, path: path)
         }
     }
@@ -110,7 +115,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     public func close(_ file: OpenFile) throws {
-        if case .error(let code)? = take(.close) {
+        if case .error(let code)? = take(.close, file.path) {
             try? base.close(file) // the descriptor is gone either way, as with close(2)
             throw StorageError.fromErrno(code, syscall: "close", path: file.path)
         }
@@ -118,7 +123,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     public func pwrite(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Int {
-        switch take(.pwrite) {
+        switch take(.pwrite, file.path) {
         case .error(let code)?:
             throw StorageError.fromErrno(code, syscall: "pwrite", path: file.path)
         case .short(let keep)?:

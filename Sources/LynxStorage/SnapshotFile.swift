@@ -78,19 +78,21 @@ public enum SnapshotFile {
     /// once the section has been produced (`StagedFileWriter.patch`). So a snapshot of the whole store needs no
     /// whole-store buffer and serialises and checksums each byte once. `produce` runs once more when the device
     /// refuses direct I/O at the first write and the file is started over through the page cache.
+    /// `beforeRename` runs once the temporary file is durable, before the rename that makes the snapshot count:
+    /// the place to make durable whatever the snapshot refers to (row chunk files).
     @discardableResult
     public static func write(checkpointSeq: UInt64, lastLSN: UInt64, sections: [StreamedSection], dir: String,
-                             io: FileIO = SystemFileIO()) throws -> String {
+                             io: FileIO = SystemFileIO(), beforeRename: () throws -> Void = {}) throws -> String {
         do {
-            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: true)
+            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: true, beforeRename: beforeRename)
         } catch StorageError.io(let failure) where failure.errno == EINVAL && failure.syscall == "pwrite" {
             // The device wants a larger alignment than StagedFileWriter's 4096 bytes: write through the page cache.
-            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: false)
+            return try write(checkpointSeq, lastLSN, sections, dir: dir, io: io, direct: false, beforeRename: beforeRename)
         }
     }
 
     private static func write(_ checkpointSeq: UInt64, _ lastLSN: UInt64, _ sections: [StreamedSection], dir: String,
-                              io: FileIO, direct: Bool) throws -> String {
+                              io: FileIO, direct: Bool, beforeRename: () throws -> Void) throws -> String {
         let final = joinPath(dir, fileName(checkpointSeq: checkpointSeq))
         let tmp = final + ".tmp"
         let out = try StagedFileWriter(path: tmp, io: io, direct: direct)
@@ -137,6 +139,12 @@ public enum SnapshotFile {
             try io.close(out.file)
         } catch {
             try? io.close(out.file)
+            try? io.unlink(tmp)
+            throw error
+        }
+        do {
+            try beforeRename()                  // durability 1b: what the snapshot refers to
+        } catch {
             try? io.unlink(tmp)
             throw error
         }
@@ -206,10 +214,10 @@ public enum SnapshotFile {
 
     /// The newest snapshot that verifies, falling back to older ones when newer ones are corrupt.
     /// nil when there is none (the `rejected` list is lost then; call `list` + `read` to inspect).
-    /// I/O errors other than corruption are thrown, not skipped.
-    public static func loadNewestValid(dir: String, io: FileIO = SystemFileIO()) throws -> Loaded? {
+    /// I/O errors other than corruption are thrown, not skipped. Paths in `skipping` are not considered.
+    public static func loadNewestValid(dir: String, io: FileIO = SystemFileIO(), skipping: Set<String> = []) throws -> Loaded? {
         var rejected: [(path: String, error: StorageError)] = []
-        for (_, path) in try list(dir: dir, io: io).reversed() {
+        for (_, path) in try list(dir: dir, io: io).reversed() where !skipping.contains(path) {
             do {
                 return Loaded(snapshot: try read(path: path, io: io), path: path, rejected: rejected)
             } catch let e as StorageError {

@@ -366,8 +366,8 @@ CONTRACT_METRICS = [
     "lynx_wal_checkpoint_lag_bytes", "lynx_wal_checkpoint_lag_frames", "lynx_wal_checkpoint_age_seconds",
     "lynx_wal_unsynced_bytes", "lynx_wal_durable_lsn", "lynx_wal_bytes_written_total",
     "lynx_wal_fsync_duration_seconds", "lynx_wal_fsync_errors_total", "lynx_checkpoints_total",
-    "lynx_checkpoint_duration_seconds", "lynx_recovery_duration_seconds", "lynx_recovery_frames_replayed",
-    "lynx_wal_invalid_frames_total",
+    "lynx_checkpoint_duration_seconds", "lynx_checkpoint_row_chunks_total", "lynx_recovery_duration_seconds",
+    "lynx_recovery_frames_replayed", "lynx_wal_invalid_frames_total",
 ]
 SAMPLE_RE = re.compile(
     r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?'
@@ -429,6 +429,35 @@ def test_metrics_exposition(server):
     assert any(n == "lynx_http_request_duration_seconds_bucket" and lab.get("le") == "+Inf" for n, lab, _ in samples)
     assert any(n == "lynx_wal_fsync_duration_seconds_bucket" for n, _, _ in samples)
     assert any(n == "lynx_checkpoints_total" and "result" in lab for n, lab, _ in samples)
+
+
+def _row_chunk_counts(server) -> dict:
+    text = server.get("/metrics").text
+    found = dict(re.findall(r'^lynx_checkpoint_row_chunks_total\{action="(\w+)"\} (\d+)', text, re.M))
+    return {k: int(v) for k, v in found.items()}
+
+
+@pytest.mark.parametrize("index", ["flat", "hnsw"])
+def test_checkpoints_write_only_the_row_chunks_that_changed(start_server, index):
+    # 2,500 vectors are three chunks of 1,024 rows, each in its own file under rows/.
+    srv = start_server(index=index)
+    for start in range(0, 2500, 500):
+        srv.upsert([{"id": i, "vector": [i, 1, 2, 3]} for i in range(start, start + 500)])
+    assert srv.post("/checkpoint").status_code == 200
+    assert _row_chunk_counts(srv) == {"written": 3, "reused": 0}
+    first = {p.name for p in (srv.data_dir / "rows").glob("*.lrows")}
+    assert len(first) == 3, first
+    srv.upsert({"id": 2400, "vector": [-1, -1, -1, -1]})  # a row in the last chunk
+    assert srv.post("/checkpoint").status_code == 200
+    assert _row_chunk_counts(srv) == {"written": 4, "reused": 2}
+    second = {p.name for p in (srv.data_dir / "rows").glob("*.lrows")}
+    assert len(second) == 3 and len(first & second) == 2, (first, second)
+    data_dir = srv.data_dir
+    srv.kill()
+    again = start_server(data_dir=data_dir, index=index)
+    assert again.stats()["count"] == 2500
+    assert again.get("/vectors/2400").json()["vector"] == [-1, -1, -1, -1]
+    assert again.get("/vectors/1000").json()["vector"] == [1000, 1, 2, 3]
 
 
 # --------------------------------------------------------------------------- concurrency and persistence

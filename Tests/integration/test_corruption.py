@@ -246,8 +246,8 @@ def checkpointed_store(start_server, checkpoints: int):
         write_singles(srv, range(1 + 20 * c, 21 + 20 * c), 1)
         r = srv.post("/checkpoint")
         assert r.status_code == 200
-        for p in srv.data_dir.glob("snapshot-*.lsnap"):
-            kept[p.name] = p.read_bytes()
+        for p in list(srv.data_dir.glob("snapshot-*.lsnap")) + list(srv.data_dir.glob("rows/*.lrows")):
+            kept[str(p.relative_to(srv.data_dir))] = p.read_bytes()
     write_singles(srv, range(41, 51), 1)
     data_dir = srv.data_dir
     srv.kill()
@@ -259,10 +259,14 @@ def checkpointed_store(start_server, checkpoints: int):
 @pytest.mark.slow
 def test_corrupt_newest_snapshot_falls_back_to_older_one(start_server):
     data_dir, newest, kept = checkpointed_store(start_server, 2)
-    # A crash between writing snapshot 2 and deleting snapshot 1 leaves both; put snapshot 1 back.
-    older = [n for n in kept if n != newest.name]
+    # A crash between writing snapshot 2 and deleting snapshot 1 leaves both, and the row chunk files only
+    # snapshot 1 refers to (they are removed after it); put them back.
+    older = [n for n in kept if n.startswith("snapshot-") and n != newest.name]
     assert older, kept
     (data_dir / older[0]).write_bytes(kept[older[0]])
+    for name, content in kept.items():
+        if name.startswith("rows/") and not (data_dir / name).exists():
+            (data_dir / name).write_bytes(content)
     flip(newest, newest.stat().st_size // 2)
     srv = restart(start_server, data_dir)
     for i in range(1, 51):

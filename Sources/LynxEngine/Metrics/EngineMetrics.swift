@@ -8,6 +8,8 @@ public final class EngineMetrics: Sendable {
     public let fsyncErrors = Counter()
     public let appendErrors = LabeledCounter(labelNames: ["reason"])
     public let checkpoints = LabeledCounter(labelNames: ["result"])
+    /// Row chunks per checkpoint, by action: written (changed since the last checkpoint) or reused.
+    public let checkpointRowChunks = LabeledCounter(labelNames: ["action"])
     public let checkpointDuration = Histogram(bounds: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
     public let recoveryDuration = Gauge()
     public let recoveryFramesReplayed = Gauge()

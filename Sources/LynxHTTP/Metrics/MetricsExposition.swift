@@ -46,6 +46,11 @@ enum MetricsExposition {
             let value = m.checkpoints.snapshot().first(where: { $0.0 == [result] })?.1 ?? 0
             out.sample("lynx_checkpoints_total", [("result", result)], Double(value))
         }
+        out.header("lynx_checkpoint_row_chunks_total", "counter", "Vector row chunks (1,024 rows each) that checkpoints wrote to a new file (changed since the last checkpoint) or reused, by action.")
+        for action in ["written", "reused"] {
+            let value = m.checkpointRowChunks.snapshot().first(where: { $0.0 == [action] })?.1 ?? 0
+            out.sample("lynx_checkpoint_row_chunks_total", [("action", action)], Double(value))
+        }
         out.header("lynx_checkpoint_duration_seconds", "histogram", "Duration of checkpoints (capture, snapshot write, log restart).")
         out.histogramSamples("lynx_checkpoint_duration_seconds", [], m.checkpointDuration)
         out.gauge("lynx_recovery_duration_seconds", "Duration of the last start-up recovery.", [([], [], m.recoveryDuration.current)])
