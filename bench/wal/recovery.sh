@@ -48,7 +48,9 @@ snap=$(ls "$data"/snapshot-*.lsnap | tail -1)
 # the snapshot covers (kept until a later generation reuses it; never replayed).
 seq=$(basename "$snap" .lsnap); seq=$((10#${seq#snapshot-}))
 wal="$data/wal-$((seq % 2)).log"
-wal_bytes=$(stat -c %s "$wal"); snap_bytes=$(stat -c %s "$snap")
+# The snapshot is its .lsnap file and the row chunk files it refers to (rows/, the vectors; since 277f29c).
+snap_files=("$snap"); [ -d "$data/rows" ] && snap_files+=("$data"/rows/*.lrows)
+wal_bytes=$(stat -c %s "$wal"); snap_bytes=$(cat "${snap_files[@]}" | wc -c)
 echo "{\"log_file\": \"$(basename "$wal")\", \"log_bytes\": $wal_bytes, \"snapshot_bytes\": $snap_bytes, \"files\": \"$(cd "$data" && ls -l | awk 'NR>1{printf "%s:%s ", $9, $5}')\"}"
 
 can_drop=0; { echo 1 > /proc/sys/vm/drop_caches; } 2>/dev/null && can_drop=1
@@ -56,7 +58,7 @@ drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 restart() { # restart cold|warm: prints one JSON line
   local mode=$1 log="$work/restart.log"
-  if [ "$mode" = cold ]; then drop; else cat "$data"/* >/dev/null; fi
+  if [ "$mode" = cold ]; then drop; else cat "$data"/* "${snap_files[@]}" >/dev/null 2>&1 || true; fi
   local l0; l0=$(load1)
   local t0; t0=$(now)
   "$BIN" --port 0 --data-dir "$data" "${flags[@]}" \
@@ -79,7 +81,7 @@ for line in sys.stdin: print(f"{time.time():.6f} {line}", end="", flush=True)' >
   # the cat baseline, same cache state
   if [ "$mode" = cold ]; then drop; fi
   local c0 c1; c0=$(now); cat "$wal" >/dev/null; c1=$(now)
-  local s0 s1; if [ "$mode" = cold ]; then drop; fi; s0=$(now); cat "$snap" >/dev/null; s1=$(now)
+  local s0 s1; if [ "$mode" = cold ]; then drop; fi; s0=$(now); cat "${snap_files[@]}" >/dev/null; s1=$(now)
   python3 - "$mode" "$t0" "$t1" "$ts_snap" "$ts_rep" "$c0" "$c1" "$s0" "$s1" "$wal_bytes" "$snap_bytes" "$rec" "$frames" "$count" "$l0" "$(load1)" <<'EOF'
 import json, sys
 mode, t0, t1, tsn, trp, c0, c1, s0, s1, wb, sb, rec, frames, count, l0, l1 = sys.argv[1:]
