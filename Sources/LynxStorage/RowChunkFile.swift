@@ -73,11 +73,11 @@ public enum RowChunkFile {
             do {
                 try io.pwriteFully(file, headerBytes, at: 0)
                 if body.count > 0 { try io.pwriteFully(file, body, at: UInt64(headerSize)) }
-                try io.close(file)
             } catch {
                 try? io.close(file)
                 throw error
             }
+            try io.close(file)  // never twice: a close that fails has released the descriptor all the same
         }
         do {
             try attempt(direct: true)
@@ -95,11 +95,11 @@ public enum RowChunkFile {
             let file = try io.open(path, mode: .readOnly)
             do {
                 try io.fdatasync(file)
-                try io.close(file)
             } catch {
                 try? io.close(file)
                 throw error
             }
+            try io.close(file)
         }
         if !paths.isEmpty { try io.fsyncDirectory(directory) }
     }

@@ -136,9 +136,16 @@ public enum SnapshotFile {
             try out.write(tr.bytes)
             try out.finish()
             try io.fsync(out.file)              // durability 1: the temp file's content (and its length)
-            try io.close(out.file)
         } catch {
             try? io.close(out.file)
+            try? io.unlink(tmp)
+            throw error
+        }
+        do {
+            // Outside the block above: a close that fails has released the descriptor all the same, and a
+            // second close could close a descriptor another thread has been given since.
+            try io.close(out.file)
+        } catch {
             try? io.unlink(tmp)
             throw error
         }
