@@ -142,8 +142,10 @@ public struct ChunkedRows: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&chunks[c]) {
             chunks[c] = chunks[c].copy()
             bases[c] = chunks[c].storage
-        } else if chunks[c].stored != nil {
-            chunks[c].stored = nil  // unique: no copy being serialised shares it
+        } else {
+            // Unique: no copy being serialised shares it. Stored unconditionally rather than tested first, so that
+            // the clearing never depends on seeing the serialising thread's last write to the field.
+            chunks[c].stored = nil
         }
         return chunks[c].storage + (r & Self.mask) &* width
     }
