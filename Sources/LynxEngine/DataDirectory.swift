@@ -128,7 +128,9 @@ final class DataDirectory: @unchecked Sendable {
         return nil
     }
 
+    /// The newest snapshot not in `skipping` that verifies, and its path. Reports each damaged one once.
     private func loadNewestVerified(logger: Logger, skipping: Set<String>) throws -> (LoadedSnapshot, String)? {
+        let skipping = skipping.union(damagedSnapshots)
         guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io, skipping: skipping) else {
             // None verifies: say which were there and why, so the operator learns what was lost.
             for entry in try SnapshotFile.list(dir: path, io: io) where !skipping.contains(entry.path) {
