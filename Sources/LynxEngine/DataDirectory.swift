@@ -113,8 +113,7 @@ final class DataDirectory: @unchecked Sendable {
     /// are reported (and remembered in `damagedSnapshots`): a snapshot file that fails its checks, and one whose
     /// row chunk files are missing or damaged (`decode` threw a `StorageError`); an older snapshot is tried then.
     func loadNewestSnapshot<T>(logger: Logger, decode: (LoadedSnapshot) throws -> T) throws -> (snapshot: LoadedSnapshot, decoded: T)? {
-        var unusable: Set<String> = []
-        while let (snapshot, path) = try loadNewestVerified(logger: logger, skipping: unusable) {
+        while let (snapshot, path) = try loadNewestVerified(logger: logger) {
             do {
                 return (snapshot, try decode(snapshot))
             } catch let error as StorageError {
@@ -122,15 +121,15 @@ final class DataDirectory: @unchecked Sendable {
                     "file": "\(path)", "error": "\(error)",
                 ])
                 damagedSnapshots.append(path)
-                unusable.insert(path)
             }
         }
         return nil
     }
 
-    /// The newest snapshot not in `skipping` that verifies, and its path. Reports each damaged one once.
-    private func loadNewestVerified(logger: Logger, skipping: Set<String>) throws -> (LoadedSnapshot, String)? {
-        let skipping = skipping.union(damagedSnapshots)
+    /// The newest snapshot that verifies and is not already known damaged, and its path. Reports each damaged
+    /// one once (in `damagedSnapshots`).
+    private func loadNewestVerified(logger: Logger) throws -> (LoadedSnapshot, String)? {
+        let skipping = Set(damagedSnapshots)
         guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io, skipping: skipping) else {
             // None verifies: say which were there and why, so the operator learns what was lost.
             for entry in try SnapshotFile.list(dir: path, io: io) where !skipping.contains(entry.path) {
@@ -151,10 +150,13 @@ final class DataDirectory: @unchecked Sendable {
         return (LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) }), loaded.path)
     }
 
-    /// Writes a snapshot whose sections were made with `rowChunks` as their row sink: its new chunk files are
-    /// made durable before the snapshot's rename. Returns the chunks written and reused.
+    /// Writes a snapshot of `state` (an immutable capture) with its vectors in `rowChunks`: the chunks changed
+    /// since the last snapshot get new files, made durable before the snapshot's rename. Returns the chunks
+    /// written and reused.
     @discardableResult
-    func writeSnapshot(seq: UInt64, lastLSN: UInt64, streamed sections: [StreamedSection]) throws -> (written: Int, reused: Int) {
+    func writeSnapshot(of state: StoreState, seq: UInt64, lastLSN: UInt64) throws -> (written: Int, reused: Int) {
+        let sections = SnapshotCodec.streamedSections(state, dimension: manifest.dimension, metric: manifest.metric,
+                                                      kind: manifest.indexKind, rowSink: rowChunks)
         rowChunks.beginPass()
         _ = try SnapshotFile.write(checkpointSeq: seq, lastLSN: lastLSN, sections: sections, dir: path, io: io,
                                    beforeRename: { try rowChunks.finishPass() })

@@ -46,9 +46,7 @@ extension Engine {
         }
         // 2. Serialise and write the snapshot (temp file, fsync, rename, directory fsync) with writes flowing.
         //    The vectors go to row chunk files: only the chunks written to since the last checkpoint are written.
-        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind,
-                                                      rowSink: directory.rowChunks)
-        let chunks = try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
+        let chunks = try directory.writeSnapshot(of: captured, seq: seq, lastLSN: lsn)
         // 3. The snapshot is safe: older generations, snapshots and the chunk files only they used are dead.
         directory.lastSnapshotSeq = seq
         log?.snapshotIsSafe(seq: seq)

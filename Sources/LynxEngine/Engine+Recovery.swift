@@ -180,9 +180,7 @@ extension Engine {
 
     private func writeRecoverySnapshot(seq: UInt64, lsn: UInt64) throws {
         let captured = stateLock.read { state }  // an O(1) copy-on-write snapshot of the state
-        let sections = SnapshotCodec.streamedSections(captured, dimension: dimension, metric: metric, kind: indexKind,
-                                                      rowSink: directory.rowChunks)
-        try directory.writeSnapshot(seq: seq, lastLSN: lsn, streamed: sections)
+        try directory.writeSnapshot(of: captured, seq: seq, lastLSN: lsn)
         directory.lastSnapshotSeq = seq
         directory.removeOlderThan(snapshot: seq, logger: logger)
         logger.notice("wrote a snapshot of the recovered state", metadata: ["seq": "\(seq)", "lsn": "\(lsn)"])

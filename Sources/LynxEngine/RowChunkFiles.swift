@@ -19,6 +19,8 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
     private var durable: Set<UInt64> = []
     private var pass = Pass()
     private var random = SystemRandomNumberGenerator()
+    /// `directory` is known to exist (checked, or created and its parent synced, once).
+    private var directoryReady = false
 
     struct Pass {
         var referenced: Set<UInt64> = []
@@ -58,9 +60,12 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
         }
         guard pass.failure == nil else { return RowChunkReference(token: 0, rows: rows, checksum: 0) }
         do {
-            if !io.fileExists(directory) {
-                try io.createDirectory(directory)
-                try io.fsyncDirectory(parentDirectory(of: directory))
+            if !directoryReady {
+                if !io.fileExists(directory) {
+                    try io.createDirectory(directory)
+                    try io.fsyncDirectory(parentDirectory(of: directory))
+                }
+                directoryReady = true
             }
             var token: UInt64
             repeat { token = random.next() } while token == 0 || durable.contains(token) || pass.referenced.contains(token)
@@ -93,10 +98,9 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
         do {
             var removed = 0
             for name in try io.listDirectory(directory) {
-                let stale = name.hasSuffix(".tmp") || RowChunkFile.token(fromFileName: name).map { !pass.referenced.contains($0) } ?? false
-                guard stale else { continue }
+                guard let token = RowChunkFile.token(fromFileName: name), !pass.referenced.contains(token) else { continue }
                 try io.unlink(joinPath(directory, name))
-                if let token = RowChunkFile.token(fromFileName: name) { durable.remove(token) }
+                durable.remove(token)
                 removed += 1
             }
             if removed > 0 { try io.fsyncDirectory(directory) }

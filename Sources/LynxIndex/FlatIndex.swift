@@ -131,10 +131,7 @@ public struct FlatIndex: VectorIndex {
         let n = Int(n64)
         self.init(dimension: dim, metric: metric)
         ids = try r.readUInt64s(count: n)
-        let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
-        guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        data = version >= 2 ? try r.readRows(width: dim, count: n)
-            : try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
+        data = try r.readRows(width: dim, count: n, blockVersion: version >= 2)
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         slotOf.reserveCapacity(n)
         for (i, id) in ids.enumerated() {

@@ -940,10 +940,7 @@ public struct HNSWIndex: VectorIndex {
         links0 = try r.readUInt32s(count: n * stride0)
         upperLinks = try r.readUInt32s(count: nUp)
         freeSlots = try r.readUInt32s(count: Int(free64))
-        let (cells, overflow) = n.multipliedReportingOverflow(by: dim)
-        guard !overflow else { throw IndexDecodingError.corrupt("count × dimension overflows") }
-        vectors = version >= 2 ? try r.readRows(width: dim, count: n)
-            : try r.readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: dim, contiguous: $0) }
+        vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2)
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         try validate()
     }

@@ -61,10 +61,12 @@ extension BinaryReader {
     /// Reads a row block written by `write(rows:)` holding `count` rows of `width` floats. Mode 1 needs
     /// `rowSource`; each chunk must hold at least the rows the count implies (1,024, fewer in the last) and at
     /// most 1,024.
-    public mutating func readRows(width: Int, count: Int) throws -> ChunkedRows {
-        let mode = try readUInt8()
+    /// `blockVersion: false` reads the layout before row blocks (index format version 1): the rows inline, with no
+    /// mode byte.
+    public mutating func readRows(width: Int, count: Int, blockVersion: Bool = true) throws -> ChunkedRows {
         let (cells, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow, count >= 0 else { throw IndexDecodingError.corrupt("count × dimension overflows") }
+        let mode = blockVersion ? try readUInt8() : 0
         switch mode {
         case 0:
             return try readFloats(count: cells).withUnsafeBufferPointer { ChunkedRows(width: width, contiguous: $0) }

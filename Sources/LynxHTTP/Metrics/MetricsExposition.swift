@@ -41,16 +41,9 @@ enum MetricsExposition {
         out.counter("lynx_wal_fsync_errors_total", "Failed fdatasync calls (each one stops the store from accepting writes).", Double(m.fsyncErrors.current))
         out.header("lynx_wal_append_errors_total", "counter", "Failed log appends (the write was refused, nothing applied), by reason.")
         for (labels, value) in m.appendErrors.snapshot() { out.sample("lynx_wal_append_errors_total", [("reason", labels[0])], Double(value)) }
-        out.header("lynx_checkpoints_total", "counter", "Checkpoints, by result.")
-        for result in ["success", "failure"] {
-            let value = m.checkpoints.snapshot().first(where: { $0.0 == [result] })?.1 ?? 0
-            out.sample("lynx_checkpoints_total", [("result", result)], Double(value))
-        }
-        out.header("lynx_checkpoint_row_chunks_total", "counter", "Vector row chunks (1,024 rows each) that checkpoints wrote to a new file (changed since the last checkpoint) or reused, by action.")
-        for action in ["written", "reused"] {
-            let value = m.checkpointRowChunks.snapshot().first(where: { $0.0 == [action] })?.1 ?? 0
-            out.sample("lynx_checkpoint_row_chunks_total", [("action", action)], Double(value))
-        }
+        out.counter("lynx_checkpoints_total", "Checkpoints, by result.", m.checkpoints, ["success", "failure"])
+        out.counter("lynx_checkpoint_row_chunks_total", "Vector row chunks (1,024 rows each) that checkpoints wrote to a new file (changed since the last checkpoint) or reused, by action.",
+                    m.checkpointRowChunks, ["written", "reused"])
         out.header("lynx_checkpoint_duration_seconds", "histogram", "Duration of checkpoints (capture, snapshot write, log restart).")
         out.histogramSamples("lynx_checkpoint_duration_seconds", [], m.checkpointDuration)
         out.gauge("lynx_recovery_duration_seconds", "Duration of the last start-up recovery.", [([], [], m.recoveryDuration.current)])
@@ -86,6 +79,15 @@ struct PrometheusText {
     mutating func counter(_ name: String, _ help: String, _ value: Double) {
         header(name, "counter", help)
         sample(name, [], value)
+    }
+
+    /// A counter with one label, one sample per value in `values` (0 for a value never counted).
+    mutating func counter(_ name: String, _ help: String, _ counter: LabeledCounter, _ values: [String]) {
+        header(name, "counter", help)
+        let counts = counter.snapshot()
+        for value in values {
+            sample(name, [(counter.labelNames[0], value)], Double(counts.first(where: { $0.0 == [value] })?.1 ?? 0))
+        }
     }
 
     mutating func histogramSamples(_ name: String, _ labels: [(String, String)], _ histogram: Histogram) {
