@@ -147,12 +147,14 @@ extension Engine {
             try writeRecoverySnapshot(seq: generation, lsn: highest)
             for file in files { directory.keepAside(file.path, logger: logger) }
             let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1,
-                                       preallocationBytes: config.walPreallocationBytes, io: directory.io)
+                                       preallocationBytes: config.walPreallocationBytes,
+                                       mapAppends: config.walMapsAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
             return
         }
         if let newest = results.last {
-            let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes, io: directory.io)
+            let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes,
+                                       mapAppends: config.walMapsAppends, io: directory.io)
             let previous = results.dropLast().last
             installLog(
                 writer: writer,
@@ -161,7 +163,8 @@ extension Engine {
                 safeSeq: baseSeq)
         } else {
             let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1,
-                                   preallocationBytes: config.walPreallocationBytes, io: directory.io)
+                                   preallocationBytes: config.walPreallocationBytes,
+                                       mapAppends: config.walMapsAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
         }
     }
@@ -171,7 +174,7 @@ extension Engine {
             directory: directory.path, io: directory.io, writer: writer,
             previousGenerationBytes: pendingBytes, previousGenerationFrames: pendingFrames,
             safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)),
-            preallocationBytes: config.walPreallocationBytes)
+            preallocationBytes: config.walPreallocationBytes, mapAppends: config.walMapsAppends)
         log = manager
         committer = Committer(
             log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds,

@@ -1,8 +1,9 @@
 import LynxIndex
 import LynxStorage
 
-/// When an acknowledged write becomes durable (fdatasync'd). Every acknowledged write has reached the
-/// kernel (write(2)) in every mode, so it survives a crash of the process; these modes are about power loss.
+/// When an acknowledged write becomes durable (fdatasync'd). Every acknowledged write has reached the kernel's
+/// page cache (a pwrite, or a copy into the mapped log) in every mode, so it survives a crash of the process;
+/// these modes are about power loss.
 public enum SyncMode: String, CaseIterable, Sendable {
     /// Durable on `POST /flush`, at each checkpoint, and at most `syncInterval` after acknowledgement.
     case flush
@@ -39,6 +40,14 @@ public struct EngineConfig: Sendable {
     /// 3 rounds: 25.4–27.5k vs 23.4–26.4k writes/s with it. (Written as one 1 MiB write the zeros had cost
     /// throughput in `flush` mode: see `WALWriter.preallocate`.)
     public var walPreallocationBytes: UInt64 { WALWriter.defaultPreallocationBytes }
+    /// Whether the log's appends store their frames through a shared mapping of the file instead of a pwrite
+    /// (docs/WAL.md, "Mapped appends"). nil: in `flush` mode only. Measured here (same-run A/B, 32 connections,
+    /// `--sync flush`, 6 rounds): 0.98–1.26× the writes/s of pwrite appends, median 1.12: no system call, and a
+    /// shorter hold of the writer lock. Under `--sync always` a prototype lost (0.79–0.85× in 3 of 4 rounds at 64
+    /// connections): each of its ~1,000 fdatasyncs a second write-protects the pages just stored to, and the
+    /// next store into them faults again.
+    public var walMapAppends: Bool?
+    public var walMapsAppends: Bool { walMapAppends ?? (syncMode == .flush) }
     public var checkpointWALBytes: Int = 64 << 20
     public var checkpointIntervalSeconds: Double = 300
 

@@ -20,6 +20,8 @@ final class LogManager: @unchecked Sendable {
     let truncateAbove: UInt64
     /// Passed to each generation's writer (see `EngineConfig.walPreallocationBytes`).
     let preallocationBytes: UInt64
+    /// Passed to each generation's writer (see `EngineConfig.walMapsAppends`).
+    let mapAppends: Bool
 
     private struct Current {
         var writer: WALWriter
@@ -38,11 +40,12 @@ final class LogManager: @unchecked Sendable {
     static func fileName(generation: UInt64) -> String { "wal-\(generation % 2).log" }
 
     init(directory: String, io: FileIO, writer: WALWriter, previousGenerationBytes: UInt64, previousGenerationFrames: Int,
-         safeSnapshotSeq: UInt64, truncateAbove: UInt64, preallocationBytes: UInt64) {
+         safeSnapshotSeq: UInt64, truncateAbove: UInt64, preallocationBytes: UInt64, mapAppends: Bool) {
         self.directory = directory
         self.io = io
         self.truncateAbove = truncateAbove
         self.preallocationBytes = preallocationBytes
+        self.mapAppends = mapAppends
         current = PlainMutex(Current(
             writer: writer, pendingBytes: previousGenerationBytes, pendingFrames: previousGenerationFrames,
             syncedOffset: writer.endOffset))
@@ -87,7 +90,7 @@ final class LogManager: @unchecked Sendable {
         let next = old.checkpointSeq + 1
         let path = joinPath(directory, Self.fileName(generation: next))
         let fresh = try WALWriter(reusing: path, checkpointSeq: next, firstLSN: old.lastLSN + 1, truncateAbove: truncateAbove,
-                                  preallocationBytes: preallocationBytes, io: io)
+                                  preallocationBytes: preallocationBytes, mapAppends: mapAppends, io: io)
         current.withLock {
             $0.pendingBytes = old.bytesSinceReset
             $0.pendingFrames = old.frameCount

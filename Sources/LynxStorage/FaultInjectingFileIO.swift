@@ -18,7 +18,7 @@ import Glibc
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
-        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, rename, unlink
+        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, rename, unlink
         case fsyncDirectory, listDirectory, createDirectory
     }
 
@@ -166,6 +166,17 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public func fileSize(_ file: OpenFile) throws -> UInt64 {
         try check(.fileSize, "fstat", file.path)
         return try base.fileSize(file)
+    }
+
+    public func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer {
+        try check(.mapShared, "mmap", file.path)
+        return try base.mapShared(file, length: length)
+    }
+
+    public func unmap(_ address: UnsafeMutableRawPointer, length: Int) { base.unmap(address, length: length) }
+
+    public func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int) {
+        base.prefaultWritable(address, length: length)
     }
 
     public func rename(_ from: String, to: String) throws {

@@ -46,6 +46,16 @@ public protocol FileIO: Sendable {
     /// (fallocate ZERO_RANGE | KEEP_SIZE). Throws `.io` with EOPNOTSUPP (or EINVAL) where the filesystem cannot.
     func zeroRange(_ file: OpenFile, from offset: UInt64, count: UInt64) throws
     func fileSize(_ file: OpenFile) throws -> UInt64
+    /// Maps the file's first `length` bytes shared and writable (mmap PROT_READ|PROT_WRITE, MAP_SHARED): a store
+    /// into the mapping lands in the file's page cache, where a pwrite's bytes land, so it outlives the process
+    /// and the next fdatasync writes it. `length` may exceed the file's size, but touching a page that lies
+    /// wholly past the end of the file raises SIGBUS: callers store only below a size they have written.
+    func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer
+    /// Removes a mapping made by `mapShared`.
+    func unmap(_ address: UnsafeMutableRawPointer, length: Int)
+    /// Best effort: makes the mapped range's pages present and writable now (madvise MADV_POPULATE_WRITE,
+    /// Linux 5.14+), so that stores into them later take no page fault. The range must lie within the file.
+    func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int)
     func rename(_ from: String, to: String) throws
     func unlink(_ path: String) throws
     /// Opens the directory, fsyncs it (making renames/creations/unlinks in it durable), closes it.
@@ -135,6 +145,8 @@ let linuxODirect: Int32 = 0o200000
 #else
 let linuxODirect: Int32 = 0o40000
 #endif
+/// MADV_POPULATE_WRITE (Linux 5.14), newer than the headers Swift's Glibc module exposes.
+let linuxMadvisePopulateWrite: Int32 = 23
 
 public struct SystemFileIO: FileIO {
     public init() {}
@@ -206,6 +218,21 @@ public struct SystemFileIO: FileIO {
         var st = stat()
         if Glibc.fstat(file.fd, &st) != 0 { throw fail("fstat", file.path) }
         return UInt64(st.st_size)
+    }
+
+    public func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer {
+        guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd, 0), p != MAP_FAILED else {
+            throw fail("mmap", file.path)
+        }
+        return p
+    }
+
+    public func unmap(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = munmap(address, length)
+    }
+
+    public func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = madvise(address, length, linuxMadvisePopulateWrite)  // EINVAL before Linux 5.14: pages fault in later
     }
 
     public func rename(_ from: String, to: String) throws {

@@ -41,16 +41,29 @@ public final class WALWriter: @unchecked Sendable {
     /// rewriting its WAL in place). 0 disables. A reader takes zeros to the end of the file as the end of the log.
     public static let defaultPreallocationBytes: UInt64 = 1 << 20
     private let preallocationBytes: UInt64
+    /// Appends store their frames through a shared mapping of the file instead of a pwrite, wherever zeros were
+    /// written ahead (docs/WAL.md, "Mapped appends"). Needs preallocation; pwrite wherever the mapping is refused.
+    private let mapAppends: Bool
+    private var mapping: UnsafeMutableRawPointer?
+    private var mappingLength = 0
+    /// The system refused to map the file: pwrite from then on.
+    private var mappingRefused = false
+    private var firstMappingBytes = WALWriter.defaultFirstMappingBytes
+    public static let defaultFirstMappingBytes: UInt64 = 256 << 20
 
     // MARK: opening
 
     /// Creates (or truncates to empty) the log at `path` and writes a fresh header with random salts.
     /// The header and the directory entry are fsynced before this returns.
+    /// `firstMappingBytes`: the address space the first mapping takes (with `mapAppends`); it is remade twice as
+    /// long as the zeros written ahead whenever they outgrow it.
     public convenience init(creating path: String, checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
                             preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
+                            mapAppends: Bool = false, firstMappingBytes: UInt64 = WALWriter.defaultFirstMappingBytes,
                             io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createTruncate,
-                      truncateAbove: nil, preallocationBytes: preallocationBytes, io: io)
+                      truncateAbove: nil, preallocationBytes: preallocationBytes, mapAppends: mapAppends, io: io)
+        self.firstMappingBytes = firstMappingBytes
     }
 
     /// Starts a new generation in an existing log file without rewriting it (rollback-free, as `reset`): a new
@@ -60,16 +73,17 @@ public final class WALWriter: @unchecked Sendable {
     /// PRECONDITION: nothing in the file is needed any more (a snapshot covers it).
     public convenience init(reusing path: String, checkpointSeq: UInt64, firstLSN: UInt64, truncateAbove: UInt64,
                             preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
-                            io: FileIO = SystemFileIO()) throws {
+                            mapAppends: Bool = false, io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createOrOpen,
-                      truncateAbove: truncateAbove, preallocationBytes: preallocationBytes, io: io)
+                      truncateAbove: truncateAbove, preallocationBytes: preallocationBytes, mapAppends: mapAppends, io: io)
     }
 
     private init(path: String, checkpointSeq: UInt64, firstLSN: UInt64, mode: OpenMode, truncateAbove: UInt64?,
-                 preallocationBytes: UInt64, io: FileIO) throws {
+                 preallocationBytes: UInt64, mapAppends: Bool, io: FileIO) throws {
         self.path = path
         self.io = io
         self.preallocationBytes = preallocationBytes
+        self.mapAppends = mapAppends && preallocationBytes > 0
         let f = try io.open(path, mode: mode)
         var h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
                           salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
@@ -123,13 +137,14 @@ public final class WALWriter: @unchecked Sendable {
     /// by later appends. The file is then fdatasynced once, so the recovered prefix is durable before it is
     /// reported as `durableLSN`. Throws `.corrupt` when the header was invalid, `.syncFailed` when that sync fails.
     public init(resuming recovery: WALRecoveryResult, preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
-                io: FileIO = SystemFileIO()) throws {
+                mapAppends: Bool = false, io: FileIO = SystemFileIO()) throws {
         guard let h = recovery.header else {
             throw StorageError.corrupt("cannot resume \(recovery.path): \(recovery.headerError ?? "invalid header")")
         }
         self.path = recovery.path
         self.io = io
         self.preallocationBytes = preallocationBytes
+        self.mapAppends = mapAppends && preallocationBytes > 0
         let f = try io.open(recovery.path, mode: .readWrite)
         do {
             if recovery.stopReason.isTorn, try io.fileSize(f) > recovery.validEndOffset {
@@ -159,25 +174,28 @@ public final class WALWriter: @unchecked Sendable {
     /// it when it does not exist or is shorter than a header (a creation that never finished).
     /// Throws `.corrupt` when a full-size header is invalid (the caller decides whether to recreate).
     public static func open(path: String, io: FileIO = SystemFileIO(), checkpointSeq: UInt64 = 0, firstLSN: UInt64 = 1,
+                            mapAppends: Bool = false,
                             onTransaction: (UInt64, [WALOperation]) throws -> Void) throws -> (writer: WALWriter, recovery: WALRecoveryResult?) {
         if !io.fileExists(path) {
-            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, io: io), nil)
+            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mapAppends: mapAppends, io: io), nil)
         }
         let r = try WALReader(path: path, io: io).recover(onTransaction)
         if r.header == nil && r.fileSize < UInt64(WALFormat.headerSize) {
-            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, io: io), r)
+            return (try WALWriter(creating: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mapAppends: mapAppends, io: io), r)
         }
-        return (try WALWriter(resuming: r, io: io), r)
+        return (try WALWriter(resuming: r, mapAppends: mapAppends, io: io), r)
     }
 
     deinit {
+        unmap()
         if let f = file { try? io.close(f) }
         scratch.deallocate()
     }
 
     // MARK: writing
 
-    /// Appends one transaction (1 or more operations) with ONE pwrite at the valid end. Every frame gets the
+    /// Appends one transaction (1 or more operations) with ONE pwrite at the valid end (one copy into the shared
+    /// mapping instead, with `mapAppends`, wherever zeros were written ahead). Every frame gets the
     /// next LSN; the last carries the commit flag. Returns the commit frame's LSN. Not durable until `sync()`.
     /// Throws `.noSpace` (ENOSPC/EDQUOT/short write), `.io`, `.invalidArgument`, or `.syncFailed` when poisoned;
     /// on any throw nothing was counted (see the failure contract).
@@ -199,7 +217,11 @@ public final class WALWriter: @unchecked Sendable {
             if end + UInt64(size) > allocated && preallocationBytes > 0 {
                 try preallocate(f, through: end + UInt64(size))
             }
-            try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
+            if let m = mapped(f, through: end + UInt64(size)) {
+                (m + Int(end)).copyMemory(from: scratch, byteCount: size)
+            } else {
+                try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
+            }
         } catch {
             // Drop whatever part of the transaction reached the file. Best effort: shrinking needs no space,
             // and if it fails the bytes are overwritten by the next append and fail validation meanwhile.
@@ -234,8 +256,47 @@ public final class WALWriter: @unchecked Sendable {
             try io.pwriteFully(f, UnsafeRawBufferPointer(start: zeros, count: count), at: at)
             at += UInt64(count)
         }
+        let before = allocated
         allocated = target
+        if let m = mapping, UInt64(mappingLength) >= target { prefault(m, from: before) }
     }
+
+    /// The mapping, when the bytes below `needed` may be stored through it: appends are mapped, `needed` lies
+    /// within the zeros written ahead (so within the file: a store past its end would raise SIGBUS), and the
+    /// mapping reaches it (it is made, or remade twice as long, here). nil: pwrite instead. The caller holds
+    /// the lock.
+    private func mapped(_ f: OpenFile, through needed: UInt64) -> UnsafeMutableRawPointer? {
+        guard mapAppends, needed <= allocated else { return nil }
+        if let m = mapping, UInt64(mappingLength) >= needed { return m }
+        guard !mappingRefused else { return nil }
+        unmap()
+        let page = UInt64(Self.pageSize)
+        let length = (max(firstMappingBytes, allocated * 2) + page - 1) / page * page
+        do {
+            mapping = try io.mapShared(f, length: Int(length))
+            mappingLength = Int(length)
+        } catch {
+            mappingRefused = true  // e.g. a filesystem without shared mappings: the pwrite path still works
+            return nil
+        }
+        prefault(mapping!, from: end)
+        return mapping
+    }
+
+    /// Makes the mapped pages from `offset` (rounded down to a page) to `allocated` present and writable.
+    private func prefault(_ m: UnsafeMutableRawPointer, from offset: UInt64) {
+        let start = offset / UInt64(Self.pageSize) * UInt64(Self.pageSize)
+        guard allocated > start else { return }
+        io.prefaultWritable(m + Int(start), length: Int(allocated - start))
+    }
+
+    private func unmap() {
+        if let m = mapping { io.unmap(m, length: mappingLength) }
+        mapping = nil
+        mappingLength = 0
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     static let preallocationPiece: UInt64 = 64 << 10
 
@@ -309,6 +370,7 @@ public final class WALWriter: @unchecked Sendable {
         defer { lock.unlock() }
         guard let f = file else { return }
         file = nil
+        unmap()
         try io.close(f)
     }
 

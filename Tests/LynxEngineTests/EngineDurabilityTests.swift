@@ -63,11 +63,12 @@ final class EngineDurabilityTests: XCTestCase {
 
     // MARK: - Append faults
 
+    // The pwrite path (`--sync always`, or where the system refuses the mapping): every append is a pwrite.
     func testNoSpaceOnAppendAppliesNothingAndWritesResumeWhenSpaceReturns() throws {
         let io = FaultInjectingFileIO()
         var expected: [UInt64: VectorRecord] = [:]
         do {
-            let engine = try open(io)
+            let engine = try open(io) { $0.walMapAppends = false }
             for i in 0..<5 as Range<UInt64> {
                 _ = try engine.upsert([record(i, Float(i), tag: "t\(i)")])
                 expected[i] = record(i, Float(i), tag: "t\(i)")
@@ -95,7 +96,7 @@ final class EngineDurabilityTests: XCTestCase {
         let io = FaultInjectingFileIO()
         var expected: [UInt64: VectorRecord] = [:]
         do {
-            let engine = try open(io)
+            let engine = try open(io) { $0.walMapAppends = false }
             _ = try engine.upsert([record(1, 1)])
             expected[1] = record(1, 1)
             io.shortWrite(keep: 20)
@@ -106,6 +107,44 @@ final class EngineDurabilityTests: XCTestCase {
             expected[3] = record(3, 3)
             _ = try engine.delete(1)
             expected[1] = nil
+            engine.close()
+        }
+        let reopened = try open()
+        try assertStored(reopened, expected)
+        reopened.close()
+    }
+
+    // Mapped appends (`--sync flush`): space is taken when the log writes zeros ahead, so that is where a full
+    // disk fails an append; the stores into the mapping below those zeros cannot fail.
+    func testNoSpaceForTheZerosAheadFailsTheMappedAppendAndAppliesNothing() throws {
+        let io = FaultInjectingFileIO()
+        var expected: [UInt64: VectorRecord] = [:]
+        do {
+            let engine = try open(io)
+            XCTAssertTrue(engine.config.walMapsAppends)
+            // The fresh log has no zeros ahead yet: the first append writes them, and the disk is full.
+            io.failWrites(errno: ENOSPC, after: 2)
+            XCTAssertThrowsError(try engine.upsert([record(1, 1, tag: "a"), record(2, 2)])) { error in
+                guard case EngineError.noSpace = error else { return XCTFail("expected noSpace, got \(error)") }
+            }
+            XCTAssertNil(try engine.get(1))
+            XCTAssertEqual(engine.lastLSN, 0)
+            XCTAssertEqual(engine.status, .ready)
+            // Space returns: the append writes the zeros and goes through the mapping; later appends below them
+            // make no pwrite at all.
+            io.clearFaults()
+            _ = try engine.upsert([record(1, 1, tag: "a"), record(2, 2)])
+            let pwrites = io.calls(.pwrite)
+            for i in 3..<50 as Range<UInt64> {
+                _ = try engine.upsert([record(i, Float(i))])
+                expected[i] = record(i, Float(i))
+            }
+            XCTAssertEqual(io.calls(.pwrite), pwrites, "appends below the zeros ahead must not pwrite")
+            expected[1] = record(1, 1, tag: "a")
+            expected[2] = record(2, 2)
+            _ = try engine.delete(7)
+            expected[7] = nil
+            try assertStored(engine, expected)
             engine.close()
         }
         let reopened = try open()
