@@ -18,7 +18,7 @@ import Glibc
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
-        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, rename, unlink
+        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, releaseMapped, rename, unlink
         case fsyncDirectory, listDirectory, createDirectory
     }
 
@@ -177,6 +177,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
 
     public func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int) {
         base.prefaultWritable(address, length: length)
+    }
+
+    public func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = take(.releaseMapped, "")  // counted only: a best-effort call has no failure to inject
+        base.releaseMapped(address, length: length)
     }
 
     public func rename(_ from: String, to: String) throws {

@@ -56,6 +56,10 @@ public protocol FileIO: Sendable {
     /// Best effort: makes the mapped range's pages present and writable now (madvise MADV_POPULATE_WRITE,
     /// Linux 5.14+), so that stores into them later take no page fault. The range must lie within the file.
     func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int)
+    /// Best effort: drops the mapped range's pages from the mapping (madvise MADV_DONTNEED; the stores into them
+    /// stay in the page cache, dirty, and `fdatasync` writes them). Unmapped, the pages need no write-protection
+    /// (and no TLB shootdown per page) when the kernel writes them back.
+    func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int)
     func rename(_ from: String, to: String) throws
     func unlink(_ path: String) throws
     /// Opens the directory, fsyncs it (making renames/creations/unlinks in it durable), closes it.
@@ -233,6 +237,10 @@ public struct SystemFileIO: FileIO {
 
     public func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int) {
         _ = madvise(address, length, linuxMadvisePopulateWrite)  // EINVAL before Linux 5.14: pages fault in later
+    }
+
+    public func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = madvise(address, length, MADV_DONTNEED)
     }
 
     public func rename(_ from: String, to: String) throws {

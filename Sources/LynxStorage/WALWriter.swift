@@ -49,6 +49,8 @@ public final class WALWriter: @unchecked Sendable {
     /// The system refused to map the file: pwrite from then on.
     private var mappingRefused = false
     private var firstMappingBytes = WALWriter.defaultFirstMappingBytes
+    /// Mapped pages below this offset have been released (`releaseMapped`).
+    private var releasedBelow: UInt64 = 0
     public static let defaultFirstMappingBytes: UInt64 = 256 << 20
 
     // MARK: opening
@@ -219,6 +221,7 @@ public final class WALWriter: @unchecked Sendable {
             }
             if let m = mapped(f, through: end + UInt64(size)) {
                 (m + Int(end)).copyMemory(from: scratch, byteCount: size)
+                releaseWrittenPages(m, below: end + UInt64(size))
             } else {
                 try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
             }
@@ -288,6 +291,19 @@ public final class WALWriter: @unchecked Sendable {
         let start = offset / UInt64(Self.pageSize) * UInt64(Self.pageSize)
         guard allocated > start else { return }
         io.prefaultWritable(m + Int(start), length: Int(allocated - start))
+    }
+
+    /// Drops the fully written pages from the mapping once a `preallocationBytes` stretch of them has built up:
+    /// one madvise (one TLB shootdown) per stretch, where leaving them mapped costs a write-protection and a TLB
+    /// shootdown per page each time the kernel writes them back (seen as smp_call_function_many_cond in the
+    /// committer's fdatasync). Their contents stay in the page cache, dirty.
+    private func releaseWrittenPages(_ m: UnsafeMutableRawPointer, below offset: UInt64) {
+        let page = UInt64(Self.pageSize)
+        if offset < releasedBelow { releasedBelow = offset / page * page }  // the log restarted lower down
+        let full = offset / page * page
+        guard full >= releasedBelow + preallocationBytes else { return }
+        io.releaseMapped(m + Int(releasedBelow), length: Int(full - releasedBelow))
+        releasedBelow = full
     }
 
     private func unmap() {
@@ -361,6 +377,7 @@ public final class WALWriter: @unchecked Sendable {
         crc = h.checksum
         frames = 0
         sinceReset = 0
+        releasedBelow = 0
         durable = last
     }
 

@@ -75,9 +75,11 @@ final class WALMappedAppendTests: XCTestCase {
         XCTAssertEqual(r.stopReason, .endOfLog)
     }
 
-    /// A log longer than the first mapping is mapped again, longer; what was stored before stays.
+    /// A log longer than the first mapping is mapped again, longer; what was stored before stays, including the
+    /// pages already released from the mapping (their stores live on in the page cache).
     func testMappingGrowsWithTheLog() throws {
-        let w = try WALWriter(creating: path, preallocationBytes: 64 << 10, mapAppends: true, firstMappingBytes: 128 << 10)
+        let io = FaultInjectingFileIO()
+        let w = try WALWriter(creating: path, preallocationBytes: 64 << 10, mapAppends: true, firstMappingBytes: 128 << 10, io: io)
         var expected: [[WALOperation]] = []
         for i in 0..<300 as Range<UInt64> {  // ~1.2 MB: the mapping is remade several times
             let ops = [upsert(i, dim: 1_000)]
@@ -86,6 +88,8 @@ final class WALMappedAppendTests: XCTestCase {
         }
         try w.sync()
         XCTAssertGreaterThan(w.endOffset, 1 << 20)
+        XCTAssertGreaterThan(io.calls(.mapShared), 2, "the mapping must have been remade")
+        XCTAssertGreaterThan(io.calls(.releaseMapped), 10, "written pages must have been released")
         XCTAssertEqual(try recoverAll(path).1.map(\.ops), expected)
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the write-ahead log costs on ingest: lynxd --wal off (no log: the baseline) vs --sync flush (the
-# default: one pwrite per write, fdatasync at most every --sync-interval=1 s, checkpoints by size and time).
+# default: each write copied into the mapped log, fdatasync at most every --sync-interval=1 s, checkpoints by size and time).
 #
 # What it measures: POST /vectors, one fresh-id 384-d record per request, 32 keep-alive connections
 # (32 connections, 2 client threads: bench/http/loadgen.c, or wrk with LYNX_LOADGEN=wrk), against two lynxd (fresh data dirs, both running the whole time, only one loaded at a
