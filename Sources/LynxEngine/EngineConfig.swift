@@ -44,8 +44,8 @@ public struct EngineConfig: Sendable {
     /// (docs/WAL.md, "Mapped appends"). nil: in `flush` mode only. Measured here (same-run A/B, 32 connections,
     /// `--sync flush`, 6 rounds): 0.98–1.26× the writes/s of pwrite appends, median 1.12: no system call, and a
     /// shorter hold of the writer lock. Under `--sync always` a prototype lost (0.79–0.85× in 3 of 4 rounds at 64
-    /// connections): each of its ~1,000 fdatasyncs a second write-protects the pages just stored to, and the
-    /// next store into them faults again.
+    /// connections; 0.81–1.26×, median 0.90 of 6, with the written pages dropped from the mapping before each
+    /// sync): each of its ~1,000 fdatasyncs a second write-protects the pages just stored to.
     public var walMapAppends: Bool?
     public var walMapsAppends: Bool { walMapAppends ?? (syncMode == .flush) }
     public var checkpointWALBytes: Int = 64 << 20
