@@ -133,8 +133,10 @@ def test_durable_query_parameter(server):
     assert server.health()["wal"]["durable_lsn"] >= d.json()["lsn"]
 
 
-def test_content_type_with_charset_is_accepted(server):
-    r = server.post_raw("/vectors", b'{"id": 5, "vector": [1, 2, 3, 4]}', content_type="application/json; charset=utf-8")
+@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", 'Application/JSON; Charset="UTF-8"',
+                                   "application/json;charset=utf8", "application/json; profile=x"])
+def test_content_type_with_charset_is_accepted(server, ctype):
+    r = server.post_raw("/vectors", b'{"id": 5, "vector": [1, 2, 3, 4]}', content_type=ctype)
     assert r.status_code == 200, r.text
     assert server.get("/vectors/5").status_code == 200
 

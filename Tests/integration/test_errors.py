@@ -384,7 +384,8 @@ def test_chunked_body_under_limit_is_accepted(start_server):
     ("/checkpoint", b"{}"),
 ])
 @pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx",
-                                   "application/xml"])
+                                   "application/xml", "application/json; charset=latin1",
+                                   'application/json; charset="utf-16"'])
 def test_415_wrong_content_type(seeded, path, body, ctype):
     before = state_snapshot(seeded, PROBE_IDS)
     r = seeded.post_raw(path, body, content_type=ctype)

@@ -67,7 +67,7 @@ public struct Problem: Error, Sendable {
     public static func unsupportedMediaType(_ contentType: String?) -> Problem {
         Problem(
             status: 415, slug: "unsupported-media-type", title: "Unsupported media type",
-            detail: "the body must be application/json, got \(contentType.map { "'\($0)'" } ?? "no Content-Type")")
+            detail: "the body must be application/json (in UTF-8), got \(contentType.map { "'\($0)'" } ?? "no Content-Type")")
     }
 
     public static func dimensionMismatch(field: String, expected: Int, actual: Int) -> Problem {

@@ -53,12 +53,22 @@ struct RequestDecoder {
         }
     }
 
-    /// `application/json`, optionally with parameters (`; charset=utf-8`), case-insensitive.
+    /// `application/json`, case-insensitive, optionally with parameters; a `charset` parameter must name UTF-8
+    /// (JSON exchanged between systems is UTF-8, RFC 8259 §8.1: a body declared in another charset would be
+    /// read wrongly, so it is refused rather than guessed at).
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
         if contentType == "application/json" { return true }  // the common case, without splitting
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
-        return mediaType.trimmingSpaces().lowercased() == "application/json"
+        let parts = contentType.split(separator: ";").map { String($0).trimmingSpaces() }
+        guard parts.first?.lowercased() == "application/json" else { return false }
+        for parameter in parts.dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { String($0).trimmingSpaces() }
+            guard pair.count == 2, pair[0].lowercased() == "charset" else { continue }
+            var value = pair[1].lowercased()
+            if value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            if value != "utf-8" && value != "utf8" { return false }
+        }
+        return true
     }
 
     /// For routes whose body is optional (`/flush`, `/checkpoint`): empty, or an empty JSON object.
