@@ -90,7 +90,7 @@ public final class WALWriter: @unchecked Sendable {
         var h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
                           salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
         do {
-            if let truncateAbove {
+            if truncateAbove != nil {  // reusing an existing file
                 // Old frames must fail the salt check: make salt1 differ from the old header's for certain.
                 var old = [UInt8](repeating: 0, count: WALFormat.headerSize)
                 let n = try old.withUnsafeMutableBytes { try io.preadFully(f, into: $0, at: 0) }
