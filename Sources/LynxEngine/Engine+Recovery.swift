@@ -33,7 +33,7 @@ extension Engine {
         // 1. The newest valid snapshot (an older one when the newest is damaged).
         var baseSeq: UInt64 = 0
         var baseLSN: UInt64 = 0
-        let decodeStart = monotonicSeconds()
+        let loadStart = monotonicSeconds()
         if let (snapshot, loaded) = try directory.loadNewestSnapshot(logger: logger, decode: { snapshot in
             try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config,
                                      rowSource: directory.rowChunks)
@@ -43,7 +43,7 @@ extension Engine {
             baseLSN = snapshot.lastLSN
             logger.info("loaded snapshot without rebuilding the index", metadata: [
                 "seq": "\(baseSeq)", "lsn": "\(baseLSN)", "vectors": "\(loaded.index.count)",
-                "index": "\(indexKind.rawValue)", "seconds": "\(((monotonicSeconds() - decodeStart) * 1000).rounded() / 1000)",
+                "index": "\(indexKind.rawValue)", "seconds": "\(((monotonicSeconds() - loadStart) * 1000).rounded() / 1000)",
             ])
         }
         directory.lastSnapshotSeq = baseSeq
@@ -148,13 +148,13 @@ extension Engine {
             for file in files { directory.keepAside(file.path, logger: logger) }
             let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1,
                                        preallocationBytes: config.walPreallocationBytes,
-                                       mapAppends: config.walMapsAppends, io: directory.io)
+                                       mapAppends: config.usesMappedWALAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
             return
         }
         if let newest = results.last {
             let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes,
-                                       mapAppends: config.walMapsAppends, io: directory.io)
+                                       mapAppends: config.usesMappedWALAppends, io: directory.io)
             let previous = results.dropLast().last
             installLog(
                 writer: writer,
@@ -163,8 +163,8 @@ extension Engine {
                 safeSeq: baseSeq)
         } else {
             let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1,
-                                   preallocationBytes: config.walPreallocationBytes,
-                                       mapAppends: config.walMapsAppends, io: directory.io)
+                                       preallocationBytes: config.walPreallocationBytes,
+                                       mapAppends: config.usesMappedWALAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
         }
     }
@@ -174,7 +174,7 @@ extension Engine {
             directory: directory.path, io: directory.io, writer: writer,
             previousGenerationBytes: pendingBytes, previousGenerationFrames: pendingFrames,
             safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)),
-            preallocationBytes: config.walPreallocationBytes, mapAppends: config.walMapsAppends)
+            preallocationBytes: config.walPreallocationBytes, mapAppends: config.usesMappedWALAppends)
         log = manager
         committer = Committer(
             log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds,

@@ -47,7 +47,8 @@ public struct EngineConfig: Sendable {
     /// connections; 0.81–1.26×, median 0.90 of 6, with the written pages dropped from the mapping before each
     /// sync): each of its ~1,000 fdatasyncs a second write-protects the pages just stored to.
     public var walMapAppends: Bool?
-    public var walMapsAppends: Bool { walMapAppends ?? (syncMode == .flush) }
+    /// `walMapAppends`, or its default for `syncMode`.
+    public var usesMappedWALAppends: Bool { walMapAppends ?? (syncMode == .flush) }
     public var checkpointWALBytes: Int = 64 << 20
     public var checkpointIntervalSeconds: Double = 300
 

@@ -20,7 +20,7 @@ final class LogManager: @unchecked Sendable {
     let truncateAbove: UInt64
     /// Passed to each generation's writer (see `EngineConfig.walPreallocationBytes`).
     let preallocationBytes: UInt64
-    /// Passed to each generation's writer (see `EngineConfig.walMapsAppends`).
+    /// Passed to each generation's writer (see `EngineConfig.usesMappedWALAppends`).
     let mapAppends: Bool
 
     private struct Current {

@@ -73,6 +73,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
         return counts[op, default: 0]
     }
 
+    private func count(_ op: Operation) {
+        lock.lock(); defer { lock.unlock() }
+        counts[op, default: 0] += 1
+    }
+
     /// Decides whether this call of `op` fails.
     private func take(_ op: Operation, _ path: String) -> Fault? {
         lock.lock(); defer { lock.unlock() }
@@ -180,7 +185,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     public func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int) {
-        _ = take(.releaseMapped, "")  // counted only: a best-effort call has no failure to inject
+        count(.releaseMapped)  // a best-effort call: counted, never failed
         base.releaseMapped(address, length: length)
     }
 

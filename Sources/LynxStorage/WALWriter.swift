@@ -48,7 +48,7 @@ public final class WALWriter: @unchecked Sendable {
     private var mappingLength = 0
     /// The system refused to map the file: pwrite from then on.
     private var mappingRefused = false
-    private var firstMappingBytes = WALWriter.defaultFirstMappingBytes
+    private let firstMappingBytes: UInt64
     /// Mapped pages below this offset have been released (`releaseMapped`).
     private var releasedBelow: UInt64 = 0
     public static let defaultFirstMappingBytes: UInt64 = 256 << 20
@@ -64,8 +64,8 @@ public final class WALWriter: @unchecked Sendable {
                             mapAppends: Bool = false, firstMappingBytes: UInt64 = WALWriter.defaultFirstMappingBytes,
                             io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createTruncate,
-                      truncateAbove: nil, preallocationBytes: preallocationBytes, mapAppends: mapAppends, io: io)
-        self.firstMappingBytes = firstMappingBytes
+                      truncateAbove: nil, preallocationBytes: preallocationBytes, mapAppends: mapAppends,
+                      firstMappingBytes: firstMappingBytes, io: io)
     }
 
     /// Starts a new generation in an existing log file without rewriting it (rollback-free, as `reset`): a new
@@ -77,15 +77,17 @@ public final class WALWriter: @unchecked Sendable {
                             preallocationBytes: UInt64 = WALWriter.defaultPreallocationBytes,
                             mapAppends: Bool = false, io: FileIO = SystemFileIO()) throws {
         try self.init(path: path, checkpointSeq: checkpointSeq, firstLSN: firstLSN, mode: .createOrOpen,
-                      truncateAbove: truncateAbove, preallocationBytes: preallocationBytes, mapAppends: mapAppends, io: io)
+                      truncateAbove: truncateAbove, preallocationBytes: preallocationBytes, mapAppends: mapAppends,
+                      firstMappingBytes: WALWriter.defaultFirstMappingBytes, io: io)
     }
 
     private init(path: String, checkpointSeq: UInt64, firstLSN: UInt64, mode: OpenMode, truncateAbove: UInt64?,
-                 preallocationBytes: UInt64, mapAppends: Bool, io: FileIO) throws {
+                 preallocationBytes: UInt64, mapAppends: Bool, firstMappingBytes: UInt64, io: FileIO) throws {
         self.path = path
         self.io = io
         self.preallocationBytes = preallocationBytes
         self.mapAppends = mapAppends && preallocationBytes > 0
+        self.firstMappingBytes = firstMappingBytes
         let f = try io.open(path, mode: mode)
         var h = WALHeader(checkpointSeq: checkpointSeq, salt1: UInt32.random(in: .min ... .max),
                           salt2: UInt32.random(in: .min ... .max), firstLSN: firstLSN)
@@ -147,6 +149,7 @@ public final class WALWriter: @unchecked Sendable {
         self.io = io
         self.preallocationBytes = preallocationBytes
         self.mapAppends = mapAppends && preallocationBytes > 0
+        self.firstMappingBytes = WALWriter.defaultFirstMappingBytes
         let f = try io.open(recovery.path, mode: .readWrite)
         do {
             if recovery.stopReason.isTorn, try io.fileSize(f) > recovery.validEndOffset {
@@ -299,7 +302,6 @@ public final class WALWriter: @unchecked Sendable {
     /// committer's fdatasync). Their contents stay in the page cache, dirty.
     private func releaseWrittenPages(_ m: UnsafeMutableRawPointer, below offset: UInt64) {
         let page = UInt64(Self.pageSize)
-        if offset < releasedBelow { releasedBelow = offset / page * page }  // the log restarted lower down
         let full = offset / page * page
         guard full >= releasedBelow + preallocationBytes else { return }
         io.releaseMapped(m + Int(releasedBelow), length: Int(full - releasedBelow))

@@ -50,6 +50,13 @@ final class EngineDurabilityTests: XCTestCase {
         }
     }
 
+    /// Reopens the store (the previous engine closed) and checks it holds exactly `expected`.
+    func assertRestartRecovers(_ expected: [UInt64: VectorRecord], file: StaticString = #filePath, line: UInt = #line) throws {
+        let reopened = try open()
+        try assertStored(reopened, expected, file: file, line: line)
+        reopened.close()
+    }
+
     func durable(_ engine: Engine, _ lsn: UInt64) -> Result<UInt64, EngineError> {
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
@@ -87,9 +94,7 @@ final class EngineDurabilityTests: XCTestCase {
             try assertStored(engine, expected)
             engine.close()
         }
-        let reopened = try open()
-        try assertStored(reopened, expected)
-        reopened.close()
+        try assertRestartRecovers(expected)
     }
 
     func testShortWriteIsNeverCountedAndIsOverwritten() throws {
@@ -109,9 +114,7 @@ final class EngineDurabilityTests: XCTestCase {
             expected[1] = nil
             engine.close()
         }
-        let reopened = try open()
-        try assertStored(reopened, expected)
-        reopened.close()
+        try assertRestartRecovers(expected)
     }
 
     // Mapped appends (`--sync flush`): space is taken when the log writes zeros ahead, so that is where a full
@@ -121,7 +124,7 @@ final class EngineDurabilityTests: XCTestCase {
         var expected: [UInt64: VectorRecord] = [:]
         do {
             let engine = try open(io)
-            XCTAssertTrue(engine.config.walMapsAppends)
+            XCTAssertTrue(engine.config.usesMappedWALAppends)
             // The fresh log has no zeros ahead yet: the first append writes them, and the disk is full.
             io.failWrites(errno: ENOSPC, after: 2)
             XCTAssertThrowsError(try engine.upsert([record(1, 1, tag: "a"), record(2, 2)])) { error in
@@ -147,9 +150,7 @@ final class EngineDurabilityTests: XCTestCase {
             try assertStored(engine, expected)
             engine.close()
         }
-        let reopened = try open()
-        try assertStored(reopened, expected)
-        reopened.close()
+        try assertRestartRecovers(expected)
     }
 
     func testDeleteOfAbsentIdIsNotFoundAndLogsNothing() throws {

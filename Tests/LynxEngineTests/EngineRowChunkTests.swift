@@ -72,9 +72,7 @@ extension EngineDurabilityTests {
             XCTAssertEqual(rowFiles().count, 2, "the failed checkpoint's file and the replaced ones are removed")
             engine.close()
         }
-        let reopened = try open()
-        try assertStored(reopened, expected)
-        reopened.close()
+        try assertRestartRecovers(expected)
     }
 
     func testAMissingRowChunkFileFallsBackToTheLogWhenItStillStartsAtLSN1() throws {
