@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "LynxIndexTests", dependencies: ["LynxIndex"]),
         .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
         .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
-        .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex"]),
+        .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON"]),
     ],
     swiftLanguageModes: [.v5]
 )

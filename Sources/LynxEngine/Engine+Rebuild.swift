@@ -13,11 +13,12 @@ extension Engine {
     /// Rebuilds the index's derived structure from the vectors it holds: IVF retrains its quantizer (after a
     /// bulk load the clusters chosen at the first 1,000 vectors are stale), HNSW repairs and frees its deleted
     /// nodes. Writes wait while it runs; searches go on against the old structure until the new one is swapped
-    /// in. A checkpoint follows, so a restart loads the rebuilt structure.
+    /// in. The builder pauses meanwhile (pending records stay pending and searchable). A checkpoint follows, so a
+    /// restart loads the rebuilt structure.
     public func rebuildIndex() throws -> RebuildReport {
         try checkWritable()
         let started = monotonicSeconds()
-        let action: String = try writerLock.withLock { _ in
+        let action: String = try linkLock.withLock { _ in try writerLock.withLock { _ in
             try checkWritable()
             var index = stateLock.read { state.index }
             let action: String
@@ -36,7 +37,7 @@ extension Engine {
             }
             stateLock.write { state.index = index }
             return action
-        }
+        } }
         let seconds = monotonicSeconds() - started
         logger.info("index rebuilt", metadata: ["index": "\(indexKind.rawValue)", "action": "\(action)", "seconds": "\((seconds * 1000).rounded() / 1000)"])
         if action != "none" { try checkpoint() }

@@ -22,9 +22,16 @@ extension Engine {
         checkpointer = Checkpointer(engine: self, walBytes: config.checkpointWALBytes, interval: config.checkpointIntervalSeconds, logger: logger)
         committer?.start()
         checkpointer?.start()
+        if linksInBackground {
+            // Ready now, with the replayed records searchable in the tail; the builder links them behind.
+            builder = IndexBuilder(engine: self, batchSize: 1)
+            builder?.setPaused(config.linkingStartsPaused)
+            builder?.start()
+            builder?.wake()
+        }
         setStatus(.ready)
         logger.info("ready", metadata: [
-            "vectors": "\(count)", "recovery_seconds": "\((seconds * 1000).rounded() / 1000)",
+            "vectors": "\(count)", "pending": "\(pendingCount)", "recovery_seconds": "\((seconds * 1000).rounded() / 1000)",
             "last_lsn": "\(log?.lastLSN ?? memoryLSN)",
         ])
     }
@@ -36,7 +43,7 @@ extension Engine {
         let loadStart = monotonicSeconds()
         if let (snapshot, loaded) = try directory.loadNewestSnapshot(logger: logger, decode: { snapshot in
             try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config,
-                                     rowSource: directory.rowChunks)
+                                     stagesWrites: linksInBackground, rowSource: directory.rowChunks)
         }) {
             stateLock.write { state = loaded }
             baseSeq = snapshot.seq
@@ -204,9 +211,17 @@ extension Engine {
         }
     }
 
-    /// Stops background threads, makes acknowledged writes durable and closes the log. For a clean exit.
-    public func close() {
+    /// For a clean exit: stops the builder, makes acknowledged writes durable, writes a checkpoint (so the next start
+    /// replays nothing; pending records go into it as they are), then stops the other threads and closes the log.
+    /// The checkpoint is bounded by `shutdownCheckpointSeconds`: past it the process may exit, the log being durable.
+    /// `checkpoint: false` leaves the log to be replayed at the next start (as after a crash).
+    public func close(checkpoint: Bool = true) {
+        builder?.stop()
         checkpointer?.stop()
+        if status == .ready && checkpoint {
+            _ = writerLock.withLock { _ in try? log?.sync() }
+            shutdownCheckpoint()
+        }
         committer?.stop()
         writerLock.withLock { _ in
             if let log {
@@ -215,6 +230,36 @@ extension Engine {
             }
         }
         directory.unlock()
+    }
+
+    /// Runs the shutdown checkpoint on its own thread and waits for it at most `shutdownCheckpointSeconds`.
+    private func shutdownCheckpoint() {
+        let done = ConditionLock()
+        var finished = false
+        let started = monotonicSeconds()
+        spawnThread(name: "lynx-shutdown-checkpoint") { [self] in
+            do {
+                let report = try checkpoint()
+                logger.info("shutdown checkpoint written", metadata: [
+                    "seq": "\(report.checkpointSeq)", "lsn": "\(report.lsn)", "pending": "\(pendingCount)",
+                    "seconds": "\((report.durationSeconds * 1000).rounded() / 1000)",
+                ])
+            } catch {
+                logger.error("shutdown checkpoint failed; the next start replays the log: \(error)")
+            }
+            done.withLock { finished = true; done.signal() }
+        }
+        done.withLock {
+            while !finished {
+                let left = config.shutdownCheckpointSeconds - (monotonicSeconds() - started)
+                if left <= 0 {
+                    logger.warning("shutdown checkpoint still running; exiting without it (the log is durable and is replayed at the next start)",
+                                   metadata: ["seconds": "\(config.shutdownCheckpointSeconds)"])
+                    return
+                }
+                done.wait(seconds: left)
+            }
+        }
     }
 }
 

@@ -8,16 +8,16 @@ import Synchronization
 ///
 /// Concurrency contract:
 /// - Writes (`upsert`, `delete`) may be called from any thread. They are serialised by `writerLock`:
-///   validate → append to the log (write(2)) → apply to the index → return the LSN. A failed append applies nothing.
+///   validate → append to the log → apply → return the LSN. A failed append applies nothing. A batch is applied
+///   under one hold of the state's write lock, so readers see all of it or none of it.
+/// - Where the index is linked in the background (HNSW, `EngineConfig.indexThreads > 0`), "apply" means staging the
+///   records in the state's pending tail (an exact, Flat-searched part beside the graph) and the builder thread
+///   (`IndexBuilder`, `linkPending`) links them into the graph afterwards. When the tail holds
+///   `indexMaxPending` records, a write waits up to `indexPendingWaitSeconds` for the builder, then throws
+///   `.overloaded`. Otherwise (Flat, IVF, or `indexThreads == 0`) records go straight into the index; an index that
+///   plans upserts (HNSW with `indexThreads == 0`) is planned under the READ lock, record by record, then applied.
 /// - Reads (`get`, `search`, `stats`) may be called from any thread, concurrently with each other; they hold the
-///   state's read lock, and a write holds its write lock only while applying (not while logging).
-/// - Upserts into an index that plans them (HNSW; `EngineConfig.twoPhaseWrites`) are applied record by record in
-///   two steps: plan under the state's READ lock (all the distance work; searches keep running), then apply under
-///   the write lock (array writes only, microseconds). The plan stays valid in between because only the writer,
-///   holding `writerLock`, ever mutates `state` (the index also checks this and falls back to a plain upsert).
-///   So a batch becomes visible to concurrent reads record by record (a search may see part of a batch), while
-///   its durability stays all-or-nothing: the batch is one log transaction, replayed whole or not at all.
-///   Indexes that do not plan (Flat) apply the whole batch under one write lock, as before.
+///   state's read lock and see the tail and the index together.
 /// - Durability is asynchronous: `whenDurable` calls back from the committer thread once an LSN is fdatasync'd
 ///   (group commit: one fdatasync serves every writer waiting at that moment).
 /// - `checkpoint` may be called from any thread; one runs at a time; writes continue while it writes the snapshot.
@@ -42,6 +42,12 @@ public final class Engine: @unchecked Sendable {
     var committer: Committer?
     var checkpointer: Checkpointer?
     let checkpointLock = PlainMutex<Void>(())
+    /// Held by whoever mutates the index structure outside the write path: the builder's steps, rebuilds.
+    let linkLock = PlainMutex<Void>(())
+    var builder: IndexBuilder?
+
+    /// Whether writes are staged in a pending tail and linked in the background (see the type's comment).
+    public var linksInBackground: Bool { indexKind == .hnsw && config.indexThreads > 0 }
 
     /// Opens (or creates) the data directory: takes its lock and reconciles the manifest with the flags.
     /// Recovery is separate (`recover()`), so that the HTTP server can report progress while it runs.
@@ -53,8 +59,10 @@ public final class Engine: @unchecked Sendable {
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind
-        state = StoreState(index: IndexFactory.make(
-            kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config))
+        state = StoreState(
+            index: IndexFactory.make(
+                kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config),
+            stagesWrites: indexKind == .hnsw && config.indexThreads > 0)
     }
 
     // MARK: - Status
@@ -94,36 +102,76 @@ public final class Engine: @unchecked Sendable {
             try validate(record.vector, field: records.count == 1 ? "vector" : "vectors[\(i)].vector")
         }
         let ops = records.map { WALOperation.upsert(id: $0.id, vector: $0.vector, metadata: $0.metadata?.json ?? []) }
-        return try writerLock.withLock { _ in
-            try checkWritable()
-            let lsn = try appendToLog(ops)
-            // Only this thread mutates `state` (we hold writerLock), so reading it here needs no lock.
-            if config.twoPhaseWrites && state.index.plansUpserts {
-                for record in records {
-                    let plan = stateLock.read { state.planUpsert(record) }
-                    stateLock.write { state.applyUpsert(plan, record) }
-                }
-            } else {
-                stateLock.write {
-                    for record in records { state.upsert(record) }
-                }
+        let lsn: UInt64
+        if linksInBackground {
+            lsn = try withRoomInTail(for: records.count) {
+                let lsn = try appendToLog(ops)
+                stateLock.write { for record in records { state.upsert(record) } }
+                return lsn
             }
-            metrics.upserts.add(UInt64(records.count))
-            return lsn
+        } else {
+            lsn = try writerLock.withLock { _ in
+                try checkWritable()
+                let lsn = try appendToLog(ops)
+                // Only this thread mutates `state` (we hold writerLock), so reading it here needs no lock.
+                if config.twoPhaseWrites && state.index.plansUpserts {
+                    for record in records {
+                        let plan = stateLock.read { state.planUpsert(record) }
+                        stateLock.write { state.applyUpsert(plan, record) }
+                    }
+                } else {
+                    stateLock.write {
+                        for record in records { state.upsert(record) }
+                    }
+                }
+                return lsn
+            }
         }
+        metrics.upserts.add(UInt64(records.count))
+        return lsn
     }
 
     /// Deletes one record. Throws `.notFound` (and logs nothing) when it is absent.
     public func delete(_ id: UInt64) throws -> UInt64 {
         try checkWritable()
-        return try writerLock.withLock { _ in
-            try checkWritable()
+        let write = { [self] () throws -> UInt64 in
             // Only the writer changes membership, and we hold the writer lock: this check stays true.
-            guard stateLock.read({ state.index.contains(id) }) else { throw EngineError.notFound(id: id) }
+            guard stateLock.read({ state.contains(id) }) else { throw EngineError.notFound(id: id) }
             let lsn = try appendToLog([.delete(id: id)])
             stateLock.write { _ = state.remove(id) }
-            metrics.deletes.add()
             return lsn
+        }
+        let lsn = linksInBackground
+            ? try withRoomInTail(for: 1, write)
+            : try writerLock.withLock { _ in try checkWritable(); return try write() }
+        metrics.deletes.add()
+        return lsn
+    }
+
+    /// Runs `write` under the writer lock once the pending tail has room for `count` more records (or is empty: a
+    /// batch larger than the bound still goes in alone). Waits for the builder at most `indexPendingWaitSeconds`,
+    /// then throws `.overloaded` without writing anything.
+    private func withRoomInTail(for count: Int, _ write: () throws -> UInt64) throws -> UInt64 {
+        let deadline = monotonicSeconds() + config.indexPendingWaitSeconds
+        while true {
+            let lsn: UInt64? = try writerLock.withLock { _ in
+                try checkWritable()
+                let pending = stateLock.read { state.pendingCount }
+                guard pending == 0 || pending + count <= config.indexMaxPending else { return nil }
+                return try write()
+            }
+            if let lsn {
+                builder?.wake()
+                return lsn
+            }
+            let left = deadline - monotonicSeconds()
+            guard left > 0 else {
+                metrics.pendingFullRejections.add()
+                throw EngineError.overloaded(
+                    "\(pendingCount) records are waiting to be linked into the index (the bound is \(config.indexMaxPending)); nothing was written",
+                    retryAfterSeconds: 1)
+            }
+            builder?.waitForProgress(seconds: min(left, 0.05))
         }
     }
 
@@ -185,7 +233,7 @@ public final class Engine: @unchecked Sendable {
     public func get(_ id: UInt64) throws -> VectorRecord? {
         try checkReadable()
         return stateLock.read {
-            guard let vector = state.index.vector(id) else { return nil }
+            guard let vector = state.vector(id) else { return nil }
             return VectorRecord(id: id, vector: vector, metadata: state.metadata[id])
         }
     }
@@ -199,7 +247,7 @@ public final class Engine: @unchecked Sendable {
         metrics.searches.add()
         return stateLock.read {
             let hits = query.withUnsafeBufferPointer {
-                state.index.search($0, k: k, params: params, filter: predicate(filter, state.metadata))
+                state.search($0, k: k, params: params, filter: predicate(filter, state.metadata))
             }
             return items(hits, includeMetadata: includeMetadata, includeVector: includeVector)
         }
@@ -217,8 +265,8 @@ public final class Engine: @unchecked Sendable {
         let packed = Array(queries.joined())
         return stateLock.read {
             let lists = packed.withUnsafeBufferPointer {
-                state.index.search(batch: $0, count: queries.count, k: k, params: params,
-                                   filter: predicate(filter, state.metadata))
+                state.search(batch: $0, count: queries.count, k: k, params: params,
+                             filter: predicate(filter, state.metadata))
             }
             return lists.map { items($0, includeMetadata: includeMetadata, includeVector: includeVector) }
         }
@@ -236,23 +284,29 @@ public final class Engine: @unchecked Sendable {
             SearchResultItem(
                 id: hit.id, distance: hit.distance,
                 metadata: includeMetadata ? state.metadata[hit.id] : nil,
-                vector: includeVector ? state.index.vector(hit.id) : nil)
+                vector: includeVector ? state.vector(hit.id) : nil)
         }
     }
 
     public func stats() -> StoreStats {
         stateLock.read {
             let memory = state.index.memory
+            let pendingMemory = state.tail?.vectors.memory ?? IndexMemory(vectorBytes: 0, indexBytes: 0)
             return StoreStats(
-                count: state.index.count, dimension: dimension, metric: metric, index: indexKind,
+                count: state.count, dimension: dimension, metric: metric, index: indexKind,
                 indexParameters: state.index.parameters,
-                vectorBytes: memory.vectorBytes, indexBytes: memory.indexBytes,
+                vectorBytes: memory.vectorBytes + pendingMemory.vectorBytes,
+                indexBytes: memory.indexBytes + pendingMemory.indexBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
-                inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current)
+                inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
+                pending: state.pendingCount, linked: metrics.linked.current)
         }
     }
 
-    public var count: Int { stateLock.read { state.index.count } }
+    public var count: Int { stateLock.read { state.count } }
+
+    /// Records acknowledged but not yet linked into the index (0 when the index is not linked in the background).
+    public var pendingCount: Int { stateLock.read { state.pendingCount } }
 
     public func logReport() -> LogReport {
         guard let log else {

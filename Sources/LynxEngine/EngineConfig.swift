@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LynxIndex
 import LynxStorage
 
@@ -57,6 +60,18 @@ public struct EngineConfig: Sendable {
     /// is applied whole under the write lock (searches wait for it); kept for comparison benchmarks.
     public var twoPhaseWrites: Bool = true
 
+    /// Builder threads that link pending records into an HNSW graph in the background; 0: link each write before
+    /// acknowledging it (the behaviour before the pending tail). Default: the number of cores.
+    public var indexThreads: Int = EngineConfig.defaultIndexThreads
+    /// Most records pending (acknowledged, not yet linked) before writes wait for the builder.
+    public var indexMaxPending: Int = EngineConfig.defaultIndexMaxPending
+    /// Starts the builder paused (`Engine.setLinkingPaused`), for tests that look at the state recovery leaves.
+    public var linkingStartsPaused: Bool = false
+    /// How long a write waits for room in a full tail before it is refused (503 with Retry-After).
+    public var indexPendingWaitSeconds: Double = 5
+    /// Longest a clean shutdown spends on its checkpoint; past it lynxd exits with the log (already durable) to replay.
+    public var shutdownCheckpointSeconds: Double = 60
+
     /// Seed of HNSW's level generator (nil: random), for reproducible builds.
     public var hnswSeed: UInt64?
 
@@ -64,6 +79,8 @@ public struct EngineConfig: Sendable {
     public static let defaultIndex: IndexKind = .hnsw
     public static let defaultHNSWM = 16
     public static let defaultHNSWEfConstruction = 200
+    public static let defaultIndexMaxPending = 65_536
+    public static var defaultIndexThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     public init() {}
 }

@@ -10,6 +10,9 @@ public enum EngineError: Error, Equatable, Sendable {
     case ioFailure(String)
     /// Start-up replay is still running.
     case recovering(progress: Double)
+    /// The store cannot take the write now (the pending tail is full and the builder did not make room in time):
+    /// nothing was written; retry after `retryAfterSeconds`.
+    case overloaded(String, retryAfterSeconds: Int)
     /// A failed fsync (or another unrecoverable fault) stopped the store from accepting writes.
     case failed(String)
     case internalError(String)

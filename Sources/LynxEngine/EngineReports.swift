@@ -13,6 +13,10 @@ public struct StoreStats: Sendable {
     public var inserts: UInt64
     public var deletes: UInt64
     public var searches: UInt64
+    /// Records acknowledged and searchable but not yet linked into the index.
+    public var pending: Int
+    /// Records the builder has linked since start.
+    public var linked: UInt64
 }
 
 /// Where the engine is in its life.

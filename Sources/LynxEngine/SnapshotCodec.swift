@@ -7,10 +7,13 @@ import LynxStorage
 /// - tag 1 `meta`: UTF-8 `key=value` lines: `dimension`, `metric`, `index` (checked against the manifest).
 /// - tag 2 `index`: the index's own serialization (docs/INDEXES.md), vectors included.
 /// - tag 3 `metadata`: u64 count, then per record: u64 id, u32 length, that many bytes of compact JSON.
+/// - tag 4 `pending` (only while records wait to be linked): operations that override the index, in staging order.
 enum SnapshotCodec {
     static let metaTag: UInt32 = 1
     static let indexTag: UInt32 = 2
     static let metadataTag: UInt32 = 3
+    static let pendingTag: UInt32 = 4
+    static let pendingVersion: UInt32 = 1
 
     /// The sections of a snapshot of `state`, produced on demand into the snapshot file (see `StreamedSection`):
     /// no whole-store buffer. `state` is an immutable capture, so a section produced again emits the same bytes.
@@ -19,7 +22,7 @@ enum SnapshotCodec {
                                  rowSink: (any RowChunkSink)? = nil) -> [StreamedSection] {
         let meta = Array("dimension=\(dimension)\nmetric=\(metric.rawValue)\nindex=\(kind.rawValue)\n".utf8)
         let sortedMetadata = state.metadata.sorted(by: { $0.key < $1.key })
-        return [
+        var sections = [
             StreamedSection(tag: metaTag) { emit in try meta.withUnsafeBytes { try emit($0) } },
             StreamedSection(tag: indexTag) { emit in
                 try streaming(emit) { w in
@@ -38,6 +41,67 @@ enum SnapshotCodec {
                 }
             },
         ]
+        if let tail = state.tail, !tail.isEmpty {
+            sections.append(StreamedSection(tag: pendingTag) { emit in
+                try streaming(emit) { w in writePending(tail, dimension: dimension, into: &w) }
+            })
+        }
+        return sections
+    }
+
+    /// u32 version (1), u64 count, then per operation: u8 kind (0 upsert, 1 delete), u64 id, and for an upsert
+    /// the vector, d × f32.
+    private static func writePending(_ tail: PendingTail, dimension: Int, into w: inout BinaryWriter) {
+        let ops = tail.operationsInOrder()
+        w.write(pendingVersion)
+        w.write(UInt64(ops.count))
+        for op in ops {
+            if let vector = tail.vector(of: op) {
+                w.write(UInt8(0))
+                w.write(op.id)
+                w.write(contentsOf: vector)
+            } else {
+                w.write(UInt8(1))
+                w.write(op.id)
+            }
+        }
+    }
+
+    /// Stages the pending operations of a snapshot into `state` (into its tail, or straight into the index when
+    /// this run links synchronously).
+    private static func readPending(_ bytes: [UInt8], dimension: Int, into state: inout StoreState) throws {
+        var reader = BinaryReader(bytes)
+        let version = try reader.readUInt32()
+        guard version == pendingVersion else {
+            throw EngineError.internalError("snapshot's pending section has version \(version); this lynxd reads \(pendingVersion)")
+        }
+        let count = try reader.readUInt64()
+        for _ in 0..<count {
+            let kind = try reader.readUInt8()
+            let id = try reader.readUInt64()
+            switch kind {
+            case 0:
+                let vector = try reader.readFloats(count: dimension)
+                if var tail = state.tail {
+                    state.tail = nil  // (keeps the tail uniquely referenced while it is changed)
+                    vector.withUnsafeBufferPointer { tail.stageUpsert(id: id, vector: $0) }
+                    state.tail = tail
+                } else {
+                    state.index.upsert(id: id, vector: vector)
+                }
+            case 1:
+                if var tail = state.tail {
+                    state.tail = nil
+                    tail.stageDelete(id)
+                    state.tail = tail
+                } else {
+                    state.index.remove(id)
+                }
+            default:
+                throw EngineError.internalError("snapshot's pending section has an operation of unknown kind \(kind)")
+            }
+        }
+        guard reader.isAtEnd else { throw EngineError.internalError("snapshot's pending section has bytes after its operations") }
     }
 
     /// Runs `body` with a `BinaryWriter` that streams into `emit`; rethrows the first error `emit` threw (the
@@ -57,7 +121,7 @@ enum SnapshotCodec {
     }
 
     static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig,
-                       rowSource: (any RowChunkSource)? = nil) throws -> StoreState {
+                       stagesWrites: Bool, rowSource: (any RowChunkSource)? = nil) throws -> StoreState {
         func section(_ tag: UInt32) throws -> [UInt8] {
             guard let s = sections.first(where: { $0.tag == tag }) else {
                 throw EngineError.internalError("snapshot lacks section \(tag)")
@@ -69,7 +133,8 @@ enum SnapshotCodec {
         guard meta == expected else {
             throw EngineError.internalError("snapshot was written for \(meta.split(separator: "\n").joined(separator: ", ")), the manifest says \(expected.split(separator: "\n").joined(separator: ", "))")
         }
-        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config, rowSource: rowSource))
+        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config, rowSource: rowSource),
+                               stagesWrites: stagesWrites)
         var reader = BinaryReader(try section(metadataTag))
         let count = try reader.readUInt64()
         for _ in 0..<count {
@@ -78,6 +143,10 @@ enum SnapshotCodec {
             let json = try reader.readUInt8s(count: Int(length))
             state.setMetadata(try Metadata(json: json), for: id)
         }
+        if let pending = sections.first(where: { $0.tag == pendingTag }) {
+            try readPending(pending.bytes, dimension: dimension, into: &state)
+        }
+        state.recount()
         return state
     }
 }

@@ -63,6 +63,14 @@ struct LynxdOptions: ParsableCommand {
     var hnswEfSearch: Int?
     @Option(name: .customLong("hnsw-seed"), help: "Seed of HNSW's level generator, for reproducible builds (env LYNX_HNSW_SEED; default random).")
     var hnswSeed: UInt64?
+    @Option(name: .customLong("index-threads"), help: "HNSW: link acknowledged records into the graph in the background; 0 links each write before acknowledging it (env LYNX_INDEX_THREADS; default: number of cores).")
+    var indexThreads: Int?
+    @Option(name: .customLong("index-max-pending"), help: "HNSW: most records acknowledged but not yet linked; beyond it writes wait, then get 503 (env LYNX_INDEX_MAX_PENDING; default 65536).")
+    var indexMaxPending: Int?
+    @Option(name: .customLong("index-pending-wait"), help: "Seconds a write waits for room below --index-max-pending before its 503 (env LYNX_INDEX_PENDING_WAIT; default 5).")
+    var indexPendingWait: Double?
+    @Option(name: .customLong("shutdown-checkpoint-timeout"), help: "Seconds a clean shutdown may spend on its checkpoint; past it lynxd exits and the next start replays the log (env LYNX_SHUTDOWN_CHECKPOINT_TIMEOUT; default 60).")
+    var shutdownCheckpointTimeout: Double?
     @Option(name: .customLong("ivf-clusters"), help: "IVF clusters; 0 = √n when it trains (env LYNX_IVF_CLUSTERS; default 0).")
     var ivfClusters: Int?
     @Option(name: .customLong("ivf-n-probe"), help: "IVF default clusters probed per search (env LYNX_IVF_N_PROBE; default 16).")
@@ -150,6 +158,10 @@ extension LynxdOptions {
             guard let seed = UInt64(text) else { throw ConfigError(description: "LYNX_HNSW_SEED='\(text)' is not an unsigned integer (--hnsw-seed)") }
             s.engine.hnswSeed = seed
         }
+        s.engine.indexThreads = try int(indexThreads, "LYNX_INDEX_THREADS", "index-threads", 0...256) ?? EngineConfig.defaultIndexThreads
+        s.engine.indexMaxPending = try int(indexMaxPending, "LYNX_INDEX_MAX_PENDING", "index-max-pending", 1...100_000_000) ?? EngineConfig.defaultIndexMaxPending
+        s.engine.indexPendingWaitSeconds = try double(indexPendingWait, "LYNX_INDEX_PENDING_WAIT", "index-pending-wait", min: 0) ?? 5
+        s.engine.shutdownCheckpointSeconds = try double(shutdownCheckpointTimeout, "LYNX_SHUTDOWN_CHECKPOINT_TIMEOUT", "shutdown-checkpoint-timeout", min: 0) ?? 60
         s.engine.ivfClusters = try int(ivfClusters, "LYNX_IVF_CLUSTERS", "ivf-clusters", 0...1_000_000)
         s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? 16
         s.engine.ivfSpill = try int(ivfSpill, "LYNX_IVF_SPILL", "ivf-spill", 0...IVFIndex.maxSpill)

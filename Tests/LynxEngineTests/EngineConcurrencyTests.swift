@@ -25,6 +25,7 @@ final class EngineConcurrencyTests: XCTestCase {
         c.syncIntervalSeconds = 0.05
         c.checkpointWALBytes = 1 << 40
         c.checkpointIntervalSeconds = 1e9
+        c.indexThreads = 0  // these tests are about the synchronous write path (EnginePendingTests: the background one)
         tweak(&c)
         let engine = try Engine(config: c)
         try engine.recover()

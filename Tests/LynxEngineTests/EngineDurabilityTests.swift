@@ -92,7 +92,7 @@ final class EngineDurabilityTests: XCTestCase {
             _ = try engine.upsert([record(6, 6)])
             expected[6] = record(6, 6)
             try assertStored(engine, expected)
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         try assertRestartRecovers(expected)
     }
@@ -112,7 +112,7 @@ final class EngineDurabilityTests: XCTestCase {
             expected[3] = record(3, 3)
             _ = try engine.delete(1)
             expected[1] = nil
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         try assertRestartRecovers(expected)
     }
@@ -148,7 +148,7 @@ final class EngineDurabilityTests: XCTestCase {
             _ = try engine.delete(7)
             expected[7] = nil
             try assertStored(engine, expected)
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         try assertRestartRecovers(expected)
     }
@@ -185,7 +185,7 @@ final class EngineDurabilityTests: XCTestCase {
             }
             XCTAssertNotNil(try engine.get(2))
             XCTAssertEqual(io.calls(.fdatasync) >= 2, true)
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let reopened = try open()
         try assertStored(reopened, expected)
@@ -219,7 +219,7 @@ final class EngineDurabilityTests: XCTestCase {
                 _ = try engine.delete(i)
                 expected[i] = nil
             }
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let reopened = try open()
         try assertStored(reopened, expected)
@@ -234,7 +234,7 @@ final class EngineDurabilityTests: XCTestCase {
             _ = try engine.upsert([record(1, 1)])
             _ = try engine.checkpoint()
             _ = try engine.upsert([record(2, 2)])  // not checkpointed
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let reopened = try open(SystemFileIO()) { $0.walEnabled = false }
         XCTAssertNotNil(try reopened.get(1))

@@ -36,7 +36,7 @@ extension EngineDurabilityTests {
 
             let third = try engine.checkpoint()
             XCTAssertEqual([third.rowChunksWritten, third.rowChunksReused], [0, 3])
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let reopened = try open()
         try assertStored(reopened, expected)
@@ -70,7 +70,7 @@ extension EngineDurabilityTests {
             let retry = try engine.checkpoint()
             XCTAssertEqual([retry.rowChunksWritten, retry.rowChunksReused], [2, 0])
             XCTAssertEqual(rowFiles().count, 2, "the failed checkpoint's file and the replaced ones are removed")
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         try assertRestartRecovers(expected)
     }
@@ -84,7 +84,7 @@ extension EngineDurabilityTests {
             _ = try engine.checkpoint()  // one checkpoint: generation 0's log still holds LSN 1 on
             _ = try engine.upsert([record(7, 70)])
             expected[7] = record(7, 70)
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let victim = try XCTUnwrap(rowFiles().sorted().first)
         try FileManager.default.removeItem(atPath: rowsDir + "/" + victim)
@@ -104,7 +104,7 @@ extension EngineDurabilityTests {
             _ = try engine.checkpoint()  // generation 0 (LSN 1 on) is gone once generation 2 reuses its file
             _ = try engine.upsert([record(2, 2)])
             _ = try engine.checkpoint()
-            engine.close()
+            engine.close(checkpoint: false)  // as before the shutdown checkpoint: the log is replayed
         }
         let victim = try XCTUnwrap(rowFiles().sorted().last)
         var bytes = [UInt8](FileManager.default.contents(atPath: rowsDir + "/" + victim)!)

@@ -178,7 +178,7 @@ class Writer(threading.Thread):
     """One writer: owned ids sequentially, plus shared ids; stops at `stop` or at the first dead connection."""
 
     def __init__(self, srv: LynxServer, model: Model, log: CycleLog, t: int, seed: int, stop: threading.Event,
-                 cycle: int, durable_fraction: float, sync_always: bool = False):
+                 cycle: int, durable_fraction: float, sync_always: bool = False, batch_max: int = 20):
         super().__init__(daemon=True, name=f"writer-{t}")
         self.base = srv.base_url
         self.model = model
@@ -189,6 +189,7 @@ class Writer(threading.Thread):
         self.cycle = cycle
         self.durable_fraction = durable_fraction
         self.sync_always = sync_always
+        self.batch_max = batch_max
         self.session = TimeoutSession()
         self.n = 0
         # this thread's belief about its owned ids (presence only; exact content is checked later)
@@ -208,7 +209,7 @@ class Writer(threading.Thread):
             md = random_metadata(rng, tag)
             return Op("upsert", [i], {i: Content.of(tag, vec, md)}, durable, tag)
         if r < 0.8:
-            ids = rng.sample(owned, rng.randint(2, 20))
+            ids = rng.sample(owned, rng.randint(2, min(self.batch_max, len(owned))))
             contents = {}
             for k, i in enumerate(ids):
                 contents[i] = Content.of(f"{tag}.{k}", random_vector(rng, self.model.dimension),
@@ -431,15 +432,28 @@ class Variant:
     checkpoint_loop: bool = False   # a thread calling POST /checkpoint continuously
     min_run: float = 0.15
     max_run: float = 0.8
+    index: str | None = None        # None: LYNX_CRASH_INDEX, else flat
+    extra_flags: tuple[str, ...] = ()
+    search_sample: int = 0          # after each restart, search this many live records by their own vector
+    batch_max: int = 20             # records in a batch op: 2 to this
 
     def flags(self) -> list[str]:
         return ["--sync", self.sync, "--checkpoint-wal-bytes", str(self.checkpoint_wal_bytes),
-                "--sync-interval", "0.05", "--threads", "4"]
+                "--sync-interval", "0.05", "--threads", "4", *self.extra_flags]
+
+
+# HNSW with a builder kept far behind the writers (a slow graph: 96-d, m 32, ef_construction 1500, so each link
+# costs milliseconds; batches of up to 300), thousands of ids, longer runs: kills land while thousands of
+# acknowledged records wait in the pending tail; after each restart they must all be there, exact, and found by a
+# search for their own vector.
+BUILDER_BEHIND = Variant(sync="flush", checkpoint_wal_bytes=1 << 20, dimension=96, owned_per_thread=1000,
+                         min_run=1.5, max_run=3.0, index="hnsw", search_sample=150, batch_max=300,
+                         extra_flags=("--hnsw-m", "32", "--hnsw-ef-construction", "1500", "--index-threads", "1"))
 
 
 def lynxd_argv(binary: Path, data_dir: Path, v: Variant) -> list[str]:
     # LYNX_CRASH_INDEX (flat by default) runs the same workload on hnsw or ivf (e.g. scripts/torture.sh).
-    index = os.environ.get("LYNX_CRASH_INDEX", "flat")
+    index = v.index or os.environ.get("LYNX_CRASH_INDEX", "flat")
     return [str(binary), "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir),
             "--dimension", str(v.dimension), "--metric", "l2", "--index", index, *v.flags()]
 
@@ -464,6 +478,8 @@ class CrashRunner:
         self.n_started = 0
         self.srv: LynxServer | None = None
         self.totals = CycleStats()
+        self.pending_at_kills: list[int] = []   # records waiting to be linked (HNSW) just before each kill
+        self.search_found = self.search_tried = 0
 
     def start(self) -> LynxServer:
         self.n_started += 1
@@ -484,7 +500,7 @@ class CrashRunner:
         log = CycleLog()
         kill_during_checkpoint = self.v.checkpoint_loop and self.rng.random() < 0.5
         writers = [Writer(srv, self.model, log, t, self.rng.randrange(2**32), stop, c, self.v.durable_fraction,
-                          self.v.sync == "always")
+                          self.v.sync == "always", self.v.batch_max)
                    for t in range(self.v.threads)]
         ckpt = Checkpointer(srv, log, stop, random.Random(self.rng.randrange(2**32))) if self.v.checkpoint_loop else None
         watcher = HealthWatcher(srv, log, stop)
@@ -502,6 +518,10 @@ class CrashRunner:
         if kill_during_checkpoint and ckpt:
             ckpt.in_flight.wait(2.0)
             time.sleep(self.rng.uniform(0, 0.002))
+        try:
+            self.pending_at_kills.append(int(srv.health().get("linking", {}).get("pending", 0)))
+        except Exception:  # noqa: BLE001 (a busy server: the figure is informational)
+            pass
         srv.proc.send_signal(signal.SIGKILL)
         log.stats.killed_during_checkpoint = bool(ckpt and ckpt.in_flight.is_set())
         srv.proc.wait(20)
@@ -516,9 +536,12 @@ class CrashRunner:
         health = srv2.health()
         if health["wal"]["last_lsn"] < log.stats.max_lsn:
             problems.append(f"after restart last_lsn {health['wal']['last_lsn']} < acknowledged lsn {log.stats.max_lsn} (LSNs went back)")
+        pending_after = srv2.health()["linking"]["pending"]
         observed = fetch_all(srv2, self.model.universe())
         more, st = check_cycle(self.model, log, observed)
         problems += more
+        if self.v.search_sample:
+            problems += self.search_own_vectors(srv2, observed)
         self.model.known = observed
         self.model.max_acked_lsn = max(self.model.max_acked_lsn, st.max_lsn)
         for k in ("acked", "acked_durable", "inflight", "inflight_landed", "batches_inflight", "checkpoints"):
@@ -528,7 +551,31 @@ class CrashRunner:
         self.out(f"cycle {c}: {'FAIL' if problems else 'ok'} run={run_for:.2f}s acked={st.acked} "
                  f"(durable {st.acked_durable}) inflight={st.inflight} landed={st.inflight_landed} "
                  f"checkpoints={st.checkpoints}{' killed-in-checkpoint' if st.killed_during_checkpoint else ''} "
-                 f"max_lsn={st.max_lsn} checkpoint_seq={health['wal']['checkpoint_seq']} live={live}")
+                 f"max_lsn={st.max_lsn} checkpoint_seq={health['wal']['checkpoint_seq']} live={live}"
+                 + (f" pending_at_kill={self.pending_at_kills[-1]} pending_after_restart={pending_after}"
+                    if self.pending_at_kills else ""))
+        return problems
+
+    def search_own_vectors(self, srv: LynxServer, observed: dict[int, Content | None]) -> list[str]:
+        """Searches a sample of live records by their own vector: each must come back (at distance 0) unless the
+        graph misses it, and no answer may hold an id GET does not have. Counts found/tried across cycles."""
+        live = sorted(i for i, c in observed.items() if c is not None)
+        problems: list[str] = []
+        s = TimeoutSession()
+        for i in self.rng.sample(live, min(self.v.search_sample, len(live))):
+            c = observed[i]
+            vec = [struct.unpack("<f", struct.pack("<I", b))[0] for b in c.bits]
+            r = s.post(srv.url("/search"), json={"vector": vec, "k": 10, "ef_search": 256})
+            if r.status_code != 200:
+                problems.append(f"search by id {i}'s vector: {r.status_code} {r.text[:200]}")
+                continue
+            hits = r.json()["results"]
+            self.search_tried += 1
+            self.search_found += any(h["id"] == i and h["distance"] == 0 for h in hits)
+            gone = [h["id"] for h in hits if observed.get(h["id"]) is None]
+            if gone:
+                problems.append(f"search returned ids that GET does not have: {gone[:5]}")
+        s.close()
         return problems
 
     def close(self) -> None:
@@ -554,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         Variant(sync="flush", checkpoint_wal_bytes=65536),
         Variant(sync="always", checkpoint_wal_bytes=65536),
         Variant(sync="flush", checkpoint_wal_bytes=1 << 26, checkpoint_loop=True),
+        BUILDER_BEHIND,
     ]
     work = Path(tempfile.mkdtemp(prefix="lynx-torture-"))
     passed = failed = 0
@@ -585,6 +633,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"work directory kept: {work}")
+    for k, r in enumerate(runners):
+        if r.search_tried:
+            print(f"[v{k}] pending at kills: max {max(r.pending_at_kills, default=0)}; own-vector searches found "
+                  f"{r.search_found}/{r.search_tried}", flush=True)
+            if r.search_found < 0.99 * r.search_tried:
+                print(f"[v{k}] FAIL: fewer than 99% of the records found by their own vector", flush=True)
+                failed += 1
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

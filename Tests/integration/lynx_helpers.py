@@ -36,6 +36,7 @@ CONTRACT_FLAGS = [
     "--ivf-clusters", "--ivf-n-probe", "--log-level",
     # added after the original contract
     "--wal", "--hnsw-seed", "--ivf-spill",
+    "--index-threads", "--index-max-pending", "--index-pending-wait", "--shutdown-checkpoint-timeout",
 ]
 
 LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
@@ -229,6 +230,16 @@ class LynxServer:
         r = self.get("/health")
         assert r.status_code == 200, r.text
         return r.json()
+
+    def wait_linked(self, timeout: float = 60.0) -> dict:
+        """Waits until no record is pending (linked into the HNSW graph); returns the last health answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            h = self.health()
+            if h["linking"]["pending"] == 0:
+                return h
+            assert time.monotonic() < deadline, f"still {h['linking']['pending']} pending after {timeout} s"
+            time.sleep(0.02)
 
     def raw(self, data: bytes, **kw) -> tuple[int, dict[str, str], bytes]:
         return raw_http(self.host, self.port, data, **kw)

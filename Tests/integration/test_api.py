@@ -445,11 +445,13 @@ def test_checkpoints_write_only_the_row_chunks_that_changed(start_server, index)
     srv = start_server(index=index)
     for start in range(0, 2500, 500):
         srv.upsert([{"id": i, "vector": [i, 1, 2, 3]} for i in range(start, start + 500)])
+    srv.wait_linked()  # (pending HNSW records go into the snapshot's pending section, not row chunks)
     assert srv.post("/checkpoint").status_code == 200
     assert _row_chunk_counts(srv) == {"written": 3, "reused": 0}
     first = {p.name for p in (srv.data_dir / "rows").glob("*.lrows")}
     assert len(first) == 3, first
     srv.upsert({"id": 2400, "vector": [-1, -1, -1, -1]})  # a row in the last chunk
+    srv.wait_linked()
     assert srv.post("/checkpoint").status_code == 200
     assert _row_chunk_counts(srv) == {"written": 4, "reused": 2}
     second = {p.name for p in (srv.data_dir / "rows").glob("*.lrows")}

@@ -29,6 +29,10 @@ BAD_FLAGS = [
     (["--dimension", "four"], "dimension"),
     (["--max-body-bytes", "lots"], "max-body-bytes"),
     (["--log-level", "chatty"], "log-level"),
+    (["--index-threads", "-1"], "index-threads"),
+    (["--index-max-pending", "0"], "index-max-pending"),
+    (["--index-pending-wait", "-1"], "index-pending-wait"),
+    (["--shutdown-checkpoint-timeout", "soon"], "shutdown-checkpoint-timeout"),
     (["--no-such-flag"], "no-such-flag"),
 ]
 

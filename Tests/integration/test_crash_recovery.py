@@ -16,7 +16,7 @@ import struct
 
 import pytest
 
-from crash_workload import CrashRunner, Variant, metric
+from crash_workload import BUILDER_BEHIND, CrashRunner, Variant, metric
 from lynx_helpers import f32, wait_until
 
 pytestmark = [pytest.mark.live]
@@ -45,6 +45,30 @@ VARIANTS = {
     "flush-ckptloop": (Variant(sync="flush", checkpoint_wal_bytes=1 << 26, checkpoint_loop=True,
                                owned_per_thread=120), 8),
 }
+
+
+@pytest.mark.slow
+def test_kill_while_the_builder_is_behind(launcher, tmp_path, lynxd_bin):
+    n = cycles(3)
+    seed = BASE_SEED + 17
+    print(f"\nbuilder-behind: seed={seed} (LYNX_CRASH_SEED={BASE_SEED}) cycles={n}")
+    runner = CrashRunner(lynxd_bin, tmp_path, BUILDER_BEHIND, seed, out=print, launch=launcher)
+    failures: list[str] = []
+    try:
+        for c in range(n):
+            problems = runner.cycle(c)
+            if problems:
+                failures.append(f"cycle {c}: " + "\n    ".join(problems[:15]))
+                break
+    finally:
+        runner.close()
+    assert not failures, f"seed={seed}; reproduce with LYNX_CRASH_SEED={BASE_SEED}\n" + "\n".join(failures)
+    print(f"pending at the kills: {runner.pending_at_kills}; own-vector searches found "
+          f"{runner.search_found}/{runner.search_tried}")
+    assert max(runner.pending_at_kills) >= 1000, \
+        f"the builder was never far behind ({runner.pending_at_kills}): the test is not testing what it says"
+    assert runner.search_tried >= 100
+    assert runner.search_found >= 0.99 * runner.search_tried, (runner.search_found, runner.search_tried)
 
 
 @pytest.mark.slow

@@ -38,6 +38,7 @@ def test_hnsw_restart_from_checkpoint_gives_identical_results(start_server, metr
     for i in range(0, 300, 3):  # deletes leave tombstones in the graph; they must never come back
         assert srv.delete(f"/vectors/{i}").status_code == 200
     queries = random_vectors(25, seed=8)
+    srv.wait_linked()  # (the builder would otherwise change the graph between the two sides of the comparison)
     before = search_all(srv, queries)
     before_filtered = search_all(srv, queries, filter={"parity": 1}, ef_search=128)
     assert all(len(r) == 10 for r in before)

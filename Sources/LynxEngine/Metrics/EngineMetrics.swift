@@ -14,6 +14,12 @@ public final class EngineMetrics: Sendable {
     public let recoveryDuration = Gauge()
     public let recoveryFramesReplayed = Gauge()
     public let walInvalidFrames = LabeledCounter(labelNames: ["reason"])
+    /// Pending operations the builder linked into the index.
+    public let linked = Counter()
+    /// Seconds of one builder step (plan and apply of up to its batch of records).
+    public let linkDuration = Histogram(bounds: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
+    /// Writes refused because the pending tail stayed full.
+    public let pendingFullRejections = Counter()
 
     public init() {}
 }

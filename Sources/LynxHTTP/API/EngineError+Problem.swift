@@ -18,6 +18,8 @@ extension EngineError {
             return .unavailable(detail + "; nothing was applied")
         case .recovering(let progress):
             return .unavailable("recovering from the log (\(Int(progress * 100))% replayed); retry shortly", retryAfter: 1)
+        case .overloaded(let detail, let retryAfter):
+            return .unavailable(detail + "; retry later", retryAfter: retryAfter)
         case .failed(let reason):
             return .unavailable(reason)
         case .internalError(let detail):

@@ -75,6 +75,8 @@ enum Responses {
             w.key("index_bytes"); w.int(s.indexBytes)
             w.key("metadata_bytes"); w.int(s.metadataBytes)
             w.endObject()
+            w.key("linking")
+            writePending(pending: s.pending, linked: s.linked, to: &w)
             w.key("totals")
             w.beginObject()
             w.key("inserts"); w.uint64(s.inserts)
@@ -82,6 +84,15 @@ enum Responses {
             w.key("searches"); w.uint64(s.searches)
             w.endObject()
         }
+    }
+
+    /// `{"pending": n, "behind": bool, "linked_total": n}`: records acknowledged but not yet linked into the index.
+    private static func writePending(pending: Int, linked: UInt64, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("pending"); w.int(pending)
+        w.key("behind"); w.bool(pending > 0)
+        w.key("linked_total"); w.uint64(linked)
+        w.endObject()
     }
 
     static func health(_ engine: Engine) -> HTTPResponse {
@@ -100,10 +111,12 @@ enum Responses {
             }
         case .ready:
             let log = engine.logReport()
-            let count = engine.count
+            let count = engine.count, pending = engine.pendingCount, linked = engine.metrics.linked.current
             return object { w in
                 w.key("status"); w.string("ok")
                 w.key("count"); w.int(count)
+                w.key("linking")
+                writePending(pending: pending, linked: linked, to: &w)
                 w.key("wal")
                 w.beginObject()
                 w.key("enabled"); w.bool(log.enabled)

@@ -25,6 +25,13 @@ enum MetricsExposition {
         out.counter("lynx_upserts_total", "Records upserted.", Double(m.upserts.current))
         out.counter("lynx_deletes_total", "Records deleted.", Double(m.deletes.current))
         out.counter("lynx_searches_total", "Searches answered.", Double(m.searches.current))
+        out.gauge("lynx_index_pending_vectors", "Records acknowledged and searchable (exactly) but not yet linked into the index.",
+                  [([], [], Double(stats.pending))])
+        out.counter("lynx_index_linked_total", "Pending records the builder linked into the index.", Double(m.linked.current))
+        out.header("lynx_index_link_duration_seconds", "histogram", "Duration of one builder step (planning and applying its records' links).")
+        out.histogramSamples("lynx_index_link_duration_seconds", [], m.linkDuration)
+        out.counter("lynx_index_pending_full_rejections_total", "Writes refused with 503 because the pending records stayed at the bound.",
+                    Double(m.pendingFullRejections.current))
 
         let log = engine.logReport()
         out.gauge("lynx_wal_enabled", "1 when writes go through the write-ahead log.", [([], [], log.enabled ? 1 : 0)])

@@ -1,0 +1,249 @@
+import Foundation
+import LynxEngine
+import LynxIndex
+import LynxJSON
+import Synchronization
+import XCTest
+
+/// The HNSW write path with background linking: writes land in the pending tail (searched exactly), the builder
+/// links them into the graph, and readers never see a record twice, missing, or in a superseded version.
+final class EnginePendingTests: XCTestCase {
+    var dirs: [String] = []
+
+    override func tearDownWithError() throws {
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    func newDir() -> String {
+        let dir = NSTemporaryDirectory() + "lynx-pending-\(UUID().uuidString)"
+        dirs.append(dir)
+        return dir
+    }
+
+    func open(_ dir: String, index: IndexKind = .hnsw, dimension: Int = 16, metric: Metric = .l2,
+              tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
+        var c = EngineConfig()
+        c.dataDir = dir
+        c.dimension = dimension
+        c.metric = metric
+        c.index = index
+        c.hnswSeed = 7
+        c.hnswM = 8
+        c.hnswEfConstruction = 64
+        c.indexThreads = 1
+        c.syncIntervalSeconds = 0.05
+        c.checkpointWALBytes = 1 << 40
+        c.checkpointIntervalSeconds = 1e9
+        tweak(&c)
+        let engine = try Engine(config: c)
+        try engine.recover()
+        return engine
+    }
+
+    static func vectors(count: Int, dim: Int, seed: UInt64) -> [[Float]] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in (0..<dim).map { _ in Float(rng.next() >> 40) / Float(1 << 24) - 0.5 } }
+    }
+
+    func search(_ engine: Engine, _ q: [Float], k: Int, filter: [(key: String, value: JSONValue)]? = nil) throws -> [SearchResultItem] {
+        try engine.search(q, k: k, params: SearchParams(efSearch: 64), filter: filter, includeMetadata: false, includeVector: false)
+    }
+
+    /// With the builder paused every record is pending: a search is exactly a Flat search over the same records
+    /// (ids and distances), for each metric, single and batched, with and without a filter.
+    func testSearchOverPendingRecordsIsExact() throws {
+        for metric in [Metric.l2, .cosine, .dot] {
+            let data = Self.vectors(count: 600, dim: 16, seed: 11)
+            let queries = Self.vectors(count: 20, dim: 16, seed: 12)
+            let hnsw = try open(newDir(), metric: metric)
+            let flat = try open(newDir(), index: .flat, metric: metric)
+            defer { hnsw.close(); flat.close() }
+            hnsw.setLinkingPaused(true)
+            for engine in [hnsw, flat] {
+                _ = try engine.upsert(data.enumerated().map { i, v in
+                    VectorRecord(id: UInt64(i), vector: v, metadata: try! Metadata(json: Array(#"{"odd":\#(i % 2 == 1)}"#.utf8)))
+                })
+            }
+            XCTAssertEqual(hnsw.pendingCount, 600)
+            XCTAssertEqual(hnsw.count, 600)
+            let odd: [(key: String, value: JSONValue)] = [(key: "odd", value: .bool(true))]
+            for q in queries {
+                for filter in [nil, odd] {
+                    let a = try search(hnsw, q, k: 10, filter: filter), b = try search(flat, q, k: 10, filter: filter)
+                    XCTAssertEqual(a.map(\.id), b.map(\.id), "\(metric)")
+                    XCTAssertEqual(a.map(\.distance), b.map(\.distance), "\(metric)")
+                }
+            }
+            let a = try hnsw.search(batch: queries, k: 5, params: SearchParams(), filter: nil, includeMetadata: false, includeVector: false)
+            let b = try flat.search(batch: queries, k: 5, params: SearchParams(), filter: nil, includeMetadata: false, includeVector: false)
+            XCTAssertEqual(a.map { $0.map(\.id) }, b.map { $0.map(\.id) }, "\(metric)")
+        }
+    }
+
+    /// Half linked, half pending, with replacements and deletes on both sides: get, count and search show the
+    /// newest version of each id only; after linking the graph returns the same as before.
+    func testSupersededAndDeletedVersionsAreNeverVisible() throws {
+        let dim = 16
+        let engine = try open(newDir(), dimension: dim)
+        defer { engine.close() }
+        let first = Self.vectors(count: 400, dim: dim, seed: 21)
+        _ = try engine.upsert(first.enumerated().map { VectorRecord(id: UInt64($0), vector: $1) })
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        engine.setLinkingPaused(true)
+        // Replace ids 0..<100 with far-away vectors, delete 100..<150, add 400..<500.
+        let far = (0..<100).map { i in [Float](repeating: 50 + Float(i), count: dim) }
+        _ = try engine.upsert(far.enumerated().map { VectorRecord(id: UInt64($0), vector: $1) })
+        for id in 100..<150 { _ = try engine.delete(UInt64(id)) }
+        let added = Self.vectors(count: 100, dim: dim, seed: 22)
+        _ = try engine.upsert(added.enumerated().map { VectorRecord(id: UInt64(400 + $0), vector: $1) })
+        XCTAssertEqual(engine.count, 450)
+        XCTAssertGreaterThan(engine.pendingCount, 0)
+
+        func check(_ stage: String) throws {
+            XCTAssertEqual(engine.count, 450, stage)
+            for id in 0..<100 { XCTAssertEqual(try engine.get(UInt64(id))?.vector, far[id], stage) }
+            for id in 100..<150 { XCTAssertNil(try engine.get(UInt64(id)), stage) }
+            for id in 400..<500 { XCTAssertEqual(try engine.get(UInt64(id))?.vector, added[id - 400], stage) }
+            // Querying at an old vector of a replaced id must not return that id (its new vector is far away),
+            // nor any deleted id.
+            for id in stride(from: 0, to: 150, by: 7) {
+                let hits = try search(engine, first[id], k: 10)
+                XCTAssertFalse(hits.contains { $0.id == UInt64(id) }, "\(stage): old version of \(id) returned")
+                XCTAssertFalse(hits.contains { (100..<150).contains($0.id) }, "\(stage): deleted id returned")
+                XCTAssertEqual(hits.count, 10, stage)
+            }
+            // A pending replacement is found exactly.
+            XCTAssertEqual(try search(engine, far[42], k: 1).first?.id, 42, stage)
+        }
+        try check("pending")
+        engine.setLinkingPaused(false)
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        try check("linked")
+    }
+
+    /// Writers, searchers and the builder at once: every search answer holds only ids that exist in some version,
+    /// never the same id twice, and a batch is seen all or nothing (its records share a tag in metadata; a
+    /// search whose filter is that tag sees either none of the batch or all of it).
+    func testBatchesBecomeVisibleWhole() throws {
+        let dim = 16, batches = 60, perBatch = 20
+        let engine = try open(newDir(), dimension: dim)
+        defer { engine.close() }
+        let data = Self.vectors(count: batches * perBatch, dim: dim, seed: 31)
+        let stop = Atomic(false)
+        let failures = Mutex<[String]>([])
+        let searcher = Thread {
+            var q = 0
+            while !stop.load(ordering: .relaxed) {
+                let b = q % batches
+                let filter: [(key: String, value: JSONValue)] = [(key: "batch", value: .string("b\(b)"))]
+                if let hits = try? engine.search(data[(q * 13) % data.count], k: perBatch + 5, params: SearchParams(efSearch: 64),
+                                                 filter: filter, includeMetadata: false, includeVector: false) {
+                    if hits.count != 0 && hits.count != perBatch {
+                        failures.withLock { $0.append("batch \(b): \(hits.count) of \(perBatch) visible") }
+                    }
+                    if Set(hits.map(\.id)).count != hits.count { failures.withLock { $0.append("duplicate ids") } }
+                }
+                q += 1
+            }
+        }
+        searcher.start()
+        for b in 0..<batches {
+            let records = (0..<perBatch).map { j -> VectorRecord in
+                let i = b * perBatch + j
+                return VectorRecord(id: UInt64(i), vector: data[i], metadata: try! Metadata(json: Array(#"{"batch":"b\#(b)"}"#.utf8)))
+            }
+            _ = try engine.upsert(records)
+            usleep(2000)
+        }
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        stop.store(true, ordering: .relaxed)
+        while !searcher.isFinished { usleep(1000) }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(engine.count, batches * perBatch)
+    }
+
+    /// The bound: with the builder paused a write that would pass `indexMaxPending` waits, then is refused with
+    /// `.overloaded` and changes nothing; once the builder runs again writes go through.
+    func testFullTailRefusesWritesAfterTheWait() throws {
+        let engine = try open(newDir()) {
+            $0.indexMaxPending = 50
+            $0.indexPendingWaitSeconds = 0.2
+        }
+        defer { engine.close() }
+        engine.setLinkingPaused(true)
+        let data = Self.vectors(count: 80, dim: 16, seed: 41)
+        _ = try engine.upsert((0..<50).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+        let lsn = engine.lastLSN
+        let started = Date()
+        XCTAssertThrowsError(try engine.upsert([VectorRecord(id: 60, vector: data[60])])) { error in
+            guard case EngineError.overloaded(_, let retryAfter) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(retryAfter, 1)
+        }
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2)
+        XCTAssertThrowsError(try engine.delete(3))
+        XCTAssertEqual(engine.lastLSN, lsn, "a refused write logs nothing")
+        XCTAssertNil(try engine.get(60))
+        XCTAssertEqual(engine.count, 50)
+        XCTAssertNotNil(try engine.get(3))
+        engine.setLinkingPaused(false)
+        _ = try engine.upsert((50..<80).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        XCTAssertEqual(engine.count, 80)
+    }
+
+    /// A checkpoint taken while records are pending keeps them (the snapshot's pending section): after a restart
+    /// they are searchable at once, nothing is replayed, and they get linked.
+    func testCheckpointWithPendingRecordsRestoresThem() throws {
+        let dir = newDir()
+        let data = Self.vectors(count: 300, dim: 16, seed: 51)
+        do {
+            let engine = try open(dir)
+            _ = try engine.upsert((0..<200).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+            engine.setLinkingPaused(true)
+            _ = try engine.upsert((200..<300).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            _ = try engine.upsert([VectorRecord(id: 5, vector: data[299])])
+            _ = try engine.delete(6)
+            XCTAssertEqual(engine.pendingCount, 102)
+            try engine.checkpoint()
+            engine.close()  // the shutdown checkpoint also runs; pending stays pending while paused
+        }
+        let engine = try open(dir) { $0.linkingStartsPaused = true }
+        defer { engine.close() }
+        XCTAssertEqual(engine.metrics.recoveryFramesReplayed.current, 0)
+        XCTAssertEqual(engine.pendingCount, 102)
+        XCTAssertEqual(engine.count, 299)
+        XCTAssertEqual(try engine.get(5)?.vector, data[299])
+        XCTAssertNil(try engine.get(6))
+        XCTAssertEqual(try search(engine, data[250], k: 1).first?.id, 250)
+        engine.setLinkingPaused(false)
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        XCTAssertEqual(try search(engine, data[250], k: 1).first?.id, 250)
+        XCTAssertEqual(engine.count, 299)
+    }
+
+    /// Recovery puts the replayed log into the tail: ready without linking, everything searchable, then linked.
+    func testReplayGoesIntoTheTail() throws {
+        let dir = newDir()
+        let data = Self.vectors(count: 500, dim: 16, seed: 61)
+        do {
+            let engine = try open(dir)
+            engine.setLinkingPaused(true)
+            _ = try engine.upsert((0..<500).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            _ = try engine.delete(10)
+            // No close(): as after a crash, the log holds everything and no checkpoint was written.
+            engine.close(checkpoint: false)
+        }
+        let engine = try open(dir) { $0.linkingStartsPaused = true }
+        defer { engine.close() }
+        XCTAssertEqual(engine.metrics.recoveryFramesReplayed.current, 501)
+        XCTAssertEqual(engine.count, 499)
+        XCTAssertEqual(engine.pendingCount, 500)
+        XCTAssertNil(try engine.get(10))
+        XCTAssertEqual(try search(engine, data[321], k: 1).first?.id, 321)
+        engine.setLinkingPaused(false)
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        XCTAssertEqual(try search(engine, data[321], k: 1).first?.id, 321)
+        XCTAssertEqual(engine.count, 499)
+    }
+}
