@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (CI runs it through .ci/run): installs what it needs, builds in release mode,
-# runs the Swift unit tests, then the integration tests against real lynxd processes.
+# runs the Swift unit tests, the engine's concurrency tests under ThreadSanitizer (scripts/tsan.sh), then the
+# integration tests against real lynxd processes.
 # Tests that need ../shared (the dev data set, the peer benchmarks) skip with a reason when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ fi
 # Skipped tests, each with its reason (e.g. the dev data set of ../shared is absent on a user's clone).
 grep -E ": Test skipped - " "$unit_log" | sed -E 's/^.*: ([A-Za-z0-9_]+\.[A-Za-z0-9_]+) : Test skipped - /skipped \1: /' || true
 grep -E "Executed [0-9]+ tests" "$unit_log" | tail -n 1
+
+echo "== ThreadSanitizer: writers, searchers and the index builder at once"
+scripts/tsan.sh EnginePendingTests
 
 echo "== integration tests (real lynxd over HTTP)"
 export LYNXD="$PWD/.build/release/lynxd"

@@ -65,6 +65,8 @@ public struct EngineConfig: Sendable {
     public var indexThreads: Int = EngineConfig.defaultIndexThreads
     /// Most records pending (acknowledged, not yet linked) before writes wait for the builder.
     public var indexMaxPending: Int = EngineConfig.defaultIndexMaxPending
+    /// Nice value of the builder threads (0: the same priority as request threads).
+    public var indexBuilderNiceness: Int32 = 10
     /// Starts the builder paused (`Engine.setLinkingPaused`), for tests that look at the state recovery leaves.
     public var linkingStartsPaused: Bool = false
     /// How long a write waits for room in a full tail before it is refused (503 with Retry-After).

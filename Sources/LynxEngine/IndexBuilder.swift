@@ -17,9 +17,14 @@ final class IndexBuilder: @unchecked Sendable {
     private var kicked = false
     private var paused = false
 
-    init(engine: Engine, batchSize: Int) {
+    /// Nice value of the builder thread: linking yields the CPU to request threads (ingest is acknowledged at log
+    /// speed while the cores are busy) and takes what they leave idle.
+    let niceness: Int32
+
+    init(engine: Engine, batchSize: Int, niceness: Int32) {
         self.engine = engine
         self.batchSize = max(1, batchSize)
+        self.niceness = niceness
     }
 
     func start() {
@@ -53,6 +58,8 @@ final class IndexBuilder: @unchecked Sendable {
     }
 
     private func run() {
+        // On Linux the nice value is a thread's own, and `who` 0 is the calling thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         while true {
             let (stop, idle): (Bool, Bool) = cond.withLock {
                 if !stopping && (!kicked || paused) { cond.wait(seconds: 0.5) }
