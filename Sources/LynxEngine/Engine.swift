@@ -99,7 +99,7 @@ public final class Engine: @unchecked Sendable {
     public func upsert(_ records: [VectorRecord]) throws -> UInt64 {
         try checkWritable()
         for (i, record) in records.enumerated() {
-            try validate(record.vector, field: records.count == 1 ? "vector" : "vectors[\(i)].vector")
+            try validate(record.vector, field: .record(i))
         }
         let ops = records.map { WALOperation.upsert(id: $0.id, vector: $0.vector, metadata: $0.metadata?.json ?? []) }
         let lsn: UInt64
@@ -243,7 +243,7 @@ public final class Engine: @unchecked Sendable {
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [SearchResultItem] {
         try checkReadable()
-        try validate(query, field: "vector")
+        try validate(query, field: .query(0))
         metrics.searches.add()
         return stateLock.read {
             let hits = query.withUnsafeBufferPointer {
@@ -260,7 +260,7 @@ public final class Engine: @unchecked Sendable {
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [[SearchResultItem]] {
         try checkReadable()
-        for (i, query) in queries.enumerated() { try validate(query, field: "queries[\(i)]") }
+        for (i, query) in queries.enumerated() { try validate(query, field: .query(i)) }
         metrics.searches.add(UInt64(queries.count))
         let packed = Array(queries.joined())
         return stateLock.read {
@@ -331,7 +331,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Dimension; a norm small enough that distances stay finite; under cosine, a norm large enough to have a
     /// direction in float32.
-    func validate(_ vector: [Float], field: String) throws {
+    func validate(_ vector: [Float], field: VectorField) throws {
         guard vector.count == dimension else {
             throw EngineError.dimensionMismatch(field: field, expected: dimension, actual: vector.count)
         }

@@ -1,7 +1,14 @@
+/// Which vector of a call a validation error is about: the vector of record i of an upsert, or query i of a search
+/// (0 for a single search). The edge names it in its own terms (HTTP: a JSON path).
+public enum VectorField: Equatable, Sendable {
+    case record(Int)
+    case query(Int)
+}
+
 /// Why the engine refused or failed an operation. The HTTP layer maps each case to one problem type.
 public enum EngineError: Error, Equatable, Sendable {
-    case dimensionMismatch(field: String, expected: Int, actual: Int)
-    case invalidVector(field: String, reason: String)
+    case dimensionMismatch(field: VectorField, expected: Int, actual: Int)
+    case invalidVector(field: VectorField, reason: String)
     case notFound(id: UInt64)
     case outOfRange(field: String, reason: String)
     /// The log could not take the write (disk full, short write): nothing was applied; retry later.

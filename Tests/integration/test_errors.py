@@ -412,6 +412,17 @@ def test_422_dimension_mismatch_in_batch_applies_nothing(seeded):
     assert "vectors[2]" in body["detail"], body
 
 
+def test_422_a_one_record_batch_names_its_vector_by_index(seeded):
+    before = state_snapshot(seeded, PROBE_IDS)
+    r = seeded.post("/vectors", json={"vectors": [{"id": 102, "vector": [1, 2, 3]}]})
+    body = _check_rejected(seeded, r, 422, "dimension-mismatch", before)
+    assert body.get("field") == "vectors[0].vector", body
+    r = seeded.post("/vectors", json={"id": 102, "vector": [1, 2, 3]})
+    assert _check_rejected(seeded, r, 422, "dimension-mismatch", before).get("field") == "vector"
+    r = seeded.post("/search/batch", json={"queries": [[1, 0, 0]]})
+    assert _check_rejected(seeded, r, 422, "dimension-mismatch", before).get("field") == "queries[0]"
+
+
 def test_422_dimension_mismatch_search(seeded):
     before = state_snapshot(seeded, PROBE_IDS)
     r = seeded.post("/search", json={"vector": [1, 0, 0, 0, 0, 0]})

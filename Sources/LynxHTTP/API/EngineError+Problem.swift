@@ -1,13 +1,15 @@
 import LynxEngine
 
 extension EngineError {
-    /// The one place where engine errors become HTTP problems.
-    var problem: Problem {
+    /// The one place where engine errors become HTTP problems. `batch`: the request body was a batch
+    /// (`{"vectors": [...]}` or `{"queries": [...]}`), so a vector is named by its index.
+    func problem(batch: Bool = false) -> Problem {
         switch self {
         case .dimensionMismatch(let field, let expected, let actual):
-            return .dimensionMismatch(field: field, expected: expected, actual: actual)
+            return .dimensionMismatch(field: field.jsonPath(batch: batch), expected: expected, actual: actual)
         case .invalidVector(let field, let reason):
-            return .outOfRange("\(field): \(reason)", field: field)
+            let path = field.jsonPath(batch: batch)
+            return .outOfRange("\(path): \(reason)", field: path)
         case .notFound(let id):
             return .notFound("no vector with id \(id)")
         case .outOfRange(let field, let reason):
@@ -24,6 +26,16 @@ extension EngineError {
             return .unavailable(reason)
         case .internalError(let detail):
             return .internalError(detail)
+        }
+    }
+}
+
+extension VectorField {
+    /// The field's JSON path in the request body.
+    func jsonPath(batch: Bool) -> String {
+        switch self {
+        case .record(let i): return batch ? "vectors[\(i)].vector" : "vector"
+        case .query(let i): return batch ? "queries[\(i)]" : "vector"
         }
     }
 }

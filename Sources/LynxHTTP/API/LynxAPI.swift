@@ -130,13 +130,14 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     private func upsert(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
         let durable = try RequestDecoder.durableFlag(request)
         guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
-        let records: [VectorRecord]
+        let decoded: RequestDecoder.DecodedRecords
         if let fast = decoder.fastRecords(request.body, dimensionHint: engine.dimension) {
-            records = fast
+            decoded = fast
         } else {
-            records = try decoder.records(RequestDecoder.json(request))
+            decoded = try decoder.records(RequestDecoder.json(request))
         }
-        let lsn = try engineCall { try engine.upsert(records) }
+        let records = decoded.records
+        let lsn = try engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
         return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
             w.key("upserted"); w.int(records.count)
             w.key("lsn"); w.uint64(lsn)
@@ -167,7 +168,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             case .success:
                 return Responses.object { body(&$0, true) }
             case .failure(let error):
-                var problem = error.problem
+                var problem = error.problem()
                 problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
                 return problem.response
             }
@@ -206,7 +207,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     private func batchSearch(_ request: BatchSearchRequest) throws(Problem) -> HTTPResponse {
         let o = request.options
-        let results = try engineCall {
+        let results = try engineCall(batch: true) {
             try engine.search(
                 batch: request.queries, k: o.k, params: o.params, filter: o.filter,
                 includeMetadata: o.includeMetadata, includeVector: o.includeVector)
@@ -220,7 +221,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             case .success(let durable):
                 return Responses.object { w in w.key("durable_lsn"); w.uint64(durable) }
             case .failure(let error):
-                return error.problem.response
+                return error.problem().response
             }
         }
     }
@@ -234,12 +235,12 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Runs an engine call, turning its errors into problems.
-    private func engineCall<T>(_ body: () throws -> T) throws(Problem) -> T {
+    /// Runs an engine call, turning its errors into problems (`batch`: the body named its vectors by index).
+    private func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
         } catch let error as EngineError {
-            throw error.problem
+            throw error.problem(batch: batch)
         } catch {
             throw Problem.internalError("\(error)")
         }
@@ -250,7 +251,7 @@ extension Error {
     /// Every error leaves the API as a problem.
     var response: HTTPResponse {
         if let problem = self as? Problem { return problem.response }
-        if let engineError = self as? EngineError { return engineError.problem.response }
+        if let engineError = self as? EngineError { return engineError.problem().response }
         return Problem.internalError("\(self)").response
     }
 }

@@ -82,7 +82,13 @@ struct RequestDecoder {
 
     // MARK: - Upsert
 
-    func records(_ body: JSONValue) throws(Problem) -> [VectorRecord] {
+    /// The records of a `POST /vectors` body, and whether it was a batch (`{"vectors": [...]}`) or one record.
+    struct DecodedRecords {
+        var records: [VectorRecord]
+        var isBatch: Bool
+    }
+
+    func records(_ body: JSONValue) throws(Problem) -> DecodedRecords {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("the body must be a JSON object: a record {\"id\", \"vector\", \"metadata\"?} or a batch {\"vectors\": [...]}")
         }
@@ -99,9 +105,9 @@ struct RequestDecoder {
                 }
                 records.append(record)
             }
-            return records
+            return DecodedRecords(records: records, isBatch: true)
         }
-        return [try Self.record(body, path: "")]
+        return DecodedRecords(records: [try Self.record(body, path: "")], isBatch: false)
     }
 
     static func record(_ value: JSONValue, path: String) throws(Problem) -> VectorRecord {
