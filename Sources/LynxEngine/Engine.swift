@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import LynxIndex
 import LynxJSON
@@ -45,6 +46,8 @@ public final class Engine: @unchecked Sendable {
     /// Held by whoever mutates the index structure outside the write path: the builder's steps, rebuilds.
     let linkLock = PlainMutex<Void>(())
     var builder: IndexBuilder?
+    /// Runs the checkpoints that make writes durable when there is no log (`whenDurable`).
+    private let durabilityQueue = DispatchQueue(label: "lynx.durability")
 
     /// Whether writes are staged in a pending tail and linked in the background (see the type's comment).
     public var linksInBackground: Bool { indexKind == .hnsw && config.indexThreads > 0 }
@@ -175,12 +178,18 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Calls `done` once every write up to `lsn` is durable, or with the error that stopped the store.
-    /// Without a log, durability comes only from checkpoints: `done` runs after one.
+    /// Whether every write is acknowledged only once durable (`--sync always`).
+    public var acknowledgesDurableOnly: Bool { config.syncMode == .always }
+
+    /// Calls `done` once every write up to `lsn` is durable, or with the error that stopped the store; never on
+    /// the caller's thread when it has to wait. Without a log, durability comes only from checkpoints: `done` runs
+    /// after one, which runs on a background queue (one at a time).
     public func whenDurable(_ lsn: UInt64, _ done: @escaping @Sendable (Result<UInt64, EngineError>) -> Void) {
         if let committer {
             committer.waitDurable(lsn, done)
-        } else {
+            return
+        }
+        durabilityQueue.async { [self] in
             do {
                 let report = try checkpoint()
                 done(.success(report.lsn))

@@ -10,8 +10,6 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     let decoder: RequestDecoder
     let httpMetrics = HTTPMetrics()
     let version: String
-    /// Set while the process shuts down (for the health answer).
-    public var syncAlways: Bool { engine.config.syncMode == .always }
 
     /// Route templates and the methods each allows.
     static let routes: [(template: String, methods: [String])] = [
@@ -160,7 +158,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     private func acknowledge(
         lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
-        guard durable || syncAlways else {
+        guard durable || engine.acknowledgesDurableOnly else {
             return .now(Responses.object { body(&$0, false) })
         }
         return afterDurable(lsn) { result in
@@ -175,17 +173,12 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Suspends the request until `lsn` is durable, then answers with `respond(result)`. Without a log, durability
-    /// means a checkpoint, which runs on the maintenance queue rather than on a server thread.
+    /// Suspends the request until `lsn` is durable, then answers with `respond(result)`.
     private func afterDurable(
         _ lsn: UInt64, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
     ) -> HandlerResult {
         let engine = self.engine
-        let queue = maintenance
-        return .later { complete in
-            let wait: @Sendable () -> Void = { engine.whenDurable(lsn) { complete(respond($0)) } }
-            if engine.config.walEnabled { wait() } else { queue.async(execute: wait) }
-        }
+        return .later { complete in engine.whenDurable(lsn) { complete(respond($0)) } }
     }
 
     private func getVector(_ id: UInt64) throws(Problem) -> HTTPResponse {
