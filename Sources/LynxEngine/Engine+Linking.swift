@@ -11,6 +11,11 @@ extension Engine {
         builder?.setPaused(paused)
     }
 
+    /// Records pending and linked so far, read together (their sum moves only with new writes).
+    public func linkingReport() -> (pending: Int, linked: UInt64) {
+        stateLock.read { (state.pendingCount, metrics.linked.current) }
+    }
+
     /// Waits until nothing is pending, at most `seconds`; true when nothing is.
     @discardableResult
     public func waitUntilLinked(seconds: Double) -> Bool {
@@ -58,9 +63,10 @@ extension Engine {
                         }
                     }
                 }
+                // Counted under the write lock, so a reader that takes pending and linked together sees them agree.
+                metrics.linked.add(UInt64(work.count))
             }
             metrics.linkDuration.observe(monotonicSeconds() - started)
-            metrics.linked.add(UInt64(work.count))
             return work.count
         }
     }

@@ -308,7 +308,7 @@ public final class Engine: @unchecked Sendable {
                 indexBytes: memory.indexBytes + pendingMemory.indexBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
-                pending: state.pendingCount, linked: metrics.linked.current)
+                pending: state.pendingCount, linked: metrics.linked.current)  // (linked moves under the write lock)
         }
     }
 

@@ -9,6 +9,7 @@ has a deadline. stdlib + numpy.
 import http.client
 import json
 import os
+from pathlib import Path
 import re
 import shutil
 import signal
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 
-DATA = os.environ.get("LYNX_BENCH_DATA", "/work/shared/data/dev")
+DATA = os.environ.get("LYNX_BENCH_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "data" / "dev"))
 BIN = os.environ.get("LYNX_BIN", "/tmp/lynxd-bench")
 TMP = os.environ.get("LYNX_BENCH_TMP", "/tmp")
 LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
@@ -210,7 +211,12 @@ def load_batches(port, bodies, conns=4, deadline_s=600):
                 with lock:
                     errors["deadline"] = errors.get("deadline", 0) + 1
                 break
-            st, data = call(c, "POST", "/vectors", bodies[i][1])
+            try:
+                st, data = call(c, "POST", "/vectors", bodies[i][1])
+            except (OSError, http.client.HTTPException) as e:
+                with lock:
+                    errors["exception"] = repr(e)[:200]
+                break
             if st != 200:
                 with lock:
                     errors[st] = errors.get(st, 0) + 1

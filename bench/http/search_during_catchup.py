@@ -69,7 +69,7 @@ def per_query_recall(found, gtrows):
     return [len(set(f[:10]) & set(int(x) for x in g[:10])) / 10 for f, g in zip(found, gtrows)]
 
 
-def measure(s, state, idx, gtrows, extra=None):
+def measure(s, state, idx, gtrows, extra=None, show=True):
     st0, h0 = s.health()
     t0 = time.perf_counter()
     lat, found = L.run_queries(s.port, qb, idx)
@@ -82,7 +82,8 @@ def measure(s, state, idx, gtrows, extra=None):
            "recall_at_10": round(sum(pq) / len(pq), 4), "loadavg": L.loadavg()}
     if extra:
         out.update(extra)
-    print(json.dumps(out), flush=True)
+    if show:
+        print(json.dumps(out), flush=True)
     return out, pq
 
 
@@ -94,8 +95,10 @@ def catchup(s, state, gtrows):
         idx = [(k + i) % nq for i in range(W)]
         k += W
         out, pq = measure(s, state, idx, gtrows, {"window": len(wins) + 1,
-                                                  "s_since_exec": round(time.perf_counter() - s.t_exec, 3)})
+                                                  "s_since_exec": round(time.perf_counter() - s.t_exec, 3)},
+                          show=False)
         out["linked_per_s"] = round((out["pending_start"] - out["pending_end"]) / out["window_s"])
+        print(json.dumps(out), flush=True)
         wins.append((out, idx, pq))
         if out["pending_end"] == 0:
             break

@@ -12,5 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -z "${LYNX_BIN:-}" ]; then cp .build/release/lynxd /tmp/lynxd-bench; export LYNX_BIN=/tmp/lynxd-bench; fi
 PY=${LYNX_BENCH_PY:-/tmp/peers-venv/bin/python}
-bash /work/shared/bench/limits/env_note.sh "${LYNX_BENCH_TMP:-/tmp}"
+export PYTHONDONTWRITEBYTECODE=1
+bash ../shared/bench/limits/env_note.sh "${LYNX_BENCH_TMP:-/tmp}"
 exec timeout 1200 "$PY" -u bench/http/search_during_catchup.py "${1:-300}" "${2:-8}" "${3:-1}"

@@ -12,7 +12,7 @@ Lynx, per round (fresh data dir each round):
   4. Restart: seconds from exec to the first /health 200 (and the pending / count it reports).
   Ratio kill/clean = (2) / (4) (goal <= 2).
 Chroma (chromadb from /tmp/peers-venv, server started and measured with the Server class and load() of
-/work/shared/bench/peers/bench_chroma.py; collection hnsw l2, max_neighbors 16, ef_construction 200):
+../shared/bench/peers/bench_chroma.py; collection hnsw l2, max_neighbors 16, ef_construction 200):
   once: add the same 40,000 vectors in batches of 100, SIGKILL right after the last ack, start: seconds to the
   first heartbeat and to the first query answered, count (an extra, not what bench_chroma.py measures);
   each round after Lynx's: start -> heartbeat -> first query answered (the restart bench_chroma.py measures),
@@ -25,6 +25,7 @@ One JSON line per measurement, a summary line with medians. Load average on ever
 """
 import json
 import os
+from pathlib import Path
 import signal
 import socket
 import statistics
@@ -32,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http"))
-sys.path.insert(0, "/work/shared/bench/peers")
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "shared" / "bench" / "peers"))
 import pending_lib as L  # noqa: E402
 import bench_chroma as BC  # noqa: E402  (Server, load)
 

@@ -111,7 +111,7 @@ enum Responses {
             }
         case .ready:
             let log = engine.logReport()
-            let count = engine.count, pending = engine.pendingCount, linked = engine.metrics.linked.current
+            let count = engine.count, (pending, linked) = engine.linkingReport()
             return object { w in
                 w.key("status"); w.string("ok")
                 w.key("count"); w.int(count)
