@@ -1,6 +1,6 @@
 /// A candidate: internal slot and its ranking score.
 @usableFromInline
-struct Candidate {
+struct Candidate: Sendable {
     @usableFromInline var score: Float
     @usableFromInline var slot: UInt32
     @inlinable init(_ score: Float, _ slot: UInt32) {

@@ -20,32 +20,55 @@ extension HNSWIndex {
         /// The graph the plan was made against (cheap identity: apply falls back to `upsert` when it differs).
         let stamp: Stamp
         let id: UInt64
+        let place: Placement
+        /// `rngState` after drawing the level of an appended slot.
+        let rngAfter: UInt64
+        let writes: LinkWrites
+
+        init(stamp: Stamp, id: UInt64, place: Placement, rngAfter: UInt64, writes: LinkWrites) {
+            self.stamp = stamp
+            self.id = id
+            self.place = place
+            self.rngAfter = rngAfter
+            self.writes = writes
+        }
+    }
+
+    /// Where an upsert goes: nowhere (same id, same vector), or a new node in `slot` at `level`, replacing the
+    /// node in `replaced` (or `HNSWIndex.none`).
+    struct Placement: Sendable {
         /// Same id, bit-identical vector: nothing to do.
         let unchanged: Bool
         /// Slot of the replaced node (tombstoned by apply), or `HNSWIndex.none`.
         let replaced: UInt32
-        /// Slot of the new node: `freeSlots.last` when `reuse`, else `ids.count` (appended).
+        /// Slot of the new node: a free slot (`reuse`) or `ids.count` plus the slots appended before it.
         let slot: UInt32
         let reuse: Bool
         let level: Int
-        /// `rngState` after drawing the level of an appended slot.
-        let rngAfter: UInt64
         let inv: Float
-        let writes: LinkWrites
+    }
 
-        init(stamp: Stamp, id: UInt64, unchanged: Bool, replaced: UInt32, slot: UInt32, reuse: Bool, level: Int,
-             rngAfter: UInt64, inv: Float, writes: LinkWrites) {
-            self.stamp = stamp
-            self.id = id
-            self.unchanged = unchanged
-            self.replaced = replaced
-            self.slot = slot
-            self.reuse = reuse
-            self.level = level
-            self.rngAfter = rngAfter
-            self.inv = inv
-            self.writes = writes
+    /// The placement of upserting `id` with `vector` when `freeTaken` free slots and `appended` new slots are
+    /// already handed out (by earlier records of a batch): the next free slot from the end of `freeSlots`, keeping
+    /// its level, else a new slot at the end with a level drawn from `rng`.
+    func place(_ id: UInt64, _ vector: UnsafeBufferPointer<Float>, freeTaken: Int, appended: Int,
+               rng: inout UInt64) -> Placement {
+        let inv = checkedInverseNorm(vector)
+        var replaced = HNSWIndex.none
+        if let s = slotOf[id] {
+            if stores(vector, in: s) {
+                return Placement(unchanged: true, replaced: HNSWIndex.none, slot: s, reuse: false, level: 0, inv: inv)
+            }
+            replaced = s
         }
+        if freeTaken < freeSlots.count {
+            let f = freeSlots[freeSlots.count - 1 - freeTaken]
+            return Placement(unchanged: false, replaced: replaced, slot: f, reuse: true, level: Int(levels[Int(f)]),
+                             inv: inv)
+        }
+        precondition(ids.count + appended < Int(UInt32.max - 1), "HNSWIndex is limited to 2^32 - 2 slots")
+        return Placement(unchanged: false, replaced: replaced, slot: UInt32(ids.count + appended), reuse: false,
+                         level: HNSWIndex.randomLevel(m: m, &rng), inv: inv)
     }
 
     /// Identifies the graph state a plan was computed against. `mutationCount` alone would not tell apart two
@@ -74,22 +97,13 @@ extension HNSWIndex {
     /// Returns nil when the upsert must run whole in the write phase: replacing an id whose tombstone would
     /// trigger consolidation.
     public func planUpsert(id: UInt64, vector: UnsafeBufferPointer<Float>) -> UpsertPlan? {
-        let v = vector.baseAddress!
-        let inv = checkedInverseNorm(vector)
-        var replaced = HNSWIndex.none
-        if let s = slotOf[id] {
-            if stores(vector, in: s) {
-                return UpsertPlan(Plan(stamp: stamp, id: id, unchanged: true, replaced: HNSWIndex.none, slot: s,
-                                       reuse: false, level: 0, rngAfter: rngState, inv: inv, writes: LinkWrites()))
-            }
-            if tombstones + 1 >= consolidationThreshold { return nil }
-            replaced = s
-        }
         var rng = rngState
-        let (slot, level, reuse) = nextSlot(freeTaken: 0, appended: 0, rng: &rng)
-        let writes = planLinks(NewNode(slot: slot, q: v, inv: inv), level: level, dead: replaced)
-        return UpsertPlan(Plan(stamp: stamp, id: id, unchanged: false, replaced: replaced, slot: slot, reuse: reuse,
-                               level: level, rngAfter: rng, inv: inv, writes: writes))
+        let p = place(id, vector, freeTaken: 0, appended: 0, rng: &rng)
+        if p.replaced != HNSWIndex.none && tombstones + 1 >= consolidationThreshold { return nil }
+        let writes = p.unchanged
+            ? LinkWrites()
+            : planLinks(NewNode(slot: p.slot, q: vector.baseAddress!, inv: p.inv), level: p.level, dead: p.replaced)
+        return UpsertPlan(Plan(stamp: stamp, id: id, place: p, rngAfter: p.unchanged ? rngState : rng, writes: writes))
     }
 
     /// Writes what `planUpsert` computed: the result is identical (down to the serialized bytes) to
@@ -98,8 +112,9 @@ extension HNSWIndex {
     /// plan to apply). A plan for another state (detected by its stamp) or of another kind falls back to `upsert`.
     public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
         guard let p = plan.payload as? Plan, p.id == id, p.stamp == stamp, vector.count == dimension,
-              p.unchanged || p.replaced == (slotOf[id] ?? HNSWIndex.none),
-              p.unchanged || (p.reuse ? freeSlots.last == p.slot : Int(p.slot) == ids.count) else {
+              p.place.unchanged || p.place.replaced == (slotOf[id] ?? HNSWIndex.none),
+              p.place.unchanged || (p.place.reuse ? freeSlots.last == p.place.slot : Int(p.place.slot) == ids.count)
+        else {
             upsert(id: id, vector: vector)
             return
         }
@@ -107,18 +122,17 @@ extension HNSWIndex {
     }
 
     /// `applyUpsert` once the plan is known to fit this value.
-    mutating func apply(_ p: Plan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
+    mutating func apply(_ plan: Plan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        let p = plan.place
         if p.unchanged { return }
         mutationCount &+= 1
         if p.replaced != HNSWIndex.none {
             // remove(id) without consolidation (the plan is nil when the tombstone would trigger one)
-            slotOf.removeValue(forKey: id)
-            states[Int(p.replaced)] = .tombstone
-            tombstones += 1
+            tombstone(id, p.replaced)
         }
-        if !p.reuse { rngState = p.rngAfter }
-        claimSlot(p.slot, reuse: p.reuse, level: p.level, id: id, vector: vector, inv: p.inv)
-        applyLinks(p.writes)
+        if !p.reuse { rngState = plan.rngAfter }
+        claimSlot(p, id: id, vector: vector)
+        applyLinks(plan.writes)
         raiseEntryPoint(p.slot, level: p.level)
     }
 
@@ -138,35 +152,23 @@ extension HNSWIndex {
         return true
     }
 
-    /// The slot the next insert takes when `freeTaken` free slots and `appended` new slots are already handed
-    /// out: the next free slot from the end of `freeSlots` (keeping its level), else a new slot at the end with a
-    /// level drawn from `rng`.
-    func nextSlot(freeTaken: Int, appended: Int, rng: inout UInt64) -> (slot: UInt32, level: Int, reuse: Bool) {
-        if freeTaken < freeSlots.count {
-            let f = freeSlots[freeSlots.count - 1 - freeTaken]
-            return (f, Int(levels[Int(f)]), true)
-        }
-        precondition(ids.count + appended < Int(UInt32.max - 1), "HNSWIndex is limited to 2^32 - 2 slots")
-        return (UInt32(ids.count + appended), HNSWIndex.randomLevel(m: m, &rng), false)
-    }
-
     /// Makes `s` a live node holding `id` and `vector` with empty links: a reused free slot (the last of
     /// `freeSlots`, which keeps its level) or a new slot appended at `level`.
-    mutating func claimSlot(_ s: UInt32, reuse: Bool, level: Int, id: UInt64, vector: UnsafeBufferPointer<Float>,
-                            inv: Float) {
-        if reuse {
+    mutating func claimSlot(_ p: Placement, id: UInt64, vector: UnsafeBufferPointer<Float>) {
+        let s = p.slot, level = p.level
+        if p.reuse {
             precondition(freeSlots.last == s, "free slots are reused from the end")
             freeSlots.removeLast()
             ids[Int(s)] = id
             states[Int(s)] = .live
-            writeVector(s, vector, inv)
+            writeVector(s, vector, p.inv)
         } else {
             precondition(Int(s) == ids.count, "new slots are appended")
             ids.append(id)
             levels.append(UInt8(level))
             states.append(.live)
             vectors.append(vector.baseAddress!)
-            if metric == .cosine { invNorms.append(inv) }
+            if metric == .cosine { invNorms.append(p.inv) }
             links0.append(contentsOf: repeatElement(0, count: stride0))
             if level > 0 {
                 upperStart.append(UInt32(upperLinks.count))
@@ -176,6 +178,13 @@ extension HNSWIndex {
             }
         }
         slotOf[id] = s
+    }
+
+    /// Tombstones the node of `id` in slot `s`, without consolidation.
+    mutating func tombstone(_ id: UInt64, _ s: UInt32) {
+        slotOf.removeValue(forKey: id)
+        states[Int(s)] = .tombstone
+        tombstones += 1
     }
 
     /// Makes `s` the entry point when the graph has none or `level` is above the top level.
@@ -241,11 +250,32 @@ extension HNSWIndex {
     /// written just before, as addPoint does.
     func planLinks(_ x: NewNode, level: Int, dead: UInt32) -> LinkWrites {
         var writes = LinkWrites()
-        guard entryPoint != HNSWIndex.none else { return writes }
+        for c in planConnections(x, level: level, dead: dead) {
+            writes.add(x.slot, c.level, c.selected.lazy.map(\.slot))
+            for (n, list) in zip(c.selected, c.lists) { writes.add(n.slot, c.level, list) }
+            if let kept = keepInLink(x.slot, c) { writes.add(kept.slot, c.level, kept.list) }
+        }
+        return writes
+    }
+
+    /// One level of hnswlib's mutuallyConnectNewElement, computed read-only: the new node's neighbours (ascending by
+    /// score to it) and the new list of each of them.
+    struct Connection: Sendable {
+        let level: Int
+        let selected: [Candidate]
+        /// `lists[k]`: the list of `selected[k]` with the new node linked in (`linkedList`).
+        let lists: [[UInt32]]
+    }
+
+    /// The layer searches and neighbour choices of inserting `x` at `level`, from the top level the node shares
+    /// with the graph down to 0 (a level where the search finds nothing is left out).
+    func planConnections(_ x: NewNode, level: Int, dead: UInt32) -> [Connection] {
+        guard entryPoint != HNSWIndex.none else { return [] }
         let q = x.q, inv = x.inv
         var cur = entryPoint
         if level < maxLevel { cur = descend(q, inv, from: maxLevel, downTo: level) }
         let epDeleted = states[Int(entryPoint)] != .live || entryPoint == dead
+        var connections: [Connection] = []
         for lev in stride(from: min(level, maxLevel), through: 0, by: -1) {
             var found = constructionSearch(q, inv, entry: cur, level: lev, dead: dead)
             if epDeleted {
@@ -256,52 +286,46 @@ extension HNSWIndex {
                 if found.count > efConstruction { found.removeLast() }
             }
             if found.isEmpty { continue }
-            cur = planConnect(x, found, level: lev, into: &writes)
+            let c = connect(x, found, level: lev)
+            connections.append(c)
+            cur = c.selected[0].slot
         }
-        return writes
+        return connections
     }
 
-    /// mutuallyConnectNewElement, as link writes. `found` ascending by score to `x`. Returns the closest
-    /// selected neighbour.
-    func planConnect(_ x: NewNode, _ found: [Candidate], level: Int, into writes: inout LinkWrites) -> UInt32 {
-        let s = x.slot
-        let maxConn = level == 0 ? maxM0 : m
+    /// mutuallyConnectNewElement without the writes. `found` ascending by score to `x`.
+    func connect(_ x: NewNode, _ found: [Candidate], level: Int) -> Connection {
         let selected = heuristic(found, limit: m, x)
         let selectedSlots = selected.map(\.slot)
-        writes.add(s, level, selectedSlots)
-        var backLinked = false
-        var pruned: [(slot: UInt32, list: [UInt32])] = []  // neighbours whose pruning dropped the new node
-        for c in selected {
-            let n = c.slot
-            var list = n == s ? selectedSlots : neighbors(n, level)
-            if list.count < maxConn {
-                list.append(s)
-                writes.add(n, level, list)
-                backLinked = true
-            } else {
-                var cands = [Candidate(c.score, s)]
-                cands.reserveCapacity(list.count + 1)
-                for j in list { cands.append(Candidate(pairScore(n, j, x), j)) }
-                cands.sort { $0.score < $1.score }
-                let kept = heuristic(cands, limit: maxConn, x).map(\.slot)
-                if kept.contains(s) { backLinked = true } else { pruned.append((n, kept)) }
-                writes.add(n, level, kept)
-            }
+        let lists = selected.map { c in
+            linkedList(c.slot, to: x, score: c.score, level: level,
+                       current: c.slot == x.slot ? selectedSlots : neighbors(c.slot, level))
         }
-        // Departure from hnswlib: when every neighbour's pruning dropped the back-link, the new node would have no
-        // in-link on level 0 and no search could ever reach it (seen with outliers under churn). Keep one link to
-        // it: in the nearest neighbour whose pruned list has a free place, else instead of the farthest entry of
-        // the nearest neighbour's list.
-        if level == 0, !backLinked, let nearest = pruned.first {
-            if let roomy = pruned.first(where: { $0.list.count < maxConn }) {
-                writes.add(roomy.slot, level, roomy.list + [s])
-            } else {
-                var list = nearest.list
-                list[list.count - 1] = s
-                writes.add(nearest.slot, level, list)
-            }
-        }
-        return selected[0].slot
+        return Connection(level: level, selected: selected, lists: lists)
+    }
+
+    /// The list of `n` (now `current`) once it links to `x` (at `score` from it): `x` appended when there is room,
+    /// else the list re-chosen by the heuristic among its entries and `x`.
+    func linkedList(_ n: UInt32, to x: NewNode, score: Float, level: Int, current: [UInt32]) -> [UInt32] {
+        let maxConn = level == 0 ? maxM0 : m
+        if current.count < maxConn { return current + [x.slot] }
+        var cands = [Candidate(score, x.slot)]
+        cands.reserveCapacity(current.count + 1)
+        for j in current { cands.append(Candidate(pairScore(n, j, x), j)) }
+        cands.sort { $0.score < $1.score }
+        return heuristic(cands, limit: maxConn, x).map(\.slot)
+    }
+
+    /// Departure from hnswlib: when every neighbour's pruning dropped the back-link, the new node would have no
+    /// in-link on level 0 and no search could ever reach it (seen with outliers under churn). Keep one link to it:
+    /// in the nearest neighbour whose pruned list has a free place, else instead of the farthest entry of the
+    /// nearest neighbour's list. Returns that extra write (nil on levels above 0 or when a neighbour kept `s`).
+    func keepInLink(_ s: UInt32, _ c: Connection) -> (slot: UInt32, list: [UInt32])? {
+        guard c.level == 0, !c.lists.contains(where: { $0.contains(s) }), let nearest = c.lists.first else { return nil }
+        if let k = c.lists.firstIndex(where: { $0.count < maxM0 }) { return (c.selected[k].slot, c.lists[k] + [s]) }
+        var list = nearest
+        list[list.count - 1] = s
+        return (c.selected[0].slot, list)
     }
 
     /// getNeighborsByHeuristic2: from `cands` (ascending by score to the base point) keep a candidate only when it

@@ -3,10 +3,9 @@ extension HNSWIndex {
     /// which runs automatically once tombstones exceed `consolidationThreshold`.
     @discardableResult
     public mutating func remove(_ id: UInt64) -> Bool {
-        guard let s = slotOf.removeValue(forKey: id) else { return false }
+        guard let s = slotOf[id] else { return false }
         mutationCount &+= 1
-        states[Int(s)] = .tombstone
-        tombstones += 1
+        tombstone(id, s)
         if tombstones >= consolidationThreshold { consolidate() }
         return true
     }
