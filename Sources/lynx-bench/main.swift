@@ -41,6 +41,13 @@ func threadCPUSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// User + system CPU time of the whole process (all threads).
+func processCPUSeconds() -> Double {
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    return Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6
+}
+
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
 func jsonLine(_ pairs: [(String, Any)]) -> String {
@@ -119,6 +126,7 @@ struct LynxBench: ParsableCommand {
         let loadBefore = loadAverage()
         let buildThreads = load == nil && index == "hnsw" ? threads : 1
         var buildTime: Duration = .zero
+        let cpuBefore = processCPUSeconds()
         if let path = load {
             buildTime = try clock.measure {
                 let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -145,6 +153,7 @@ struct LynxBench: ParsableCommand {
                 }
             }
         }
+        let buildCPU = processCPUSeconds() - cpuBefore
         var serialized: [UInt8] = []
         let serTime = clock.measure { serialized = idx.serializedBytes() }
         let deserTime = try clock.measure {
@@ -205,6 +214,7 @@ struct LynxBench: ParsableCommand {
                          ("n_probe", ef)]
             }
             line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", buildThreads),
+                     ("build_cpu_seconds", buildCPU),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
             if batch { line += batchFigures(idx, ds, k: k, params: params, loopResults: results) }

@@ -7,7 +7,8 @@
 #   PEERS_VENV (default /tmp/peers-venv) gets numpy and hnswlib from PyPI when they are missing.
 #   BUILD_BATCH (default 32) is lynx-bench's --build-batch.
 # Each round runs lynx 1t, lynx 2t, hnswlib 2t, hnswlib 1t (the order turns round by round), and prints each
-# build's seconds and recall@10 at every ef, and the ratio Lynx-2t / hnswlib-2t of that round.
+# build's seconds (wall clock, and CPU time of all threads) and recall@10 at every ef, and the ratio
+# Lynx-2t / hnswlib-2t of that round. The machine may be shared: the load average before each build is printed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -40,7 +41,7 @@ run() {  # name threads round
   python3 - "$f" "$1" "$2" "$3" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print(f"round {sys.argv[4]} {sys.argv[2]:8s} {sys.argv[3]}t: build {rows[0]['build_seconds']:.2f} s  recall@10 "
+print(f"round {sys.argv[4]} {sys.argv[2]:8s} {sys.argv[3]}t: build {rows[0]['build_seconds']:.2f} s (CPU {rows[0]['build_cpu_seconds']:.2f} s)  recall@10 "
       + " ".join(f"{r['ef_search']}:{r['recall_at_10']:.4f}" for r in rows) + f"  (load before {rows[0]['loadavg_before_build']})")
 PY
 }
@@ -58,8 +59,10 @@ print("== summary (build seconds per round; recall@10 of the last round)")
 for r in range(1, rounds + 1):
     l2, h2 = rows("lynx", 2, r)[0]["build_seconds"], rows("hnswlib", 2, r)[0]["build_seconds"]
     l1, h1 = rows("lynx", 1, r)[0]["build_seconds"], rows("hnswlib", 1, r)[0]["build_seconds"]
+    c2, hc2 = rows("lynx", 2, r)[0]["build_cpu_seconds"], rows("hnswlib", 2, r)[0]["build_cpu_seconds"]
     print(f"round {r}: lynx 1t {l1:.2f}  lynx 2t {l2:.2f}  hnswlib 1t {h1:.2f}  hnswlib 2t {h2:.2f}  "
-          f"lynx-2t / hnswlib-2t {l2 / h2:.3f}  lynx 2t speed-up {l1 / l2:.2f}  hnswlib 2t speed-up {h1 / h2:.2f}")
+          f"lynx-2t / hnswlib-2t {l2 / h2:.3f} (CPU time {c2 / hc2:.3f})  "
+          f"lynx 2t speed-up {l1 / l2:.2f}  hnswlib 2t speed-up {h1 / h2:.2f}")
 for name, t in (("lynx", 1), ("lynx", 2), ("hnswlib", 1), ("hnswlib", 2)):
     rec = {x["ef_search"]: x["recall_at_10"] for x in rows(name, t, rounds)}
     print(f"recall@10 {name:8s} {t}t: " + " ".join(f"ef {e}: {v:.4f}" for e, v in sorted(rec.items())))
