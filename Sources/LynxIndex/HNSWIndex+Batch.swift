@@ -42,6 +42,7 @@ extension HNSWIndex {
         let n = batchIDs.count
         precondition(vectors.count == n * dimension, "dimension mismatch")
         precondition(Set(batchIDs).count == n, "ids must be distinct within a batch")
+        guard n > 0 else { return HNSWBatchPlan(stamp: stamp, ids: [], members: [], rngAfter: rngState) }
         // Slots and levels, in batch order.
         var rng = rngState
         var freeTaken = 0, appended = 0
@@ -67,8 +68,8 @@ extension HNSWIndex {
 
     /// Applies a plan made by planBatch against this value, unchanged since: afterwards every record is upserted
     /// (inserted, or its old vector replaced). Array writes and a few distances per record (see the file header);
-    /// needs exclusive access. Falls back to plain upserts, in batch order, when the value changed since the plan
-    /// or `ids` are not the planned ones.
+    /// needs exclusive access. Precondition: `vectors` are the ones planned (as for `applyUpsert`). Falls back to
+    /// plain upserts, in batch order, when the value changed since the plan or `ids` are not the planned ones.
     public mutating func applyBatch(_ plan: HNSWBatchPlan, ids batchIDs: [UInt64], vectors: UnsafeBufferPointer<Float>) {
         precondition(vectors.count == batchIDs.count * dimension, "dimension mismatch")
         guard plan.stamp == stamp, plan.ids == batchIDs else {
