@@ -1,3 +1,5 @@
+import CLynxKernels
+
 extension HNSWIndex {
     /// Read-only raw view of the graph, valid only inside `withView`.
     struct View {
@@ -120,11 +122,9 @@ extension HNSWIndex {
             cand.pop()
             let l = g.links(c.slot, level)
             let n = Int(l[0])
-            // pass 1: collect the unvisited neighbours and touch the first two cache lines of each one's vector, so
-            // that their cache misses are in flight at once (Swift has no prefetch intrinsic; these are plain loads
-            // whose values go to a sink word). Measured +19% queries/s (median CPU-time, ef=64, dev set) over none.
+            // pass 1: collect the unvisited neighbours and prefetch the first cache lines of each one's vector, so
+            // that their cache misses are in flight at once (docs/INDEXES.md has the measurements behind the line count).
             var cnt = 0
-            var sink: UInt32 = 0
             var i = 1
             while i <= n {
                 let nb = l[i]
@@ -133,9 +133,11 @@ extension HNSWIndex {
                 pending[cnt] = nb
                 cnt &+= 1
                 let raw = UnsafeRawPointer(g.vec(nb))
-                sink ^= raw.load(as: UInt32.self) ^ raw.load(fromByteOffset: 64, as: UInt32.self)  // first 2 lines
+                lynx_prefetch(raw)
+                lynx_prefetch(raw + 64)
+                lynx_prefetch(raw + 128)
+                lynx_prefetch(raw + 192)
             }
-            visited.sink(sink)
             // pass 2: distances
             var j = 0
             while j < cnt {
