@@ -1,6 +1,6 @@
 /// A candidate: internal slot and its ranking score.
 @usableFromInline
-struct Candidate {
+struct Candidate: Sendable {
     @usableFromInline var score: Float
     @usableFromInline var slot: UInt32
     @inlinable init(_ score: Float, _ slot: UInt32) {
@@ -94,12 +94,9 @@ struct VisitedSet: ~Copyable {
 
     @inlinable init(count: Int) {
         n = max((count &+ 63) >> 6, 1)
-        words = .allocate(capacity: n + 1)  // + 1 sink word
-        words.initialize(repeating: 0, count: n + 1)
+        words = .allocate(capacity: n)
+        words.initialize(repeating: 0, count: n)
     }
-
-    /// Keeps touch-loads (software prefetch stand-ins) from being optimized away.
-    @inlinable @inline(__always) func sink(_ v: UInt32) { words[n] ^= UInt64(v) }
 
     deinit { words.deallocate() }
 

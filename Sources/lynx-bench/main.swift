@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import LynxIndex
+import Synchronization
 
 struct DataSet {
     let n: Int, nq: Int, dim: Int, kGT: Int
@@ -40,6 +41,13 @@ func threadCPUSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// User + system CPU time of the whole process (all threads).
+func processCPUSeconds() -> Double {
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    return Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6
+}
+
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
 func jsonLine(_ pairs: [(String, Any)]) -> String {
@@ -53,6 +61,20 @@ func jsonLine(_ pairs: [(String, Any)]) -> String {
         return "\"\(key)\": \(v)"
     }
     return "{" + body.joined(separator: ", ") + "}"
+}
+
+/// A parallel-for on `threads` threads: `body(0..<n)`, each index taken by the next free thread.
+func parallelFor(_ threads: Int) -> (Int, (Int) -> Void) -> Void {
+    { n, body in
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(threads, n)) { _ in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= n { break }
+                body(i)
+            }
+        }
+    }
 }
 
 struct LynxBench: ParsableCommand {
@@ -70,7 +92,9 @@ struct LynxBench: ParsableCommand {
     var nClusters: Int = 0
     @Option(help: "Comma-separated IVF probe counts to measure.") var nProbe: String = "1,4,16,64"
     @Option(help: "IVF spill: 0 = each vector in one list, 1 = also in a second (SOAR) list.") var spill: Int = IVFIndex.defaultSpill
-    @Option(help: "Search threads for an extra throughput figure (queries/s is always also measured on 1 thread).") var threads: Int = 1
+    @Option(help: "Threads: the HNSW build runs HNSWIndex.insertParallel on this many (1: one upsert at a time), and an extra search-throughput figure is measured on this many (queries/s is always also measured on 1 thread).")
+    var threads: Int = 1
+    @Option(help: "HNSW records per planBatch/applyBatch round of a build with --threads > 1.") var buildBatch: Int = 32
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
     @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
@@ -100,7 +124,9 @@ struct LynxBench: ParsableCommand {
             idx = h
         }
         let loadBefore = loadAverage()
+        let buildThreads = load == nil && index == "hnsw" ? threads : 1
         var buildTime: Duration = .zero
+        let cpuBefore = processCPUSeconds()
         if let path = load {
             buildTime = try clock.measure {
                 let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -110,6 +136,12 @@ struct LynxBench: ParsableCommand {
         } else {
             buildTime = clock.measure {
                 ds.base.withUnsafeBufferPointer { b in
+                    if threads > 1, var h = idx as? HNSWIndex {
+                        h.insertParallel(ids: (0..<ds.n).map { UInt64($0) }, vectors: b, batchSize: buildBatch,
+                                         parallel: parallelFor(threads))
+                        idx = h
+                        return
+                    }
                     for i in 0..<ds.n {
                         idx.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * ds.dim)..<((i + 1) * ds.dim)]))
                     }
@@ -121,6 +153,7 @@ struct LynxBench: ParsableCommand {
                 }
             }
         }
+        let buildCPU = processCPUSeconds() - cpuBefore
         var serialized: [UInt8] = []
         let serTime = clock.measure { serialized = idx.serializedBytes() }
         let deserTime = try clock.measure {
@@ -175,11 +208,13 @@ struct LynxBench: ParsableCommand {
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
                 line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
+                if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {
                 line += [("n_clusters", ivf.clusterCount), ("spill", ivf.spill), ("spilled_count", ivf.spilledCount),
                          ("n_probe", ef)]
             }
-            line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", 1),
+            line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", buildThreads),
+                     ("build_cpu_seconds", buildCPU),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
             if batch { line += batchFigures(idx, ds, k: k, params: params, loopResults: results) }

@@ -28,6 +28,9 @@ int lynx_kernels_avx2(void);
 /// lynx_kernels_avx2(), evaluated once at program load (a constructor). Read-only after that.
 extern int lynx_kernels_avx2_flag;
 
+/// Hint to load the cache line at `p` (no fault on any address; a no-op where the compiler has no prefetch).
+static inline void lynx_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #ifdef __cplusplus
 }
 #endif

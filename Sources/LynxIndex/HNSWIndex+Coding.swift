@@ -1,0 +1,132 @@
+extension HNSWIndex {
+    // MARK: - stats
+
+    public var memory: IndexMemory {
+        IndexMemory(
+            vectorBytes: vectors.allocatedBytes + invNorms.capacity * 4,
+            indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
+                + ids.capacity * 8 + levels.capacity + states.capacity + freeSlots.capacity * 4
+                + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
+    }
+
+    public var parameters: [(String, String)] {
+        [("m", String(m)), ("ef_construction", String(efConstruction)), ("ef_search", String(efSearch))]
+    }
+
+    // MARK: - serialization (layout in docs/INDEXES.md)
+
+    public func serialize(into w: inout BinaryWriter) {
+        let n = ids.count
+        w.reserveCapacity(w.bytes.count + 96 + n * (8 + 1 + 1 + 4) + links0.count * 4 + upperLinks.count * 4
+                          + freeSlots.count * 4 + vectors.count * dimension * 4 + invNorms.count * 4)
+        w.writeIndexHeader(magic: HNSWIndex.magic, version: HNSWIndex.formatVersion, dimension: dimension, metric: metric)
+        w.write(UInt32(m))
+        w.write(UInt32(efConstruction))
+        w.write(UInt32(efSearch))
+        w.write(UInt8(seed == nil ? 0 : 1))
+        w.write(seed ?? 0)
+        w.write(rngState)
+        w.write(entryPoint)
+        w.write(UInt32(bitPattern: Int32(maxLevel)))
+        w.write(UInt64(n))
+        w.write(UInt64(upperLinks.count))
+        w.write(UInt64(freeSlots.count))
+        w.write(contentsOf: ids)
+        w.write(contentsOf: levels)
+        w.write(contentsOf: states.map(\.rawValue))
+        w.write(contentsOf: upperStart)
+        w.write(contentsOf: links0)
+        w.write(contentsOf: upperLinks)
+        w.write(contentsOf: freeSlots)
+        w.write(rows: vectors)
+        if metric == .cosine { w.write(contentsOf: invNorms) }
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        // Version 1 (read only) has the vectors as plain f32×(n·dimension) instead of a row block.
+        let (dim, metric, version) = try r.readIndexHeader(magic: HNSWIndex.magic, versions: 1...HNSWIndex.formatVersion, kind: "hnsw")
+        let m = Int(try r.readUInt32())
+        let efc = Int(try r.readUInt32())
+        let efs = Int(try r.readUInt32())
+        let hasSeed = try r.readUInt8()
+        let seedValue = try r.readUInt64()
+        guard dim > 0, m >= 2, m <= 2048, efc >= 1, efs >= 1, hasSeed <= 1 else {
+            throw IndexDecodingError.corrupt("bad hnsw header")
+        }
+        self.init(dimension: dim, metric: metric, m: m, efConstruction: efc, efSearch: efs,
+                  seed: hasSeed == 1 ? seedValue : nil)
+        rngState = try r.readUInt64()
+        entryPoint = try r.readUInt32()
+        maxLevel = Int(Int32(bitPattern: try r.readUInt32()))
+        let n64 = try r.readUInt64(), up64 = try r.readUInt64(), free64 = try r.readUInt64()
+        guard n64 < UInt64(UInt32.max - 1), up64 < UInt64(Int.max / 8), free64 <= n64 else {
+            throw IndexDecodingError.corrupt("bad hnsw counts")
+        }
+        let n = Int(n64), nUp = Int(up64)
+        ids = try r.readUInt64s(count: n)
+        levels = try r.readUInt8s(count: n)
+        states = try r.readUInt8s(count: n).enumerated().map { s, byte in
+            guard let state = SlotState(rawValue: byte) else { throw IndexDecodingError.corrupt("bad level/flag at slot \(s)") }
+            return state
+        }
+        upperStart = try r.readUInt32s(count: n)
+        links0 = try r.readUInt32s(count: n * stride0)
+        upperLinks = try r.readUInt32s(count: nUp)
+        freeSlots = try r.readUInt32s(count: Int(free64))
+        vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2)
+        if metric == .cosine { invNorms = try r.readFloats(count: n) }
+        try validate()
+    }
+
+    /// Structural checks after decoding, so a corrupt file cannot make search read out of bounds.
+    mutating func validate() throws {
+        let n = ids.count
+        if entryPoint == HNSWIndex.none {
+            guard maxLevel == -1, states.allSatisfy({ $0 == .free }) else {
+                throw IndexDecodingError.corrupt("graph without entry point")
+            }
+        } else {
+            guard entryPoint < UInt32(n), maxLevel == Int(levels[Int(entryPoint)]),
+                  states[Int(entryPoint)] != .free else {
+                throw IndexDecodingError.corrupt("bad entry point")
+            }
+        }
+        for s in 0..<n {
+            let lv = Int(levels[s])
+            guard lv <= max(maxLevel, 0) || states[s] == .free else { throw IndexDecodingError.corrupt("bad level/flag at slot \(s)") }
+            let c0 = Int(links0[s * stride0])
+            guard c0 <= maxM0 else { throw IndexDecodingError.corrupt("bad link count at slot \(s)") }
+            for i in 0..<c0 where links0[s * stride0 + 1 + i] >= UInt32(n) {
+                throw IndexDecodingError.corrupt("link out of range at slot \(s)")
+            }
+            if lv > 0 {
+                let start = Int(upperStart[s])
+                guard start + lv * strideUp <= upperLinks.count else { throw IndexDecodingError.corrupt("bad upper block at slot \(s)") }
+                for l in 0..<lv {
+                    let off = start + l * strideUp
+                    let c = Int(upperLinks[off])
+                    guard c <= m else { throw IndexDecodingError.corrupt("bad upper link count at slot \(s)") }
+                    for i in 0..<c {
+                        let t = upperLinks[off + 1 + i]
+                        guard t < UInt32(n), Int(levels[Int(t)]) > l else {
+                            throw IndexDecodingError.corrupt("upper link out of range at slot \(s)")
+                        }
+                    }
+                }
+            }
+            if states[s] == .tombstone { tombstones += 1 }
+            if states[s] == .live {
+                if slotOf.updateValue(UInt32(s), forKey: ids[s]) != nil {
+                    throw IndexDecodingError.corrupt("duplicate id \(ids[s])")
+                }
+            }
+        }
+        var seen = Set<UInt32>()
+        for f in freeSlots {
+            guard f < UInt32(n), states[Int(f)] == .free, seen.insert(f).inserted else {
+                throw IndexDecodingError.corrupt("bad free slot list")
+            }
+        }
+        guard seen.count == n - slotOf.count - tombstones else { throw IndexDecodingError.corrupt("free slot list incomplete") }
+    }
+}

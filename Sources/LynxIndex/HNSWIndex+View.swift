@@ -1,0 +1,175 @@
+import CLynxKernels
+
+extension HNSWIndex {
+    /// Read-only raw view of the graph, valid only inside `withView`.
+    struct View {
+        let dim: Int
+        let metric: Metric
+        /// Chunk base table of `vectors` (`ChunkedRows.withChunkBases`).
+        let vectorChunks: UnsafePointer<UnsafeMutablePointer<Float>>
+        /// `invNorms` (nil unless cosine).
+        let invNorms: UnsafePointer<Float>?
+        /// `links0`: level-0 blocks of `stride0` per slot.
+        let links0: UnsafePointer<UInt32>
+        /// `upperLinks` (nil while no node has a level above 0) and `upperStart`, its per-slot block offsets.
+        let upperLinks: UnsafePointer<UInt32>?
+        let upperStart: UnsafePointer<UInt32>
+        let states: UnsafePointer<SlotState>
+        let stride0: Int
+        let strideUp: Int
+        /// A slot treated as tombstoned in addition to `states` (the plan of a replacement sees the old node
+        /// as removed before the removal is applied), or `HNSWIndex.none`.
+        let dead: UInt32
+
+        @inline(__always)
+        func vec(_ s: UInt32) -> UnsafePointer<Float> { ChunkedRows.address(vectorChunks, row: Int(s), width: dim) }
+
+        @inline(__always)
+        func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
+            let p = vec(s)
+            switch metric {
+            case .l2: return Distance.l2Squared(q, p, dim)
+            case .cosine: return 1 - Distance.dot(q, p, dim) * qInv * invNorms.unsafelyUnwrapped[Int(s)]
+            case .dot: return -Distance.dot(q, p, dim)
+            }
+        }
+
+        @inline(__always)
+        func links(_ s: UInt32, _ level: Int) -> UnsafePointer<UInt32> {
+            level == 0
+                ? links0 + Int(s) &* stride0
+                : upperLinks.unsafelyUnwrapped + (Int(upperStart[Int(s)]) &+ (level &- 1) &* strideUp)
+        }
+    }
+
+    @inline(__always)
+    func withView<R>(dead: UInt32 = HNSWIndex.none, _ body: (View) -> R) -> R {
+        vectors.withChunkBases { chunks in
+            invNorms.withUnsafeBufferPointer { inv in
+                links0.withUnsafeBufferPointer { l0 in
+                    upperLinks.withUnsafeBufferPointer { upper in
+                        upperStart.withUnsafeBufferPointer { starts in
+                            states.withUnsafeBufferPointer { st in
+                                body(View(dim: dimension, metric: metric, vectorChunks: chunks,
+                                          invNorms: inv.baseAddress, links0: l0.baseAddress!,
+                                          upperLinks: upper.baseAddress, upperStart: starts.baseAddress!,
+                                          states: st.baseAddress!, stride0: stride0, strideUp: strideUp, dead: dead))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - traversal (read-only)
+
+    /// Greedy walk from `start` down to level `target + 1`; returns the closest node found on level `target + 1`.
+    @inline(__always)
+    static func greedyDescent(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, start: UInt32,
+                              from top: Int, downTo target: Int) -> UInt32 {
+        var cur = start
+        var curd = g.score(q, qInv, cur)
+        var level = top
+        while level > target {
+            var changed = true
+            while changed {
+                changed = false
+                let l = g.links(cur, level)
+                let c = Int(l[0])
+                var i = 1
+                while i <= c {
+                    let n = l[i]
+                    let d = g.score(q, qInv, n)
+                    if d < curd {
+                        curd = d
+                        cur = n
+                        changed = true
+                    }
+                    i &+= 1
+                }
+            }
+            level &-= 1
+        }
+        return cur
+    }
+
+    /// Beam search on one level (hnswlib searchBaseLayer / searchBaseLayerST). Every node is traversed; only nodes
+    /// that are live (and pass `filter`, given the id table) enter the result heap. Returns up to `ef` results.
+    static func searchLayer(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
+                            ef: Int, slotCount: Int, ids: UnsafePointer<UInt64>?,
+                            filter: ((UInt64) -> Bool)?, results top: inout CandidateHeap) {
+        let visited = VisitedSet(count: slotCount)
+        var cand = CandidateHeap(capacity: ef * 2)
+        @inline(__always) func allowed(_ s: UInt32) -> Bool {
+            if g.states[Int(s)] != .live || s == g.dead { return false }
+            if let f = filter { return f(ids.unsafelyUnwrapped[Int(s)]) }
+            return true
+        }
+        let d0 = g.score(q, qInv, entry)
+        var lowerBound: Float = .infinity
+        if allowed(entry) {
+            top.push(d0, entry)
+            lowerBound = d0
+        }
+        cand.push(-d0, entry)
+        _ = visited.insert(entry)
+        let pending = UnsafeMutablePointer<UInt32>.allocate(capacity: max(g.stride0, g.strideUp))
+        defer { pending.deallocate() }
+        while !cand.isEmpty {
+            let c = cand.top
+            if -c.score > lowerBound && top.count >= ef { break }
+            cand.pop()
+            let l = g.links(c.slot, level)
+            let n = Int(l[0])
+            // pass 1: collect the unvisited neighbours and prefetch the first cache lines of each one's vector, so
+            // that their cache misses are in flight at once (docs/INDEXES.md has the measurements behind the line count).
+            var cnt = 0
+            var i = 1
+            while i <= n {
+                let nb = l[i]
+                i &+= 1
+                if !visited.insert(nb) { continue }
+                pending[cnt] = nb
+                cnt &+= 1
+                let raw = UnsafeRawPointer(g.vec(nb))
+                lynx_prefetch(raw)
+                lynx_prefetch(raw + 64)
+                lynx_prefetch(raw + 128)
+                lynx_prefetch(raw + 192)
+            }
+            // pass 2: distances
+            var j = 0
+            while j < cnt {
+                let nb = pending[j]
+                j &+= 1
+                let d = g.score(q, qInv, nb)
+                if top.count < ef || d < lowerBound {
+                    cand.push(-d, nb)
+                    if allowed(nb) {
+                        top.push(d, nb)
+                        if top.count > ef { top.pop() }
+                        lowerBound = top.top.score
+                    }
+                }
+            }
+        }
+    }
+
+    /// Beam search for a stored/insert vector during construction (live nodes only in the result; `dead` is
+    /// treated as tombstoned too).
+    func constructionSearch(_ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
+                            dead: UInt32) -> [Candidate] {
+        var top = CandidateHeap(capacity: efConstruction + 1)
+        let slotCount = ids.count
+        withView(dead: dead) { g in
+            HNSWIndex.searchLayer(g, q, qInv, entry: entry, level: level, ef: efConstruction,
+                                  slotCount: slotCount, ids: nil, filter: nil, results: &top)
+        }
+        return top.drainAscending()
+    }
+
+    func descend(_ q: UnsafePointer<Float>, _ qInv: Float, from top: Int, downTo target: Int) -> UInt32 {
+        withView { g in HNSWIndex.greedyDescent(g, q, qInv, start: entryPoint, from: top, downTo: target) }
+    }
+}
