@@ -141,8 +141,9 @@ extension HNSWIndex {
         if tombstones >= consolidationThreshold { consolidate() }
     }
 
-    /// Convenience: upserts all records in batches of `batchSize` via planBatch/applyBatch. While the graph is
-    /// small a batch is at most 1/8 of its size (so the members' searches miss few of the nodes around them).
+    /// Convenience: upserts all records in batches of `batchSize` via planBatch/applyBatch (used by lynx-bench
+    /// --threads); ids must be distinct within each batch. While the graph is small a batch is at most 1/8 of its
+    /// live count (so the members' searches miss few of the nodes around them).
     public mutating func insertParallel(ids batchIDs: [UInt64], vectors: UnsafeBufferPointer<Float>, batchSize: Int,
                                         parallel: (Int, (Int) -> Void) -> Void) {
         precondition(batchSize >= 1, "batchSize must be positive")
