@@ -27,18 +27,21 @@ extension Engine {
         return true
     }
 
-    /// One step of the builder: links up to `limit` of the oldest pending operations into the index and settles
-    /// them in the tail. Returns how many operations it took (0: nothing was pending).
+    /// One step of the builder: links up to `limit` of the oldest pending operations (all upserts, or all deletes)
+    /// into the index and settles them in the tail. Returns how many operations it took (0: nothing was pending).
     ///
     /// The distance work (the plan) runs on a copy of the index taken under the read lock and released before the
     /// apply, so neither searches nor writers wait for it: only this thread (holding `linkLock`) mutates the
-    /// index, so the copy equals the index until the apply. The apply and the settling happen under one write
-    /// lock, so a reader sees each record either pending or linked, never both or neither.
-    func linkPending(limit: Int) -> Int {
+    /// index, so the copy equals the index until the apply. The plan of a batch is spread over `pool`. The apply
+    /// and the settling happen under one write lock, so a reader sees each record either pending or linked,
+    /// never both or neither.
+    func linkPending(limit: Int, pool: ParallelPool) -> Int {
         linkLock.withLock { _ in
             let (work, queueEnd): ([(op: PendingTail.Operation, vector: [Float]?)], Int) = stateLock.read {
                 guard let tail = state.tail else { return ([], 0) }
-                let next = tail.nextOperations(limit: limit)
+                // While the graph is small a batch is at most an eighth of it: its members' plans do not see each
+                // other, and in a small graph they would miss too much of their neighbourhood.
+                let next = tail.nextOperations(limit: max(1, min(limit, state.index.count / 8)))
                 return (next.operations.map { ($0, tail.vector(of: $0)) }, next.end)
             }
             if work.isEmpty {
@@ -46,20 +49,23 @@ extension Engine {
                 return 0
             }
             let started = monotonicSeconds()
-            let plans = planLinks(work)
+            let ids = work.map(\.op.id)
+            let isUpsert = work[0].vector != nil
+            let vectors: [Float] = isUpsert ? Array(work.lazy.flatMap { $0.vector! }) : []
+            let plan = isUpsert ? planLinks(ids: ids, vectors: vectors, pool: pool) : nil
             stateLock.write {
                 state.settle(work.map(\.op), queueEnd: queueEnd) { index in
-                    for (i, item) in work.enumerated() {
-                        if let vector = item.vector {
-                            vector.withUnsafeBufferPointer { v in
-                                if let plan = plans[i] {
-                                    index.applyUpsert(plan, id: item.op.id, vector: v)
-                                } else {
-                                    index.upsert(id: item.op.id, vector: v)
+                    if !isUpsert {
+                        for id in ids { index.remove(id) }
+                    } else {
+                        vectors.withUnsafeBufferPointer { v in
+                            if let plan {
+                                index.applyUpserts(plan, ids: ids, vectors: v)
+                            } else {
+                                for (i, id) in ids.enumerated() {
+                                    index.upsert(id: id, vector: UnsafeBufferPointer(rebasing: v[(i * dimension)..<((i + 1) * dimension)]))
                                 }
                             }
-                        } else {
-                            index.remove(item.op.id)
                         }
                     }
                 }
@@ -71,15 +77,14 @@ extension Engine {
         }
     }
 
-    /// Plans for `work` against a copy of the index (nil entries: apply does the whole upsert, or it is a delete).
-    /// Only the first upsert gets a plan: a second plan made against the same copy would be stale once the first is
-    /// applied (the index would notice and redo it under the write lock).
-    private func planLinks(_ work: [(op: PendingTail.Operation, vector: [Float]?)]) -> [UpsertPlan?] {
-        var plans = [UpsertPlan?](repeating: nil, count: work.count)
-        guard let first = work.first, let vector = first.vector else { return plans }
+    /// The batch plan for `ids`, made on a copy of the index that is released before returning (so the apply
+    /// finds the index's storage uniquely referenced). nil: the index does not plan batches.
+    private func planLinks(ids: [UInt64], vectors: [Float], pool: ParallelPool) -> UpsertPlan? {
         let index = stateLock.read { state.index }
-        guard index.plansUpserts else { return plans }
-        plans[0] = vector.withUnsafeBufferPointer { index.planUpsert(id: first.op.id, vector: $0) }
-        return plans
+        return vectors.withUnsafeBufferPointer { v in
+            index.planUpserts(ids: ids, vectors: v) { n, body in
+                withoutActuallyEscaping(body) { pool.forEach(n, $0) }
+            }
+        }
     }
 }

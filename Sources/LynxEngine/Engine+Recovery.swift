@@ -24,7 +24,8 @@ extension Engine {
         checkpointer?.start()
         if linksInBackground {
             // Ready now, with the replayed records searchable in the tail; the builder links them behind.
-            builder = IndexBuilder(engine: self, batchSize: 1, niceness: config.indexBuilderNiceness)
+            builder = IndexBuilder(engine: self, threads: config.indexThreads, batchSize: config.indexBuildBatch,
+                                   niceness: config.indexBuilderNiceness)
             builder?.setPaused(config.linkingStartsPaused)
             builder?.start()
             builder?.wake()

@@ -21,10 +21,14 @@ final class IndexBuilder: @unchecked Sendable {
     /// speed while the cores are busy) and takes what they leave idle.
     let niceness: Int32
 
-    init(engine: Engine, batchSize: Int, niceness: Int32) {
+    /// The threads that plan a batch: this one and `threads - 1` helpers.
+    private let pool: ParallelPool
+
+    init(engine: Engine, threads: Int, batchSize: Int, niceness: Int32) {
         self.engine = engine
         self.batchSize = max(1, batchSize)
         self.niceness = niceness
+        pool = ParallelPool(width: threads, name: "lynx-builder", niceness: niceness)
     }
 
     func start() {
@@ -70,11 +74,12 @@ final class IndexBuilder: @unchecked Sendable {
             if idle { continue }
             // Link until the tail is empty, waking writers that wait for room after every step.
             while cond.withLock({ !stopping && !paused }) {
-                let linked = engine.linkPending(limit: batchSize)
+                let linked = engine.linkPending(limit: batchSize, pool: pool)
                 cond.withLock { cond.signal() }
                 if linked == 0 { break }
             }
         }
+        pool.stop()
         cond.withLock { stopped = true; cond.signal() }
     }
 }

@@ -61,13 +61,19 @@ struct PendingTail {
     }
 
     /// What the builder links next: up to `limit` operations that are still the newest for their id, oldest first,
-    /// and the queue position after the last one looked at (pass it to `advance`).
+    /// all of one kind (upserts, or deletes: a batch plan covers upserts only), and the queue position after the
+    /// last one taken or skipped (pass it to `advance`).
     func nextOperations(limit: Int) -> (operations: [Operation], end: Int) {
         var picked: [Operation] = []
+        var kindIsDelete = false
         var i = head
         while i < queue.count && picked.count < limit {
             let op = queue[i]
-            if latest[op.id] == op.seq { picked.append(op) }
+            if latest[op.id] == op.seq {
+                let isDelete = deletes.contains(op.id)
+                if picked.isEmpty { kindIsDelete = isDelete } else if isDelete != kindIsDelete { break }
+                picked.append(op)
+            }
             i += 1
         }
         return (picked, i)

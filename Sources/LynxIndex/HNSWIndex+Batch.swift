@@ -163,3 +163,19 @@ extension HNSWIndex {
         UnsafeBufferPointer(rebasing: vectors[(i * dimension)..<((i + 1) * dimension)])
     }
 }
+
+extension HNSWIndex {
+    /// `VectorIndex`'s batch planning: `planBatch` behind the protocol's opaque plan.
+    public func planUpserts(ids: [UInt64], vectors: UnsafeBufferPointer<Float>,
+                            parallel: (Int, (Int) -> Void) -> Void) -> UpsertPlan? {
+        UpsertPlan(planBatch(ids: ids, vectors: vectors, parallel: parallel))
+    }
+
+    public mutating func applyUpserts(_ plan: UpsertPlan, ids: [UInt64], vectors: UnsafeBufferPointer<Float>) {
+        if let batch = plan.payload as? HNSWBatchPlan {
+            applyBatch(batch, ids: ids, vectors: vectors)
+        } else {
+            for i in 0..<ids.count { upsert(id: ids[i], vector: HNSWIndex.row(vectors, i, dimension)) }
+        }
+    }
+}

@@ -33,6 +33,15 @@ public protocol VectorIndex: Sendable {
     /// Second half of `upsert`: applies `plan`, made by `planUpsert` with the same id and vector against this value
     /// unchanged since. Same result as `upsert(id:vector:)`.
     mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>)
+    /// Plans upserting several records at once (read-only, like `planUpsert`), spreading the distance work over the
+    /// caller's parallel-for (`parallel(n, body)` runs `body(0..<n)` on several threads and returns when all are
+    /// done). `ids[i]`'s vector is `vectors[i*dimension ..< (i+1)*dimension]`; ids are distinct. nil: the index
+    /// cannot (the caller upserts one by one).
+    func planUpserts(ids: [UInt64], vectors: UnsafeBufferPointer<Float>,
+                     parallel: (Int, (Int) -> Void) -> Void) -> UpsertPlan?
+    /// Applies a plan of `planUpserts` made against this value unchanged since, with the same ids and vectors:
+    /// afterwards every record is upserted.
+    mutating func applyUpserts(_ plan: UpsertPlan, ids: [UInt64], vectors: UnsafeBufferPointer<Float>)
     /// Removes `id`; false when it was absent.
     @discardableResult mutating func remove(_ id: UInt64) -> Bool
     /// The `k` nearest live vectors to `query`, nearest first, ties broken by lower id. `filter`, when given, is
@@ -73,6 +82,17 @@ extension VectorIndex {
     /// Default: `upsert`.
     public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
         upsert(id: id, vector: vector)
+    }
+
+    /// Default: no batch plans.
+    public func planUpserts(ids: [UInt64], vectors: UnsafeBufferPointer<Float>,
+                            parallel: (Int, (Int) -> Void) -> Void) -> UpsertPlan? { nil }
+
+    /// Default: one `upsert` per record.
+    public mutating func applyUpserts(_ plan: UpsertPlan, ids: [UInt64], vectors: UnsafeBufferPointer<Float>) {
+        for (i, id) in ids.enumerated() {
+            upsert(id: id, vector: UnsafeBufferPointer(rebasing: vectors[(i * dimension)..<((i + 1) * dimension)]))
+        }
     }
 
     /// Array convenience for `upsert`.

@@ -64,19 +64,26 @@ final class ParallelPool: @unchecked Sendable {
 
     private func helperLoop() {
         var seen: UInt64 = 0
-        while true {
-            let work: (((Int) -> Void), Int)? = cond.withLock {
-                while !stopping && generation == seen { cond.wait(seconds: 1) }
-                if stopping { return nil }
-                seen = generation
-                return (job!, count)
-            }
-            guard let (body, n) = work else { return }
-            drain(body, n)
+        while runOneJob(&seen) {
             cond.withLock {
                 busyHelpers -= 1
                 cond.signal()
             }
         }
+    }
+
+    /// Waits for the next job and works on it; false when stopping. Its own function so that the helper's
+    /// references to the job's closure are gone before it reports done (the caller may pass a closure that must
+    /// not outlive `forEach`).
+    private func runOneJob(_ seen: inout UInt64) -> Bool {
+        let work: (((Int) -> Void), Int)? = cond.withLock {
+            while !stopping && generation == seen { cond.wait(seconds: 1) }
+            if stopping { return nil }
+            seen = generation
+            return (job!, count)
+        }
+        guard let (body, n) = work else { return false }
+        drain(body, n)
+        return true
     }
 }
