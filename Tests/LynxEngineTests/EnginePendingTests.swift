@@ -162,6 +162,65 @@ final class EnginePendingTests: XCTestCase {
         XCTAssertEqual(engine.count, batches * perBatch)
     }
 
+    /// While the builder links replacements and deletes, a searcher queries at the old vectors: the old version of a
+    /// replaced id (at distance 0 from its old vector) and a deleted id must never come back, at any moment.
+    func testNoSupersededVersionWhileTheBuilderLinks() throws {
+        let dim = 16, n = 800
+        let engine = try open(newDir(), dimension: dim)
+        defer { engine.close() }
+        let old = Self.vectors(count: n, dim: dim, seed: 71)
+        _ = try engine.upsert(old.enumerated().map { VectorRecord(id: UInt64($0), vector: $1) })
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        let stop = Atomic(false)
+        let failures = Mutex<[String]>([])
+        let searches = Atomic(0)
+        // Ids below n/2 get replaced (far away), ids from n/2 get deleted; the searcher probes both halves.
+        let searcher = Thread {
+            var q = 0
+            while !stop.load(ordering: .relaxed) {
+                let i = (q * 37) % n
+                // Read before the search: a write acknowledged before it started must be what it sees.
+                let changedBefore = self.isReplacedOrDeleted(i)
+                if let hits = try? engine.search(old[i], k: 3, params: SearchParams(efSearch: 32), filter: nil,
+                                                 includeMetadata: false, includeVector: true) {
+                    for hit in hits where hit.id == UInt64(i) {
+                        if changedBefore && (hit.vector == old[i] || i >= n / 2) {
+                            failures.withLock { $0.append("id \(i) returned in its old version (or deleted) after the write was acknowledged") }
+                        }
+                    }
+                }
+                searches.wrappingAdd(1, ordering: .relaxed)
+                q += 1
+            }
+        }
+        searcher.start()
+        for start in stride(from: 0, to: n / 2, by: 20) {
+            let records = (start..<(start + 20)).map { i in
+                VectorRecord(id: UInt64(i), vector: [Float](repeating: 100 + Float(i), count: dim))
+            }
+            _ = try engine.upsert(records)
+            acknowledged.withLock { $0.formUnion(start..<(start + 20)) }
+            for i in (n / 2 + start)..<(n / 2 + start + 20) {
+                _ = try engine.delete(UInt64(i))
+                acknowledged.withLock { _ = $0.insert(i) }
+            }
+        }
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        usleep(20_000)
+        stop.store(true, ordering: .relaxed)
+        while !searcher.isFinished { usleep(1000) }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertGreaterThan(searches.load(ordering: .relaxed), 100)
+        XCTAssertEqual(engine.count, n / 2)
+    }
+
+    /// Ids whose replacement or delete has been acknowledged (by the test's writer).
+    let acknowledged = Mutex<Set<Int>>([])
+
+    func isReplacedOrDeleted(_ i: Int) -> Bool {
+        acknowledged.withLock { $0.contains(i) }
+    }
+
     /// The bound: with the builder paused a write that would pass `indexMaxPending` waits, then is refused with
     /// `.overloaded` and changes nothing; once the builder runs again writes go through.
     func testFullTailRefusesWritesAfterTheWait() throws {
