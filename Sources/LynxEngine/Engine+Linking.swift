@@ -73,8 +73,22 @@ extension Engine {
                 metrics.linked.add(UInt64(work.count))
             }
             metrics.linkDuration.observe(monotonicSeconds() - started)
+            houseKeepIfDue()
             return work.count
         }
+    }
+
+    /// Runs the index's housekeeping (HNSW: consolidation of tombstones) when it is due, on a copy and outside the
+    /// state's locks, then swaps the result in: searches and writers go on meanwhile (against the old graph, which
+    /// is equivalent). Valid because the caller holds `linkLock`: nothing else changes the index in between.
+    /// The copy-on-write copy costs the graph's link arrays once more in memory while it runs.
+    private func houseKeepIfDue() {
+        guard var index: any VectorIndex = stateLock.read({ state.index.housekeepingDue ? state.index : nil }) else { return }
+        let started = monotonicSeconds()
+        index.performHousekeeping()
+        stateLock.write { state.index = index }
+        logger.debug("index housekeeping done off the write path", metadata: [
+            "seconds": "\((monotonicSeconds() - started) * 1000 / 1000)"])
     }
 
     /// The batch plan for `ids`, made on a copy of the index that is released before returning (so the apply

@@ -5,7 +5,7 @@ import Glibc
 /// The background thread that links pending records into the index (`Engine.linkPending`), and the
 /// condition writers wait on when the tail is full.
 ///
-/// Concurrency: `wake` and `waitForRoom` may be called from any thread; `start` and `stop` once each, from the
+/// Concurrency: `wake`, `waitForProgress` and `setPaused` may be called from any thread; `start` and `stop` once each, from the
 /// thread that owns the engine's life (recovery starts it, `Engine.close` stops it).
 final class IndexBuilder: @unchecked Sendable {
     private unowned let engine: Engine

@@ -17,6 +17,8 @@ struct StoreState {
 
     init(index: any VectorIndex, stagesWrites: Bool) {
         self.index = index
+        // With a tail the builder is the index's only mutator, and it runs the housekeeping on a copy.
+        if stagesWrites { self.index.housekeepsAutomatically = false }
         tail = stagesWrites ? PendingTail(dimension: index.dimension, metric: index.metric) : nil
         count = index.count
     }

@@ -138,7 +138,7 @@ extension HNSWIndex {
             raiseEntryPoint(x.slot, level: p.level)
             applied.append(x.slot)
         }
-        if tombstones >= consolidationThreshold { consolidate() }
+        if consolidatesAutomatically && consolidationDue { consolidate() }
     }
 
     /// Convenience: upserts all records in batches of `batchSize` via planBatch/applyBatch (used by lynx-bench
@@ -178,4 +178,16 @@ extension HNSWIndex {
             for i in 0..<ids.count { upsert(id: ids[i], vector: HNSWIndex.row(vectors, i, dimension)) }
         }
     }
+}
+
+extension HNSWIndex {
+    /// `VectorIndex`'s housekeeping is consolidation.
+    public var housekeepsAutomatically: Bool {
+        get { consolidatesAutomatically }
+        set { consolidatesAutomatically = newValue }
+    }
+
+    public var housekeepingDue: Bool { consolidationDue }
+
+    public mutating func performHousekeeping() { consolidate() }
 }

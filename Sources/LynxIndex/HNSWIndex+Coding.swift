@@ -10,7 +10,8 @@ extension HNSWIndex {
     }
 
     public var parameters: [(String, String)] {
-        [("m", String(m)), ("ef_construction", String(efConstruction)), ("ef_search", String(efSearch))]
+        [("m", String(m)), ("ef_construction", String(efConstruction)), ("ef_search", String(efSearch)),
+         ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
     }
 
     // MARK: - serialization (layout in docs/INDEXES.md)

@@ -99,7 +99,7 @@ extension HNSWIndex {
     public func planUpsert(id: UInt64, vector: UnsafeBufferPointer<Float>) -> UpsertPlan? {
         var rng = rngState
         let p = place(id, vector, freeTaken: 0, appended: 0, rng: &rng)
-        if p.replaced != HNSWIndex.none && tombstones + 1 >= consolidationThreshold { return nil }
+        if consolidatesAutomatically && p.replaced != HNSWIndex.none && tombstones + 1 >= consolidationThreshold { return nil }
         let writes = p.unchanged
             ? LinkWrites()
             : planLinks(NewNode(slot: p.slot, q: vector.baseAddress!, inv: p.inv), level: p.level, dead: p.replaced)

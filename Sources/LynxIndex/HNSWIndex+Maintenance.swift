@@ -6,9 +6,12 @@ extension HNSWIndex {
         guard let s = slotOf[id] else { return false }
         mutationCount &+= 1
         tombstone(id, s)
-        if tombstones >= consolidationThreshold { consolidate() }
+        if consolidatesAutomatically && consolidationDue { consolidate() }
         return true
     }
+
+    /// Whether tombstones have reached `consolidationThreshold`.
+    public var consolidationDue: Bool { tombstones >= consolidationThreshold }
 
     /// Tombstones that trigger `consolidate()`: 10% of the slots, at least 32.
     public var consolidationThreshold: Int { max(32, ids.count / 10) }

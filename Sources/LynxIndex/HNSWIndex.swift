@@ -71,6 +71,10 @@ public struct HNSWIndex: VectorIndex {
     var maxLevel: Int = -1
     /// Bumped by every change of the graph (not serialized); a plan records it and apply checks it.
     var mutationCount: UInt64 = 0
+    /// Whether removes, replacements and batches consolidate by themselves once tombstones reach
+    /// `consolidationThreshold` (not serialized: a decoded index has it on). The engine's builder turns it off and
+    /// consolidates a copy outside its write lock (`VectorIndex.housekeepsAutomatically`).
+    public var consolidatesAutomatically = true
 
     public init(dimension: Int, metric: Metric, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64,
                 seed: UInt64? = nil) {

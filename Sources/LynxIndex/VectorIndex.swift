@@ -42,6 +42,12 @@ public protocol VectorIndex: Sendable {
     /// Applies a plan of `planUpserts` made against this value unchanged since, with the same ids and vectors:
     /// afterwards every record is upserted.
     mutating func applyUpserts(_ plan: UpsertPlan, ids: [UInt64], vectors: UnsafeBufferPointer<Float>)
+    /// Whether mutations run the index's housekeeping themselves when it is due (HNSW: consolidating tombstones). An
+    /// owner that runs it elsewhere (the engine's builder: on a copy, outside its write lock) turns this off and
+    /// calls `performHousekeeping()` when `housekeepingDue`. Not serialized: a decoded index has it on.
+    var housekeepsAutomatically: Bool { get set }
+    var housekeepingDue: Bool { get }
+    mutating func performHousekeeping()
     /// Removes `id`; false when it was absent.
     @discardableResult mutating func remove(_ id: UInt64) -> Bool
     /// The `k` nearest live vectors to `query`, nearest first, ties broken by lower id. `filter`, when given, is
@@ -83,6 +89,16 @@ extension VectorIndex {
     public mutating func applyUpsert(_ plan: UpsertPlan, id: UInt64, vector: UnsafeBufferPointer<Float>) {
         upsert(id: id, vector: vector)
     }
+
+    /// Default: no housekeeping of its own.
+    public var housekeepsAutomatically: Bool {
+        get { true }
+        set {}
+    }
+
+    public var housekeepingDue: Bool { false }
+
+    public mutating func performHousekeeping() {}
 
     /// Default: no batch plans.
     public func planUpserts(ids: [UInt64], vectors: UnsafeBufferPointer<Float>,

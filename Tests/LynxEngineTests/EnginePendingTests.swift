@@ -130,7 +130,7 @@ final class EnginePendingTests: XCTestCase {
         defer { engine.close() }
         let data = Self.vectors(count: batches * perBatch, dim: dim, seed: 31)
         let stop = Atomic(false)
-        let failures = Mutex<[String]>([])
+        let failures = PlainMutex<[String]>([])
         let searcher = Thread {
             var q = 0
             while !stop.load(ordering: .relaxed) {
@@ -172,7 +172,7 @@ final class EnginePendingTests: XCTestCase {
         _ = try engine.upsert(old.enumerated().map { VectorRecord(id: UInt64($0), vector: $1) })
         XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
         let stop = Atomic(false)
-        let failures = Mutex<[String]>([])
+        let failures = PlainMutex<[String]>([])
         let searches = Atomic(0)
         // Ids below n/2 get replaced (far away), ids from n/2 get deleted; the searcher probes both halves.
         let searcher = Thread {
@@ -215,10 +215,33 @@ final class EnginePendingTests: XCTestCase {
     }
 
     /// Ids whose replacement or delete has been acknowledged (by the test's writer).
-    let acknowledged = Mutex<Set<Int>>([])
+    let acknowledged = PlainMutex<Set<Int>>([])
 
     func isReplacedOrDeleted(_ i: Int) -> Bool {
         acknowledged.withLock { $0.contains(i) }
+    }
+
+    /// Deletes past the consolidation threshold: the builder consolidates (on a copy, outside the write lock) and
+    /// the graph's tombstones become free slots; no deleted record comes back, the rest are all found.
+    func testTheBuilderConsolidatesDeletes() throws {
+        let dim = 16, n = 600
+        let engine = try open(newDir(), dimension: dim)
+        defer { engine.close() }
+        let data = Self.vectors(count: n, dim: dim, seed: 81)
+        _ = try engine.upsert(data.enumerated().map { VectorRecord(id: UInt64($0), vector: $1) })
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        for id in 0..<200 { _ = try engine.delete(UInt64(id)) }
+        XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
+        let graph = Dictionary(uniqueKeysWithValues: engine.stats().indexParameters)
+        XCTAssertEqual(graph["slots"], "600")
+        XCTAssertLessThan(Int(graph["tombstones"]!)!, 60, "consolidation ran: \(graph)")
+        XCTAssertGreaterThan(Int(graph["free_slots"]!)!, 140, "\(graph)")
+        XCTAssertEqual(engine.count, 400)
+        for id in stride(from: 0, to: n, by: 7) {
+            let hits = try search(engine, data[id], k: 5)
+            XCTAssertFalse(hits.contains { $0.id < 200 }, "a deleted id came back")
+            if id >= 200 { XCTAssertEqual(hits.first?.id, UInt64(id)) }
+        }
     }
 
     /// The bound: with the builder paused a write that would pass `indexMaxPending` waits, then is refused with

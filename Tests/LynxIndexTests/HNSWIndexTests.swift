@@ -96,7 +96,8 @@ final class HNSWIndexTests: XCTestCase {
         let all = index.search([1, 1, 1], k: 1000, params: SearchParams(efSearch: 1000))
         XCTAssertEqual(Set(all.map(\.id)), Set([2] + (3..<60).filter { $0 % 2 == 1 }.map { UInt64($0) }))
         XCTAssertEqual(index.search([0, 0, 0], k: 3), [])  // zero query under cosine
-        XCTAssertEqual(index.parameters.map(\.0), ["m", "ef_construction", "ef_search"])
+        XCTAssertEqual(index.parameters.map(\.0), ["m", "ef_construction", "ef_search", "slots", "tombstones", "free_slots"])
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: index.parameters)["slots"], String(index.slotCount))
         XCTAssertGreaterThan(index.memory.indexBytes, 0)
     }
 
