@@ -50,7 +50,11 @@ public final class Engine: @unchecked Sendable {
     private let durabilityQueue = DispatchQueue(label: "lynx.durability")
 
     /// Whether writes are staged in a pending tail and linked in the background (see the type's comment).
-    public var linksInBackground: Bool { indexKind == .hnsw && config.indexThreads > 0 }
+    public var linksInBackground: Bool { Self.linksInBackground(indexKind, config) }
+
+    static func linksInBackground(_ kind: IndexKind, _ config: EngineConfig) -> Bool {
+        kind == .hnsw && config.indexThreads > 0
+    }
 
     /// Opens (or creates) the data directory: takes its lock and reconciles the manifest with the flags.
     /// Recovery is separate (`recover()`), so that the HTTP server can report progress while it runs.
@@ -65,7 +69,7 @@ public final class Engine: @unchecked Sendable {
         state = StoreState(
             index: IndexFactory.make(
                 kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config),
-            stagesWrites: indexKind == .hnsw && config.indexThreads > 0)
+            stagesWrites: Self.linksInBackground(indexKind, config))
     }
 
     // MARK: - Status

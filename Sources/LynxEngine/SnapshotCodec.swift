@@ -82,21 +82,13 @@ enum SnapshotCodec {
             switch kind {
             case 0:
                 let vector = try reader.readFloats(count: dimension)
-                if var tail = state.tail {
-                    state.tail = nil  // (keeps the tail uniquely referenced while it is changed)
-                    vector.withUnsafeBufferPointer { tail.stageUpsert(id: id, vector: $0) }
-                    state.tail = tail
+                if state.tail != nil {
+                    vector.withUnsafeBufferPointer { state.tail!.stageUpsert(id: id, vector: $0) }
                 } else {
                     state.index.upsert(id: id, vector: vector)
                 }
             case 1:
-                if var tail = state.tail {
-                    state.tail = nil
-                    tail.stageDelete(id)
-                    state.tail = tail
-                } else {
-                    state.index.remove(id)
-                }
+                if state.tail != nil { state.tail!.stageDelete(id) } else { state.index.remove(id) }
             default:
                 throw EngineError.internalError("snapshot's pending section has an operation of unknown kind \(kind)")
             }

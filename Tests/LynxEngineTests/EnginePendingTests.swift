@@ -45,6 +45,11 @@ final class EnginePendingTests: XCTestCase {
         return (0..<count).map { _ in (0..<dim).map { _ in Float(rng.next() >> 40) / Float(1 << 24) - 0.5 } }
     }
 
+    /// Records `range` of `data`, each with its index as id.
+    static func records(_ data: [[Float]], _ range: Range<Int>) -> [VectorRecord] {
+        range.map { VectorRecord(id: UInt64($0), vector: data[$0]) }
+    }
+
     func search(_ engine: Engine, _ q: [Float], k: Int, filter: [(key: String, value: JSONValue)]? = nil) throws -> [SearchResultItem] {
         try engine.search(q, k: k, params: SearchParams(efSearch: 64), filter: filter, includeMetadata: false, includeVector: false)
     }
@@ -254,7 +259,7 @@ final class EnginePendingTests: XCTestCase {
         defer { engine.close() }
         engine.setLinkingPaused(true)
         let data = Self.vectors(count: 80, dim: 16, seed: 41)
-        _ = try engine.upsert((0..<50).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+        _ = try engine.upsert(Self.records(data, 0..<50))
         let lsn = engine.lastLSN
         let started = Date()
         XCTAssertThrowsError(try engine.upsert([VectorRecord(id: 60, vector: data[60])])) { error in
@@ -268,7 +273,7 @@ final class EnginePendingTests: XCTestCase {
         XCTAssertEqual(engine.count, 50)
         XCTAssertNotNil(try engine.get(3))
         engine.setLinkingPaused(false)
-        _ = try engine.upsert((50..<80).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+        _ = try engine.upsert(Self.records(data, 50..<80))
         XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
         XCTAssertEqual(engine.count, 80)
     }
@@ -280,10 +285,10 @@ final class EnginePendingTests: XCTestCase {
         let data = Self.vectors(count: 300, dim: 16, seed: 51)
         do {
             let engine = try open(dir)
-            _ = try engine.upsert((0..<200).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            _ = try engine.upsert(Self.records(data, 0..<200))
             XCTAssertTrue(engine.waitUntilLinked(seconds: 60))
             engine.setLinkingPaused(true)
-            _ = try engine.upsert((200..<300).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            _ = try engine.upsert(Self.records(data, 200..<300))
             _ = try engine.upsert([VectorRecord(id: 5, vector: data[299])])
             _ = try engine.delete(6)
             XCTAssertEqual(engine.pendingCount, 102)
@@ -311,7 +316,7 @@ final class EnginePendingTests: XCTestCase {
         do {
             let engine = try open(dir)
             engine.setLinkingPaused(true)
-            _ = try engine.upsert((0..<500).map { VectorRecord(id: UInt64($0), vector: data[$0]) })
+            _ = try engine.upsert(Self.records(data, 0..<500))
             _ = try engine.delete(10)
             // No close(): as after a crash, the log holds everything and no checkpoint was written.
             engine.close(checkpoint: false)

@@ -9,8 +9,5 @@
 # set. Needs the peers venv: python3 -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install numpy hnswlib
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ -z "${LYNX_BIN:-}" ]; then cp .build/release/lynxd /tmp/lynxd-bench; export LYNX_BIN=/tmp/lynxd-bench; fi
-PY=${LYNX_BENCH_PY:-/tmp/peers-venv/bin/python}
-export PYTHONDONTWRITEBYTECODE=1
-bash ../shared/bench/limits/env_note.sh "${LYNX_BENCH_TMP:-/tmp}"
+source bench/http/pending_env.sh
 exec timeout 1800 "$PY" -u bench/http/hnsw_ingest_vs_flat.py "${1:-3}"

@@ -10,8 +10,5 @@
 # Scratch: LYNX_BENCH_TMP (default /tmp; ~250 MB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ -z "${LYNX_BIN:-}" ]; then cp .build/release/lynxd /tmp/lynxd-bench; export LYNX_BIN=/tmp/lynxd-bench; fi
-PY=${LYNX_BENCH_PY:-/tmp/peers-venv/bin/python}
-export PYTHONDONTWRITEBYTECODE=1
-bash ../shared/bench/limits/env_note.sh "${LYNX_BENCH_TMP:-/tmp}"
+source bench/http/pending_env.sh
 exec timeout 2400 "$PY" -u bench/wal/restart_pending.py "${1:-2}"
