@@ -16,11 +16,12 @@ extension Engine {
         stateLock.read { (state.pendingCount, metrics.linked.current) }
     }
 
-    /// Waits until nothing is pending, at most `seconds`; true when nothing is.
+    /// Waits until the builder has nothing left to do, at most `seconds`: nothing pending and no housekeeping due
+    /// (the builder consolidates right after the step that settles the last pending operation). True when so.
     @discardableResult
     public func waitUntilLinked(seconds: Double) -> Bool {
         let deadline = monotonicSeconds() + seconds
-        while pendingCount > 0 {
+        while stateLock.read({ state.pendingCount > 0 || (linksInBackground && state.index.housekeepingDue) }) {
             if monotonicSeconds() > deadline { return false }
             usleep(2000)
         }
@@ -88,7 +89,7 @@ extension Engine {
         index.performHousekeeping()
         stateLock.write { state.index = index }
         logger.debug("index housekeeping done off the write path", metadata: [
-            "seconds": "\((monotonicSeconds() - started) * 1000 / 1000)"])
+            "seconds": "\(monotonicSeconds() - started)"])
     }
 
     /// The batch plan for `ids`, made on a copy of the index that is released before returning (so the apply
