@@ -72,6 +72,11 @@ public final class Engine: @unchecked Sendable {
             stagesWrites: Self.linksInBackground(indexKind, config))
     }
 
+    /// The settings the store was created with (its manifest).
+    public var storedSettings: StoredCollectionSettings {
+        StoredCollectionSettings(dimension: dimension, metric: metric, index: indexKind, parameters: directory.manifest.parameters)
+    }
+
     // MARK: - Status
 
     public var status: EngineStatus { statusBox.withLock { $0 } }

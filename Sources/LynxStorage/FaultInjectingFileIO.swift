@@ -19,7 +19,7 @@ import Glibc
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
         case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, releaseMapped, rename, unlink
-        case fsyncDirectory, listDirectory, createDirectory
+        case fsyncDirectory, listDirectory, createDirectory, removeDirectory
     }
 
     private enum Fault {
@@ -214,5 +214,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
         try base.createDirectory(path)
     }
 
+    public func removeDirectory(_ path: String) throws {
+        try check(.removeDirectory, "rmdir", path)
+        try base.removeDirectory(path)
+    }
+
     public func fileExists(_ path: String) -> Bool { base.fileExists(path) }
+    public func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
 }

@@ -68,7 +68,23 @@ public protocol FileIO: Sendable {
     func listDirectory(_ path: String) throws -> [String]
     /// Creates a directory (mode 0755) if it does not exist yet.
     func createDirectory(_ path: String) throws
+    /// Removes an empty directory.
+    func removeDirectory(_ path: String) throws
     func fileExists(_ path: String) -> Bool
+    /// True when `path` names a directory (symbolic links are not followed).
+    func isDirectory(_ path: String) -> Bool
+}
+
+extension FileIO {
+    /// Removes `path` and everything under it (files and directories; links are removed, not followed).
+    public func removeTree(_ path: String) throws {
+        guard isDirectory(path) else {
+            if fileExists(path) { try unlink(path) }
+            return
+        }
+        for name in try listDirectory(path) { try removeTree(joinPath(path, name)) }
+        try removeDirectory(path)
+    }
 }
 
 extension FileIO {
@@ -276,7 +292,16 @@ public struct SystemFileIO: FileIO {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw fail("mkdir", path) }
     }
 
+    public func removeDirectory(_ path: String) throws {
+        if rmdir(path) != 0 { throw fail("rmdir", path) }
+    }
+
     public func fileExists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 }

@@ -43,14 +43,15 @@ func run() {
     LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level) }
     let logger = Logger(label: "lynxd")
 
-    let engine: Engine
+    let database: Database
     do {
-        engine = try Engine(config: settings.engine, logger: Logger(label: "lynx.engine"))
+        database = try Database(config: settings.engine, maxCollections: settings.maxCollections, logger: Logger(label: "lynx.engine"))
     } catch {
         fail("cannot open data directory \(settings.engine.dataDir): \(error)")
     }
+    let engine = database.defaultEngine
 
-    let api = LynxAPI(engine: engine, maxBatch: settings.engine.maxBatch, version: lynxVersion)
+    let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, version: lynxVersion)
     let server = MicroHTTPDServer(config: settings.server, handler: api)
     do {
         try server.start()
@@ -60,21 +61,25 @@ func run() {
     logger.info("listening on http://\(hostForURL(settings.server.host)):\(server.port)", metadata: [
         "data_dir": "\(settings.engine.dataDir)", "dimension": "\(engine.dimension)", "metric": "\(engine.metric.rawValue)",
         "index": "\(engine.indexKind.rawValue)", "sync": "\(settings.engine.syncMode.rawValue)", "version": "\(lynxVersion)",
+        "collections": "\(database.collections.count)",
     ])
 
     let signals = installSignalHandlers {
         logger.info("shutting down: draining connections")
         server.stop(drainSeconds: 10)
-        engine.close()
+        database.close()
         logger.info("stopped")
         exit(0)
     }
     _ = signals
 
-    // Replay the log while the server already answers (/health says "recovering").
+    // Replay the logs while the server already answers (/health says "recovering").
     spawnThread(name: "lynx-recovery") {
         do {
-            try engine.recover()
+            let started = monotonicSeconds()
+            try database.recoverAll()
+            logger.info("every collection recovered", metadata: [
+                "collections": "\(database.collections.count)", "seconds": "\(monotonicSeconds() - started)"])
         } catch {
             // Refusing to start beats serving a store that silently lost acknowledged writes.
             logger.critical("recovery failed; lynxd stops without changing the data directory: \(error)")

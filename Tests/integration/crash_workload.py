@@ -669,9 +669,14 @@ def parse_metrics(text: str) -> dict[tuple[str, frozenset], float]:
 
 
 def metric(srv: LynxServer, name: str, **labels) -> float | None:
+    """A sample's value; a store's series are looked up in the default collection unless `collection` is given."""
     r = srv.get("/metrics")
     assert r.status_code == 200, r.text[:300]
-    return parse_metrics(r.text).get((name, frozenset(labels.items())))
+    samples = parse_metrics(r.text)
+    found = samples.get((name, frozenset(labels.items())))
+    if found is None and "collection" not in labels:
+        found = samples.get((name, frozenset({**labels, "collection": "default"}.items())))
+    return found
 
 
 if __name__ == "__main__":

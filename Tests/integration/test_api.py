@@ -435,7 +435,7 @@ def test_metrics_exposition(server):
 
 def _row_chunk_counts(server) -> dict:
     text = server.get("/metrics").text
-    found = dict(re.findall(r'^lynx_checkpoint_row_chunks_total\{action="(\w+)"\} (\d+)', text, re.M))
+    found = dict(re.findall(r'^lynx_checkpoint_row_chunks_total\{collection="default",action="(\w+)"\} (\d+)', text, re.M))
     return {k: int(v) for k, v in found.items()}
 
 

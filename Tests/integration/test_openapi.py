@@ -10,11 +10,17 @@ from lynx_helpers import U64_MAX
 from openapi_check import METHODS, SpecChecker, load_spec
 
 SPEC = load_spec()
-CONTRACT_ROUTES = {
+# The routes of one store: served on the default collection at the root and on every collection under
+# /collections/{collection}.
+STORE_ROUTES = {
     ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
     ("/search/batch", "post"),
-    ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"), ("/health", "get"),
-    ("/metrics", "get"),
+    ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"),
+}
+CONTRACT_ROUTES = STORE_ROUTES | {("/collections/{collection}" + p, m) for p, m in STORE_ROUTES} | {
+    ("/health", "get"), ("/metrics", "get"),
+    ("/collections", "get"), ("/collections/{collection}", "put"), ("/collections/{collection}", "get"),
+    ("/collections/{collection}", "delete"),
 }
 
 
@@ -178,6 +184,24 @@ def _sweep(srv):
     out.append(s.delete("/vectors/1?durable=true"))
     out.append(s.delete("/vectors/1"))
     out.append(s.delete("/vectors/-3"))
+    out.append(s.request("PUT", "/collections/c1", json={"dimension": 4, "index": "flat"}))
+    out.append(s.request("PUT", "/collections/c1", json={"dimension": 4, "index": "flat"}))
+    out.append(s.request("PUT", "/collections/c1", json={"dimension": 5}))
+    out.append(s.request("PUT", "/collections/bad.name", json={"dimension": 4}))
+    out.append(s.request("PUT", "/collections/c2", json={"dimension": 0}))
+    out.append(s.request("PUT", "/collections/c2", json={"dimension": 4, "index": "flat", "m": 8}))
+    out.append(s.request("PUT", "/collections/c2", json={"metric": "l2"}))
+    out.append(s.post("/collections/c1/vectors", json={"id": 3, "vector": [1, 2, 3, 4]}))
+    out.append(s.post("/collections/c1/search", json={"vector": [1, 2, 3, 4]}))
+    out.append(s.get("/collections/c1/vectors/3"))
+    out.append(s.get("/collections/c1/vectors/4"))
+    out.append(s.post("/collections/none/search", json={"vector": [1, 2, 3, 4]}))
+    out.append(s.get("/collections/c1"))
+    out.append(s.get("/collections/none"))
+    out.append(s.get("/collections"))
+    out.append(s.delete("/collections/default"))
+    out.append(s.delete("/collections/c1"))
+    out.append(s.delete("/collections/c1"))
     out.append(s.get("/nope"))
     out.append(s.request("GET", "/"))
     for method, path in [("GET", "/vectors"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
@@ -193,7 +217,7 @@ def test_live_responses_match_spec(start_server):
     responses = _sweep(srv)
     statuses = {r.status_code for r in responses}
     # The sweep must really cover successes and every client-error class it aims at.
-    assert {200, 400, 404, 405, 413, 415, 422} <= statuses, statuses
+    assert {200, 201, 400, 404, 405, 409, 413, 415, 422} <= statuses, statuses
     errors = [e for r in responses for e in ck.check(r)]
     assert not errors, "\n".join(errors)
 
@@ -210,28 +234,47 @@ def test_every_spec_route_answers(server):
         errors += ck.check(r)
     sb = SPEC["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     bb = SPEC["paths"]["/search/batch"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    # (template, method, path, body): the path is relative to the collection for the store routes.
     calls = [
-        ("get", "/vectors/{id}", lambda: server.get("/vectors/42")),
-        ("post", "/search", lambda: server.post("/search", json=sb["plain"]["value"])),
-        ("post", "/search", lambda: server.post("/search", json=sb["filtered"]["value"])),
-        ("post", "/search/batch", lambda: server.post("/search/batch", json=bb["plain"]["value"])),
-        ("post", "/search/batch", lambda: server.post("/search/batch", json=bb["filtered"]["value"])),
-        ("post", "/flush", lambda: server.post("/flush", json={})),
-        ("post", "/checkpoint", lambda: server.post("/checkpoint", json={})),
-        ("post", "/index/rebuild", lambda: server.post("/index/rebuild", json={})),
-        ("get", "/stats", lambda: server.get("/stats")),
-        ("get", "/health", lambda: server.get("/health")),
-        ("get", "/metrics", lambda: server.get("/metrics")),
-        ("delete", "/vectors/{id}", lambda: server.delete("/vectors/42")),
+        ("/vectors/{id}", "GET", "/vectors/42", None),
+        ("/search", "POST", "/search", sb["plain"]["value"]),
+        ("/search", "POST", "/search", sb["filtered"]["value"]),
+        ("/search/batch", "POST", "/search/batch", bb["plain"]["value"]),
+        ("/search/batch", "POST", "/search/batch", bb["filtered"]["value"]),
+        ("/flush", "POST", "/flush", {}),
+        ("/checkpoint", "POST", "/checkpoint", {}),
+        ("/index/rebuild", "POST", "/index/rebuild", {}),
+        ("/stats", "GET", "/stats", None),
+        ("/vectors/{id}", "DELETE", "/vectors/42", None),
     ]
     seen = {("/vectors", "post")}
-    for method, template, call in calls:
-        r = call()
+    # The same operations on a collection created for it, then the collection routes themselves.
+    books = "/collections/books"
+    cb = SPEC["paths"]["/collections/{collection}"]["put"]["requestBody"]["content"]["application/json"]["example"]
+    r = server.request("PUT", books, json={**cb, "dimension": 4})
+    assert r.status_code == 201, r.text
+    errors += ck.check(r)
+    for name in ("single", "batch"):
+        r = server.post(books + "/vectors", json=rb[name]["value"])
+        assert r.status_code == 200, (name, r.text)
+        errors += ck.check(r)
+    seen.add(("/collections/{collection}/vectors", "post"))
+    calls += [("/collections/{collection}" + t, m, books + p, b) for t, m, p, b in calls] + [
+        ("/health", "GET", "/health", None),
+        ("/metrics", "GET", "/metrics", None),
+        ("/collections/{collection}", "PUT", books, {**cb, "dimension": 4}),
+        ("/collections/{collection}", "GET", books, None),
+        ("/collections", "GET", "/collections", None),
+        ("/collections/{collection}", "DELETE", books, None),
+    ]
+    for template, method, path, body in calls:
+        r = server.request(method, path, json=body) if body is not None else server.request(method, path)
         assert r.status_code == 200, (method, template, r.status_code, r.text[:300])
         errors += ck.check(r)
-        seen.add((template, method))
+        seen.add((template, method.lower()))
     assert seen == set(ck.operations), "an operation of the spec was not exercised"
     assert not errors, "\n".join(errors)
+
 
 
 PROBE_PATHS = ["/", "/vector", "/v1/vectors", "/vectors/1/metadata", "/search/1", "/stats/x", "/healthz",
@@ -244,10 +287,10 @@ def test_server_routes_are_all_in_spec(server):
     """Unlisted methods on spec paths answer 405 (never 2xx), paths outside the spec answer 404."""
     ck = SpecChecker(SPEC)
     errors = []
-    concrete = {"/vectors/{id}": "/vectors/1"}
+    concrete = {"/vectors/{id}": "/vectors/1", "/collections/{collection}/vectors/{id}": "/collections/default/vectors/1"}
     server.post("/vectors", json={"id": 1, "vector": [1, 0, 0, 0]})
     for template, item in SPEC["paths"].items():
-        path = concrete.get(template, template)
+        path = concrete.get(template, template).replace("{collection}", "default")
         for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
             if method.lower() in item:
                 continue

@@ -3,40 +3,69 @@ import LynxEngine
 import LynxIndex
 import LynxJSON
 
-/// The REST API: routes requests to the engine and renders answers. Thread-safe: called concurrently on the
-/// server's worker threads; all state lives in the engine and the metrics.
+/// The REST API: routes requests to the database's collections and renders answers. Thread-safe: called
+/// concurrently on the server's worker threads; all state lives in the database and the metrics.
 public final class LynxAPI: HTTPHandler, @unchecked Sendable {
-    let engine: Engine
+    typealias Handler = (LynxAPI, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
+    /// A route of one store: run against the collection the path names (or the default one).
+    typealias StoreHandler = (LynxAPI, Engine, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
+
+    let database: Database
     let decoder: RequestDecoder
-    let httpMetrics = HTTPMetrics()
+    let httpMetrics: HTTPMetrics
     let version: String
+    let router: Router<Handler>
 
-    /// Route templates and the methods each allows.
-    static let routes: [(template: String, methods: [String])] = [
-        ("/vectors", ["POST"]),
-        ("/vectors/{id}", ["GET", "HEAD", "DELETE"]),
-        ("/search", ["POST"]),
-        ("/search/batch", ["POST"]),
-        ("/flush", ["POST"]),
-        ("/checkpoint", ["POST"]),
-        ("/index/rebuild", ["POST"]),
-        ("/stats", ["GET", "HEAD"]),
-        ("/health", ["GET", "HEAD"]),
-        ("/metrics", ["GET", "HEAD"]),
-    ]
-
-    public init(engine: Engine, maxBatch: Int, version: String) {
-        self.engine = engine
+    public init(database: Database, maxBatch: Int, version: String) {
+        self.database = database
         self.decoder = RequestDecoder(maxBatch: maxBatch)
         self.version = version
+        router = Self.makeRouter()
+        httpMetrics = HTTPMetrics(templates: router.routes.map(\.template))
     }
 
-    public func routeTemplate(for path: String) -> String? {
-        if path.hasPrefix("/vectors/") && path.count > "/vectors/".count && !path.dropFirst(9).contains("/") {
-            return "/vectors/{id}"
+    /// The one route table. The store's routes are served twice: on the default collection at the root (the
+    /// single-store API) and on every collection under `/collections/{collection}`.
+    private static func makeRouter() -> Router<Handler> {
+        var r = Router<Handler>()
+        r.add("/health", [("GET", health), ("HEAD", health)])
+        r.add("/metrics", [("GET", metrics), ("HEAD", metrics)])
+        r.add("/collections", [("GET", listCollections), ("HEAD", listCollections)])
+        r.add("/collections/{collection}", [("PUT", putCollection), ("GET", getCollection), ("HEAD", getCollection),
+                                            ("DELETE", deleteCollection)])
+        for (template, handlers) in storeRoutes {
+            r.add(template, handlers.map { method, handler in
+                (method, { api, request, captures throws(Problem) in try handler(api, api.database.defaultEngine, request, captures) })
+            })
+            r.add("/collections/{collection}" + template, handlers.map { method, handler in
+                (method, { api, request, captures throws(Problem) in
+                    try handler(api, try api.collection(captures["collection"]), request, captures)
+                })
+            })
         }
-        return Self.routes.first(where: { $0.template == path })?.template
+        return r
     }
+
+    /// The store routes, relative to their collection.
+    static let storeRoutes: [(template: String, handlers: [(method: String, handler: StoreHandler)])] = [
+        ("/vectors", [("POST", upsert)]),
+        ("/vectors/{id}", [("GET", getVector), ("HEAD", getVector), ("DELETE", deleteVector)]),
+        ("/search", [("POST", search)]),
+        ("/search/batch", [("POST", batchSearch)]),
+        ("/flush", [("POST", flush)]),
+        ("/checkpoint", [("POST", checkpoint)]),
+        ("/index/rebuild", [("POST", rebuildIndex)]),
+        ("/stats", [("GET", stats), ("HEAD", stats)]),
+    ]
+
+    /// The engine of the collection named `name`; 404 when there is none, 400 when the name is not valid.
+    func collection(_ name: Substring) throws(Problem) -> Engine {
+        guard let valid = CollectionName(String(name)) else { throw Problem.invalidCollectionName(String(name)) }
+        guard let engine = database.engine(valid) else { throw Problem.collectionNotFound(valid) }
+        return engine
+    }
+
+    public func routeTemplate(for path: String) -> String? { router.match(path)?.route.template }
 
     public func payloadTooLarge(limit: Int) -> HTTPResponse { Problem.payloadTooLarge(limit: limit).response }
 
@@ -46,71 +75,25 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     public func handle(_ request: HTTPRequest) -> HandlerResult {
         do {
-            return try dispatch(request)
+            guard let match = router.match(request.path) else {
+                throw Problem.notFound("no route \(request.method) \(request.path); see openapi/openapi.yaml for the API")
+            }
+            guard let handler = match.route.handlers.first(where: { $0.method == request.method })?.handler else {
+                throw Problem.methodNotAllowed(request.method, path: match.route.template, allow: match.route.methods)
+            }
+            return try handler(self, request, match.captures)
         } catch {
             return .now(error.response)
         }
     }
 
-    private func dispatch(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
-        guard let template = routeTemplate(for: request.path),
-              let route = Self.routes.first(where: { $0.template == template })
-        else {
-            throw Problem.notFound("no route \(request.method) \(request.path); see openapi/openapi.yaml for the API")
-        }
-        guard route.methods.contains(request.method) else {
-            throw Problem.methodNotAllowed(request.method, path: template, allow: route.methods)
-        }
-        switch (template, request.method) {
-        case ("/vectors", "POST"):
-            return try upsert(request)
-        case ("/vectors/{id}", "GET"), ("/vectors/{id}", "HEAD"):
-            try RequestDecoder.noQuery(request)
-            return .now(try getVector(RequestDecoder.pathID(request.path.dropFirst(9))))
-        case ("/vectors/{id}", "DELETE"):
-            return try delete(request, id: RequestDecoder.pathID(request.path.dropFirst(9)))
-        case ("/search", "POST"):
-            try RequestDecoder.noQuery(request)
-            return .now(try search(decoder.search(RequestDecoder.json(request))))
-        case ("/search/batch", "POST"):
-            try RequestDecoder.noQuery(request)
-            return .now(try batchSearch(decoder.batchSearch(RequestDecoder.json(request))))
-        case ("/flush", "POST"):
-            try RequestDecoder.noQuery(request)
-            try RequestDecoder.emptyOrEmptyObject(request)
-            return flush()
-        case ("/checkpoint", "POST"):
-            try RequestDecoder.noQuery(request)
-            try RequestDecoder.emptyOrEmptyObject(request)
-            return inBackground { [self] () throws(Problem) in try checkpoint() }
-        case ("/index/rebuild", "POST"):
-            try RequestDecoder.noQuery(request)
-            try RequestDecoder.emptyOrEmptyObject(request)
-            return inBackground { [self] () throws(Problem) in
-                let report = try engineCall { try engine.rebuildIndex() }
-                return Responses.object { w in
-                    w.key("index"); w.string(report.index.rawValue)
-                    w.key("action"); w.string(report.action)
-                    w.key("duration_seconds"); w.double(report.durationSeconds)
-                }
-            }
-        case ("/stats", _):
-            try RequestDecoder.noQuery(request)
-            return .now(Responses.stats(engine.stats()))
-        case ("/health", _):
-            return .now(Responses.health(engine))
-        case ("/metrics", _):
-            return .now(MetricsExposition.render(engine: engine, http: httpMetrics, version: version))
-        default:
-            throw Problem.internalError("route \(template) has no handler")
-        }
-    }
+    // MARK: - Shared by the handlers
 
     /// Long maintenance work (checkpoints, rebuilds) runs here, one job at a time, so that it holds no
     /// server thread: the connection is suspended meanwhile and resumed with the answer.
     private let maintenance = DispatchQueue(label: "lynx.maintenance")
 
-    private func inBackground(_ work: @escaping @Sendable () throws(Problem) -> HTTPResponse) -> HandlerResult {
+    func inBackground(_ work: @escaping @Sendable () throws(Problem) -> HTTPResponse) -> HandlerResult {
         let queue = maintenance
         return .later { complete in
             queue.async {
@@ -123,45 +106,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    // MARK: - Handlers
-
-    private func upsert(_ request: HTTPRequest) throws(Problem) -> HandlerResult {
-        let durable = try RequestDecoder.durableFlag(request)
-        guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
-        let decoded: RequestDecoder.DecodedRecords
-        if let fast = decoder.fastRecords(request.body, dimensionHint: engine.dimension) {
-            decoded = fast
-        } else {
-            decoded = try decoder.records(RequestDecoder.json(request))
-        }
-        let records = decoded.records
-        let lsn = try engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
-        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
-            w.key("upserted"); w.int(records.count)
-            w.key("lsn"); w.uint64(lsn)
-            w.key("durable"); w.bool(isDurable)
-        }
-    }
-
-    private func delete(_ request: HTTPRequest, id: UInt64) throws(Problem) -> HandlerResult {
-        let durable = try RequestDecoder.durableFlag(request)
-        let lsn = try engineCall { try engine.delete(id) }
-        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
-            w.key("deleted"); w.uint64(id)
-            w.key("lsn"); w.uint64(lsn)
-            w.key("durable"); w.bool(isDurable)
-        }
-    }
-
     /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
     /// A waiting request suspends its connection, so no server thread waits on fsync.
-    private func acknowledge(
-        lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
+    func acknowledge(
+        _ engine: Engine, lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
         guard durable || engine.acknowledgesDurableOnly else {
             return .now(Responses.object { body(&$0, false) })
         }
-        return afterDurable(lsn) { result in
+        return afterDurable(engine, lsn) { result in
             switch result {
             case .success:
                 return Responses.object { body(&$0, true) }
@@ -174,66 +127,20 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     /// Suspends the request until `lsn` is durable, then answers with `respond(result)`.
-    private func afterDurable(
-        _ lsn: UInt64, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
+    func afterDurable(
+        _ engine: Engine, _ lsn: UInt64, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
     ) -> HandlerResult {
-        let engine = self.engine
-        return .later { complete in engine.whenDurable(lsn) { complete(respond($0)) } }
-    }
-
-    private func getVector(_ id: UInt64) throws(Problem) -> HTTPResponse {
-        guard let record = try engineCall({ try engine.get(id) }) else {
-            throw Problem.notFound("no vector with id \(id)")
-        }
-        return Responses.record(record)
-    }
-
-    private func search(_ request: SearchRequest) throws(Problem) -> HTTPResponse {
-        let o = request.options
-        let results = try engineCall {
-            try engine.search(
-                request.vector, k: o.k, params: o.params, filter: o.filter,
-                includeMetadata: o.includeMetadata, includeVector: o.includeVector)
-        }
-        return Responses.searchResults(results)
-    }
-
-    private func batchSearch(_ request: BatchSearchRequest) throws(Problem) -> HTTPResponse {
-        let o = request.options
-        let results = try engineCall(batch: true) {
-            try engine.search(
-                batch: request.queries, k: o.k, params: o.params, filter: o.filter,
-                includeMetadata: o.includeMetadata, includeVector: o.includeVector)
-        }
-        return Responses.batchSearchResults(results)
-    }
-
-    private func flush() -> HandlerResult {
-        afterDurable(engine.lastLSN) { result in
-            switch result {
-            case .success(let durable):
-                return Responses.object { w in w.key("durable_lsn"); w.uint64(durable) }
-            case .failure(let error):
-                return error.problem().response
-            }
-        }
-    }
-
-    private func checkpoint() throws(Problem) -> HTTPResponse {
-        let report = try engineCall { try engine.checkpoint() }
-        return Responses.object { w in
-            w.key("checkpoint_seq"); w.uint64(report.checkpointSeq)
-            w.key("lsn"); w.uint64(report.lsn)
-            w.key("duration_seconds"); w.double(report.durationSeconds)
-        }
+        .later { complete in engine.whenDurable(lsn) { complete(respond($0)) } }
     }
 
     /// Runs an engine call, turning its errors into problems (`batch`: the body named its vectors by index).
-    private func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
+    func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
         } catch let error as EngineError {
             throw error.problem(batch: batch)
+        } catch let error as CollectionError {
+            throw error.problem
         } catch {
             throw Problem.internalError("\(error)")
         }
@@ -245,6 +152,7 @@ extension Error {
     var response: HTTPResponse {
         if let problem = self as? Problem { return problem.response }
         if let engineError = self as? EngineError { return engineError.problem().response }
+        if let collectionError = self as? CollectionError { return collectionError.problem.response }
         return Problem.internalError("\(self)").response
     }
 }

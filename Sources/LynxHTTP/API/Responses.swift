@@ -87,47 +87,11 @@ enum Responses {
     }
 
     /// `{"pending": n, "behind": bool, "linked_total": n}`: records acknowledged but not yet linked into the index.
-    private static func writePending(pending: Int, linked: UInt64, to w: inout JSONWriter) {
+    static func writePending(pending: Int, linked: UInt64, to w: inout JSONWriter) {
         w.beginObject()
         w.key("pending"); w.int(pending)
         w.key("behind"); w.bool(pending > 0)
         w.key("linked_total"); w.uint64(linked)
         w.endObject()
-    }
-
-    static func health(_ engine: Engine) -> HTTPResponse {
-        switch engine.status {
-        case .recovering(let progress):
-            var r = object(status: 503) { w in
-                w.key("status"); w.string("recovering")
-                w.key("progress"); w.double((progress * 1000).rounded() / 1000)
-            }
-            r.headers = [("Retry-After", "1")]
-            return r
-        case .failed(let reason):
-            return object(status: 503) { w in
-                w.key("status"); w.string("failed")
-                w.key("reason"); w.string(reason)
-            }
-        case .ready:
-            let log = engine.logReport()
-            let count = engine.count, (pending, linked) = engine.linkingReport()
-            return object { w in
-                w.key("status"); w.string("ok")
-                w.key("count"); w.int(count)
-                w.key("linking")
-                writePending(pending: pending, linked: linked, to: &w)
-                w.key("wal")
-                w.beginObject()
-                w.key("enabled"); w.bool(log.enabled)
-                w.key("last_lsn"); w.uint64(log.lastLSN)
-                w.key("durable_lsn"); w.uint64(log.durableLSN)
-                w.key("checkpoint_lag_bytes"); w.int(log.checkpointLagBytes)
-                w.key("checkpoint_lag_frames"); w.int(log.checkpointLagFrames)
-                w.key("checkpoint_age_seconds"); w.double((log.checkpointAgeSeconds * 1000).rounded() / 1000)
-                w.key("checkpoint_seq"); w.uint64(log.checkpointSeq)
-                w.endObject()
-            }
-        }
     }
 }

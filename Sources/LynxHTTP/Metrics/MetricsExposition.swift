@@ -2,7 +2,15 @@ import LynxEngine
 
 /// Renders `/metrics` in the Prometheus text exposition format (version 0.0.4).
 enum MetricsExposition {
-    static func render(engine: Engine, http: HTTPMetrics, version: String) -> HTTPResponse {
+    /// One collection's figures, read once per scrape.
+    private struct Store {
+        var labels: [(String, String)]
+        var engine: Engine
+        var stats: StoreStats
+        var log: LogReport
+    }
+
+    static func render(collections: [(name: CollectionName, engine: Engine)], http: HTTPMetrics, version: String) -> HTTPResponse {
         var out = PrometheusText()
         out.gauge("lynx_build_info", "Build information; the value is always 1.", [(["version"], [version], 1)])
 
@@ -15,48 +23,86 @@ enum MetricsExposition {
             out.histogramSamples("lynx_http_request_duration_seconds", [("route", route)], histogram)
         }
 
-        let stats = engine.stats()
-        out.gauge("lynx_vectors", "Vectors stored.", [([], [], Double(stats.count))])
-        out.header("lynx_memory_bytes", "gauge", "Estimated memory held, by kind.")
-        out.sample("lynx_memory_bytes", [("kind", "vectors")], Double(stats.vectorBytes))
-        out.sample("lynx_memory_bytes", [("kind", "index")], Double(stats.indexBytes))
-        out.sample("lynx_memory_bytes", [("kind", "metadata")], Double(stats.metadataBytes))
-        let m = engine.metrics
-        out.counter("lynx_upserts_total", "Records upserted.", Double(m.upserts.current))
-        out.counter("lynx_deletes_total", "Records deleted.", Double(m.deletes.current))
-        out.counter("lynx_searches_total", "Searches answered.", Double(m.searches.current))
-        out.gauge("lynx_index_pending_vectors", "Records acknowledged and searchable (exactly) but not yet linked into the index.",
-                  [([], [], Double(stats.pending))])
-        out.counter("lynx_index_linked_total", "Pending records the builder linked into the index.", Double(m.linked.current))
-        out.header("lynx_index_link_duration_seconds", "histogram", "Duration of one builder step (planning and applying its records' links).")
-        out.histogramSamples("lynx_index_link_duration_seconds", [], m.linkDuration)
-        out.counter("lynx_index_pending_full_rejections_total", "Writes refused with 503 because the pending records stayed at the bound.",
-                    Double(m.pendingFullRejections.current))
+        let stores = collections.map { c in
+            Store(labels: [("collection", c.name.value)], engine: c.engine, stats: c.engine.stats(), log: c.engine.logReport())
+        }
+        func gauge(_ name: String, _ help: String, _ value: (Store) -> Double) {
+            out.header(name, "gauge", help)
+            for s in stores { out.sample(name, s.labels, value(s)) }
+        }
+        func counter(_ name: String, _ help: String, _ value: (Store) -> Double) {
+            out.header(name, "counter", help)
+            for s in stores { out.sample(name, s.labels, value(s)) }
+        }
+        func histogram(_ name: String, _ help: String, _ value: (Store) -> Histogram) {
+            out.header(name, "histogram", help)
+            for s in stores { out.histogramSamples(name, s.labels, value(s)) }
+        }
+        func labeled(_ name: String, _ help: String, _ label: String, _ value: (Store) -> LabeledCounter, fixed: [String]? = nil) {
+            out.header(name, "counter", help)
+            for s in stores {
+                let counts = value(s).snapshot()
+                if let fixed {
+                    for v in fixed { out.sample(name, s.labels + [(label, v)], Double(counts.first(where: { $0.0 == [v] })?.1 ?? 0)) }
+                } else {
+                    for (labels, count) in counts { out.sample(name, s.labels + [(label, labels[0])], Double(count)) }
+                }
+            }
+        }
 
-        let log = engine.logReport()
-        out.gauge("lynx_wal_enabled", "1 when writes go through the write-ahead log.", [([], [], log.enabled ? 1 : 0)])
-        out.gauge("lynx_wal_checkpoint_lag_bytes", "Bytes of log not yet covered by a snapshot.", [([], [], Double(log.checkpointLagBytes))])
-        out.gauge("lynx_wal_checkpoint_lag_frames", "Log frames not yet covered by a snapshot.", [([], [], Double(log.checkpointLagFrames))])
-        out.gauge("lynx_wal_checkpoint_age_seconds", "Seconds since the last completed checkpoint (or since start).", [([], [], log.checkpointAgeSeconds)])
-        out.gauge("lynx_wal_unsynced_bytes", "Bytes appended to the log but not yet fdatasync'd.", [([], [], Double(log.unsyncedBytes))])
-        out.gauge("lynx_wal_last_lsn", "LSN of the newest acknowledged write.", [([], [], Double(log.lastLSN))])
-        out.gauge("lynx_wal_durable_lsn", "Every write up to this LSN is durable.", [([], [], Double(log.durableLSN))])
-        out.gauge("lynx_checkpoint_seq", "Sequence number of the newest snapshot.", [([], [], Double(log.checkpointSeq))])
-        out.counter("lynx_wal_bytes_written_total", "Bytes appended to the log.", Double(m.walBytesWritten.current))
-        out.header("lynx_wal_fsync_duration_seconds", "histogram", "Duration of the log's fdatasync calls.")
-        out.histogramSamples("lynx_wal_fsync_duration_seconds", [], m.fsyncDuration)
-        out.counter("lynx_wal_fsync_errors_total", "Failed fdatasync calls (each one stops the store from accepting writes).", Double(m.fsyncErrors.current))
-        out.header("lynx_wal_append_errors_total", "counter", "Failed log appends (the write was refused, nothing applied), by reason.")
-        for (labels, value) in m.appendErrors.snapshot() { out.sample("lynx_wal_append_errors_total", [("reason", labels[0])], Double(value)) }
-        out.counter("lynx_checkpoints_total", "Checkpoints, by result.", m.checkpoints, ["success", "failure"])
-        out.counter("lynx_checkpoint_row_chunks_total", "Vector row chunks (1,024 rows each) that checkpoints wrote to a new file (changed since the last checkpoint) or reused, by action.",
-                    m.checkpointRowChunks, ["written", "reused"])
-        out.header("lynx_checkpoint_duration_seconds", "histogram", "Duration of checkpoints (capture, snapshot write, log restart).")
-        out.histogramSamples("lynx_checkpoint_duration_seconds", [], m.checkpointDuration)
-        out.gauge("lynx_recovery_duration_seconds", "Duration of the last start-up recovery.", [([], [], m.recoveryDuration.current)])
-        out.gauge("lynx_recovery_frames_replayed", "Log frames replayed by the last start-up recovery.", [([], [], m.recoveryFramesReplayed.current)])
-        out.header("lynx_wal_invalid_frames_total", "counter", "Log frames found invalid at recovery (replay stopped there), by reason.")
-        for (labels, value) in m.walInvalidFrames.snapshot() { out.sample("lynx_wal_invalid_frames_total", [("reason", labels[0])], Double(value)) }
+        out.gauge("lynx_collections", "Collections served, the default one included.", [([], [], Double(stores.count))])
+        gauge("lynx_collection_ready", "1 when the collection serves reads and writes (0 while it recovers or after a failure).") {
+            $0.engine.status == .ready ? 1 : 0
+        }
+        gauge("lynx_vectors", "Vectors stored.") { Double($0.stats.count) }
+        out.header("lynx_memory_bytes", "gauge", "Estimated memory held, by kind.")
+        for s in stores {
+            out.sample("lynx_memory_bytes", s.labels + [("kind", "vectors")], Double(s.stats.vectorBytes))
+            out.sample("lynx_memory_bytes", s.labels + [("kind", "index")], Double(s.stats.indexBytes))
+            out.sample("lynx_memory_bytes", s.labels + [("kind", "metadata")], Double(s.stats.metadataBytes))
+        }
+        counter("lynx_upserts_total", "Records upserted.") { Double($0.engine.metrics.upserts.current) }
+        counter("lynx_deletes_total", "Records deleted.") { Double($0.engine.metrics.deletes.current) }
+        counter("lynx_searches_total", "Searches answered.") { Double($0.engine.metrics.searches.current) }
+        gauge("lynx_index_pending_vectors", "Records acknowledged and searchable (exactly) but not yet linked into the index.") {
+            Double($0.stats.pending)
+        }
+        counter("lynx_index_linked_total", "Pending records the builder linked into the index.") { Double($0.engine.metrics.linked.current) }
+        histogram("lynx_index_link_duration_seconds", "Duration of one builder step (planning and applying its records' links).") {
+            $0.engine.metrics.linkDuration
+        }
+        counter("lynx_index_pending_full_rejections_total", "Writes refused with 503 because the pending records stayed at the bound.") {
+            Double($0.engine.metrics.pendingFullRejections.current)
+        }
+
+        gauge("lynx_wal_enabled", "1 when writes go through the write-ahead log.") { $0.log.enabled ? 1 : 0 }
+        gauge("lynx_wal_checkpoint_lag_bytes", "Bytes of log not yet covered by a snapshot.") { Double($0.log.checkpointLagBytes) }
+        gauge("lynx_wal_checkpoint_lag_frames", "Log frames not yet covered by a snapshot.") { Double($0.log.checkpointLagFrames) }
+        gauge("lynx_wal_checkpoint_age_seconds", "Seconds since the last completed checkpoint (or since start).") { $0.log.checkpointAgeSeconds }
+        gauge("lynx_wal_unsynced_bytes", "Bytes appended to the log but not yet fdatasync'd.") { Double($0.log.unsyncedBytes) }
+        gauge("lynx_wal_last_lsn", "LSN of the newest acknowledged write.") { Double($0.log.lastLSN) }
+        gauge("lynx_wal_durable_lsn", "Every write up to this LSN is durable.") { Double($0.log.durableLSN) }
+        gauge("lynx_checkpoint_seq", "Sequence number of the newest snapshot.") { Double($0.log.checkpointSeq) }
+        counter("lynx_wal_bytes_written_total", "Bytes appended to the log.") { Double($0.engine.metrics.walBytesWritten.current) }
+        histogram("lynx_wal_fsync_duration_seconds", "Duration of the log's fdatasync calls.") { $0.engine.metrics.fsyncDuration }
+        counter("lynx_wal_fsync_errors_total", "Failed fdatasync calls (each one stops the store from accepting writes).") {
+            Double($0.engine.metrics.fsyncErrors.current)
+        }
+        labeled("lynx_wal_append_errors_total", "Failed log appends (the write was refused, nothing applied), by reason.", "reason") {
+            $0.engine.metrics.appendErrors
+        }
+        labeled("lynx_checkpoints_total", "Checkpoints, by result.", "result", { $0.engine.metrics.checkpoints }, fixed: ["success", "failure"])
+        labeled("lynx_checkpoint_row_chunks_total",
+                "Vector row chunks (1,024 rows each) that checkpoints wrote to a new file (changed since the last checkpoint) or reused, by action.",
+                "action", { $0.engine.metrics.checkpointRowChunks }, fixed: ["written", "reused"])
+        histogram("lynx_checkpoint_duration_seconds", "Duration of checkpoints (capture, snapshot write, log restart).") {
+            $0.engine.metrics.checkpointDuration
+        }
+        gauge("lynx_recovery_duration_seconds", "Duration of the last start-up recovery.") { $0.engine.metrics.recoveryDuration.current }
+        gauge("lynx_recovery_frames_replayed", "Log frames replayed by the last start-up recovery.") { Double($0.engine.metrics.recoveryFramesReplayed.current) }
+        labeled("lynx_wal_invalid_frames_total", "Log frames found invalid at recovery (replay stopped there), by reason.", "reason") {
+            $0.engine.metrics.walInvalidFrames
+        }
 
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(out.text.utf8))
     }
@@ -81,20 +127,6 @@ struct PrometheusText {
     mutating func gauge(_ name: String, _ help: String, _ samples: [([String], [String], Double)]) {
         header(name, "gauge", help)
         for (names, values, value) in samples { sample(name, Array(zip(names, values)), value) }
-    }
-
-    mutating func counter(_ name: String, _ help: String, _ value: Double) {
-        header(name, "counter", help)
-        sample(name, [], value)
-    }
-
-    /// A counter with one label, one sample per value in `values` (0 for a value never counted).
-    mutating func counter(_ name: String, _ help: String, _ counter: LabeledCounter, _ values: [String]) {
-        header(name, "counter", help)
-        let counts = counter.snapshot()
-        for value in values {
-            sample(name, [(counter.labelNames[0], value)], Double(counts.first(where: { $0.0 == [value] })?.1 ?? 0))
-        }
     }
 
     mutating func histogramSamples(_ name: String, _ labels: [(String, String)], _ histogram: Histogram) {

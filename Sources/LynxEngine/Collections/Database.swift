@@ -1,0 +1,175 @@
+import Logging
+import LynxStorage
+
+/// The collections of one data directory, each an `Engine` of its own (own log, snapshots and index), and the
+/// `default` collection in the directory's root, made from the start-up flags.
+///
+/// Concurrency: lookups may run on any thread at any time; creations and deletions are serialised among
+/// themselves (`catalogLock`) and never block lookups for longer than a dictionary update.
+public final class Database: @unchecked Sendable {
+    public typealias EngineMaker = (EngineConfig, Logger) throws -> Engine
+
+    /// The settings every collection's engine runs with (sync mode, log thresholds, builder threads...). Its
+    /// dimension, metric and index are the default collection's.
+    public let baseConfig: EngineConfig
+    /// Most collections besides the default one.
+    public let maxCollections: Int
+    public let defaultEngine: Engine
+    private let files: CollectionFiles
+    private let logger: Logger
+    private let makeEngine: EngineMaker
+    private let catalogLock = PlainMutex<Void>(())
+    private let enginesLock = ReadWriteLock()
+    private var engines: [CollectionName: Engine] = [:]
+
+    /// Opens the default collection and every collection found (without recovering them: `recoverAll`).
+    public init(config: EngineConfig, maxCollections: Int, logger: Logger = Logger(label: "lynx.engine"),
+                io: FileIO = SystemFileIO(), makeEngine: EngineMaker? = nil) throws {
+        baseConfig = config
+        self.maxCollections = maxCollections
+        self.logger = logger
+        let make = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io) }
+        self.makeEngine = make
+        files = CollectionFiles(root: config.dataDir, io: io)
+        defaultEngine = try make(config, Self.logger(logger, for: .default))
+        engines[.default] = defaultEngine
+        do {
+            for name in try files.openCatalog(logger: logger) {
+                engines[name] = try make(config.opening(files.path(of: name), with: nil), Self.logger(logger, for: name))
+            }
+        } catch {
+            for engine in engines.values { engine.close(checkpoint: false) }
+            throw error
+        }
+    }
+
+    /// Recovers every collection, the default one first. The first failure stops it (naming the collection): a
+    /// store that lost acknowledged writes is not served.
+    public func recoverAll() throws {
+        for (name, engine) in collections {
+            do {
+                try engine.recover()
+            } catch {
+                throw CollectionRecoveryError(collection: name, underlying: error)
+            }
+        }
+    }
+
+    /// The collection's engine; nil when there is no such collection.
+    public func engine(_ name: CollectionName) -> Engine? {
+        enginesLock.read { engines[name] }
+    }
+
+    /// Every collection, in name order with `default` first.
+    public var collections: [(name: CollectionName, engine: Engine)] {
+        let all = enginesLock.read { engines.map { (name: $0.key, engine: $0.value) } }
+        return all.sorted { a, b in a.name == .default || (b.name != .default && a.name < b.name) }
+    }
+
+    /// Creates the collection, durably and atomically, and opens it. When it exists already with the same
+    /// settings nothing changes and `created` is false; with other settings it throws `.conflict`.
+    public func create(_ name: CollectionName, _ settings: CollectionSettings) throws(CollectionError) -> (engine: Engine, created: Bool) {
+        try settings.validate()
+        return try serialised { () throws(CollectionError) in
+            if let existing = engine(name) {
+                let stored = existing.storedSettings
+                guard stored == resolved(settings) else { throw .conflict(name, existing: stored) }
+                return (existing, false)
+            }
+            let count = enginesLock.read { engines.count } - 1
+            guard count < maxCollections else { throw .tooMany(limit: maxCollections) }
+            let engine: Engine
+            do {
+                try files.create(name) { staging in
+                    // Writes the manifest (durably) and nothing else; the log starts at the first open.
+                    let directory = try DataDirectory.open(config: baseConfig.opening(staging, with: settings), io: files.io)
+                    directory.unlock()
+                }
+            } catch {
+                throw storageFailure("create the collection's files", error, name)
+            }
+            var opened: Engine?
+            do {
+                opened = try makeEngine(baseConfig.opening(files.path(of: name), with: nil), Self.logger(logger, for: name))
+                try opened!.recover()
+                engine = opened!
+            } catch {
+                // In place but not usable (its first log file could not be written): take it back, so that a
+                // failed creation leaves nothing.
+                opened?.close(checkpoint: false)
+                do {
+                    try files.delete(name, logger: logger)
+                } catch let undo {
+                    logger.error("a collection that failed to open could not be removed; it appears again at the next start",
+                                 metadata: ["collection": "\(name)", "error": "\(undo)"])
+                }
+                throw storageFailure("open the new collection", error, name)
+            }
+            enginesLock.write { engines[name] = engine }
+            logger.info("collection created", metadata: ["collection": "\(name)", "dimension": "\(settings.dimension)",
+                                                         "metric": "\(settings.metric.rawValue)", "index": "\(settings.index.rawValue)"])
+            return (engine, true)
+        }
+    }
+
+    /// Deletes the collection durably: once this returns it is gone, also after a crash. Writes in flight on it
+    /// fail; its files are removed.
+    public func delete(_ name: CollectionName) throws(CollectionError) {
+        guard name != .default else { throw .protected(name) }
+        try serialised { () throws(CollectionError) in
+            guard let engine = enginesLock.write({ engines.removeValue(forKey: name) }) else { throw .notFound(name) }
+            engine.failStop("the collection \(name) was deleted")
+            engine.close(checkpoint: false)
+            do {
+                try files.delete(name, logger: logger)
+            } catch {
+                // Not moved away: the collection is still whole on disk. Serve it again rather than lose track of it.
+                if let reopened = try? makeEngine(baseConfig.opening(files.path(of: name), with: nil), Self.logger(logger, for: name)),
+                   (try? reopened.recover()) != nil {
+                    enginesLock.write { engines[name] = reopened }
+                }
+                throw storageFailure("delete the collection's files", error, name)
+            }
+            logger.info("collection deleted", metadata: ["collection": "\(name)"])
+        }
+    }
+
+    /// Runs `body` holding the catalog lock (one creation or deletion at a time).
+    private func serialised<T>(_ body: () throws(CollectionError) -> T) throws(CollectionError) -> T {
+        let result: Result<T, CollectionError> = catalogLock.withLock { _ in
+            do throws(CollectionError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Closes every collection (`checkpoint`: each writes its shutdown checkpoint first).
+    public func close(checkpoint: Bool = true) {
+        for (_, engine) in collections { engine.close(checkpoint: checkpoint) }
+    }
+
+    /// The settings a collection created now with `settings` would store.
+    func resolved(_ settings: CollectionSettings) -> StoredCollectionSettings {
+        StoredCollectionSettings(dimension: settings.dimension, metric: settings.metric, index: settings.index,
+                                 parameters: settings.resolvedParameters(base: baseConfig))
+    }
+
+    private static func logger(_ base: Logger, for name: CollectionName) -> Logger {
+        var l = base
+        l[metadataKey: "collection"] = "\(name)"
+        return l
+    }
+
+    /// Logs the full error (it may name files) and returns one that says what failed, without paths.
+    private func storageFailure(_ what: String, _ error: any Error, _ name: CollectionName) -> CollectionError {
+        logger.error("could not \(what)", metadata: ["collection": "\(name)", "error": "\(error)"])
+        if case StorageError.noSpace = error { return .storage("could not \(what): the disk is full") }
+        return .storage("could not \(what) (an I/O error; the server's log has the details)")
+    }
+}
+
+/// Recovery of one collection failed.
+public struct CollectionRecoveryError: Error, CustomStringConvertible {
+    public var collection: CollectionName
+    public var underlying: any Error
+    public var description: String { "collection \(collection): \(underlying)" }
+}

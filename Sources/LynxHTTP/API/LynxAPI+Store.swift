@@ -1,0 +1,109 @@
+import LynxEngine
+import LynxJSON
+
+/// The routes of one store (a collection): writes, reads, searches and maintenance.
+extension LynxAPI {
+    static func upsert(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        let durable = try RequestDecoder.durableFlag(request)
+        guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
+        let decoded: RequestDecoder.DecodedRecords
+        if let fast = api.decoder.fastRecords(request.body, dimensionHint: engine.dimension) {
+            decoded = fast
+        } else {
+            decoded = try api.decoder.records(RequestDecoder.json(request))
+        }
+        let records = decoded.records
+        let lsn = try api.engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
+        return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
+            w.key("upserted"); w.int(records.count)
+            w.key("lsn"); w.uint64(lsn)
+            w.key("durable"); w.bool(isDurable)
+        }
+    }
+
+    static func deleteVector(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
+        let id = try RequestDecoder.pathID(captures["id"])
+        let durable = try RequestDecoder.durableFlag(request)
+        let lsn = try api.engineCall { try engine.delete(id) }
+        return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
+            w.key("deleted"); w.uint64(id)
+            w.key("lsn"); w.uint64(lsn)
+            w.key("durable"); w.bool(isDurable)
+        }
+    }
+
+    static func getVector(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        let id = try RequestDecoder.pathID(captures["id"])
+        guard let record = try api.engineCall({ try engine.get(id) }) else {
+            throw Problem.notFound("no vector with id \(id)")
+        }
+        return .now(Responses.record(record))
+    }
+
+    static func search(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        let query = try api.decoder.search(RequestDecoder.json(request))
+        let o = query.options
+        let results = try api.engineCall {
+            try engine.search(query.vector, k: o.k, params: o.params, filter: o.filter,
+                              includeMetadata: o.includeMetadata, includeVector: o.includeVector)
+        }
+        return .now(Responses.searchResults(results))
+    }
+
+    static func batchSearch(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        let query = try api.decoder.batchSearch(RequestDecoder.json(request))
+        let o = query.options
+        let results = try api.engineCall(batch: true) {
+            try engine.search(batch: query.queries, k: o.k, params: o.params, filter: o.filter,
+                              includeMetadata: o.includeMetadata, includeVector: o.includeVector)
+        }
+        return .now(Responses.batchSearchResults(results))
+    }
+
+    static func flush(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        try RequestDecoder.emptyOrEmptyObject(request)
+        return api.afterDurable(engine, engine.lastLSN) { result in
+            switch result {
+            case .success(let durable):
+                return Responses.object { w in w.key("durable_lsn"); w.uint64(durable) }
+            case .failure(let error):
+                return error.problem().response
+            }
+        }
+    }
+
+    static func checkpoint(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        try RequestDecoder.emptyOrEmptyObject(request)
+        return api.inBackground { () throws(Problem) in
+            let report = try api.engineCall { try engine.checkpoint() }
+            return Responses.object { w in
+                w.key("checkpoint_seq"); w.uint64(report.checkpointSeq)
+                w.key("lsn"); w.uint64(report.lsn)
+                w.key("duration_seconds"); w.double(report.durationSeconds)
+            }
+        }
+    }
+
+    static func rebuildIndex(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        try RequestDecoder.emptyOrEmptyObject(request)
+        return api.inBackground { () throws(Problem) in
+            let report = try api.engineCall { try engine.rebuildIndex() }
+            return Responses.object { w in
+                w.key("index"); w.string(report.index.rawValue)
+                w.key("action"); w.string(report.action)
+                w.key("duration_seconds"); w.double(report.durationSeconds)
+            }
+        }
+    }
+
+    static func stats(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        return .now(Responses.stats(engine.stats()))
+    }
+}

@@ -1,0 +1,43 @@
+import LynxEngine
+import LynxIndex
+import LynxJSON
+
+extension RequestDecoder {
+    static let collectionKeys: Set<String> = ["dimension", "metric", "index", "m", "ef_construction", "n_clusters", "spill"]
+
+    /// The body of `PUT /collections/{name}`: `dimension` (required), `metric`, `index` and the index's structural
+    /// parameters. Ranges are checked by the engine (`CollectionSettings.validate`).
+    static func collectionSettings(_ body: JSONValue) throws(Problem) -> CollectionSettings {
+        guard case .object(let object) = body else {
+            throw Problem.invalidRequest("body: expected an object with dimension, metric, index and index parameters", field: nil)
+        }
+        try onlyKeys(object, collectionKeys, path: "")
+        guard object["dimension"] != nil else {
+            throw Problem.invalidRequest("dimension: required (the length of every vector of the collection)", field: "dimension")
+        }
+        func optionalInt(_ key: String) throws(Problem) -> Int? {
+            guard let value = object[key] else { return nil }
+            guard case .number(let n) = value, n.isInteger else {
+                throw Problem.invalidRequest("\(key): expected an integer, got \(value.typeName)", field: key)
+            }
+            guard let v = n.int64, let i = Int(exactly: v) else {
+                throw Problem.invalidRequest("\(key): \(n) is out of range", field: key)
+            }
+            return i
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(Problem) -> T? where T.RawValue == String {
+            guard let value = object[key] else { return nil }
+            guard case .string(let s) = value, let v = T(rawValue: s) else {
+                let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Problem.invalidRequest("\(key): expected one of \(allowed)", field: key)
+            }
+            return v
+        }
+        return CollectionSettings(
+            dimension: try optionalInt("dimension")!,
+            metric: try choice("metric", Metric.self) ?? .l2,
+            index: try choice("index", IndexKind.self) ?? EngineConfig.defaultIndex,
+            hnswM: try optionalInt("m"), hnswEfConstruction: try optionalInt("ef_construction"),
+            ivfClusters: try optionalInt("n_clusters"), ivfSpill: try optionalInt("spill"))
+    }
+}

@@ -1,0 +1,66 @@
+/// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method.
+/// A path matches a template with as many segments, equal literals, and a non-empty segment for each capture.
+/// Templates are tried in table order, so a literal (`/vectors/get`) listed before a capture (`/vectors/{id}`)
+/// wins.
+struct Router<Handler> {
+    struct Route {
+        let template: String
+        let segments: [Segment]
+        let handlers: [(method: String, handler: Handler)]
+
+        var methods: [String] { handlers.map(\.method) }
+    }
+
+    enum Segment: Equatable {
+        case literal(Substring)
+        case capture(String)
+    }
+
+    struct Match {
+        let route: Route
+        let captures: PathCaptures
+    }
+
+    private(set) var routes: [Route] = []
+
+    mutating func add(_ template: String, _ handlers: [(method: String, handler: Handler)]) {
+        let segments = Self.split(Substring(template)).map { s -> Segment in
+            s.hasPrefix("{") && s.hasSuffix("}") ? .capture(String(s.dropFirst().dropLast())) : .literal(s)
+        }
+        precondition(!routes.contains { $0.template == template }, "route \(template) added twice")
+        routes.append(Route(template: template, segments: segments, handlers: handlers))
+    }
+
+    /// The first route whose template matches `path`, with its captures.
+    func match(_ path: String) -> Match? {
+        let parts = Self.split(Substring(path))
+        // A trailing slash or an empty segment never matches (`/vectors/`, `/collections//x`).
+        guard !parts.contains(where: \.isEmpty) || parts.isEmpty else { return nil }
+        routeLoop: for route in routes where route.segments.count == parts.count {
+            var captures = PathCaptures()
+            for (segment, part) in zip(route.segments, parts) {
+                switch segment {
+                case .literal(let text): if text != part { continue routeLoop }
+                case .capture(let name): captures.values[name] = part
+                }
+            }
+            return Match(route: route, captures: captures)
+        }
+        return nil
+    }
+
+    /// `/a/b` → `["a", "b"]`; `/` → `[]`; `/a/` → `["a", ""]`.
+    private static func split(_ path: Substring) -> [Substring] {
+        guard path.first == "/" else { return [path] }
+        let rest = path.dropFirst()
+        if rest.isEmpty { return [] }
+        return rest.split(separator: "/", omittingEmptySubsequences: false)
+    }
+}
+
+/// The segments a matched path gave its template's captures, by capture name.
+struct PathCaptures {
+    var values: [String: Substring] = [:]
+
+    subscript(_ name: String) -> Substring { values[name] ?? "" }
+}
