@@ -55,7 +55,7 @@ final class DataDirectory: @unchecked Sendable {
         do {
             lock = try DirectoryLock.acquire(dir: path)
         } catch StorageError.locked(let pid, _) {
-            throw EngineError.internalError("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
+            throw EngineError.directoryInUse(path: path, pid: pid)
         }
         let requested = Manifest.Request(
             dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
@@ -69,8 +69,7 @@ final class DataDirectory: @unchecked Sendable {
             stored = try Manifest.loadOrCreate(dir: path, requested: requested, defaults: defaults, io: io)
         } catch StorageError.manifestConflict(let field, let existing, let wanted) {
             lock.release()
-            throw EngineError.internalError(
-                "\(path) was created with \(field)=\(existing), but \(field)=\(wanted) was asked for; start without that flag, or use another --data-dir")
+            throw EngineError.settingConflict(path: path, setting: field, existing: existing, requested: wanted)
         } catch {
             lock.release()
             throw error

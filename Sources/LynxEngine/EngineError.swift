@@ -23,4 +23,8 @@ public enum EngineError: Error, Equatable, Sendable {
     /// A failed fsync (or another unrecoverable fault) stopped the store from accepting writes.
     case failed(String)
     case internalError(String)
+    /// Opening a data directory: another process holds its lock.
+    case directoryInUse(path: String, pid: Int32)
+    /// Opening a data directory: it was created with `existing` for `setting`, and `requested` was asked for.
+    case settingConflict(path: String, setting: String, existing: String, requested: String)
 }

@@ -46,6 +46,10 @@ func run() {
     let database: Database
     do {
         database = try Database(config: settings.engine, maxCollections: settings.maxCollections, logger: Logger(label: "lynx.engine"))
+    } catch EngineError.directoryInUse(let path, let pid) {
+        fail("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
+    } catch EngineError.settingConflict(let path, let setting, let existing, let requested) {
+        fail("\(path) was created with \(setting)=\(existing), but \(setting)=\(requested) was asked for; start without that flag, or use another --data-dir")
     } catch {
         fail("cannot open data directory \(settings.engine.dataDir): \(error)")
     }

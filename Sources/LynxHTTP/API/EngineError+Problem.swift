@@ -26,6 +26,10 @@ extension EngineError {
             return .unavailable(reason)
         case .internalError(let detail):
             return .internalError(detail)
+        case .directoryInUse, .settingConflict:
+            // Only opening a data directory throws these, and lynxd reports them at start-up; the server paths
+            // they carry never reach a client.
+            return .internalError("a collection's files could not be opened")
         }
     }
 }
