@@ -1,5 +1,3 @@
-import LynxJSON
-
 /// One page of `Engine.records(after:limit:includeVector:includeMetadata:)`.
 public struct RecordPage: Sendable {
     /// Ascending by id.
@@ -75,28 +73,12 @@ extension Engine {
         if filter.matches(nil) {
             // Records without metadata pass too: walk every id.
             state.ids.forEach { id in
-                if filter.matches(Self.document(of: state.metadata[id])) { out.append(id) }
+                if filter.matches(state.metadata[id]?.document) { out.append(id) }
             }
         } else {
-            for (id, metadata) in state.metadata where filter.matches(Self.document(of: metadata)) { out.append(id) }
+            for (id, metadata) in state.metadata where filter.matches(metadata.document) { out.append(id) }
             out.sort()
         }
         return out
-    }
-
-    /// A record's metadata as the filter evaluates it (nil: none). Integers in `Int64`'s range are `.int`,
-    /// exactly; every other number is its nearest `.double`.
-    static func document(of metadata: Metadata?) -> FieldValue? {
-        func typed(_ json: JSONValue) -> FieldValue {
-            switch json {
-            case .null: return .null
-            case .bool(let b): return .bool(b)
-            case .number(let n): return n.isInteger ? n.int64.map(FieldValue.int) ?? .double(n.double) : .double(n.double)
-            case .string(let s): return .string(s)
-            case .array(let elements): return .array(elements.map(typed))
-            case .object(let object): return .object(object.members.map { ($0.key, typed($0.value)) })
-            }
-        }
-        return metadata.map { typed(.object($0.object)) }
     }
 }
