@@ -11,7 +11,8 @@ from openapi_check import METHODS, SpecChecker, load_spec
 
 SPEC = load_spec()
 CONTRACT_ROUTES = {
-    ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
+    ("/vectors", "post"), ("/vectors", "get"), ("/vectors/get", "post"), ("/vectors/delete", "post"), ("/count", "post"),
+    ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
     ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"), ("/health", "get"),
     ("/metrics", "get"),
@@ -175,12 +176,26 @@ def _sweep(srv):
     out.append(s.get("/stats"))
     out.append(s.get("/health"))
     out.append(s.get("/metrics"))
+    out.append(s.get("/vectors?limit=2"))
+    out.append(s.get(f"/vectors?after={U64_MAX}&include=metadata"))
+    out.append(s.get("/vectors?limit=0"))
+    out.append(s.get("/vectors?after=x"))
+    out.append(s.post("/vectors/get", json={"ids": [1, 999]}))
+    out.append(s.post("/vectors/get", json={"ids": []}))
+    out.append(s.post("/vectors/get", json={"ids": [1, 1]}))
+    out.append(s.post("/count"))
+    out.append(s.post("/count", json={"filter": {"a": {"$gte": 1}}}))
+    out.append(s.post("/count", json={"filter": {"a": {"$gte": []}}}))
+    out.append(s.post("/vectors/delete", json={"ids": [0, 999]}))
+    out.append(s.post("/vectors/delete?durable=true", json={"filter": {"a": 5}}))
+    out.append(s.post("/vectors/delete", json={"ids": [0], "filter": {}}))
+    out.append(s.post_raw("/vectors/delete", b'{"ids": [0]}', content_type="text/plain"))
     out.append(s.delete("/vectors/1?durable=true"))
     out.append(s.delete("/vectors/1"))
     out.append(s.delete("/vectors/-3"))
     out.append(s.get("/nope"))
     out.append(s.request("GET", "/"))
-    for method, path in [("GET", "/vectors"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
+    for method, path in [("PUT", "/vectors"), ("GET", "/vectors/get"), ("GET", "/count"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
                          ("GET", "/checkpoint"), ("POST", "/stats"), ("POST", "/health"), ("DELETE", "/metrics")]:
         out.append(s.request(method, path))
     return out
@@ -196,6 +211,14 @@ def test_live_responses_match_spec(start_server):
     assert {200, 400, 404, 405, 413, 415, 422} <= statuses, statuses
     errors = [e for r in responses for e in ck.check(r)]
     assert not errors, "\n".join(errors)
+
+
+def _request_examples(path: str) -> dict:
+    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+
+
+def _request_example(path: str):
+    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
 
 
 @pytest.mark.live
@@ -222,7 +245,13 @@ def test_every_spec_route_answers(server):
         ("get", "/stats", lambda: server.get("/stats")),
         ("get", "/health", lambda: server.get("/health")),
         ("get", "/metrics", lambda: server.get("/metrics")),
+        ("get", "/vectors", lambda: server.get("/vectors?limit=1000")),
+        ("post", "/vectors/get", lambda: server.post("/vectors/get", json=_request_example("/vectors/get"))),
+        ("post", "/count", lambda: server.post("/count", json=_request_examples("/count")["all"]["value"])),
+        ("post", "/count", lambda: server.post("/count", json=_request_examples("/count")["filtered"]["value"])),
         ("delete", "/vectors/{id}", lambda: server.delete("/vectors/42")),
+        ("post", "/vectors/delete", lambda: server.post("/vectors/delete", json=_request_examples("/vectors/delete")["byFilter"]["value"])),
+        ("post", "/vectors/delete", lambda: server.post("/vectors/delete", json=_request_examples("/vectors/delete")["byIds"]["value"])),
     ]
     seen = {("/vectors", "post")}
     for method, template, call in calls:

@@ -13,8 +13,11 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     /// Route templates and the methods each allows.
     static let routes: [(template: String, methods: [String])] = [
-        ("/vectors", ["POST"]),
+        ("/vectors", ["GET", "POST"]),
+        ("/vectors/get", ["POST"]),
+        ("/vectors/delete", ["POST"]),
         ("/vectors/{id}", ["GET", "HEAD", "DELETE"]),
+        ("/count", ["POST"]),
         ("/search", ["POST"]),
         ("/search/batch", ["POST"]),
         ("/flush", ["POST"]),
@@ -32,10 +35,11 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     public func routeTemplate(for path: String) -> String? {
+        if let route = Self.routes.first(where: { $0.template == path }) { return route.template }
         if path.hasPrefix("/vectors/") && path.count > "/vectors/".count && !path.dropFirst(9).contains("/") {
             return "/vectors/{id}"
         }
-        return Self.routes.first(where: { $0.template == path })?.template
+        return nil
     }
 
     public func payloadTooLarge(limit: Int) -> HTTPResponse { Problem.payloadTooLarge(limit: limit).response }
@@ -64,6 +68,14 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         switch (template, request.method) {
         case ("/vectors", "POST"):
             return try upsert(request)
+        case ("/vectors", "GET"):
+            return .now(try page(request, on: engine))
+        case ("/vectors/get", "POST"):
+            return .now(try getVectors(request, on: engine))
+        case ("/vectors/delete", "POST"):
+            return try deleteVectors(request, on: engine)
+        case ("/count", "POST"):
+            return .now(try count(request, on: engine))
         case ("/vectors/{id}", "GET"), ("/vectors/{id}", "HEAD"):
             try RequestDecoder.noQuery(request)
             return .now(try getVector(RequestDecoder.pathID(request.path.dropFirst(9))))
@@ -136,7 +148,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
         let records = decoded.records
         let lsn = try engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
-        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
+        return acknowledge(lsn: lsn, durable: durable, on: engine) { w, isDurable in
             w.key("upserted"); w.int(records.count)
             w.key("lsn"); w.uint64(lsn)
             w.key("durable"); w.bool(isDurable)
@@ -146,22 +158,22 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     private func delete(_ request: HTTPRequest, id: UInt64) throws(Problem) -> HandlerResult {
         let durable = try RequestDecoder.durableFlag(request)
         let lsn = try engineCall { try engine.delete(id) }
-        return acknowledge(lsn: lsn, durable: durable) { w, isDurable in
+        return acknowledge(lsn: lsn, durable: durable, on: engine) { w, isDurable in
             w.key("deleted"); w.uint64(id)
             w.key("lsn"); w.uint64(lsn)
             w.key("durable"); w.bool(isDurable)
         }
     }
 
-    /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
-    /// A waiting request suspends its connection, so no server thread waits on fsync.
-    private func acknowledge(
-        lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
+    /// Answers a write to `engine` now, or (durable request or `--sync always`) after the committer has synced its
+    /// LSN. A waiting request suspends its connection, so no server thread waits on fsync.
+    func acknowledge(
+        lsn: UInt64, durable: Bool, on engine: Engine, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
         guard durable || engine.acknowledgesDurableOnly else {
             return .now(Responses.object { body(&$0, false) })
         }
-        return afterDurable(lsn) { result in
+        return afterDurable(lsn, on: engine) { result in
             switch result {
             case .success:
                 return Responses.object { body(&$0, true) }
@@ -173,12 +185,11 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Suspends the request until `lsn` is durable, then answers with `respond(result)`.
-    private func afterDurable(
-        _ lsn: UInt64, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
+    /// Suspends the request until `lsn` is durable in `engine`, then answers with `respond(result)`.
+    func afterDurable(
+        _ lsn: UInt64, on engine: Engine, _ respond: @escaping @Sendable (Result<UInt64, EngineError>) -> HTTPResponse
     ) -> HandlerResult {
-        let engine = self.engine
-        return .later { complete in engine.whenDurable(lsn) { complete(respond($0)) } }
+        .later { complete in engine.whenDurable(lsn) { complete(respond($0)) } }
     }
 
     private func getVector(_ id: UInt64) throws(Problem) -> HTTPResponse {
@@ -209,7 +220,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     private func flush() -> HandlerResult {
-        afterDurable(engine.lastLSN) { result in
+        afterDurable(engine.lastLSN, on: engine) { result in
             switch result {
             case .success(let durable):
                 return Responses.object { w in w.key("durable_lsn"); w.uint64(durable) }
@@ -229,7 +240,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     /// Runs an engine call, turning its errors into problems (`batch`: the body named its vectors by index).
-    private func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
+    func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
         } catch let error as EngineError {
