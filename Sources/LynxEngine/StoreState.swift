@@ -10,7 +10,7 @@ struct StoreState {
     var index: any VectorIndex
     var tail: PendingTail?
     var metadata: [UInt64: Metadata] = [:]
-    /// Bytes of metadata JSON held (for memory reporting).
+    /// Bytes of metadata held, JSON text and typed documents (for memory reporting).
     var metadataBytes: Int = 0
     /// The ids of the live records as readers see them (index and tail together), ascending.
     private(set) var ids: SortedIDs
@@ -130,10 +130,10 @@ struct StoreState {
     }
 
     mutating func setMetadata(_ metadata: Metadata?, for id: UInt64) {
-        if let old = self.metadata[id] { metadataBytes -= old.json.count }
+        if let old = self.metadata[id] { metadataBytes -= old.memoryBytes }
         if let metadata {
             self.metadata[id] = metadata
-            metadataBytes += metadata.json.count
+            metadataBytes += metadata.memoryBytes
         } else {
             self.metadata.removeValue(forKey: id)
         }

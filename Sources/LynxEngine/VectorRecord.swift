@@ -26,6 +26,9 @@ public struct Metadata: Sendable {
         self.json = json
     }
 
+    /// The heap it holds, estimated: the text and the document.
+    var memoryBytes: Int { json.count + document.heapBytes }
+
     /// Rebuilds metadata from its stored JSON text (log replay, snapshot load).
     public init(json: [UInt8]) throws {
         let document: FieldValue
