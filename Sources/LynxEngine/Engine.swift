@@ -315,7 +315,7 @@ public final class Engine: @unchecked Sendable {
                 count: state.count, dimension: dimension, metric: metric, index: indexKind,
                 indexParameters: state.index.parameters,
                 vectorBytes: memory.vectorBytes + pendingMemory.vectorBytes,
-                indexBytes: memory.indexBytes + pendingMemory.indexBytes,
+                indexBytes: memory.indexBytes + pendingMemory.indexBytes + state.ids.memoryBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
                 pending: state.pendingCount, linked: metrics.linked.current)  // (linked moves under the write lock)

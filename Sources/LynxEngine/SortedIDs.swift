@@ -98,6 +98,11 @@ struct SortedIDs {
         return out
     }
 
+    /// Bytes held: the leaves' buffers (with their headers) and the list of first ids.
+    var memoryBytes: Int {
+        leaves.reduce(0) { $0 + 32 + $1.capacity * 8 } + leaves.capacity * 8 + firsts.capacity * 8
+    }
+
     /// Every id, ascending.
     func forEach(_ body: (UInt64) throws -> Void) rethrows {
         for leaf in leaves { for id in leaf { try body(id) } }
