@@ -162,14 +162,22 @@ public final class Engine: @unchecked Sendable {
     /// Runs `write` under the writer lock once the pending tail has room for `count` more records (or is empty: a
     /// batch larger than the bound still goes in alone). Waits for the builder at most `indexPendingWaitSeconds`,
     /// then throws `.overloaded` without writing anything.
-    private func withRoomInTail(for count: Int, _ write: () throws -> UInt64) throws -> UInt64 {
+    func withRoomInTail(for count: Int, _ write: () throws -> UInt64) throws -> UInt64 {
+        try withRoomInTail(preparing: { ((), count) }, { _ in try write() })
+    }
+
+    /// As `withRoomInTail(for:_:)`, for a write that finds out under the writer lock what it will do: `prepare`
+    /// (called under it, again after each wait) returns the plan for `write` and how many records it stages.
+    func withRoomInTail<Plan>(preparing prepare: () throws -> (plan: Plan, count: Int),
+                              _ write: (Plan) throws -> UInt64) throws -> UInt64 {
         let deadline = monotonicSeconds() + config.indexPendingWaitSeconds
         while true {
             let lsn: UInt64? = try writerLock.withLock { _ in
                 try checkWritable()
+                let (plan, count) = try prepare()
                 let pending = stateLock.read { state.pendingCount }
                 guard pending == 0 || pending + count <= config.indexMaxPending else { return nil }
-                return try write()
+                return try write(plan)
             }
             if let lsn {
                 builder?.wake()
@@ -215,7 +223,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Appends under the writer lock; maps storage faults to engine errors. Nothing is applied when it throws.
-    private func appendToLog(_ ops: [WALOperation]) throws -> UInt64 {
+    func appendToLog(_ ops: [WALOperation]) throws -> UInt64 {
         guard let log else {
             memoryLSN += 1
             return memoryLSN
@@ -312,7 +320,7 @@ public final class Engine: @unchecked Sendable {
                 count: state.count, dimension: dimension, metric: metric, index: indexKind,
                 indexParameters: state.index.parameters,
                 vectorBytes: memory.vectorBytes + pendingMemory.vectorBytes,
-                indexBytes: memory.indexBytes + pendingMemory.indexBytes,
+                indexBytes: memory.indexBytes + pendingMemory.indexBytes + state.ids.memoryBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
                 pending: state.pendingCount, linked: metrics.linked.current)  // (linked moves under the write lock)

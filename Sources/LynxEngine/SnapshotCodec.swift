@@ -137,8 +137,8 @@ enum SnapshotCodec {
         }
         if let pending = sections.first(where: { $0.tag == pendingTag }) {
             try readPending(pending.bytes, dimension: dimension, into: &state)
+            state.recount()
         }
-        state.recount()
         return state
     }
 }

@@ -12,15 +12,18 @@ struct StoreState {
     var metadata: [UInt64: Metadata] = [:]
     /// Bytes of metadata held, JSON text and typed documents (for memory reporting).
     var metadataBytes: Int = 0
-    /// Live records as readers see them (index and tail together).
-    private(set) var count: Int
+    /// The ids of the live records as readers see them (index and tail together), ascending.
+    private(set) var ids: SortedIDs
+
+    var count: Int { ids.count }
 
     init(index: any VectorIndex, stagesWrites: Bool) {
         self.index = index
         // With a tail the builder is the index's only mutator, and it runs the housekeeping on a copy.
         if stagesWrites { self.index.housekeepsAutomatically = false }
         tail = stagesWrites ? PendingTail(dimension: index.dimension, metric: index.metric) : nil
-        count = index.count
+        ids = SortedIDs()
+        recount()
     }
 
     // MARK: - What readers see
@@ -82,7 +85,7 @@ struct StoreState {
     // MARK: - Writes
 
     mutating func upsert(_ record: VectorRecord) {
-        if !contains(record.id) { count += 1 }
+        if !contains(record.id) { ids.insert(record.id) }
         record.vector.withUnsafeBufferPointer { vector in
             if tail != nil {
                 tail!.stageUpsert(id: record.id, vector: vector)
@@ -102,7 +105,7 @@ struct StoreState {
     /// Only for a state without a tail.
     mutating func applyUpsert(_ plan: UpsertPlan?, _ record: VectorRecord) {
         precondition(tail == nil, "a state with a tail stages its upserts")
-        if !index.contains(record.id) { count += 1 }
+        if !index.contains(record.id) { ids.insert(record.id) }
         record.vector.withUnsafeBufferPointer { vector in
             if let plan {
                 index.applyUpsert(plan, id: record.id, vector: vector)
@@ -116,7 +119,7 @@ struct StoreState {
     @discardableResult
     mutating func remove(_ id: UInt64) -> Bool {
         guard contains(id) else { return false }
-        count -= 1
+        ids.remove(id)
         setMetadata(nil, for: id)
         if tail != nil {
             tail!.stageDelete(id)
@@ -146,15 +149,14 @@ struct StoreState {
         tail!.advance(to: queueEnd)
     }
 
-    /// Recomputes `count` after the parts were assembled (snapshot load).
+    /// Recomputes `ids` after the parts were assembled (snapshot load).
     mutating func recount() {
-        var n = index.count
+        var visible: [UInt64] = []
+        visible.reserveCapacity(index.count + (tail?.count ?? 0))
+        index.forEachID { id in if tail?.contains(id) == nil { visible.append(id) } }
         if let tail {
-            for id in tail.latest.keys {
-                let inIndex = index.contains(id), visible = tail.contains(id) ?? false
-                n += (visible ? 1 : 0) - (inIndex ? 1 : 0)
-            }
+            for id in tail.latest.keys where tail.contains(id) == true { visible.append(id) }
         }
-        count = n
+        ids = SortedIDs(visible)
     }
 }

@@ -29,6 +29,8 @@ public struct FlatIndex: VectorIndex {
 
     public func contains(_ id: UInt64) -> Bool { slotOf[id] != nil }
 
+    public func forEachID(_ body: (UInt64) -> Void) { ids.forEach(body) }
+
     public func vector(_ id: UInt64) -> [Float]? {
         guard let s = slotOf[id] else { return nil }
         return Array(UnsafeBufferPointer(start: data.row(Int(s)), count: dimension))

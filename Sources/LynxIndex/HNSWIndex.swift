@@ -114,6 +114,8 @@ public struct HNSWIndex: VectorIndex {
 
     public func contains(_ id: UInt64) -> Bool { slotOf[id] != nil }
 
+    public func forEachID(_ body: (UInt64) -> Void) { slotOf.keys.forEach(body) }
+
     public func vector(_ id: UInt64) -> [Float]? {
         guard let s = slotOf[id] else { return nil }
         return Array(UnsafeBufferPointer(start: vectors.row(Int(s)), count: dimension))

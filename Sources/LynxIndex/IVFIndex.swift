@@ -136,6 +136,8 @@ public struct IVFIndex: VectorIndex {
 
     public func contains(_ id: UInt64) -> Bool { location[id] != nil }
 
+    public func forEachID(_ body: (UInt64) -> Void) { location.keys.forEach(body) }
+
     public func vector(_ id: UInt64) -> [Float]? {
         guard let loc = location[id] else { return nil }
         let (c, r) = IVFIndex.unpack(loc)

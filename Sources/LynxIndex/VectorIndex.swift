@@ -20,6 +20,8 @@ public protocol VectorIndex: Sendable {
     /// Live vectors.
     var count: Int { get }
     func contains(_ id: UInt64) -> Bool
+    /// Calls `body` with the id of every live vector, in no particular order.
+    func forEachID(_ body: (UInt64) -> Void)
     /// The vector exactly as inserted, or nil.
     func vector(_ id: UInt64) -> [Float]?
     /// Inserts, or replaces the vector of an existing id. Preconditions: `vector.count == dimension`,

@@ -37,7 +37,7 @@ struct LynxdOptions: ParsableCommand {
     var index: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger gets 413 (env LYNX_MAX_BODY_BYTES; default 67108864).")
     var maxBodyBytes: Int?
-    @Option(name: .customLong("max-batch"), help: "Most records in one POST /vectors batch, and queries in one POST /search/batch; more gets 422 (env LYNX_MAX_BATCH; default 10000).")
+    @Option(name: .customLong("max-batch"), help: "Most records in one POST /vectors batch, queries in one POST /search/batch, ids in one POST /vectors/get or /vectors/delete, and records in one GET /vectors page; more gets 422 (env LYNX_MAX_BATCH; default 10000).")
     var maxBatch: Int?
     @Option(name: .customLong("max-collections"), help: "Most collections besides default; PUT /collections/{name} beyond it gets 409 (env LYNX_MAX_COLLECTIONS; default 1024).")
     var maxCollections: Int?

@@ -7,39 +7,7 @@ import XCTest
 
 /// The HNSW write path with background linking: writes land in the pending tail (searched exactly), the builder
 /// links them into the graph, and readers never see a record twice, missing, or in a superseded version.
-final class EnginePendingTests: XCTestCase {
-    var dirs: [String] = []
-
-    override func tearDownWithError() throws {
-        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
-    }
-
-    func newDir() -> String {
-        let dir = NSTemporaryDirectory() + "lynx-pending-\(UUID().uuidString)"
-        dirs.append(dir)
-        return dir
-    }
-
-    func open(_ dir: String, index: IndexKind = .hnsw, dimension: Int = 16, metric: Metric = .l2,
-              tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
-        var c = EngineConfig()
-        c.dataDir = dir
-        c.dimension = dimension
-        c.metric = metric
-        c.index = index
-        c.hnswSeed = 7
-        c.hnswM = 8
-        c.hnswEfConstruction = 64
-        c.indexThreads = 1
-        c.syncIntervalSeconds = 0.05
-        c.checkpointWALBytes = 1 << 40
-        c.checkpointIntervalSeconds = 1e9
-        tweak(&c)
-        let engine = try Engine(config: c)
-        try engine.recover()
-        return engine
-    }
-
+final class EnginePendingTests: EngineTestCase {
     static func vectors(count: Int, dim: Int, seed: UInt64) -> [[Float]] {
         var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in (0..<dim).map { _ in Float(rng.next() >> 40) / Float(1 << 24) - 0.5 } }

@@ -58,6 +58,9 @@ class SpecChecker:
                 for e in self.validator(pointer).iter_errors(instance)]
 
     def match_path(self, path: str) -> str | None:
+        """A concrete path of the spec before a templated one (OpenAPI: `/vectors/get` is not `/vectors/{id}`)."""
+        if path in self.spec["paths"]:
+            return path
         for template, rx in self._routes:
             if rx.match(path):
                 return template

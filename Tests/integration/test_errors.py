@@ -269,7 +269,10 @@ def test_delete_twice_second_is_404(seeded):
 # --------------------------------------------------------------------------- 405 method-not-allowed
 
 ALLOWED = {
-    "/vectors": {"POST"},
+    "/vectors": {"GET", "POST"},
+    "/vectors/get": {"POST"},
+    "/vectors/delete": {"POST"},
+    "/count": {"POST"},
     "/vectors/1": {"GET", "DELETE"},
     "/search": {"POST"},
     "/flush": {"POST"},
@@ -279,7 +282,8 @@ ALLOWED = {
     "/metrics": {"GET"},
 }
 WRONG_METHODS = [
-    ("GET", "/vectors"), ("PUT", "/vectors"), ("DELETE", "/vectors"), ("PATCH", "/vectors"),
+    ("PUT", "/vectors"), ("DELETE", "/vectors"), ("PATCH", "/vectors"),
+    ("GET", "/vectors/get"), ("PUT", "/vectors/get"), ("DELETE", "/vectors/delete"), ("GET", "/count"),
     ("POST", "/vectors/1"), ("PUT", "/vectors/1"), ("PATCH", "/vectors/1"),
     ("GET", "/search"), ("PUT", "/search"), ("GET", "/flush"), ("DELETE", "/flush"), ("GET", "/checkpoint"),
     ("POST", "/stats"), ("DELETE", "/stats"), ("POST", "/health"), ("PUT", "/health"),

@@ -13,7 +13,8 @@ SPEC = load_spec()
 # The routes of one store: served on the default collection at the root and on every collection under
 # /collections/{collection}.
 STORE_ROUTES = {
-    ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
+    ("/vectors", "post"), ("/vectors", "get"), ("/vectors/get", "post"), ("/vectors/delete", "post"), ("/count", "post"),
+    ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
     ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"),
 }
@@ -181,6 +182,20 @@ def _sweep(srv):
     out.append(s.get("/stats"))
     out.append(s.get("/health"))
     out.append(s.get("/metrics"))
+    out.append(s.get("/vectors?limit=2"))
+    out.append(s.get(f"/vectors?after={U64_MAX}&include=metadata"))
+    out.append(s.get("/vectors?limit=0"))
+    out.append(s.get("/vectors?after=x"))
+    out.append(s.post("/vectors/get", json={"ids": [1, 999]}))
+    out.append(s.post("/vectors/get", json={"ids": []}))
+    out.append(s.post("/vectors/get", json={"ids": [1, 1]}))
+    out.append(s.post("/count"))
+    out.append(s.post("/count", json={"filter": {"a": {"$gte": 1}}}))
+    out.append(s.post("/count", json={"filter": {"a": {"$gte": []}}}))
+    out.append(s.post("/vectors/delete", json={"ids": [0, 999]}))
+    out.append(s.post("/vectors/delete?durable=true", json={"filter": {"a": 5}}))
+    out.append(s.post("/vectors/delete", json={"ids": [0], "filter": {}}))
+    out.append(s.post_raw("/vectors/delete", b'{"ids": [0]}', content_type="text/plain"))
     out.append(s.delete("/vectors/1?durable=true"))
     out.append(s.delete("/vectors/1"))
     out.append(s.delete("/vectors/-3"))
@@ -204,7 +219,7 @@ def _sweep(srv):
     out.append(s.delete("/collections/c1"))
     out.append(s.get("/nope"))
     out.append(s.request("GET", "/"))
-    for method, path in [("GET", "/vectors"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
+    for method, path in [("PUT", "/vectors"), ("GET", "/vectors/get"), ("GET", "/count"), ("PUT", "/vectors/0"), ("GET", "/search"), ("GET", "/search/batch"), ("GET", "/flush"),
                          ("GET", "/checkpoint"), ("POST", "/stats"), ("POST", "/health"), ("DELETE", "/metrics")]:
         out.append(s.request(method, path))
     return out
@@ -220,6 +235,14 @@ def test_live_responses_match_spec(start_server):
     assert {200, 201, 400, 404, 405, 409, 413, 415, 422} <= statuses, statuses
     errors = [e for r in responses for e in ck.check(r)]
     assert not errors, "\n".join(errors)
+
+
+def _request_examples(path: str) -> dict:
+    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+
+
+def _request_example(path: str):
+    return SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
 
 
 @pytest.mark.live
@@ -245,7 +268,13 @@ def test_every_spec_route_answers(server):
         ("/checkpoint", "POST", "/checkpoint", {}),
         ("/index/rebuild", "POST", "/index/rebuild", {}),
         ("/stats", "GET", "/stats", None),
+        ("/vectors", "GET", "/vectors?limit=1000", None),
+        ("/vectors/get", "POST", "/vectors/get", _request_example("/vectors/get")),
+        ("/count", "POST", "/count", _request_examples("/count")["all"]["value"]),
+        ("/count", "POST", "/count", _request_examples("/count")["filtered"]["value"]),
         ("/vectors/{id}", "DELETE", "/vectors/42", None),
+        ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byFilter"]["value"]),
+        ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byIds"]["value"]),
     ]
     seen = {("/vectors", "post")}
     # The same operations on a collection created for it, then the collection routes themselves.

@@ -48,8 +48,12 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     /// The store routes, relative to their collection.
     static let storeRoutes: [(template: String, handlers: [(method: String, handler: StoreHandler)])] = [
-        ("/vectors", [("POST", upsert)]),
+        ("/vectors", [("POST", upsert), ("GET", { api, engine, request, _ throws(Problem) in .now(try api.page(request, on: engine)) })]),
+        // Listed before /vectors/{id}, so that these are never read as ids.
+        ("/vectors/get", [("POST", { api, engine, request, _ throws(Problem) in .now(try api.getVectors(request, on: engine)) })]),
+        ("/vectors/delete", [("POST", { api, engine, request, _ throws(Problem) in try api.deleteVectors(request, on: engine) })]),
         ("/vectors/{id}", [("GET", getVector), ("HEAD", getVector), ("DELETE", deleteVector)]),
+        ("/count", [("POST", { api, engine, request, _ throws(Problem) in .now(try api.count(request, on: engine)) })]),
         ("/search", [("POST", search)]),
         ("/search/batch", [("POST", batchSearch)]),
         ("/flush", [("POST", flush)]),

@@ -73,11 +73,16 @@ struct RequestDecoder {
 
     /// For routes whose body is optional (`/flush`, `/checkpoint`): empty, or an empty JSON object.
     static func emptyOrEmptyObject(_ request: HTTPRequest) throws(Problem) {
-        if request.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return }
+        if hasNoBody(request) { return }
         let value = try json(request)
         guard case .object(let object) = value, object.isEmpty else {
             throw Problem.invalidRequest("this route takes no parameters: send no body or {}")
         }
+    }
+
+    /// True when the body is empty or only JSON whitespace.
+    static func hasNoBody(_ request: HTTPRequest) -> Bool {
+        request.body.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
     }
 
     // MARK: - Upsert

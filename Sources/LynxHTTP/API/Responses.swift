@@ -13,11 +13,7 @@ enum Responses {
 
     static func record(_ record: VectorRecord) -> HTTPResponse {
         var w = JSONWriter(capacity: 16 + record.vector.count * 12 + (record.metadata?.json.count ?? 0))
-        w.beginObject()
-        w.key("id"); w.uint64(record.id)
-        w.key("vector"); w.floatArray(record.vector)
-        if let metadata = record.metadata { w.key("metadata"); w.raw(metadata.json) }
-        w.endObject()
+        writeRecord(id: record.id, vector: record.vector, metadata: record.metadata, to: &w)
         return HTTPResponse(status: 200, body: w.bytes)
     }
 

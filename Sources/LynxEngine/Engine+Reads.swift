@@ -1,0 +1,84 @@
+/// One page of `Engine.records(after:limit:includeVector:includeMetadata:)`.
+public struct RecordPage: Sendable {
+    /// Ascending by id.
+    public var records: [RecordView]
+    /// Pass as `after` for the next page; nil when this page reaches the last record.
+    public var nextAfter: UInt64?
+}
+
+/// A record as a read returns it: its vector and metadata only when asked for (and, for metadata, when it has some).
+public struct RecordView: Sendable {
+    public var id: UInt64
+    public var vector: [Float]?
+    public var metadata: Metadata?
+}
+
+/// The answer of `Engine.records(ids:)`.
+public struct RecordLookup: Sendable {
+    /// The ids that exist, in the order asked.
+    public var found: [VectorRecord]
+    /// The ids that do not, in the order asked.
+    public var missing: [UInt64]
+}
+
+extension Engine {
+    /// Live records whose metadata passes `filter` (every live record when nil). Reads one consistent state.
+    public func count(matching filter: Filter?) throws -> Int {
+        try checkReadable()
+        return stateLock.read {
+            guard let filter else { return state.count }
+            return matchingIDs(filter).count
+        }
+    }
+
+    /// Up to `limit` records with ids above `after` (from the first when nil), ascending by id, all read from one
+    /// consistent state. Paging with `nextAfter` visits every record that exists throughout, once; records written
+    /// meanwhile appear when their id is above the cursor. Costs O(log N + limit) (see `SortedIDs`).
+    /// Precondition: `limit > 0`.
+    public func records(after: UInt64?, limit: Int, includeVector: Bool, includeMetadata: Bool) throws -> RecordPage {
+        precondition(limit > 0, "a page holds at least one record")
+        try checkReadable()
+        return stateLock.read {
+            var ids = state.ids.ids(after: after, limit: limit + 1)
+            let hasMore = ids.count > limit
+            if hasMore { ids.removeLast() }
+            let records = ids.map { id in
+                RecordView(id: id, vector: includeVector ? state.vector(id) : nil,
+                           metadata: includeMetadata ? state.metadata[id] : nil)
+            }
+            return RecordPage(records: records, nextAfter: hasMore ? ids.last : nil)
+        }
+    }
+
+    /// The records with these ids, read from one consistent state; ids that do not exist are listed, not errors.
+    public func records(ids: [UInt64]) throws -> RecordLookup {
+        try checkReadable()
+        return stateLock.read {
+            var lookup = RecordLookup(found: [], missing: [])
+            lookup.found.reserveCapacity(ids.count)
+            for id in ids {
+                if let vector = state.vector(id) {
+                    lookup.found.append(VectorRecord(id: id, vector: vector, metadata: state.metadata[id]))
+                } else {
+                    lookup.missing.append(id)
+                }
+            }
+            return lookup
+        }
+    }
+
+    /// The ids of the live records that pass `filter`, ascending. Call under the state's read (or write) lock.
+    func matchingIDs(_ filter: Filter) -> [UInt64] {
+        var out: [UInt64] = []
+        if filter.matches(nil) {
+            // Records without metadata pass too: walk every id.
+            state.ids.forEach { id in
+                if filter.matches(state.metadata[id]?.document) { out.append(id) }
+            }
+        } else {
+            for (id, metadata) in state.metadata where filter.matches(metadata.document) { out.append(id) }
+            out.sort()
+        }
+        return out
+    }
+}

@@ -1,0 +1,46 @@
+import LynxEngine
+import LynxJSON
+
+/// Reading in id order, by ids and by filter, and deleting many records in one transaction. Each handler acts on
+/// the engine it is given (the collection the path names, or the default one).
+extension LynxAPI {
+    /// `GET /vectors?after=&limit=&include=`: one page of every record, ascending by id.
+    func page(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HTTPResponse {
+        let page = try decoder.page(request)
+        let records = try engineCall {
+            try engine.records(after: page.after, limit: page.limit,
+                               includeVector: page.includeVector, includeMetadata: page.includeMetadata)
+        }
+        return Responses.page(records)
+    }
+
+    /// `POST /vectors/get` with `{"ids": [...]}`: the records that exist, and the ids that do not.
+    func getVectors(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HTTPResponse {
+        try RequestDecoder.noQuery(request)
+        let ids = try decoder.ids(RequestDecoder.json(request))
+        return Responses.lookup(try engineCall { try engine.records(ids: ids) })
+    }
+
+    /// `POST /count` with no body, `{}` or `{"filter": ...}`: `{"count": n}`.
+    func count(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HTTPResponse {
+        try RequestDecoder.noQuery(request)
+        let filter = try RequestDecoder.countFilter(request)
+        let n = try engineCall { try engine.count(matching: filter) }
+        return Responses.object { w in w.key("count"); w.int(n) }
+    }
+
+    /// `POST /vectors/delete[?durable=true]` with `{"ids": [...]}` or `{"filter": ...}`: one logged transaction.
+    func deleteVectors(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HandlerResult {
+        let durable = try RequestDecoder.durableFlag(request)
+        let report: BulkDeleteReport
+        switch try decoder.deleteSelection(RequestDecoder.json(request)) {
+        case .ids(let ids): report = try engineCall { try engine.delete(ids: ids) }
+        case .filter(let filter): report = try engineCall { try engine.delete(matching: filter) }
+        }
+        return acknowledge(engine, lsn: report.lsn, durable: durable) { w, isDurable in
+            w.key("deleted"); w.int(report.deleted)
+            w.key("lsn"); w.uint64(report.lsn)
+            w.key("durable"); w.bool(isDurable)
+        }
+    }
+}

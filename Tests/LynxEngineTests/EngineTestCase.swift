@@ -1,0 +1,40 @@
+import Foundation
+import LynxEngine
+import LynxIndex
+import XCTest
+
+/// A test case that opens engines in temporary data directories (removed after each test), with small HNSW
+/// parameters, one builder thread and no automatic checkpoints.
+class EngineTestCase: XCTestCase {
+    var dirs: [String] = []
+
+    override func tearDownWithError() throws {
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    func newDir() -> String {
+        let dir = NSTemporaryDirectory() + "lynx-engine-test-\(UUID().uuidString)"
+        dirs.append(dir)
+        return dir
+    }
+
+    func open(_ dir: String, index: IndexKind = .hnsw, dimension: Int = 16, metric: Metric = .l2,
+              tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
+        var c = EngineConfig()
+        c.dataDir = dir
+        c.dimension = dimension
+        c.metric = metric
+        c.index = index
+        c.hnswSeed = 7
+        c.hnswM = 8
+        c.hnswEfConstruction = 64
+        c.indexThreads = 1
+        c.syncIntervalSeconds = 0.05
+        c.checkpointWALBytes = 1 << 40
+        c.checkpointIntervalSeconds = 1e9
+        tweak(&c)
+        let engine = try Engine(config: c)
+        try engine.recover()
+        return engine
+    }
+}
