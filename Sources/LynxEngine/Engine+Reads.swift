@@ -31,15 +31,19 @@ extension Engine {
         }
     }
 
-    /// Up to `limit` records with ids above `after` (from the first when nil), ascending by id, all read from one
-    /// consistent state. Paging with `nextAfter` visits every record that exists throughout, once; records written
-    /// meanwhile appear when their id is above the cursor. Costs O(log N + limit) (see `SortedIDs`).
+    /// Up to `limit` records with ids above `after` (from the first when nil) whose metadata passes `filter` (every
+    /// record when nil), ascending by id, all read from one consistent state. Paging with `nextAfter` visits every
+    /// such record that exists throughout, once; records written meanwhile appear when their id is above the
+    /// cursor. Costs O(log N + limit) without a filter (see `SortedIDs`); with one, the ids are walked from the
+    /// cursor until the page is full, so a rare match costs up to a walk of the store.
     /// Precondition: `limit > 0`.
-    public func records(after: UInt64?, limit: Int, includeVector: Bool, includeMetadata: Bool) throws -> RecordPage {
+    public func records(after: UInt64?, limit: Int, matching filter: Filter? = nil,
+                        includeVector: Bool, includeMetadata: Bool) throws -> RecordPage {
         precondition(limit > 0, "a page holds at least one record")
         try checkReadable()
         return stateLock.read {
-            var ids = state.ids.ids(after: after, limit: limit + 1)
+            let keep = filter.map { filter in { (id: UInt64) in filter.matches(self.state.metadata[id]?.document) } }
+            var ids = state.ids.ids(after: after, limit: limit + 1, keep: keep)
             let hasMore = ids.count > limit
             if hasMore { ids.removeLast() }
             let records = ids.map { id in

@@ -77,8 +77,9 @@ struct SortedIDs {
         return true
     }
 
-    /// Up to `limit` ids above `after` (from the smallest when nil), ascending.
-    func ids(after: UInt64?, limit: Int) -> [UInt64] {
+    /// Up to `limit` ids above `after` (from the smallest when nil), ascending; with `keep`, only the ids it keeps
+    /// (the walk goes on until `limit` are kept or the ids run out).
+    func ids(after: UInt64?, limit: Int, keep: ((UInt64) -> Bool)? = nil) -> [UInt64] {
         guard limit > 0, !leaves.isEmpty else { return [] }
         var l = 0, at = 0
         if let after {
@@ -90,8 +91,15 @@ struct SortedIDs {
         out.reserveCapacity(min(limit, count))
         while l < leaves.count && out.count < limit {
             let leaf = leaves[l]
-            let take = min(leaf.count - at, limit - out.count)
-            out.append(contentsOf: leaf[at..<(at + take)])
+            if let keep {
+                for id in leaf[at...] where keep(id) {
+                    out.append(id)
+                    if out.count == limit { break }
+                }
+            } else {
+                let take = min(leaf.count - at, limit - out.count)
+                out.append(contentsOf: leaf[at..<(at + take)])
+            }
             l += 1
             at = 0
         }

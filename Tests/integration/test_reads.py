@@ -326,3 +326,36 @@ def test_malformed_requests_are_problems_that_change_nothing(start_server):
         assert "POST" in r.headers["Allow"], (method, path, r.headers["Allow"])
     assert_unchanged(srv, before)
     assert export(srv, 100) == [expected_view(records[i]) for i in sorted(records)]
+
+
+def test_pages_with_a_filter_visit_exactly_the_matching_records(start_server):
+    """GET /vectors?filter=<JSON>: the pages of a filtered scroll hold exactly the matching records, in id order."""
+    import json as _json
+    from urllib.parse import quote
+    srv = start_server(**FLAT)
+    records = make_records(1200, seed=8)
+    load(srv, records.values())
+    cases = [
+        ({"lang": "de"}, lambda m: m.get("lang") == "de"),
+        ({"year": {"$gte": 2025}, "lang": {"$ne": "en"}}, lambda m: m.get("year", 0) >= 2025 and m.get("lang") != "en"),
+        ({"lang": {"$exists": False}}, lambda m: "lang" not in m),
+        ({"year": 1000}, lambda m: False),
+    ]
+    for filter_, reference in cases:
+        want = [i for i in sorted(records) if reference(records[i].get("metadata", {}))]
+        got, after = [], None
+        for _ in range(10_000):
+            q = f"limit=37&include=&filter={quote(_json.dumps(filter_))}" + (f"&after={after}" if after is not None else "")
+            r = srv.get(f"/vectors?{q}")
+            assert r.status_code == 200, r.text
+            page = r.json()
+            got += [v["id"] for v in page["vectors"]]
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+        assert got == want, filter_
+    before = state_snapshot(srv)
+    for bad, field in [("{", "filter"), ('{"year": {"$gt": true}}', "filter.year.$gt"), ("[1]", "filter")]:
+        problem = assert_problem(srv.get(f"/vectors?filter={quote(bad)}"), 400, "invalid-request")
+        assert problem.get("field") == field, (bad, problem)
+    assert_unchanged(srv, before)

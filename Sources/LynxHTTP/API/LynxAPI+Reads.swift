@@ -4,11 +4,12 @@ import LynxJSON
 /// Reading in id order, by ids and by filter, and deleting many records in one transaction. Each handler acts on
 /// the engine it is given (the collection the path names, or the default one).
 extension LynxAPI {
-    /// `GET /vectors?after=&limit=&include=`: one page of every record, ascending by id.
+    /// `GET /vectors?after=&limit=&include=&filter=`: one page of every record (or of those the filter passes),
+    /// ascending by id.
     func page(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HTTPResponse {
         let page = try decoder.page(request)
         let records = try engineCall {
-            try engine.records(after: page.after, limit: page.limit,
+            try engine.records(after: page.after, limit: page.limit, matching: page.filter,
                                includeVector: page.includeVector, includeMetadata: page.includeMetadata)
         }
         return Responses.page(records)

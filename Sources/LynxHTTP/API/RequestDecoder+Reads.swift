@@ -7,6 +7,7 @@ struct PageRequest {
     var limit: Int
     var includeVector: Bool
     var includeMetadata: Bool
+    var filter: Filter? = nil
 }
 
 /// What `POST /vectors/delete` deletes: the records with these ids, or those that pass a filter.
@@ -24,8 +25,8 @@ extension RequestDecoder {
         var page = PageRequest(after: nil, limit: Self.defaultPageLimit, includeVector: true, includeMetadata: true)
         var seen = Set<String>()
         for (name, value) in request.query {
-            guard ["after", "limit", "include"].contains(name) else {
-                throw Problem.invalidRequest("unknown query parameter '\(name)' (allowed: after, include, limit)", field: name)
+            guard ["after", "limit", "include", "filter"].contains(name) else {
+                throw Problem.invalidRequest("unknown query parameter '\(name)' (allowed: after, filter, include, limit)", field: name)
             }
             guard seen.insert(name).inserted else {
                 throw Problem.invalidRequest("\(name): given more than once", field: name)
@@ -33,6 +34,15 @@ extension RequestDecoder {
             switch name {
             case "after":
                 page.after = try Self.decimal(value, field: "after", what: "a vector id")
+            case "filter":
+                // The filter language of a search body, as JSON in the (percent-encoded) query parameter.
+                let json: JSONValue
+                do {
+                    json = try JSONParser.parse(Array(value.utf8))
+                } catch {
+                    throw Problem.invalidRequest("filter: not valid JSON (\(error))", field: "filter")
+                }
+                page.filter = try FilterDecoder.decode(json, path: "filter")
             case "limit":
                 let limit = try Self.decimal(value, field: "limit", what: "a page size")
                 guard limit >= 1 && limit <= UInt64(maxBatch) else {
