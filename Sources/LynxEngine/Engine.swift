@@ -211,7 +211,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Appends under the writer lock; maps storage faults to engine errors. Nothing is applied when it throws.
-    private func appendToLog(_ ops: [WALOperation]) throws -> UInt64 {
+    func appendToLog(_ ops: [WALOperation]) throws -> UInt64 {
         guard let log else {
             memoryLSN += 1
             return memoryLSN
@@ -292,7 +292,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Hits as answers, with metadata and vectors when asked. Call under the state's read lock.
-    private func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
+    func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
         hits.map { hit in
             SearchResultItem(
                 id: hit.id, distance: hit.distance,

@@ -12,6 +12,8 @@ struct StoreState {
     var metadata: [UInt64: Metadata] = [:]
     /// Bytes of metadata JSON held (for memory reporting).
     var metadataBytes: Int = 0
+    /// Kept in step with `metadata` by `setMetadata`.
+    var metadataIndexes = MetadataIndexes()
     /// Live records as readers see them (index and tail together).
     private(set) var count: Int
 
@@ -134,6 +136,12 @@ struct StoreState {
         } else {
             self.metadata.removeValue(forKey: id)
         }
+        metadataIndexes.update(id, to: metadata)
+    }
+
+    /// Builds an index over the field from the records' metadata (replacing one at the same path).
+    mutating func createMetadataIndex(_ path: FieldPath, type: MetadataIndexType) {
+        metadataIndexes.add(FieldIndex(path: path, type: type, metadata: metadata))
     }
 
     // MARK: - Linking (the builder)
