@@ -1,7 +1,6 @@
 import Dispatch
 import Logging
 import LynxIndex
-import LynxJSON
 import LynxStorage
 import Synchronization
 
@@ -252,7 +251,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     public func search(
-        _ query: [Float], k: Int, params: SearchParams, filter: [(key: String, value: JSONValue)]?,
+        _ query: [Float], k: Int, params: SearchParams, filter: Filter?,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [SearchResultItem] {
         try checkReadable()
@@ -269,7 +268,7 @@ public final class Engine: @unchecked Sendable {
     /// Several searches in one call, answered under one read lock; each list is what `search` returns for that
     /// query. Flat answers the whole batch in one pass over its rows (see `FlatIndex.blockedSearch`).
     public func search(
-        batch queries: [[Float]], k: Int, params: SearchParams, filter: [(key: String, value: JSONValue)]?,
+        batch queries: [[Float]], k: Int, params: SearchParams, filter: Filter?,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [[SearchResultItem]] {
         try checkReadable()
@@ -286,9 +285,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The metadata filter as an id predicate over `metadata` (nil: no filter).
-    private func predicate(_ filter: [(key: String, value: JSONValue)]?,
-                           _ metadata: [UInt64: Metadata]) -> ((UInt64) -> Bool)? {
-        filter.map { wanted in { id in metadata[id]?.matches(wanted) ?? false } }
+    private func predicate(_ filter: Filter?, _ metadata: [UInt64: Metadata]) -> ((UInt64) -> Bool)? {
+        filter.map { filter in { id in filter.matches(metadata[id]?.document) } }
     }
 
     /// Hits as answers, with metadata and vectors when asked. Call under the state's read lock.

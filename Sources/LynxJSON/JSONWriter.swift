@@ -139,6 +139,12 @@ public struct JSONWriter {
         v.withUnsafeBufferPointer { floatArray($0) }
     }
 
+    /// Writes `json`, one value already encoded as compact JSON (stored metadata), as it is.
+    public mutating func raw(_ json: [UInt8]) {
+        beforeValue()
+        bytes.append(contentsOf: json)
+    }
+
     // MARK: DOM
 
     /// Serialises `value` compactly, members in their stored order.

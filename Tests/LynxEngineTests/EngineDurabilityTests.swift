@@ -37,7 +37,7 @@ final class EngineDurabilityTests: XCTestCase {
     }
 
     func record(_ id: UInt64, _ x: Float, tag: String? = nil) -> VectorRecord {
-        let metadata = tag.map { Metadata(object: JSONObject(members: [(key: "tag", value: .string($0))])) }
+        let metadata = tag.map { try! Metadata(json: Array(#"{"tag":"\#($0)"}"#.utf8)) }
         return VectorRecord(id: id, vector: [x, x + 1, x + 2, x + 3], metadata: metadata)
     }
 

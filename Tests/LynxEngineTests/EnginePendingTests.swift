@@ -50,7 +50,7 @@ final class EnginePendingTests: XCTestCase {
         range.map { VectorRecord(id: UInt64($0), vector: data[$0]) }
     }
 
-    func search(_ engine: Engine, _ q: [Float], k: Int, filter: [(key: String, value: JSONValue)]? = nil) throws -> [SearchResultItem] {
+    func search(_ engine: Engine, _ q: [Float], k: Int, filter: Filter? = nil) throws -> [SearchResultItem] {
         try engine.search(q, k: k, params: SearchParams(efSearch: 64), filter: filter, includeMetadata: false, includeVector: false)
     }
 
@@ -71,7 +71,7 @@ final class EnginePendingTests: XCTestCase {
             }
             XCTAssertEqual(hnsw.pendingCount, 600)
             XCTAssertEqual(hnsw.count, 600)
-            let odd: [(key: String, value: JSONValue)] = [(key: "odd", value: .bool(true))]
+            let odd = Filter.condition(FieldPath(["odd"]), .eq(.bool(true)))
             for q in queries {
                 for filter in [nil, odd] {
                     let a = try search(hnsw, q, k: 10, filter: filter), b = try search(flat, q, k: 10, filter: filter)
@@ -140,7 +140,7 @@ final class EnginePendingTests: XCTestCase {
             var q = 0
             while !stop.load(ordering: .relaxed) {
                 let b = q % batches
-                let filter: [(key: String, value: JSONValue)] = [(key: "batch", value: .string("b\(b)"))]
+                let filter = Filter.condition(FieldPath(["batch"]), .eq(.string("b\(b)")))
                 if let hits = try? engine.search(data[(q * 13) % data.count], k: perBatch + 5, params: SearchParams(efSearch: 64),
                                                  filter: filter, includeMetadata: false, includeVector: false) {
                     if hits.count != 0 && hits.count != perBatch {

@@ -69,7 +69,7 @@ extension RequestDecoder {
                 sawMetadata = true
                 switch try r.value() {
                 case .null: metadata = nil
-                case .object(let m) where depth(.object(m)) <= maxMetadataDepth: metadata = Metadata(object: m)
+                case .object(let m) where depth(.object(m)) <= maxMetadataDepth: metadata = Metadata(m)
                 default: return nil
                 }
             default:

@@ -5,7 +5,7 @@ import LynxJSON
 /// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
 struct SearchOptions {
     var k: Int
-    var filter: [(key: String, value: JSONValue)]?
+    var filter: Filter?
     var params: SearchParams
     var includeMetadata: Bool
     var includeVector: Bool
@@ -134,7 +134,7 @@ struct RequestDecoder {
                     "\(join(path, "metadata")): nested \(depth) levels deep; at most \(Self.maxMetadataDepth) are allowed",
                     field: join(path, "metadata"))
             }
-            metadata = Metadata(object: m)
+            metadata = Metadata(m)
         case let other?:
             throw Problem.invalidRequest("\(join(path, "metadata")): expected an object, got \(other.typeName)", field: join(path, "metadata"))
         }
@@ -205,24 +205,11 @@ struct RequestDecoder {
         if object["n_probe"] != nil {
             params.nProbe = try Self.int(object["n_probe"], field: "n_probe", default: 0, range: 1...Self.maxNProbe)
         }
-        var filter: [(key: String, value: JSONValue)]?
-        switch object["filter"] {
-        case nil, .null?:
-            filter = nil
-        case .object(let f)?:
-            for member in f.members {
-                switch member.value {
-                case .string, .number, .bool, .null: break
-                default:
-                    throw Problem.invalidRequest(
-                        "filter.\(member.key): expected a string, number, boolean or null to compare with, got \(member.value.typeName)",
-                        field: "filter.\(member.key)")
-                }
-            }
-            // An empty filter matches every record, with or without metadata.
-            filter = f.isEmpty ? nil : f.members
-        case let other?:
-            throw Problem.invalidRequest("filter: expected an object of metadata equalities, got \(other.typeName)", field: "filter")
+        var filter: Filter?
+        if let value = object["filter"], !value.isNull {
+            let decoded = try FilterDecoder.decode(value)
+            // An empty filter matches every record, with or without metadata: no predicate at all.
+            filter = decoded == .all ? nil : decoded
         }
         var includeMetadata = false
         var includeVector = false

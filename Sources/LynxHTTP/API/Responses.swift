@@ -16,7 +16,7 @@ enum Responses {
         w.beginObject()
         w.key("id"); w.uint64(record.id)
         w.key("vector"); w.floatArray(record.vector)
-        if let metadata = record.metadata { w.key("metadata"); w.write(.object(metadata.object)) }
+        if let metadata = record.metadata { w.key("metadata"); w.raw(metadata.json) }
         w.endObject()
         return HTTPResponse(status: 200, body: w.bytes)
     }
@@ -49,7 +49,7 @@ enum Responses {
             w.key("id"); w.uint64(item.id)
             // Always finite: the engine rejects vectors whose distances could overflow float32.
             w.key("distance"); w.float(item.distance.isFinite ? item.distance : (item.distance < 0 ? -.greatestFiniteMagnitude : .greatestFiniteMagnitude))
-            if let metadata = item.metadata { w.key("metadata"); w.write(.object(metadata.object)) }
+            if let metadata = item.metadata { w.key("metadata"); w.raw(metadata.json) }
             if let vector = item.vector { w.key("vector"); w.floatArray(vector) }
             w.endObject()
         }
