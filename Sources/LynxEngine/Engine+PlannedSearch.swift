@@ -16,7 +16,7 @@ extension Engine {
     /// The `k` nearest records that pass `filter` (nil: every record), by the plan `SearchPlanner` chooses
     /// (or `plan` forces). Same concurrency as the other reads.
     public func search(
-        _ query: [Float], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice = .automatic,
+        _ query: [Float], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> SearchAnswer {
         try checkReadable()
@@ -33,7 +33,7 @@ extension Engine {
 
     /// Several searches with one filter, planned once, answered under one read lock.
     public func search(
-        batch queries: [[Float]], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice = .automatic,
+        batch queries: [[Float]], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> BatchSearchAnswer {
         try checkReadable()
@@ -80,7 +80,6 @@ extension Engine {
     /// `filter` as an id predicate over the records' metadata. Call under the state's read lock.
     private func predicate(_ filter: Filter) -> (UInt64) -> Bool {
         let metadata = state.metadata
-        let matchesNone = filter.matches(nil)
-        return { id in metadata[id].map { filter.matches($0.fieldDocument) } ?? matchesNone }
+        return { id in filter.matches(metadata[id]?.document) }
     }
 }

@@ -14,7 +14,8 @@ CONTRACT_ROUTES = {
     ("/vectors", "post"), ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
     ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"), ("/health", "get"),
-    ("/metrics", "get"),
+    ("/metrics", "get"), ("/indexes", "get"), ("/indexes/{field}", "get"), ("/indexes/{field}", "put"),
+    ("/indexes/{field}", "delete"),
 }
 
 
@@ -39,7 +40,7 @@ def test_every_operation_documents_its_errors():
             resp, _ = ck.resolve(resp, "")
             if int(status) >= 400 and (path, status) != ("/health", "503"):
                 assert list(resp["content"]) == ["application/problem+json"], (path, method, status)
-        if method == "post":
+        if method in ("post", "put"):
             assert {"400", "413", "415"} <= set(responses), (path, responses.keys())
     assert "404" in SPEC["paths"]["/vectors/{id}"]["get"]["responses"]
     assert "404" in SPEC["paths"]["/vectors/{id}"]["delete"]["responses"]
@@ -222,8 +223,15 @@ def test_every_spec_route_answers(server):
         ("get", "/stats", lambda: server.get("/stats")),
         ("get", "/health", lambda: server.get("/health")),
         ("get", "/metrics", lambda: server.get("/metrics")),
+        ("put", "/indexes/{field}", lambda: server.request("PUT", "/indexes/lang", json={"type": "keyword"})),
+        ("get", "/indexes", lambda: server.get("/indexes")),
+        ("get", "/indexes/{field}", lambda: server.get("/indexes/lang")),
+        ("delete", "/indexes/{field}", lambda: server.delete("/indexes/lang")),
         ("delete", "/vectors/{id}", lambda: server.delete("/vectors/42")),
     ]
+    created = server.request("PUT", "/indexes/lang", json={"type": "keyword"})  # 201 here, 200 in the list above
+    assert created.status_code == 201, created.text
+    errors += ck.check(created)
     seen = {("/vectors", "post")}
     for method, template, call in calls:
         r = call()
@@ -244,7 +252,7 @@ def test_server_routes_are_all_in_spec(server):
     """Unlisted methods on spec paths answer 405 (never 2xx), paths outside the spec answer 404."""
     ck = SpecChecker(SPEC)
     errors = []
-    concrete = {"/vectors/{id}": "/vectors/1"}
+    concrete = {"/vectors/{id}": "/vectors/1", "/indexes/{field}": "/indexes/lang"}
     server.post("/vectors", json={"id": 1, "vector": [1, 0, 0, 0]})
     for template, item in SPEC["paths"].items():
         path = concrete.get(template, template)

@@ -39,7 +39,7 @@ def strip_volatile(value):
 def test_readme_has_an_example_for_every_route():
     commands = " ".join(cmd for cmd, _, _ in examples())
     for route in ["/vectors", "/vectors/1", "/search", "/search/batch", "/flush", "/checkpoint", "/index/rebuild", "/stats", "/health",
-                  "/metrics"]:
+                  "/metrics", "/indexes", "/indexes/genre"]:
         assert f"7311{route}" in commands, f"no README example for {route}"
     assert "-X DELETE" in commands
 

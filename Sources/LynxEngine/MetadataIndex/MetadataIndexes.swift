@@ -17,7 +17,7 @@ struct MetadataIndexes {
     /// Refiles `id` after its metadata changed (`metadata` nil: the record is gone or has none).
     mutating func update(_ id: UInt64, to metadata: Metadata?) {
         guard !byPath.isEmpty else { return }
-        let document = metadata?.fieldDocument
+        let document = metadata?.document
         for path in byPath.keys {
             byPath[path]!.remove(id)
             byPath[path]!.insert(id, document)
@@ -28,6 +28,6 @@ struct MetadataIndexes {
 extension FieldIndex {
     /// An index over every record of `metadata` that has a value at `path`.
     init(path: FieldPath, type: MetadataIndexType, metadata: [UInt64: Metadata]) {
-        self.init(path: path, type: type, documents: metadata.lazy.map { ($0.key, $0.value.fieldDocument) })
+        self.init(path: path, type: type, documents: metadata.lazy.map { ($0.key, $0.value.document) })
     }
 }

@@ -42,7 +42,7 @@ struct SearchPlanner {
 
     /// The ids among `candidates` whose metadata passes `filter`.
     private static func matching(_ filter: Filter, among candidates: some Sequence<UInt64>, _ state: StoreState) -> [UInt64] {
-        candidates.filter { id in state.metadata[id].map { filter.matches($0.fieldDocument) } ?? false }
+        candidates.filter { id in state.metadata[id].map { filter.matches($0.document) } ?? false }
     }
 
     /// The search parameters for a filtered graph traversal. The traversal collects only matching nodes but its

@@ -20,6 +20,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/flush", ["POST"]),
         ("/checkpoint", ["POST"]),
         ("/index/rebuild", ["POST"]),
+        ("/indexes", ["GET", "HEAD"]),
+        ("/indexes/{field}", ["GET", "HEAD", "PUT", "DELETE"]),
         ("/stats", ["GET", "HEAD"]),
         ("/health", ["GET", "HEAD"]),
         ("/metrics", ["GET", "HEAD"]),
@@ -34,6 +36,10 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     public func routeTemplate(for path: String) -> String? {
         if path.hasPrefix("/vectors/") && path.count > "/vectors/".count && !path.dropFirst(9).contains("/") {
             return "/vectors/{id}"
+        }
+        if path.hasPrefix(Self.indexesPrefix) && path.count > Self.indexesPrefix.count
+            && !path.dropFirst(Self.indexesPrefix.count).contains("/") {
+            return "/indexes/{field}"
         }
         return Self.routes.first(where: { $0.template == path })?.template
     }
@@ -94,6 +100,16 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
                     w.key("duration_seconds"); w.double(report.durationSeconds)
                 }
             }
+        case ("/indexes", _):
+            try RequestDecoder.noQuery(request)
+            return .now(listIndexes(on: engine))
+        case ("/indexes/{field}", "GET"), ("/indexes/{field}", "HEAD"):
+            try RequestDecoder.noQuery(request)
+            return .now(try describeIndex(on: engine, field: Self.indexedField(request.path)))
+        case ("/indexes/{field}", "PUT"):
+            return try createIndex(request, on: engine, field: Self.indexedField(request.path))
+        case ("/indexes/{field}", "DELETE"):
+            return try dropIndex(request, on: engine, field: Self.indexedField(request.path))
         case ("/stats", _):
             try RequestDecoder.noQuery(request)
             return .now(Responses.stats(engine.stats()))
@@ -155,16 +171,16 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
     /// A waiting request suspends its connection, so no server thread waits on fsync.
-    private func acknowledge(
-        lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
+    func acknowledge(
+        lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
         guard durable || engine.acknowledgesDurableOnly else {
-            return .now(Responses.object { body(&$0, false) })
+            return .now(Responses.object(status: status) { body(&$0, false) })
         }
         return afterDurable(lsn) { result in
             switch result {
             case .success:
-                return Responses.object { body(&$0, true) }
+                return Responses.object(status: status) { body(&$0, true) }
             case .failure(let error):
                 var problem = error.problem()
                 problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
@@ -190,22 +206,22 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     private func search(_ request: SearchRequest) throws(Problem) -> HTTPResponse {
         let o = request.options
-        let results = try engineCall {
+        let answer = try engineCall {
             try engine.search(
-                request.vector, k: o.k, params: o.params, filter: o.filter,
+                request.vector, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
                 includeMetadata: o.includeMetadata, includeVector: o.includeVector)
         }
-        return Responses.searchResults(results)
+        return Responses.searchResults(answer.items, plan: o.explain ? answer.plan : nil)
     }
 
     private func batchSearch(_ request: BatchSearchRequest) throws(Problem) -> HTTPResponse {
         let o = request.options
-        let results = try engineCall(batch: true) {
+        let answer = try engineCall(batch: true) {
             try engine.search(
-                batch: request.queries, k: o.k, params: o.params, filter: o.filter,
+                batch: request.queries, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
                 includeMetadata: o.includeMetadata, includeVector: o.includeVector)
         }
-        return Responses.batchSearchResults(results)
+        return Responses.batchSearchResults(answer.lists, plan: o.explain ? answer.plan : nil)
     }
 
     private func flush() -> HandlerResult {
@@ -229,7 +245,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     }
 
     /// Runs an engine call, turning its errors into problems (`batch`: the body named its vectors by index).
-    private func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
+    func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
         } catch let error as EngineError {

@@ -46,6 +46,9 @@ enum MetricsExposition {
         out.header("lynx_wal_fsync_duration_seconds", "histogram", "Duration of the log's fdatasync calls.")
         out.histogramSamples("lynx_wal_fsync_duration_seconds", [], m.fsyncDuration)
         out.counter("lynx_wal_fsync_errors_total", "Failed fdatasync calls (each one stops the store from accepting writes).", Double(m.fsyncErrors.current))
+        out.header("lynx_search_plans_total", "counter", "Searches by the plan that ran them: exact (the filter's matches scored exactly), graph (HNSW traversal with the filter inside), scan (Flat or IVF search with the filter inside), unfiltered.")
+        let plans = Dictionary(m.searchPlans.snapshot().map { ($0.0[0], $0.1) }, uniquingKeysWith: +)
+        for kind in SearchPlan.Kind.allCases { out.sample("lynx_search_plans_total", [("plan", kind.rawValue)], Double(plans[kind.rawValue] ?? 0)) }
         out.header("lynx_wal_append_errors_total", "counter", "Failed log appends (the write was refused, nothing applied), by reason.")
         for (labels, value) in m.appendErrors.snapshot() { out.sample("lynx_wal_append_errors_total", [("reason", labels[0])], Double(value)) }
         out.counter("lynx_checkpoints_total", "Checkpoints, by result.", m.checkpoints, ["success", "failure"])
