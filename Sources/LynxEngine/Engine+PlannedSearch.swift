@@ -65,7 +65,7 @@ extension Engine {
                      k: Int, params: SearchParams) -> [SearchHit] {
         switch decision.plan.kind {
         case .exact:
-            return ExactScoring.nearest(query, k: k, metric: metric, among: decision.matches, vector: state.vector)
+            return state.nearest(query, k: k, among: decision.matches)
         case .graph, .scan, .unfiltered:
             return state.search(query, k: k, params: indexParams(decision, params, k: k), filter: filter.map(predicate))
         }

@@ -27,21 +27,26 @@ struct FilterEstimator {
         }
     }
 
-    /// The records `filter` can match (a superset); nil when the indexes cannot tell.
-    func candidates(_ filter: Filter) -> Set<UInt64>? {
+    /// The records `filter` can match (a superset; `exact`: exactly the matches, nothing to check); nil when the
+    /// indexes cannot tell.
+    func candidates(_ filter: Filter) -> (ids: Set<UInt64>, exact: Bool)? {
         switch filter {
         case .condition(let path, let condition):
-            return indexes[path]?.candidates(condition)
+            guard let index = indexes[path], let ids = index.candidates(condition) else { return nil }
+            // A record filed under a value the condition matches does match it; only the "others" need a check.
+            return (ids, index.others.isEmpty)
         case .and(let parts):
             let best = parts.compactMap { part in estimate(part).map { (part, $0) } }.min { $0.1 < $1.1 }
-            return best.flatMap { candidates($0.0) }
+            return best.flatMap { candidates($0.0) }.map { ($0.ids, $0.exact && parts.count == 1) }
         case .or(let parts):
             var union = Set<UInt64>()
+            var exact = true
             for part in parts {
-                guard let ids = candidates(part) else { return nil }
-                union.formUnion(ids)
+                guard let answer = candidates(part) else { return nil }
+                union.formUnion(answer.ids)
+                exact = exact && answer.exact
             }
-            return union
+            return (union, exact)
         case .not:
             return nil
         }

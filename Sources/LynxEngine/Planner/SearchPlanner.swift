@@ -40,6 +40,11 @@ struct SearchPlanner {
         }
     }
 
+    /// The candidates that pass `filter` (all of them when the indexes said they are exact).
+    private static func matching(_ filter: Filter, among candidates: (ids: Set<UInt64>, exact: Bool), _ state: StoreState) -> [UInt64] {
+        candidates.exact ? Array(candidates.ids) : matching(filter, among: candidates.ids, state)
+    }
+
     /// The ids among `candidates` whose metadata passes `filter`.
     private static func matching(_ filter: Filter, among candidates: some Sequence<UInt64>, _ state: StoreState) -> [UInt64] {
         candidates.filter { id in state.metadata[id].map { filter.matches($0.document) } ?? false }
