@@ -37,9 +37,10 @@ def main() -> int:
         elif line.startswith("components:"):
             current = None
         elif current and re.match(r"^    parameters:$", line):
+            # The path's own parameters, each item as written (it may span lines), copied into the twin.
             j = i + 1
-            while lines[j].startswith("      - "):
-                path_params.setdefault(current, []).append(lines[j].strip()[2:])
+            while lines[j].startswith("      "):
+                path_params.setdefault(current, []).append(lines[j])
                 j += 1
         elif current and (m := re.match(r"^    (get|post|put|delete|head):$", line)):
             j = i + 1
@@ -57,7 +58,7 @@ def main() -> int:
         block.append(f"  /collections/{{collection}}{path}:")
         block.append("    parameters:")
         block.append('      - $ref: "#/components/parameters/Collection"')
-        block += [f"      - {p}" for p in path_params.get(path, [])]
+        block += path_params.get(path, [])
         for method, op in ops[path]:
             block += [
                 f"    {method}:",

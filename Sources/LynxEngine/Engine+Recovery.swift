@@ -208,6 +208,13 @@ extension Engine {
                 state.upsert(VectorRecord(id: id, vector: vector, metadata: metadata.isEmpty ? nil : try Metadata(json: metadata)))
             case .delete(let id):
                 state.remove(id)
+            case .createMetadataIndex(let path, let code):
+                guard let type = MetadataIndexType(code: code) else {
+                    throw EngineError.internalError("log frame creates a metadata index of unknown type \(code)")
+                }
+                state.createMetadataIndex(FieldPath(path), type: type)
+            case .dropMetadataIndex(let path):
+                state.metadataIndexes.remove(FieldPath(path))
             }
         }
     }
@@ -270,6 +277,7 @@ extension WALOperation {
         switch self {
         case .upsert(_, let vector, let metadata): return 48 + vector.count * 4 + metadata.count
         case .delete: return 40
+        case .createMetadataIndex(let path, _), .dropMetadataIndex(let path): return 40 + path.reduce(0) { $0 + $1.utf8.count }
         }
     }
 }

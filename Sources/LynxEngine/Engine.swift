@@ -263,19 +263,13 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// The `k` nearest records that pass `filter`, by the planner's choice (see `search(_:k:params:filter:plan:...)`).
     public func search(
         _ query: [Float], k: Int, params: SearchParams, filter: Filter?,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [SearchResultItem] {
-        try checkReadable()
-        try validate(query, field: .query(0))
-        metrics.searches.add()
-        return stateLock.read {
-            let hits = query.withUnsafeBufferPointer {
-                state.search($0, k: k, params: params, filter: predicate(filter, state.metadata))
-            }
-            return items(hits, includeMetadata: includeMetadata, includeVector: includeVector)
-        }
+        try search(query, k: k, params: params, filter: filter, plan: .automatic,
+                   includeMetadata: includeMetadata, includeVector: includeVector).items
     }
 
     /// Several searches in one call, answered under one read lock; each list is what `search` returns for that
@@ -284,26 +278,12 @@ public final class Engine: @unchecked Sendable {
         batch queries: [[Float]], k: Int, params: SearchParams, filter: Filter?,
         includeMetadata: Bool, includeVector: Bool
     ) throws -> [[SearchResultItem]] {
-        try checkReadable()
-        for (i, query) in queries.enumerated() { try validate(query, field: .query(i)) }
-        metrics.searches.add(UInt64(queries.count))
-        let packed = Array(queries.joined())
-        return stateLock.read {
-            let lists = packed.withUnsafeBufferPointer {
-                state.search(batch: $0, count: queries.count, k: k, params: params,
-                             filter: predicate(filter, state.metadata))
-            }
-            return lists.map { items($0, includeMetadata: includeMetadata, includeVector: includeVector) }
-        }
-    }
-
-    /// The metadata filter as an id predicate over `metadata` (nil: no filter).
-    private func predicate(_ filter: Filter?, _ metadata: [UInt64: Metadata]) -> ((UInt64) -> Bool)? {
-        filter.map { filter in { id in filter.matches(metadata[id]?.document) } }
+        try search(batch: queries, k: k, params: params, filter: filter, plan: .automatic,
+                   includeMetadata: includeMetadata, includeVector: includeVector).lists
     }
 
     /// Hits as answers, with metadata and vectors when asked. Call under the state's read lock.
-    private func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
+    func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
         hits.map { hit in
             SearchResultItem(
                 id: hit.id, distance: hit.distance,

@@ -74,6 +74,9 @@ public struct EngineConfig: Sendable {
     public var linkingStartsPaused: Bool = false
     /// How long a write waits for room in a full tail before it is refused (503 with Retry-After).
     public var indexPendingWaitSeconds: Double = 5
+    /// A filtered search whose matches the metadata indexes put at this many records or fewer scores them exactly
+    /// instead of searching the index with the filter inside (docs/METADATA_INDEXES.md, "Planning").
+    public var exactPlanMaxMatches: Int = 2_000
     /// Longest a clean shutdown spends on its checkpoint; past it lynxd exits with the log (already durable) to replay.
     public var shutdownCheckpointSeconds: Double = 60
 

@@ -22,6 +22,10 @@ public enum EngineError: Error, Equatable, Sendable {
     case overloaded(String, retryAfterSeconds: Int)
     /// A failed fsync (or another unrecoverable fault) stopped the store from accepting writes.
     case failed(String)
+    /// The field is indexed already, with another type.
+    case metadataIndexConflict(path: FieldPath, existing: MetadataIndexType)
+    case metadataIndexNotFound(path: FieldPath)
+    case invalidFieldPath(path: FieldPath, reason: String)
     case internalError(String)
     /// Opening a data directory: another process holds its lock.
     case directoryInUse(path: String, pid: Int32)

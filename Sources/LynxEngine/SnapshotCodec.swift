@@ -8,12 +8,15 @@ import LynxStorage
 /// - tag 2 `index`: the index's own serialization (docs/INDEXES.md), vectors included.
 /// - tag 3 `metadata`: u64 count, then per record: u64 id, u32 length, that many bytes of compact JSON.
 /// - tag 4 `pending` (only while records wait to be linked): operations that override the index, in staging order.
+/// - tag 5 `metadata indexes` (only when there are some): their definitions; the indexes are rebuilt from tag 3.
 enum SnapshotCodec {
     static let metaTag: UInt32 = 1
     static let indexTag: UInt32 = 2
     static let metadataTag: UInt32 = 3
     static let pendingTag: UInt32 = 4
     static let pendingVersion: UInt32 = 1
+    static let metadataIndexesTag: UInt32 = 5
+    static let metadataIndexesVersion: UInt32 = 1
 
     /// The sections of a snapshot of `state`, produced on demand into the snapshot file (see `StreamedSection`):
     /// no whole-store buffer. `state` is an immutable capture, so a section produced again emits the same bytes.
@@ -41,6 +44,12 @@ enum SnapshotCodec {
                 }
             },
         ]
+        let indexes = state.metadataIndexes.all
+        if !indexes.isEmpty {
+            sections.append(StreamedSection(tag: metadataIndexesTag) { emit in
+                try streaming(emit) { w in writeMetadataIndexes(indexes, into: &w) }
+            })
+        }
         if let tail = state.tail, !tail.isEmpty {
             sections.append(StreamedSection(tag: pendingTag) { emit in
                 try streaming(emit) { w in writePending(tail, dimension: dimension, into: &w) }
@@ -65,6 +74,47 @@ enum SnapshotCodec {
                 w.write(op.id)
             }
         }
+    }
+
+    /// u32 version (1), u32 count, then per index: u8 type code, u32 component count, and per component a u32 byte
+    /// length and that many bytes of UTF-8.
+    private static func writeMetadataIndexes(_ indexes: [FieldIndex], into w: inout BinaryWriter) {
+        w.write(metadataIndexesVersion)
+        w.write(UInt32(indexes.count))
+        for index in indexes {
+            w.write(index.type.code)
+            w.write(UInt32(index.path.components.count))
+            for component in index.path.components {
+                let bytes = Array(component.utf8)
+                w.write(UInt32(bytes.count))
+                w.write(contentsOf: bytes)
+            }
+        }
+    }
+
+    /// Rebuilds the indexes a snapshot defines from the metadata already in `state`.
+    private static func readMetadataIndexes(_ bytes: [UInt8], into state: inout StoreState) throws {
+        var reader = BinaryReader(bytes)
+        let version = try reader.readUInt32()
+        guard version == metadataIndexesVersion else {
+            throw EngineError.internalError("snapshot's metadata index section has version \(version); this lynxd reads \(metadataIndexesVersion)")
+        }
+        for _ in 0..<(try reader.readUInt32()) {
+            let code = try reader.readUInt8()
+            guard let type = MetadataIndexType(code: code) else {
+                throw EngineError.internalError("snapshot defines a metadata index of unknown type \(code)")
+            }
+            var components: [String] = []
+            for _ in 0..<(try reader.readUInt32()) {
+                let length = try reader.readUInt32()
+                guard let component = String(validating: try reader.readUInt8s(count: Int(length)), as: UTF8.self) else {
+                    throw EngineError.internalError("snapshot defines a metadata index whose field path is not UTF-8")
+                }
+                components.append(component)
+            }
+            state.createMetadataIndex(FieldPath(components), type: type)
+        }
+        guard reader.isAtEnd else { throw EngineError.internalError("snapshot's metadata index section has bytes after its definitions") }
     }
 
     /// Stages the pending operations of a snapshot into `state` (into its tail, or straight into the index when
@@ -134,6 +184,9 @@ enum SnapshotCodec {
             let length = try reader.readUInt32()
             let json = try reader.readUInt8s(count: Int(length))
             state.setMetadata(try Metadata(json: json), for: id)
+        }
+        if let indexes = sections.first(where: { $0.tag == metadataIndexesTag }) {
+            try readMetadataIndexes(indexes.bytes, into: &state)
         }
         if let pending = sections.first(where: { $0.tag == pendingTag }) {
             try readPending(pending.bytes, dimension: dimension, into: &state)

@@ -16,6 +16,8 @@ struct StoreState {
     private(set) var ids: SortedIDs
 
     var count: Int { ids.count }
+    /// Kept in step with `metadata` by `setMetadata`.
+    var metadataIndexes = MetadataIndexes()
 
     init(index: any VectorIndex, stagesWrites: Bool) {
         self.index = index
@@ -137,6 +139,12 @@ struct StoreState {
         } else {
             self.metadata.removeValue(forKey: id)
         }
+        metadataIndexes.update(id, to: metadata)
+    }
+
+    /// Builds an index over the field from the records' metadata (replacing one at the same path).
+    mutating func createMetadataIndex(_ path: FieldPath, type: MetadataIndexType) {
+        metadataIndexes.add(FieldIndex(path: path, type: type, metadata: metadata))
     }
 
     // MARK: - Linking (the builder)

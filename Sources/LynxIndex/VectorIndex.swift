@@ -62,6 +62,10 @@ public protocol VectorIndex: Sendable {
     /// `filter` applies to every query. The default loops over `search`; Flat scans its rows once per batch.
     func search(batch queries: UnsafeBufferPointer<Float>, count: Int, k: Int, params: SearchParams,
                 filter: ((UInt64) -> Bool)?) -> [[SearchHit]]
+    /// Pushes into `top` the ranking score (see `Metric`) of each of `ids` the index holds against `query`
+    /// (`queryInverseNorm`: 1/‖q‖ under cosine, otherwise 1); ids it does not hold are skipped. For scoring a
+    /// known set of records exactly (a filter's matches). The default reads each vector through `vector(_:)`.
+    func score(_ query: UnsafePointer<Float>, queryInverseNorm: Float, ids: [UInt64], into top: inout TopK)
     var memory: IndexMemory { get }
     /// Construction parameters for `/stats`, e.g. `[("m", "16"), ...]`.
     var parameters: [(String, String)] { get }
@@ -82,6 +86,16 @@ public struct UpsertPlan: Sendable {
 }
 
 extension VectorIndex {
+    public func score(_ query: UnsafePointer<Float>, queryInverseNorm: Float, ids: [UInt64], into top: inout TopK) {
+        for id in ids {
+            guard let v = vector(id) else { continue }
+            v.withUnsafeBufferPointer { p in
+                let inverseNorm = metric == .cosine ? Distance.inverseNorm(p.baseAddress!, dimension) : 1
+                top.push(score: Distance.score(metric, query, queryInverseNorm, p.baseAddress!, inverseNorm, dimension), id: id)
+            }
+        }
+    }
+
     /// Default: no plan phase; the whole upsert runs in `applyUpsert`/`upsert`.
     public var plansUpserts: Bool { false }
 

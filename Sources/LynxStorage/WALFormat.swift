@@ -12,6 +12,8 @@ public enum WALFormat {
     public static let maxPayload = 1 << 30
     public static let opUpsert: UInt8 = 1
     public static let opDelete: UInt8 = 2
+    public static let opCreateMetadataIndex: UInt8 = 3
+    public static let opDropMetadataIndex: UInt8 = 4
     public static let flagCommit: UInt8 = 1
     /// Fixed part of an upsert payload: id (8) + dimension (4) + metadata length (4).
     public static let upsertFixedSize = 16
@@ -107,6 +109,10 @@ public enum WALCodec {
                 len = WALFormat.upsertFixedSize + 4 * vector.count + metadata.count
             case .delete:
                 len = 8
+            case .createMetadataIndex(let path, _):
+                len = 1 + FieldPathCoding.size(path)
+            case .dropMetadataIndex(let path):
+                len = FieldPathCoding.size(path)
             }
             if len > WALFormat.maxPayload {
                 throw StorageError.invalidArgument("WAL frame payload of \(len) bytes exceeds the \(WALFormat.maxPayload)-byte limit")
@@ -152,6 +158,13 @@ public enum WALCodec {
                 payload.storeLE(id, at: 0)
                 len = 8
                 code = WALFormat.opDelete
+            case .createMetadataIndex(let path, let type):
+                payload.storeBytes(of: type, toByteOffset: 0, as: UInt8.self)
+                len = 1 + FieldPathCoding.store(path, at: payload + 1)
+                code = WALFormat.opCreateMetadataIndex
+            case .dropMetadataIndex(let path):
+                len = FieldPathCoding.store(path, at: payload)
+                code = WALFormat.opDropMetadataIndex
             }
             h.storeLE(UInt32(len), at: 0)
             h.storeBytes(of: code, toByteOffset: 4, as: UInt8.self)
@@ -210,7 +223,7 @@ public enum WALCodec {
         if h.loadLE32(at: 16) != salt1 || h.loadLE32(at: 20) != salt2 { return .failure(.saltMismatch) }
         let code = h.load(fromByteOffset: 4, as: UInt8.self)
         let flags = h.load(fromByteOffset: 5, as: UInt8.self)
-        if (code != WALFormat.opUpsert && code != WALFormat.opDelete) || flags & ~WALFormat.flagCommit != 0
+        if !(WALFormat.opUpsert...WALFormat.opDropMetadataIndex).contains(code) || flags & ~WALFormat.flagCommit != 0
             || h.loadLE16(at: 6) != 0 {
             return .failure(.badOperation)
         }
@@ -218,6 +231,8 @@ public enum WALCodec {
         if len > WALFormat.maxPayload { return .failure(.badLength) }
         if code == WALFormat.opDelete && len != 8 { return .failure(.badLength) }
         if code == WALFormat.opUpsert && len < WALFormat.upsertFixedSize { return .failure(.badLength) }
+        if code == WALFormat.opCreateMetadataIndex && len < 3 { return .failure(.badLength) }
+        if code == WALFormat.opDropMetadataIndex && len < 2 { return .failure(.badLength) }
         return .success(len)
     }
 
@@ -259,6 +274,12 @@ public enum WALCodec {
             }
             let metadata = [UInt8](UnsafeRawBufferPointer(start: p + 16 + 4 * dim, count: metaLen))
             return .upsert(id: id, vector: vector, metadata: metadata)
+        case WALFormat.opCreateMetadataIndex:
+            guard len >= 1, let path = FieldPathCoding.load(p + 1, len - 1) else { return nil }
+            return .createMetadataIndex(path: path, type: p.load(as: UInt8.self))
+        case WALFormat.opDropMetadataIndex:
+            guard let path = FieldPathCoding.load(p, len) else { return nil }
+            return .dropMetadataIndex(path: path)
         default:
             return nil
         }

@@ -53,6 +53,8 @@ final class WALFormatTests: XCTestCase {
             .delete(id: UInt64.max),
             .upsert(id: 0, vector: [], metadata: []),
             .upsert(id: 99, vector: (0..<384).map { Float($0) / 7 }, metadata: []),
+            .createMetadataIndex(path: ["meta", "année"], type: 2),
+            .dropMetadataIndex(path: ["genre"]),
         ]
         let seed: UInt32 = 0x1234_5678
         let (bytes, last) = try WALCodec.encodeTransaction(ops, firstLSN: 50, salt1: 3, salt2: 4, seed: seed)
@@ -82,5 +84,25 @@ final class WALFormatTests: XCTestCase {
 
     func testEmptyTransactionRejected() {
         XCTAssertThrowsError(try WALCodec.encodedSize([]))
+    }
+
+    /// Operations 3 and 4 carry a field path that must fill the payload exactly: a component count of 0, a length
+    /// past the payload or bytes after the path make the frame `.badOperation` (its checksums being valid).
+    func testMetadataIndexFramesWithAMalformedPathAreBadOperations() throws {
+        let seed: UInt32 = 9
+        let (good, _) = try WALCodec.encodeTransaction([.dropMetadataIndex(path: ["ab"])], firstLSN: 1, salt1: 3, salt2: 4, seed: seed)
+        XCTAssertEqual(good.count, 32 + 6)
+        // No component; a component longer than the payload; a shorter one, leaving a byte after the path.
+        for (offset, byte) in [(32, UInt8(0)), (34, UInt8(3)), (34, UInt8(1))] {
+            var bad = good
+            bad[offset] = byte
+            // Re-seal the checksums so only the payload's shape is wrong.
+            let header = CRC32C.extend(0, Array(bad[0..<24]))
+            withUnsafeBytes(of: header.littleEndian) { for i in 0..<4 { bad[24 + i] = $0[i] } }
+            let crc = CRC32C.extend(seed, Array(bad[0..<28]) + Array(bad[32...]))
+            withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bad[28 + i] = $0[i] } }
+            XCTAssertEqual(WALCodec.decodeFrame(bad, at: 0, salt1: 3, salt2: 4, seed: seed, expectedLSN: 1), .failure(.badOperation),
+                           "byte \(offset) = \(byte)")
+        }
     }
 }

@@ -321,6 +321,7 @@ extension WALOperation {
         switch self {
         case .upsert(_, let v, let m): return .upsert(id: id, vector: v, metadata: m)
         case .delete: return .delete(id: id)
+        case .createMetadataIndex, .dropMetadataIndex: return self
         }
     }
 }

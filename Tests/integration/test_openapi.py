@@ -17,6 +17,7 @@ STORE_ROUTES = {
     ("/vectors/{id}", "get"), ("/vectors/{id}", "delete"), ("/search", "post"),
     ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"),
+    ("/indexes", "get"), ("/indexes/{field}", "get"), ("/indexes/{field}", "put"), ("/indexes/{field}", "delete"),
 }
 CONTRACT_ROUTES = STORE_ROUTES | {("/collections/{collection}" + p, m) for p, m in STORE_ROUTES} | {
     ("/health", "get"), ("/metrics", "get"),
@@ -46,7 +47,7 @@ def test_every_operation_documents_its_errors():
             resp, _ = ck.resolve(resp, "")
             if int(status) >= 400 and (path, status) != ("/health", "503"):
                 assert list(resp["content"]) == ["application/problem+json"], (path, method, status)
-        if method == "post":
+        if method in ("post", "put"):
             assert {"400", "413", "415"} <= set(responses), (path, responses.keys())
     assert "404" in SPEC["paths"]["/vectors/{id}"]["get"]["responses"]
     assert "404" in SPEC["paths"]["/vectors/{id}"]["delete"]["responses"]
@@ -272,10 +273,17 @@ def test_every_spec_route_answers(server):
         ("/vectors/get", "POST", "/vectors/get", _request_example("/vectors/get")),
         ("/count", "POST", "/count", _request_examples("/count")["all"]["value"]),
         ("/count", "POST", "/count", _request_examples("/count")["filtered"]["value"]),
+        ("/indexes/{field}", "PUT", "/indexes/lang", {"type": "keyword"}),
+        ("/indexes", "GET", "/indexes", None),
+        ("/indexes/{field}", "GET", "/indexes/lang", None),
+        ("/indexes/{field}", "DELETE", "/indexes/lang", None),
         ("/vectors/{id}", "DELETE", "/vectors/42", None),
         ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byFilter"]["value"]),
         ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byIds"]["value"]),
     ]
+    created = server.request("PUT", "/indexes/lang", json={"type": "keyword"})  # 201 here, 200 in the list above
+    assert created.status_code == 201, created.text
+    errors += ck.check(created)
     seen = {("/vectors", "post")}
     # The same operations on a collection created for it, then the collection routes themselves.
     books = "/collections/books"
@@ -283,6 +291,9 @@ def test_every_spec_route_answers(server):
     r = server.request("PUT", books, json={**cb, "dimension": 4})
     assert r.status_code == 201, r.text
     errors += ck.check(r)
+    created = server.request("PUT", books + "/indexes/lang", json={"type": "keyword"})
+    assert created.status_code == 201, created.text
+    errors += ck.check(created)
     for name in ("single", "batch"):
         r = server.post(books + "/vectors", json=rb[name]["value"])
         assert r.status_code == 200, (name, r.text)
@@ -316,7 +327,8 @@ def test_server_routes_are_all_in_spec(server):
     """Unlisted methods on spec paths answer 405 (never 2xx), paths outside the spec answer 404."""
     ck = SpecChecker(SPEC)
     errors = []
-    concrete = {"/vectors/{id}": "/vectors/1", "/collections/{collection}/vectors/{id}": "/collections/default/vectors/1"}
+    concrete = {"/vectors/{id}": "/vectors/1", "/collections/{collection}/vectors/{id}": "/collections/default/vectors/1",
+                "/indexes/{field}": "/indexes/lang", "/collections/{collection}/indexes/{field}": "/collections/default/indexes/lang"}
     server.post("/vectors", json={"id": 1, "vector": [1, 0, 0, 0]})
     for template, item in SPEC["paths"].items():
         path = concrete.get(template, template).replace("{collection}", "default")

@@ -40,6 +40,7 @@ def test_readme_has_an_example_for_every_route():
     commands = " ".join(cmd for cmd, _, _ in examples())
     for route in ["/vectors", "/vectors/1", "/vectors?", "/vectors/get", "/vectors/delete", "/count", "/search",
                   "/search/batch", "/flush", "/checkpoint", "/index/rebuild", "/stats", "/health", "/metrics",
+                  "/indexes", "/indexes/genre",
                   "/collections", "/collections/books", "/collections/books/vectors", "/collections/books/search"]:
         assert f"7311{route}" in commands, f"no README example for {route}"
     assert "-X DELETE" in commands

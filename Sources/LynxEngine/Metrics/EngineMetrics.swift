@@ -3,6 +3,8 @@ public final class EngineMetrics: Sendable {
     public let upserts = Counter()
     public let deletes = Counter()
     public let searches = Counter()
+    /// Searches by the plan that ran them (`SearchPlan.Kind`).
+    public let searchPlans = LabeledCounter(labelNames: ["plan"])
     public let walBytesWritten = Counter()
     public let fsyncDuration = Histogram(bounds: Histogram.latencyBounds)
     public let fsyncErrors = Counter()

@@ -24,6 +24,12 @@ extension EngineError {
             return .unavailable(detail + "; retry later", retryAfter: retryAfter)
         case .failed(let reason):
             return .unavailable(reason)
+        case .metadataIndexConflict(let path, let existing):
+            return .conflict("the field \(path) already has an index of type \(existing.rawValue); drop it first to index it as another type")
+        case .metadataIndexNotFound(let path):
+            return .notFound("the field \(path) has no metadata index")
+        case .invalidFieldPath(let path, let reason):
+            return .invalidRequest("cannot index the field \"\(path)\": \(reason)")
         case .internalError(let detail):
             return .internalError(detail)
         case .directoryInUse, .settingConflict:

@@ -45,22 +45,22 @@ extension LynxAPI {
         try RequestDecoder.noQuery(request)
         let query = try api.decoder.search(RequestDecoder.json(request))
         let o = query.options
-        let results = try api.engineCall {
-            try engine.search(query.vector, k: o.k, params: o.params, filter: o.filter,
+        let answer = try api.engineCall {
+            try engine.search(query.vector, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
                               includeMetadata: o.includeMetadata, includeVector: o.includeVector)
         }
-        return .now(Responses.searchResults(results))
+        return .now(Responses.searchResults(answer.items, plan: o.explain ? answer.plan : nil))
     }
 
     static func batchSearch(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         let query = try api.decoder.batchSearch(RequestDecoder.json(request))
         let o = query.options
-        let results = try api.engineCall(batch: true) {
-            try engine.search(batch: query.queries, k: o.k, params: o.params, filter: o.filter,
+        let answer = try api.engineCall(batch: true) {
+            try engine.search(batch: query.queries, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
                               includeMetadata: o.includeMetadata, includeVector: o.includeVector)
         }
-        return .now(Responses.batchSearchResults(results))
+        return .now(Responses.batchSearchResults(answer.lists, plan: o.explain ? answer.plan : nil))
     }
 
     static func flush(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {

@@ -60,6 +60,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/checkpoint", [("POST", checkpoint)]),
         ("/index/rebuild", [("POST", rebuildIndex)]),
         ("/stats", [("GET", stats), ("HEAD", stats)]),
+        ("/indexes", [("GET", listIndexes), ("HEAD", listIndexes)]),
+        ("/indexes/{field}", [("GET", describeIndex), ("HEAD", describeIndex), ("PUT", createIndex), ("DELETE", dropIndex)]),
     ]
 
     /// The engine of the collection named `name`; 404 when there is none, 400 when the name is not valid.
@@ -113,15 +115,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
     /// A waiting request suspends its connection, so no server thread waits on fsync.
     func acknowledge(
-        _ engine: Engine, lsn: UInt64, durable: Bool, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
+        _ engine: Engine, lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
         guard durable || engine.acknowledgesDurableOnly else {
-            return .now(Responses.object { body(&$0, false) })
+            return .now(Responses.object(status: status) { body(&$0, false) })
         }
         return afterDurable(engine, lsn) { result in
             switch result {
             case .success:
-                return Responses.object { body(&$0, true) }
+                return Responses.object(status: status) { body(&$0, true) }
             case .failure(let error):
                 var problem = error.problem()
                 problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail

@@ -48,6 +48,10 @@ public struct Problem: Error, Sendable {
         Problem(status: 404, slug: "not-found", title: "Not found", detail: detail)
     }
 
+    public static func conflict(_ detail: String) -> Problem {
+        Problem(status: 409, slug: "conflict", title: "Conflict", detail: detail)
+    }
+
     public static func methodNotAllowed(_ method: String, path: String, allow: [String]) -> Problem {
         var p = Problem(
             status: 405, slug: "method-not-allowed", title: "Method not allowed",

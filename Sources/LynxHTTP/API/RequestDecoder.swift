@@ -9,6 +9,10 @@ struct SearchOptions {
     var params: SearchParams
     var includeMetadata: Bool
     var includeVector: Bool
+    /// Whether the answer says which plan ran (`"explain": true`).
+    var explain: Bool = false
+    /// `"plan"`: a diagnostic that forces one plan.
+    var plan: SearchPlanChoice = .automatic
 }
 
 /// A decoded `POST /search` body.
@@ -175,7 +179,7 @@ struct RequestDecoder {
 
     // MARK: - Search
 
-    static let searchOptionKeys: Set<String> = ["k", "filter", "ef_search", "n_probe", "include"]
+    static let searchOptionKeys: Set<String> = ["k", "filter", "ef_search", "n_probe", "include", "explain", "plan"]
 
     func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
         guard case .object(let object) = body else {
@@ -232,7 +236,8 @@ struct RequestDecoder {
             }
         }
         return SearchOptions(
-            k: k, filter: filter, params: params, includeMetadata: includeMetadata, includeVector: includeVector)
+            k: k, filter: filter, params: params, includeMetadata: includeMetadata, includeVector: includeVector,
+            explain: try bool(object["explain"], field: "explain"), plan: try planChoice(object["plan"]))
     }
 
     // MARK: - Pieces

@@ -17,25 +17,37 @@ enum Responses {
         return HTTPResponse(status: 200, body: w.bytes)
     }
 
-    static func searchResults(_ results: [SearchResultItem]) -> HTTPResponse {
+    static func searchResults(_ results: [SearchResultItem], plan: SearchPlan?) -> HTTPResponse {
         var w = JSONWriter(capacity: 32 + results.count * 48)
         w.beginObject()
         w.key("results")
         writeHits(results, to: &w)
+        if let plan { write(plan, to: &w) }
         w.endObject()
         return HTTPResponse(status: 200, body: w.bytes)
     }
 
     /// `{"results": [[hit, ...], ...]}`: one list per query, in the order of the request.
-    static func batchSearchResults(_ lists: [[SearchResultItem]]) -> HTTPResponse {
+    static func batchSearchResults(_ lists: [[SearchResultItem]], plan: SearchPlan?) -> HTTPResponse {
         var w = JSONWriter(capacity: 32 + lists.reduce(0) { $0 + 8 + $1.count * 48 })
         w.beginObject()
         w.key("results")
         w.beginArray()
         for results in lists { writeHits(results, to: &w) }
         w.endArray()
+        if let plan { write(plan, to: &w) }
         w.endObject()
         return HTTPResponse(status: 200, body: w.bytes)
+    }
+
+    /// `"plan": {"kind": ..., "estimated_matches": n | null}`.
+    private static func write(_ plan: SearchPlan, to w: inout JSONWriter) {
+        w.key("plan")
+        w.beginObject()
+        w.key("kind"); w.string(plan.kind.rawValue)
+        w.key("estimated_matches")
+        if let n = plan.estimatedMatches { w.int(n) } else { w.null() }
+        w.endObject()
     }
 
     private static func writeHits(_ results: [SearchResultItem], to w: inout JSONWriter) {
