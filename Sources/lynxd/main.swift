@@ -43,9 +43,11 @@ func run() {
     LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level) }
     let logger = Logger(label: "lynxd")
 
+    // The process's background threads, shared by every store it opens.
+    let services = EngineServices(indexThreads: settings.engine.indexThreads, builderNiceness: settings.engine.indexBuilderNiceness)
     let engine: Engine
     do {
-        engine = try Engine(config: settings.engine, logger: Logger(label: "lynx.engine"))
+        engine = try Engine(config: settings.engine, logger: Logger(label: "lynx.engine"), services: services)
     } catch {
         fail("cannot open data directory \(settings.engine.dataDir): \(error)")
     }
@@ -66,6 +68,7 @@ func run() {
         logger.info("shutting down: draining connections")
         server.stop(drainSeconds: 10)
         engine.close()
+        services.shutdown()
         logger.info("stopped")
         exit(0)
     }
