@@ -29,8 +29,8 @@ fi
 grep -E ": Test skipped - " "$unit_log" | sed -E 's/^.*: ([A-Za-z0-9_]+\.[A-Za-z0-9_]+) : Test skipped - /skipped \1: /' || true
 grep -E "Executed [0-9]+ tests" "$unit_log" | tail -n 1
 
-echo "== ThreadSanitizer: writers, searchers and the index builder at once"
-scripts/tsan.sh EnginePendingTests
+echo "== ThreadSanitizer: writers, searchers and the index builder at once; many engines on shared threads"
+scripts/tsan.sh 'EnginePendingTests|EngineServicesTests'
 
 echo "== integration tests (real lynxd over HTTP)"
 export LYNXD="$PWD/.build/release/lynxd"

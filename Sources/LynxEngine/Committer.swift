@@ -4,12 +4,13 @@ import Glibc
 import Logging
 import LynxStorage
 
-/// Group commit: one thread that fdatasyncs the log for every writer waiting at that moment, and at the
-/// latest `interval` after an unsynced write in `--sync flush` mode.
+/// Group commit of one log: one fdatasync serves every writer waiting at that moment, and in `--sync flush` mode
+/// an unsynced write is synced at the latest `interval` after it. The syncing is done by a commit thread shared
+/// with other engines' committers (`EngineServices`), one `serve` at a time.
 ///
-/// Threads: `waitDurable` may be called from any thread; callbacks run on the committer thread (or on the
+/// Threads: `waitDurable` may be called from any thread; callbacks run on the commit thread (or on the
 /// caller's, when the LSN is already durable). After a failed fsync every waiter, present and future, gets
-/// `.failed`: the fsync is never retried (the kernel may have dropped the dirty pages).
+/// `.failed`: the fsync is never retried (the kernel may have dropped the dirty pages); other logs go on.
 final class Committer: @unchecked Sendable {
     typealias Callback = @Sendable (Result<UInt64, EngineError>) -> Void
 
@@ -18,18 +19,20 @@ final class Committer: @unchecked Sendable {
     private let logger: Logger
     private let interval: Double
     private let onFailure: (String) -> Void
+    private let loop: ServiceThread<Committer>
     private let cond = ConditionLock()
     // Guarded by `cond`:
     private var waiters: [(lsn: UInt64, callback: Callback)] = []
     private var failure: EngineError?
     private var stopping = false
-    private var stopped = false
-    /// The number of waiters at which the committer wants to be woken: 1 while it sleeps for work, the gathering
-    /// target while it gathers, never while it syncs (it looks at the waiters afterwards anyway). Waking it
-    /// for every arrival cost a futex wake and a context switch per durable write (`pthread_cond_broadcast`
-    /// was ~5% of lynxd's CPU at 64 durable writers).
-    private var wakeAt = Int.max
-    // Committer thread only: the last sync's batch size and duration, for `gatherIfConcurrent`.
+    /// The number of waiters at which the commit thread wants to be woken: 1 while this log is idle, the
+    /// gathering target while it gathers, never while it syncs (it looks at the waiters afterwards anyway).
+    /// Waking it for every arrival cost a futex wake and a context switch per durable write
+    /// (`pthread_cond_broadcast` was ~5% of lynxd's CPU at 64 durable writers).
+    private var wakeAt = 1
+    /// Held for one round of `serve`, so that `stop` waits for a round in progress and none runs after it.
+    private let serving = PlainMutex<Void>(())
+    // Under `serving`: the last sync's batch size and duration, for `gatherIfConcurrent`.
     private var lastBatch = 0
     private var lastSyncSeconds = 0.0
 
@@ -39,67 +42,73 @@ final class Committer: @unchecked Sendable {
     static let maxGatherSeconds = 0.001
     static let gatherShareOfSync = 2.0
 
-    init(log: LogManager, metrics: EngineMetrics, logger: Logger, interval: Double, onFailure: @escaping (String) -> Void) {
+    init(log: LogManager, metrics: EngineMetrics, logger: Logger, interval: Double, loop: ServiceThread<Committer>,
+         onFailure: @escaping (String) -> Void) {
         self.log = log
         self.metrics = metrics
         self.logger = logger
         self.interval = interval
+        self.loop = loop
         self.onFailure = onFailure
     }
 
     func start() {
-        spawnThread(name: "lynx-committer") { [self] in run() }
+        loop.register(self, pollSeconds: interval / 2)
     }
 
     /// Calls back once `lsn` is durable.
     func waitDurable(_ lsn: UInt64, _ callback: @escaping Callback) {
+        var wakeLoop = false
         let immediate: Result<UInt64, EngineError>? = cond.withLock {
             if let failure { return .failure(failure) }
             let durable = log.durableLSN
             if lsn <= durable { return .success(durable) }
             waiters.append((lsn, callback))
             if waiters.count >= wakeAt {
+                // A gathering round waits on this log's condition; an idle thread on the loop's.
+                wakeLoop = wakeAt == 1
                 wakeAt = Int.max
                 cond.signal()
             }
             return nil
         }
         if let immediate { callback(immediate) }
+        if wakeLoop { loop.wake(self) }
     }
 
-    /// Syncs what is pending and stops the thread.
+    /// Unregisters from the commit thread (waiting for a round in progress), then syncs what is pending.
     func stop() {
         cond.withLock {
             stopping = true
             cond.signal()
         }
-        // Wait for the thread to finish its last round.
-        while !cond.withLock({ stopped }) { usleep(1000) }
+        loop.unregister(self)
+        _ = serve()
     }
 
-    private func run() {
-        while true {
-            let shouldStop: Bool = cond.withLock {
-                if waiters.isEmpty && !stopping && failure == nil {
-                    wakeAt = 1
-                    cond.wait(seconds: interval / 2)
-                    wakeAt = Int.max
+    /// One round on the commit thread: syncs when there are unsynced writes, completes the waiters it can.
+    /// Returns true when waiters arrived meanwhile (the thread should come back without sleeping).
+    func serve() -> Bool {
+        serving.withLock { _ in
+            let failed: Bool = cond.withLock {
+                wakeAt = Int.max
+                return failure != nil
+            }
+            if !failed {
+                if log.lastLSN > log.durableLSN {
+                    gatherIfConcurrent()
+                    syncOnce()
+                } else {
+                    completeWaiters(durable: log.durableLSN)
                 }
-                return stopping
             }
-            if cond.withLock({ failure != nil }) {
-                if shouldStop { break }
-                continue
+            return cond.withLock {
+                // With waiters left the thread comes straight back: arrivals until then need not wake it.
+                let more = !waiters.isEmpty && failure == nil && !stopping
+                wakeAt = more ? Int.max : 1
+                return more
             }
-            if log.lastLSN > log.durableLSN {
-                gatherIfConcurrent()
-                syncOnce()
-            } else {
-                completeWaiters(durable: log.durableLSN)
-            }
-            if shouldStop { break }
         }
-        cond.withLock { stopped = true }
     }
 
     /// Commit delay (PostgreSQL's commit_delay, but adaptive): when many writers are waiting on each sync, wait a

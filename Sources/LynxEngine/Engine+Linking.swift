@@ -35,9 +35,10 @@ extension Engine {
     /// apply, so neither searches nor writers wait for it: only this thread (holding `linkLock`) mutates the
     /// index, so the copy equals the index until the apply. The plan of a batch is spread over `pool`. The apply
     /// and the settling happen under one write lock, so a reader sees each record either pending or linked,
-    /// never both or neither.
+    /// never both or neither. While a rebuild holds `linkLock` the step is skipped (0): the builder thread serves
+    /// other engines meanwhile and comes back at its next look.
     func linkPending(limit: Int, pool: ParallelPool) -> Int {
-        linkLock.withLock { _ in
+        linkLock.withLockIfFree { _ in
             let (work, queueEnd): ([(op: PendingTail.Operation, vector: [Float]?)], Int) = stateLock.read {
                 guard let tail = state.tail else { return ([], 0) }
                 // While the graph is small a batch is at most an eighth of it: its members' plans do not see each
@@ -76,7 +77,7 @@ extension Engine {
             metrics.linkDuration.observe(monotonicSeconds() - started)
             houseKeepIfDue()
             return work.count
-        }
+        } ?? 0
     }
 
     /// Runs the index's housekeeping (HNSW: consolidation of tombstones) when it is due, on a copy and outside the

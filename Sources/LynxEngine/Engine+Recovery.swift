@@ -4,7 +4,7 @@ import LynxStorage
 
 extension Engine {
     /// Start-up recovery: load the newest valid snapshot, replay the log generations it lacks up to the last
-    /// valid commit frame, open the log for appending, and start the committer and checkpointer.
+    /// valid commit frame, open the log for appending, and register with the commit, checkpoint and builder threads.
     /// Runs once, on a background thread, while the HTTP server answers `/health` with `recovering`.
     public func recover() throws {
         let started = monotonicSeconds()
@@ -19,16 +19,16 @@ extension Engine {
         }
         let seconds = monotonicSeconds() - started
         metrics.recoveryDuration.set(seconds)
-        checkpointer = Checkpointer(engine: self, walBytes: config.checkpointWALBytes, interval: config.checkpointIntervalSeconds, logger: logger)
+        checkpointer = Checkpointer(engine: self, walBytes: config.checkpointWALBytes, interval: config.checkpointIntervalSeconds,
+                                    logger: logger, scheduler: services.checkpoints)
         committer?.start()
         checkpointer?.start()
         if linksInBackground {
             // Ready now, with the replayed records searchable in the tail; the builder links them behind.
-            builder = IndexBuilder(engine: self, threads: config.indexThreads, batchSize: config.indexBuildBatch,
-                                   niceness: config.indexBuilderNiceness)
+            let shared = services.indexBuilder()
+            builder = IndexBuilder(engine: self, batchSize: config.indexBuildBatch, builders: shared.thread, pool: shared.pool)
             builder?.setPaused(config.linkingStartsPaused)
             builder?.start()
-            builder?.wake()
         }
         setStatus(.ready)
         logger.info("ready", metadata: [
@@ -185,7 +185,7 @@ extension Engine {
             preallocationBytes: config.walPreallocationBytes, mapAppends: config.usesMappedWALAppends)
         log = manager
         committer = Committer(
-            log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds,
+            log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds, loop: services.commitThread(),
             onFailure: { [weak self] reason in self?.failStop(reason) })
     }
 
@@ -220,7 +220,8 @@ extension Engine {
     }
 
     /// For a clean exit: stops the builder, makes acknowledged writes durable, writes a checkpoint (so the next start
-    /// replays nothing; pending records go into it as they are), then stops the other threads and closes the log.
+    /// replays nothing; pending records go into it as they are), then leaves the other threads and closes the log.
+    /// Shared services keep running for the other engines; services the engine made itself stop.
     /// The checkpoint is bounded by `shutdownCheckpointSeconds`: past it the process may exit, the log being durable.
     /// `checkpoint: false` leaves the log to be replayed at the next start (as after a crash).
     public func close(checkpoint: Bool = true) {
@@ -238,6 +239,7 @@ extension Engine {
             }
         }
         directory.unlock()
+        if ownsServices { services.shutdown() }
     }
 
     /// Runs the shutdown checkpoint on its own thread and waits for it at most `shutdownCheckpointSeconds`.

@@ -18,8 +18,10 @@ import Synchronization
 ///   plans upserts (HNSW with `indexThreads == 0`) is planned under the READ lock, record by record, then applied.
 /// - Reads (`get`, `search`, `stats`) may be called from any thread, concurrently with each other; they hold the
 ///   state's read lock and see the tail and the index together.
-/// - Durability is asynchronous: `whenDurable` calls back from the committer thread once an LSN is fdatasync'd
+/// - Durability is asynchronous: `whenDurable` calls back from a commit thread once an LSN is fdatasync'd
 ///   (group commit: one fdatasync serves every writer waiting at that moment).
+/// - Background work (group commit, automatic checkpoints, linking) runs on the threads of `EngineServices`,
+///   shared by the process's engines.
 /// - `checkpoint` may be called from any thread; one runs at a time; writes continue while it writes the snapshot.
 public final class Engine: @unchecked Sendable {
     public let dimension: Int
@@ -45,8 +47,10 @@ public final class Engine: @unchecked Sendable {
     /// Held by whoever mutates the index structure outside the write path: the builder's steps, rebuilds.
     let linkLock = PlainMutex<Void>(())
     var builder: IndexBuilder?
-    /// Runs the checkpoints that make writes durable when there is no log (`whenDurable`).
-    private let durabilityQueue = DispatchQueue(label: "lynx.durability")
+    /// The threads that commit, checkpoint and link for this engine (shared with the process's other engines).
+    let services: EngineServices
+    /// Whether the engine made `services` itself (and stops them when it closes).
+    let ownsServices: Bool
 
     /// Whether writes are staged in a pending tail and linked in the background (see the type's comment).
     public var linksInBackground: Bool { Self.linksInBackground(indexKind, config) }
@@ -58,9 +62,14 @@ public final class Engine: @unchecked Sendable {
     /// Opens (or creates) the data directory: takes its lock and reconciles the manifest with the flags.
     /// Recovery is separate (`recover()`), so that the HTTP server can report progress while it runs.
     /// `io` is the file-I/O seam: tests pass a `FaultInjectingFileIO` to make appends and syncs fail.
-    public init(config: EngineConfig, logger: Logger = Logger(label: "lynx.engine"), io: FileIO = SystemFileIO()) throws {
+    /// `services`: the process's shared threads; nil makes private ones from `config` (`indexThreads`,
+    /// `indexBuilderNiceness`), stopped by `close`.
+    public init(config: EngineConfig, logger: Logger = Logger(label: "lynx.engine"), io: FileIO = SystemFileIO(),
+                services: EngineServices? = nil) throws {
         self.config = config
         self.logger = logger
+        self.services = services ?? EngineServices(indexThreads: config.indexThreads, builderNiceness: config.indexBuilderNiceness)
+        ownsServices = services == nil
         directory = try DataDirectory.open(config: config, io: io)
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
@@ -205,7 +214,7 @@ public final class Engine: @unchecked Sendable {
             committer.waitDurable(lsn, done)
             return
         }
-        durabilityQueue.async { [self] in
+        services.durabilityQueue.async { [self] in
             do {
                 let report = try checkpoint()
                 done(.success(report.lsn))

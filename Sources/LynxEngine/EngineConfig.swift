@@ -62,13 +62,16 @@ public struct EngineConfig: Sendable {
 
     /// Builder threads that link pending records into an HNSW graph in the background; 0: link each write before
     /// acknowledging it (the behaviour before the pending tail). Default: the number of cores.
+    /// Process-wide: an engine opened with shared `EngineServices` links on their threads
+    /// (`EngineServices.indexThreads`), and here only 0 versus more matters.
     public var indexThreads: Int = EngineConfig.defaultIndexThreads
     /// Most records pending (acknowledged, not yet linked) before writes wait for the builder.
     public var indexMaxPending: Int = EngineConfig.defaultIndexMaxPending
     /// Records the builder plans together (spread over `indexThreads`); at most an eighth of the graph while it
     /// is small. 32: the recall of a 2-thread build stays within 0.002 of one thread's (docs/INDEXES.md).
     public var indexBuildBatch: Int = 32
-    /// Nice value of the builder threads (0: the same priority as request threads).
+    /// Nice value of the builder threads (0: the same priority as request threads). Process-wide like
+    /// `indexThreads`: with shared `EngineServices`, theirs (`EngineServices.builderNiceness`) applies.
     public var indexBuilderNiceness: Int32 = 10
     /// Starts the builder paused (`Engine.setLinkingPaused`), for tests that look at the state recovery leaves.
     public var linkingStartsPaused: Bool = false

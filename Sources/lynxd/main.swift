@@ -43,9 +43,14 @@ func run() {
     LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level) }
     let logger = Logger(label: "lynxd")
 
+    // The process's background threads, shared by every collection's engine.
+    // Two commit threads: collections fdatasync their logs independently, two at a time.
+    let services = EngineServices(indexThreads: settings.engine.indexThreads, builderNiceness: settings.engine.indexBuilderNiceness,
+                                  commitThreads: 2)
     let database: Database
     do {
-        database = try Database(config: settings.engine, maxCollections: settings.maxCollections, logger: Logger(label: "lynx.engine"))
+        database = try Database(config: settings.engine, maxCollections: settings.maxCollections, logger: Logger(label: "lynx.engine"),
+                                services: services)
     } catch EngineError.directoryInUse(let path, let pid) {
         fail("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
     } catch EngineError.settingConflict(let path, let setting, let existing, let requested) {
@@ -72,6 +77,7 @@ func run() {
         logger.info("shutting down: draining connections")
         server.stop(drainSeconds: 10)
         database.close()
+        services.shutdown()
         logger.info("stopped")
         exit(0)
     }

@@ -23,12 +23,13 @@ public final class Database: @unchecked Sendable {
     private var engines: [CollectionName: Engine] = [:]
 
     /// Opens the default collection and every collection found (without recovering them: `recoverAll`).
+    /// `services`: the threads every collection's engine shares (nil: each engine makes its own, as in tests).
     public init(config: EngineConfig, maxCollections: Int, logger: Logger = Logger(label: "lynx.engine"),
-                io: FileIO = SystemFileIO(), makeEngine: EngineMaker? = nil) throws {
+                io: FileIO = SystemFileIO(), services: EngineServices? = nil, makeEngine: EngineMaker? = nil) throws {
         baseConfig = config
         self.maxCollections = maxCollections
         self.logger = logger
-        let make = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io) }
+        let make = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io, services: services) }
         self.makeEngine = make
         files = CollectionFiles(root: config.dataDir, io: io)
         defaultEngine = try make(config, Self.logger(logger, for: .default))

@@ -7,8 +7,8 @@ import Synchronization
 /// caller and the helpers, and returns when every index is done. Threads are started once (named, with the
 /// caller's nice value), so a loop costs two condition-variable round trips, not thread creation.
 ///
-/// Concurrency: one caller at a time (the index builder); `body` must be safe to run concurrently for distinct
-/// indices.
+/// Concurrency: one caller at a time (the builder thread of `EngineServices`); `body` must be safe to run
+/// concurrently for distinct indices.
 final class ParallelPool: @unchecked Sendable {
     let width: Int
     private let cond = ConditionLock()
