@@ -10,7 +10,6 @@ public enum EngineError: Error, Equatable, Sendable {
     case dimensionMismatch(field: VectorField, expected: Int, actual: Int)
     case invalidVector(field: VectorField, reason: String)
     case notFound(id: UInt64)
-    case outOfRange(field: String, reason: String)
     /// The log could not take the write (disk full, short write): nothing was applied; retry later.
     case noSpace(String)
     /// The log failed in another way (EIO on write): nothing was applied.

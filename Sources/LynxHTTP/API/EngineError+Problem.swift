@@ -12,8 +12,6 @@ extension EngineError {
             return .outOfRange("\(path): \(reason)", field: path)
         case .notFound(let id):
             return .notFound("no vector with id \(id)")
-        case .outOfRange(let field, let reason):
-            return .outOfRange("\(field): \(reason)", field: field)
         case .noSpace(let detail):
             return .insufficientStorage(detail + "; nothing was applied, retry once space is freed")
         case .ioFailure(let detail):
