@@ -97,10 +97,11 @@ def test_a_full_tail_answers_503_with_retry_after_and_writes_nothing(start_serve
     load(srv, vectors(1000, seed=4), batch=1000)
     lsn = srv.health()["wal"]["last_lsn"]
     t0 = time.monotonic()
-    r = srv.post("/vectors", json={"vectors": [{"id": 5000 + i, "vector": v} for i, v in enumerate(vectors(600, seed=5))]})
+    # 1,000 more fit only once all 1,000 pending are linked (a batch over the bound goes in alone, into an empty tail).
+    r = srv.post("/vectors", json={"vectors": [{"id": 5000 + i, "vector": v} for i, v in enumerate(vectors(1000, seed=5))]})
     waited = time.monotonic() - t0
     if r.status_code == 200:
-        pytest.fail(f"the builder linked 600 records between two requests: {srv.health()['linking']}")
+        pytest.fail(f"the builder linked 1,000 records between two requests: {srv.health()['linking']}")
     assert r.status_code == 503, r.text
     assert media_type(r) == PROBLEM_MEDIA_TYPE
     assert r.headers.get("Retry-After") == "1"
