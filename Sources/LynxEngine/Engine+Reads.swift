@@ -74,6 +74,14 @@ extension Engine {
     /// The ids of the live records that pass `filter`, ascending. Call under the state's read (or write) lock.
     func matchingIDs(_ filter: Filter) -> [UInt64] {
         var out: [UInt64] = []
+        // The metadata indexes' candidates, when they can tell (a superset, or exactly the matches).
+        if !filter.matches(nil),
+           let candidates = FilterEstimator(indexes: state.metadataIndexes, exactUpTo: state.count).candidates(filter) {
+            out = candidates.exact ? Array(candidates.ids)
+                : candidates.ids.filter { filter.matches(state.metadata[$0]?.document) }
+            out.sort()
+            return out
+        }
         if filter.matches(nil) {
             // Records without metadata pass too: walk every id.
             state.ids.forEach { id in

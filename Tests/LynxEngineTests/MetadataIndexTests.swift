@@ -231,6 +231,10 @@ final class MetadataIndexTests: XCTestCase {
                 exactPlans += 1
                 XCTAssertEqual(graph.ids, truth, "case \(case_): \(f)")
             }
+            // Counts use the indexes' candidates too.
+            let matching = records.filter { f.matches($0.metadata?.document) }.count
+            XCTAssertEqual(try flat.count(matching: f), matching, "case \(case_): \(f)")
+            XCTAssertEqual(try hnsw.count(matching: f), matching, "case \(case_): \(f)")
             XCTAssertEqual(try ids(hnsw, q, k: 10, filter: f, plan: .exact).ids, f.matches(nil)
                            ? try ids(hnsw, q, k: 10, filter: f, plan: .index).ids : truth, "case \(case_): \(f)")
         }
