@@ -542,3 +542,10 @@ def test_sigterm_exits_zero_and_sigint_too(start_server):
     b = start_server(data_dir=a.data_dir)
     assert b.get("/vectors/1").status_code == 200
     assert b.stop(sig=signal.SIGINT) == 0
+
+
+def test_null_metadata_is_the_same_as_none(server):
+    """The spec allows `"metadata": null` in a record: the record then has no metadata (an old one is removed)."""
+    assert server.post("/vectors", json={"id": 7, "vector": [1, 0, 0, 0], "metadata": {"a": 1}}).status_code == 200
+    assert server.post("/vectors", json={"id": 7, "vector": [1, 0, 0, 0], "metadata": None}).status_code == 200
+    assert server.get("/vectors/7").json() == {"id": 7, "vector": [1.0, 0.0, 0.0, 0.0]}

@@ -172,7 +172,8 @@ def test_metadata_moderately_nested_is_accepted(seeded):
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("query", ["durable=maybe", "durable=1x", "durable=TRUE!"])
+@pytest.mark.parametrize("query", ["durable=maybe", "durable=1x", "durable=TRUE!", "durable=1", "durable=0", "durable=TRUE",
+                                   "durable=", "durable"])
 def test_bad_query_parameter(seeded, query):
     before = state_snapshot(seeded, PROBE_IDS)
     r = seeded.post(f"/vectors?{query}", json=GOOD)
@@ -181,7 +182,8 @@ def test_bad_query_parameter(seeded, query):
     _check_rejected(seeded, r, 400, "invalid-request", before)
 
 
-@pytest.mark.parametrize("raw_id", ["abc", "-1", "1.5", "18446744073709551616", "99999999999999999999999", "1e3", "0x10"])
+@pytest.mark.parametrize("raw_id", ["abc", "-1", "1.5", "18446744073709551616", "99999999999999999999999", "1e3", "0x10",
+                                    "01", "00", "007"])
 def test_bad_path_id(seeded, raw_id):
     before = state_snapshot(seeded, PROBE_IDS)
     _check_rejected(seeded, seeded.get(f"/vectors/{raw_id}"), 400, "invalid-request", before)

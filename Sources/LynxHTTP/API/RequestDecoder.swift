@@ -285,9 +285,10 @@ struct RequestDecoder {
             guard name == "durable" else {
                 throw Problem.invalidRequest("unknown query parameter '\(name)' (allowed: durable)", field: name)
             }
-            switch value.lowercased() {
-            case "true", "1", "": durable = true
-            case "false", "0": durable = false
+            // Exactly the spec's booleans: `1`, `TRUE` or an empty value would be guesses.
+            switch value {
+            case "true": durable = true
+            case "false": durable = false
             default: throw Problem.invalidRequest("durable: expected true or false, got '\(value)'", field: "durable")
             }
         }
@@ -300,10 +301,11 @@ struct RequestDecoder {
         }
     }
 
-    /// The `{id}` of `/vectors/{id}`: decimal digits, 0 ... 2^64−1.
+    /// The `{id}` of `/vectors/{id}`: decimal digits without a leading zero (one id has one path), 0 ... 2^64−1.
     static func pathID(_ text: Substring) throws(Problem) -> UInt64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = UInt64(text) else {
-            throw Problem.invalidRequest("'\(text)' is not a vector id: expected an integer from 0 to 18446744073709551615", field: "id")
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text == "0" || text.first != "0",
+              let id = UInt64(text) else {
+            throw Problem.invalidRequest("'\(text)' is not a vector id: expected an integer from 0 to 18446744073709551615, without leading zeros", field: "id")
         }
         return id
     }
