@@ -143,8 +143,9 @@ final class Committer: @unchecked Sendable {
             completeWaiters(durable: durable)
         } catch {
             metrics.fsyncErrors.add()
-            let reason = "fdatasync of the write-ahead log failed (\(error)); the store refuses writes until restarted, and a restart recovers from the log"
-            logger.critical("\(reason)")
+            let what = (error as? StorageError)?.summary ?? "\(error)"
+            let reason = "fdatasync of the write-ahead log failed (\(what)); the store refuses writes until restarted, and a restart recovers from the log"
+            logger.critical("\(reason)", metadata: ["error": "\(error)"])
             onFailure(reason)
             let failed: [(lsn: UInt64, callback: Callback)] = cond.withLock {
                 failure = .failed(reason)

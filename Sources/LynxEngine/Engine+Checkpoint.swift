@@ -24,10 +24,7 @@ extension Engine {
             } catch {
                 metrics.checkpoints.add(["failure"])
                 logger.error("checkpoint failed: \(error)")
-                if let storage = error as? StorageError {
-                    if case .syncFailed = storage { failStop("fsync failed during a checkpoint: \(storage)") }
-                    throw mapAppendError(storage)
-                }
+                if let storage = error as? StorageError { throw mapCheckpointError(storage) }
                 throw error
             }
         }

@@ -13,7 +13,7 @@ extension Engine {
             // Recovered without them: damaged snapshots go aside (kept for inspection, never read again).
             for path in directory.damagedSnapshots { directory.keepAside(path, logger: logger) }
         } catch {
-            let reason = "recovery failed: \(error)"
+            let reason = "recovery failed: \((error as? StorageError)?.summary ?? "\(error)")"
             failStop(reason)
             throw error
         }

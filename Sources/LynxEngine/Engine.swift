@@ -249,16 +249,31 @@ public final class Engine: @unchecked Sendable {
     }
 
     func mapAppendError(_ error: StorageError) -> EngineError {
+        logger.error("write-ahead log append failed", metadata: ["error": "\(error)"])
         switch error {
         case .noSpace:
             metrics.appendErrors.add(["no_space"])
-            return .noSpace("the write-ahead log is out of space: \(error)")
+            return .noSpace("the write-ahead log is out of space: \(error.summary)")
         case .syncFailed:
-            failStop("fsync of the write-ahead log failed earlier: \(error)")
+            failStop("fsync of the write-ahead log failed earlier: \(error.summary)")
             return .failed("the store stopped accepting writes after a failed fsync; restart lynxd to recover from the log")
         default:
             metrics.appendErrors.add(["io"])
-            return .ioFailure("the write-ahead log append failed: \(error)")
+            return .ioFailure("the write-ahead log append failed: \(error.summary)")
+        }
+    }
+
+    /// A checkpoint's storage failure, in words that say it was the checkpoint (its snapshot or the log switch).
+    /// Clients get no file paths; the server's log has them.
+    func mapCheckpointError(_ error: StorageError) -> EngineError {
+        switch error {
+        case .noSpace:
+            return .noSpace("the checkpoint could not be written: \(error.summary); the log still holds every write")
+        case .syncFailed:
+            failStop("fsync failed during a checkpoint: \(error.summary)")
+            return .failed("the store stopped accepting writes after a failed fsync during a checkpoint; restart lynxd to recover from the log")
+        default:
+            return .ioFailure("the checkpoint could not be written: \(error.summary); the log still holds every write")
         }
     }
 

@@ -65,6 +65,22 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What failed, without file paths: for answers to clients (the paths go to the server's log).
+    public var summary: String {
+        switch self {
+        case .noSpace(let f): return "no space left on the device (\(f.syscall))"
+        case .io(let f): return "I/O error (\(f.syscall): \(f.message))"
+        case .syncFailed(let f): return "sync failed (\(f.syscall): \(f.message))"
+        case .notFound(let f): return "a file is missing (\(f.syscall))"
+        case .corrupt: return "a file failed its checks"
+        case .locked: return "the data directory is locked by another process"
+        case .manifestConflict(let field, let existing, let requested):
+            return "manifest conflict: \(field) is \(existing), \(requested) was requested"
+        case .invalidArgument(let why): return "invalid argument: \(why)"
+        case .closed(let what): return "\(what) is closed"
+        }
+    }
+
     /// Maps an errno from `syscall` on `path` to the matching case.
     /// fsync/fdatasync failures are always `.syncFailed`, whatever the errno.
     public static func fromErrno(_ code: Int32, syscall: String, path: String) -> StorageError {

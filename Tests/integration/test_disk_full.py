@@ -96,6 +96,8 @@ def test_disk_full_answers_507_and_recovers_when_space_returns(start_server, tmp
     assert full is not None, "the 8 MiB tmpfs never filled up"
     body = assert_problem(full, 507, "insufficient-storage")
     print(f"507 after {len(acked)} records: {body['detail']}")
+    assert "/" not in body["detail"] and str(data_dir) not in full.text, f"the 507 names a server path: {body}"
+    assert "log" in body["detail"], body
     assert len(acked) > 100, f"only {len(acked)} records fit before the first 507: {body}"
 
     # nothing of the failed batch was applied; reads, search, /health, /metrics keep working
@@ -120,7 +122,9 @@ def test_disk_full_answers_507_and_recovers_when_space_returns(start_server, tmp
     r = srv.post("/checkpoint")
     print(f"POST /checkpoint while full: {r.status_code} {r.text[:200]}")
     if r.status_code != 200:
-        assert_problem(r, 507, "insufficient-storage")
+        cp = assert_problem(r, 507, "insufficient-storage")
+        # Said as what it is: the checkpoint's snapshot, not the log, ran out of space; and no server path.
+        assert "checkpoint" in cp["detail"] and "/" not in cp["detail"], cp
         leftovers = [p.name for p in data_dir.iterdir() if p.name.endswith(".tmp")]
         assert not leftovers, f"a failed checkpoint left temp files taking space: {leftovers}"
     assert srv.health()["status"] == "ok"
