@@ -39,6 +39,8 @@ struct LynxdOptions: ParsableCommand {
     var maxBodyBytes: Int?
     @Option(name: .customLong("max-batch"), help: "Most records in one POST /vectors batch, queries in one POST /search/batch, ids in one POST /vectors/get or /vectors/delete, and records in one GET /vectors page; more gets 422 (env LYNX_MAX_BATCH; default 10000).")
     var maxBatch: Int?
+    @Option(name: .customLong("max-metadata-bytes"), help: "Largest metadata of one record, in bytes of compact JSON; more gets 422 (env LYNX_MAX_METADATA_BYTES; default 65536).")
+    var maxMetadataBytes: Int?
     @Option(name: .customLong("max-collections"), help: "Most collections besides default; PUT /collections/{name} beyond it gets 409 (env LYNX_MAX_COLLECTIONS; default 1024).")
     var maxCollections: Int?
     @Option(name: .customLong("max-connections"), help: "Open connections at most; more wait in the backlog (env LYNX_MAX_CONNECTIONS; default 1024).")
@@ -92,6 +94,7 @@ struct ConfigError: Error, CustomStringConvertible {
 struct LynxdSettings {
     var server = ServerConfig()
     var maxCollections = 1024
+    var maxMetadataBytes = 65_536
     var engine = EngineConfig()
     var logLevel = "info"
 }
@@ -142,6 +145,7 @@ extension LynxdOptions {
         s.engine.metric = try choice(metric, "LYNX_METRIC", "metric", Metric.self)
         s.engine.index = try choice(index, "LYNX_INDEX", "index", IndexKind.self)
         s.engine.maxBatch = try int(maxBatch, "LYNX_MAX_BATCH", "max-batch", 1...1_000_000) ?? 10_000
+        s.maxMetadataBytes = try int(maxMetadataBytes, "LYNX_MAX_METADATA_BYTES", "max-metadata-bytes", 2...(1 << 24)) ?? 65_536
         s.maxCollections = try int(maxCollections, "LYNX_MAX_COLLECTIONS", "max-collections", 0...100_000) ?? 1024
         s.engine.syncMode = try choice(sync, "LYNX_SYNC", "sync", SyncMode.self) ?? .flush
         s.engine.syncIntervalSeconds = try double(syncInterval, "LYNX_SYNC_INTERVAL", "sync-interval", min: 0.001) ?? 1

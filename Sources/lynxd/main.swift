@@ -60,7 +60,8 @@ func run() {
     }
     let engine = database.defaultEngine
 
-    let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, version: lynxVersion)
+    let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, maxMetadataBytes: settings.maxMetadataBytes,
+                      version: lynxVersion)
     let server = MicroHTTPDServer(config: settings.server, handler: api)
     do {
         try server.start()

@@ -37,7 +37,7 @@ CONTRACT_FLAGS = [
     # added after the original contract
     "--wal", "--hnsw-seed", "--ivf-spill",
     "--index-threads", "--index-max-pending", "--index-pending-wait", "--shutdown-checkpoint-timeout",
-    "--max-collections",
+    "--max-collections", "--max-metadata-bytes",
 ]
 
 LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")

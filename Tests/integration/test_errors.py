@@ -557,3 +557,27 @@ def test_batch_wrong_media_type_and_method(seeded):
     _check_rejected(seeded, r, 415, "unsupported-media-type", before)
     r = seeded.request("GET", "/search/batch")
     assert r.status_code == 405 and "POST" in r.headers.get("Allow", ""), r.text
+
+
+def test_metadata_over_the_per_record_limit_is_422_and_changes_nothing(start_server):
+    """--max-metadata-bytes bounds one record's metadata (compact JSON): over it, 422 naming the record's metadata."""
+    srv = start_server(max_metadata_bytes=100)
+    srv.post("/vectors", json={"id": 1, "vector": [1, 2, 3, 4]})
+    before = state_snapshot(srv, PROBE_IDS)
+
+    def meta(n: int) -> dict:
+        m = {"p": "x" * (n - len('{"p":""}'))}
+        assert len(json.dumps(m, separators=(",", ":"))) == n
+        return m
+
+    body = _check_rejected(srv, srv.post("/vectors", json={"id": 2, "vector": [1, 2, 3, 4], "metadata": meta(101)}),
+                           422, "out-of-range", before)
+    assert body["field"] == "metadata" and body["limit"] == 100, body
+    batch = {"vectors": [{"id": 2, "vector": [1, 2, 3, 4], "metadata": meta(100)},
+                         {"id": 3, "vector": [1, 2, 3, 4], "metadata": meta(101)}]}
+    body = _check_rejected(srv, srv.post("/vectors", json=batch), 422, "out-of-range", before)
+    assert body["field"] == "vectors[1].metadata", body
+    # Compact size counts, not the request's spacing: 100 bytes written with spaces still fit.
+    r = srv.post_raw("/vectors", json.dumps({"id": 2, "vector": [1, 2, 3, 4], "metadata": meta(100)}, indent=4).encode())
+    assert r.status_code == 200, r.text
+    assert srv.get("/vectors/2").json()["metadata"] == meta(100)

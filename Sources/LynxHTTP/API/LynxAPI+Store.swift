@@ -13,6 +13,12 @@ extension LynxAPI {
             decoded = try api.decoder.records(RequestDecoder.json(request))
         }
         let records = decoded.records
+        for (i, record) in records.enumerated() {
+            if let size = record.metadata?.json.count, size > api.maxMetadataBytes {
+                throw Problem.metadataTooLarge(field: decoded.isBatch ? "vectors[\(i)].metadata" : "metadata",
+                                               size: size, limit: api.maxMetadataBytes)
+            }
+        }
         let lsn = try api.engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
         return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
             w.key("upserted"); w.int(records.count)

@@ -15,10 +15,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     let httpMetrics: HTTPMetrics
     let version: String
     let router: Router<Handler>
+    public static let defaultMaxMetadataBytes = 65_536
 
-    public init(database: Database, maxBatch: Int, version: String) {
+    /// Largest metadata of one record, in bytes of compact JSON (`--max-metadata-bytes`).
+    let maxMetadataBytes: Int
+
+    public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes, version: String) {
         self.database = database
         self.decoder = RequestDecoder(maxBatch: maxBatch)
+        self.maxMetadataBytes = maxMetadataBytes
         self.version = version
         router = Self.makeRouter()
         httpMetrics = HTTPMetrics(templates: router.routes.map(\.template))

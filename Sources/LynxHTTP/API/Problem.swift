@@ -86,6 +86,12 @@ public struct Problem: Error, Sendable {
         Problem(status: 422, slug: "out-of-range", title: "Value out of range", detail: detail, field: field)
     }
 
+    public static func metadataTooLarge(field: String, size: Int, limit: Int) -> Problem {
+        var p = outOfRange("\(field): \(size) bytes of compact JSON exceed the limit of \(limit) per record (--max-metadata-bytes)", field: field)
+        p.extra = [("limit", .number(JSONNumber(Int64(limit))))]
+        return p
+    }
+
     public static func unavailable(_ detail: String, retryAfter: Int? = nil) -> Problem {
         var p = Problem(status: 503, slug: "unavailable", title: "Service unavailable", detail: detail)
         if let retryAfter { p.headers = [("Retry-After", String(retryAfter))] }
