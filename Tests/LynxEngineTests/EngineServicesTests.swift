@@ -22,18 +22,10 @@ final class EngineServicesTests: XCTestCase {
 
     /// Engine `i`: HNSW when odd, Flat when even, in its own directory under `root`.
     func config(_ i: Int, _ tweak: (inout EngineConfig) -> Void = { _ in }) -> EngineConfig {
-        var c = EngineConfig()
-        c.dataDir = root + "/engine-\(i)"
-        c.dimension = Self.dimension
-        c.metric = .l2
-        c.index = i % 2 == 1 ? .hnsw : .flat
-        c.hnswSeed = 7
+        var c = EngineConfig.forTests(dir: root + "/engine-\(i)", dimension: Self.dimension, index: i % 2 == 1 ? .hnsw : .flat)
         c.hnswM = 8
         c.hnswEfConstruction = 32
         c.indexThreads = 2
-        c.syncIntervalSeconds = 0.05
-        c.checkpointWALBytes = 1 << 40
-        c.checkpointIntervalSeconds = 1e9
         tweak(&c)
         return c
     }

@@ -20,21 +20,30 @@ class EngineTestCase: XCTestCase {
 
     func open(_ dir: String, index: IndexKind = .hnsw, dimension: Int = 16, metric: Metric = .l2,
               tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
+        var c = EngineConfig.forTests(dir: dir, dimension: dimension, index: index, metric: metric)
+        c.hnswM = 8
+        c.hnswEfConstruction = 64
+        tweak(&c)
+        let engine = try Engine(config: c)
+        try engine.recover()
+        return engine
+    }
+}
+
+extension EngineConfig {
+    /// The engine tests' settings: seeded HNSW levels, one builder thread, a short sync interval and no automatic
+    /// checkpoints (a test checkpoints when it means to).
+    static func forTests(dir: String, dimension: Int, index: IndexKind, metric: Metric = .l2) -> EngineConfig {
         var c = EngineConfig()
         c.dataDir = dir
         c.dimension = dimension
         c.metric = metric
         c.index = index
         c.hnswSeed = 7
-        c.hnswM = 8
-        c.hnswEfConstruction = 64
         c.indexThreads = 1
         c.syncIntervalSeconds = 0.05
         c.checkpointWALBytes = 1 << 40
         c.checkpointIntervalSeconds = 1e9
-        tweak(&c)
-        let engine = try Engine(config: c)
-        try engine.recover()
-        return engine
+        return c
     }
 }

@@ -18,16 +18,7 @@ final class MetadataIndexTests: XCTestCase {
               tweak: (inout EngineConfig) -> Void = { _ in }) throws -> (Engine, String) {
         let dir = dir ?? NSTemporaryDirectory() + "lynx-mdindex-\(UUID().uuidString)"
         if !dirs.contains(dir) { dirs.append(dir) }
-        var c = EngineConfig()
-        c.dataDir = dir
-        c.dimension = dimension
-        c.metric = .l2
-        c.index = index
-        c.hnswSeed = 7
-        c.indexThreads = 1
-        c.syncIntervalSeconds = 0.05
-        c.checkpointWALBytes = 1 << 40
-        c.checkpointIntervalSeconds = 1e9
+        var c = EngineConfig.forTests(dir: dir, dimension: dimension, index: index)
         tweak(&c)
         let engine = try Engine(config: c)
         try engine.recover()

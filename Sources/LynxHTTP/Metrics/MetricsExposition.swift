@@ -64,13 +64,9 @@ enum MetricsExposition {
         counter("lynx_upserts_total", "Records upserted.") { Double($0.engine.metrics.upserts.current) }
         counter("lynx_deletes_total", "Records deleted.") { Double($0.engine.metrics.deletes.current) }
         counter("lynx_searches_total", "Searches answered.") { Double($0.engine.metrics.searches.current) }
-        out.header("lynx_search_plans_total", "counter", "Searches by the plan that ran them: exact (the filter's matches scored exactly), graph (HNSW traversal with the filter inside), scan (Flat or IVF search with the filter inside), unfiltered.")
-        for s in stores {
-            let plans = Dictionary(s.engine.metrics.searchPlans.snapshot().map { ($0.0[0], $0.1) }, uniquingKeysWith: +)
-            for kind in SearchPlan.Kind.allCases {
-                out.sample("lynx_search_plans_total", s.labels + [("plan", kind.rawValue)], Double(plans[kind.rawValue] ?? 0))
-            }
-        }
+        labeled("lynx_search_plans_total",
+                "Searches by the plan that ran them: exact (the filter's matches scored exactly), graph (HNSW traversal with the filter inside), scan (Flat or IVF search with the filter inside), unfiltered.",
+                "plan", { $0.engine.metrics.searchPlans }, fixed: SearchPlan.Kind.allCases.map(\.rawValue))
         gauge("lynx_index_pending_vectors", "Records acknowledged and searchable (exactly) but not yet linked into the index.") {
             Double($0.stats.pending)
         }
