@@ -22,6 +22,24 @@ public struct HTTPRequest: Sendable {
     }
 }
 
+/// What is known of a request when its headers are in and before any of its body is read.
+public struct RequestHead {
+    public var method: String
+    /// The path without the query string.
+    public var path: String
+    /// The protocol version of the request line, e.g. `HTTP/1.1`.
+    public var version: String
+    /// The value of a request header (case-insensitive name), the first one when repeated.
+    public let header: (String) -> String?
+
+    public init(method: String, path: String, version: String, header: @escaping (String) -> String?) {
+        self.method = method
+        self.path = path
+        self.version = version
+        self.header = header
+    }
+}
+
 /// A response ready to be queued on the connection.
 public struct HTTPResponse: Sendable {
     public var status: Int
@@ -49,9 +67,16 @@ public enum HandlerResult: Sendable {
 public protocol HTTPHandler: AnyObject, Sendable {
     /// The route template a path belongs to (for metrics labels), e.g. `/vectors/{id}`; nil when unknown.
     func routeTemplate(for path: String) -> String?
+    /// Called once the headers are in, before any body is read: nil lets the request go on, a response refuses
+    /// it (the body is then never read).
+    func admit(_ head: RequestHead) -> HTTPResponse?
     func handle(_ request: HTTPRequest) -> HandlerResult
     /// Builds the 413 answer (it is decided by the server before the body is read).
     func payloadTooLarge(limit: Int) -> HTTPResponse
     /// Called once per finished request, on a server thread.
     func didRespond(route: String, method: String, status: Int, seconds: Double)
+}
+
+extension HTTPHandler {
+    public func admit(_ head: RequestHead) -> HTTPResponse? { nil }
 }

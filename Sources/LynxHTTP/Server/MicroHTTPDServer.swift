@@ -123,6 +123,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         connection: OpaquePointer,
         url: UnsafePointer<CChar>,
         method: UnsafePointer<CChar>,
+        version: UnsafePointer<CChar>,
         uploadData: UnsafePointer<CChar>?,
         uploadSize: UnsafeMutablePointer<Int>,
         slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -135,6 +136,12 @@ public final class MicroHTTPDServer: @unchecked Sendable {
             let path = String(cString: url)
             context.route = handler.routeTemplate(for: path) ?? "unmatched"
             slot.pointee = Unmanaged.passRetained(context).toOpaque()
+            let head = RequestHead(method: context.method, path: path, version: String(cString: version)) { [unowned self] in
+                self.header(connection, $0)
+            }
+            if let refusal = handler.admit(head) {
+                return queue(refusal, on: connection, context: context)
+            }
             if let length = header(connection, "Content-Length").flatMap({ Int($0) }), length > config.maxBodyBytes {
                 return queue(handler.payloadTooLarge(limit: config.maxBodyBytes), on: connection, context: context)
             }
@@ -249,10 +256,10 @@ private struct ConnectionBox: @unchecked Sendable {
     init(_ connection: OpaquePointer) { self.connection = connection }
 }
 
-private let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, slot in
-    guard let cls, let connection, let url, let method, let uploadSize, let slot else { return .NO }
+private let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url, method, version, uploadData, uploadSize, slot in
+    guard let cls, let connection, let url, let method, let version, let uploadSize, let slot else { return .NO }
     let server = Unmanaged<MicroHTTPDServer>.fromOpaque(cls).takeUnretainedValue()
-    return server.access(connection: connection, url: url, method: method, uploadData: uploadData, uploadSize: uploadSize, slot: slot)
+    return server.access(connection: connection, url: url, method: method, version: version, uploadData: uploadData, uploadSize: uploadSize, slot: slot)
 }
 
 private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, slot, _ in
