@@ -4,6 +4,7 @@ connections with the defaults), --max-body-memory, and chunked bodies cut off at
 """
 from __future__ import annotations
 
+import os
 import resource
 import socket
 import threading
@@ -293,3 +294,34 @@ def test_a_chunked_body_past_the_body_memory_ceiling_gets_503(start_server):
     assert closed
     # The reservation was released: a small body is served.
     assert srv.post("/vectors", json={"id": 5, "vector": [1, 2, 3, 4]}).status_code == 200
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_finite_chunked_body_over_the_limit_gets_413_and_the_server_stays_idle(start_server):
+    srv = start_server(max_body_bytes=1 << 20)
+    chunk = b"%x\r\n" % 65536 + b" " * 65536 + b"\r\n"
+    with connect_from("127.0.0.1", srv.port, timeout=10) as s:
+        s.sendall(b"POST /vectors HTTP/1.1\r\nHost: lynx\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        try:
+            s.sendall(chunk * 24 + b"0\r\n\r\n")  # 1.5 MiB, then the end of the body
+        except OSError:
+            pass
+        got = b""
+        started = time.monotonic()
+        try:
+            while chunk_in := s.recv(65536):
+                got += chunk_in
+        except OSError:
+            pass
+        assert time.monotonic() - started < 3
+    assert got.startswith(b"HTTP/1.1 413 "), got[:200]
+    before = cpu_seconds(srv.proc.pid)
+    time.sleep(1.0)
+    assert cpu_seconds(srv.proc.pid) - before < 0.3, "lynxd kept a core busy after the answered upload"
+    assert srv.get("/health").status_code == 200

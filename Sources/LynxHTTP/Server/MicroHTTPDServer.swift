@@ -242,8 +242,10 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         }
         let context = Unmanaged<RequestContext>.fromOpaque(raw).takeUnretainedValue()
 
-        // Answered in the middle of the upload: discard the rest until the client goes or the linger ends.
+        // Answered in the middle of the upload: discard the rest until the client goes or the linger ends; if
+        // the body does end meanwhile, close (the answer is already written, nothing may be queued after it).
         if context.answeredMidUpload {
+            guard uploadSize.pointee > 0 else { return .NO }
             uploadSize.pointee = 0
             return .YES
         }
