@@ -41,7 +41,10 @@ let package = Package(
             name: "LynxEngine",
             dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "LynxHTTP", dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex"]),
+        .target(
+            name: "LynxHTTP",
+            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "lynxd",
             dependencies: [

@@ -47,6 +47,17 @@ struct LynxdOptions: ParsableCommand {
     var maxConnections: Int?
     @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or stalled connection is kept (env LYNX_CONNECTION_TIMEOUT; default 30).")
     var connectionTimeout: Int?
+    // Server limits and TLS (issue 13, part A).
+    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one client address at most; past it new ones are closed (env LYNX_MAX_CONNECTIONS_PER_IP; default 256).")
+    var maxConnectionsPerIP: Int?
+    @Option(name: .customLong("request-timeout"), help: "Seconds a connection has to deliver a whole request (headers and body) after it was accepted or answered; then it is closed (env LYNX_REQUEST_TIMEOUT; default 30).")
+    var requestTimeout: Double?
+    @Option(name: .customLong("max-body-memory"), help: "Bytes of request bodies held in memory at once, all requests together; a body that would pass it gets 503 with Retry-After (env LYNX_MAX_BODY_MEMORY; default 1073741824).")
+    var maxBodyMemory: Int?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) to serve HTTPS with; needs --tls-key (env LYNX_TLS_CERT).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert (env LYNX_TLS_KEY).")
+    var tlsKey: String?
     @Option(help: "HTTP worker threads (env LYNX_THREADS; default: number of cores).")
     var threads: Int?
     @Option(help: "flush: durable on POST /flush, checkpoints and every --sync-interval; always: acknowledge only durable writes (env LYNX_SYNC; default flush).")
@@ -138,6 +149,18 @@ extension LynxdOptions {
         s.server.maxBodyBytes = try int(maxBodyBytes, "LYNX_MAX_BODY_BYTES", "max-body-bytes", 64...(1 << 31)) ?? (64 << 20)
         s.server.maxConnections = try int(maxConnections, "LYNX_MAX_CONNECTIONS", "max-connections", 1...100_000) ?? 1024
         s.server.connectionTimeoutSeconds = try int(connectionTimeout, "LYNX_CONNECTION_TIMEOUT", "connection-timeout", 1...86_400) ?? 30
+        s.server.maxConnectionsPerIP = try int(maxConnectionsPerIP, "LYNX_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", 1...100_000) ?? 256
+        s.server.requestTimeoutSeconds = try double(requestTimeout, "LYNX_REQUEST_TIMEOUT", "request-timeout", min: 0.1) ?? 30
+        s.server.maxBodyMemory = try int(maxBodyMemory, "LYNX_MAX_BODY_MEMORY", "max-body-memory", 64...(1 << 40)) ?? (1 << 30)
+        switch (string(tlsCert, "LYNX_TLS_CERT"), string(tlsKey, "LYNX_TLS_KEY")) {
+        case (nil, nil): break
+        case (let cert?, let key?):
+            do { s.server.tls = try TLSCredentials(certificateFile: cert, keyFile: key) } catch {
+                throw ConfigError(description: "\(error)")
+            }
+        case (_?, nil): throw ConfigError(description: "--tls-cert needs --tls-key (the certificate's private key)")
+        case (nil, _?): throw ConfigError(description: "--tls-key needs --tls-cert (the key's certificate)")
+        }
         s.server.threads = try int(threads, "LYNX_THREADS", "threads", 1...256) ?? max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
         s.engine.dataDir = string(dataDir, "LYNX_DATA_DIR") ?? "./lynx-data"

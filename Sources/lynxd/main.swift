@@ -62,13 +62,13 @@ func run() {
 
     let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, maxMetadataBytes: settings.maxMetadataBytes,
                       version: lynxVersion)
-    let server = MicroHTTPDServer(config: settings.server, handler: api)
+    let server = MicroHTTPDServer(config: settings.server, handler: api, logger: Logger(label: "lynx.http"))
     do {
         try server.start()
     } catch {
         fail("\(error)")
     }
-    logger.info("listening on http://\(hostForURL(settings.server.host)):\(server.port)", metadata: [
+    logger.info("listening on \(server.scheme)://\(hostForURL(settings.server.host)):\(server.port)", metadata: [
         "data_dir": "\(settings.engine.dataDir)", "dimension": "\(engine.dimension)", "metric": "\(engine.metric.rawValue)",
         "index": "\(engine.indexKind.rawValue)", "sync": "\(settings.engine.syncMode.rawValue)", "version": "\(lynxVersion)",
         "collections": "\(database.collections.count)",

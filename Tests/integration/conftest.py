@@ -6,6 +6,7 @@ skipped, unless CI=true or LYNX_REQUIRE_SERVER=1, where they fail.
     start_server(dimension=8, metric="cosine", max_batch=3)   # -> LynxServer (flags: --dimension 8 ...)
     start_server(data_dir=other.data_dir)                      # reuse a data directory (restarts)
     start_server(defaults=False, env={...}, extra_args=[...])  # full control (env-var tests)
+    start_server(tls_cert=c, tls_key=k, verify=ca_file)         # HTTPS; requests check the certificate against ca_file
 
 Each server's stderr (and stdout) goes to a log file under tmp_path; on a failing test every
 log of that test is attached to the report.
@@ -64,7 +65,8 @@ def start_server(request, lynxd_bin, tmp_path):
     counter = [0]
 
     def _start(*, data_dir: Path | None = None, defaults: bool = True, env: dict | None = None,
-               extra_args: list[str] | None = None, wait: bool = True, **flags) -> LynxServer:
+               extra_args: list[str] | None = None, wait: bool = True, verify: str | bool = True,
+               **flags) -> LynxServer:
         counter[0] += 1
         n = counter[0]
         data_dir = Path(data_dir) if data_dir is not None else tmp_path / "data"
@@ -77,7 +79,7 @@ def start_server(request, lynxd_bin, tmp_path):
         argv += _flag_args(flags) + list(extra_args or [])
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("LYNX_")}
         full_env.update(env or {})
-        srv = LynxServer(argv, full_env, data_dir, tmp_path / f"lynxd-{n}.log")
+        srv = LynxServer(argv, full_env, data_dir, tmp_path / f"lynxd-{n}.log", verify=verify)
         started.append(srv)
         if wait:
             srv.wait_listening()

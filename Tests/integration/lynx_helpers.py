@@ -38,9 +38,11 @@ CONTRACT_FLAGS = [
     "--wal", "--hnsw-seed", "--ivf-spill",
     "--index-threads", "--index-max-pending", "--index-pending-wait", "--shutdown-checkpoint-timeout",
     "--max-collections", "--max-metadata-bytes",
+    # server limits and TLS (issue 13, part A)
+    "--max-connections-per-ip", "--request-timeout", "--max-body-memory", "--tls-cert", "--tls-key",
 ]
 
-LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
+LISTENING_RE = re.compile(r"listening on (https?)://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
 
 
 def lynxd_path() -> Path:
@@ -60,6 +62,8 @@ class TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
         kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        # Explicitly, or requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the session's own `verify`.
+        kwargs.setdefault("verify", self.verify)
         return super().request(method, url, **kwargs)
 
 
@@ -118,8 +122,12 @@ def raw_http(host: str, port: int, data: bytes, timeout: float = 10.0,
 class LynxServer:
     """One running lynxd process (see conftest.start_server)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], data_dir: Path, log_path: Path):
+    def __init__(self, argv: list[str], env: dict[str, str], data_dir: Path, log_path: Path,
+                 verify: str | bool = True):
         self.argv = argv
+        self.scheme = "http"
+        # requests' `verify`: the CA file a TLS server's certificate is checked against.
+        self.verify = verify
         self.data_dir = data_dir
         self.log_path = log_path
         self.host: str | None = None
@@ -134,6 +142,7 @@ class LynxServer:
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._reader.start()
         self.session = TimeoutSession()
+        self.session.verify = verify
 
     # stderr is read by one thread for the whole life of the process, so the pipe never fills.
     def _drain_stderr(self) -> None:
@@ -143,8 +152,9 @@ class LynxServer:
             if not self._listening.is_set():
                 m = LISTENING_RE.search(line.decode("utf-8", "replace"))
                 if m:
-                    self.host = m.group(1).strip("[]")
-                    self.port = int(m.group(2))
+                    self.scheme = m.group(1)
+                    self.host = m.group(2).strip("[]")
+                    self.port = int(m.group(3))
                     self._listening.set()
         self.proc.stderr.close()
 
@@ -168,7 +178,7 @@ class LynxServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"lynxd exited with {self.proc.returncode} during recovery\n{self.log_text()}")
             try:
-                r = requests.get(self.url("/health"), timeout=2)
+                r = requests.get(self.url("/health"), timeout=2, verify=self.verify)
                 if r.status_code == 200:
                     return
                 if r.status_code == 503 and r.json().get("status") == "failed":
@@ -181,7 +191,7 @@ class LynxServer:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

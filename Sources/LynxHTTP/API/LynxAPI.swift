@@ -78,7 +78,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     public func routeTemplate(for path: String) -> String? { router.match(path)?.route.template }
 
-    public func payloadTooLarge(limit: Int) -> HTTPResponse { Problem.payloadTooLarge(limit: limit).response }
+    public func refusal(_ refusal: ServerRefusal) -> HTTPResponse { Problem(refusal).response }
 
     public func didRespond(route: String, method: String, status: Int, seconds: Double) {
         httpMetrics.record(route: route, method: method, status: status, seconds: seconds)

@@ -71,8 +71,8 @@ public protocol HTTPHandler: AnyObject, Sendable {
     /// it (the body is then never read).
     func admit(_ head: RequestHead) -> HTTPResponse?
     func handle(_ request: HTTPRequest) -> HandlerResult
-    /// Builds the 413 answer (it is decided by the server before the body is read).
-    func payloadTooLarge(limit: Int) -> HTTPResponse
+    /// Words an answer the server decided by itself (limits, framing).
+    func refusal(_ refusal: ServerRefusal) -> HTTPResponse
     /// Called once per finished request, on a server thread.
     func didRespond(route: String, method: String, status: Int, seconds: Double)
 }

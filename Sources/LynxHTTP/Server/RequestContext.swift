@@ -13,8 +13,10 @@ final class RequestContext {
     var method = ""
     var route = "unmatched"
     var body: [UInt8] = []
-    /// The body passed `--max-body-bytes` (chunked upload): the rest is discarded and the answer is 413.
-    var overLimit = false
+    /// Bytes of `BodyMemory` this request holds (released when it completes).
+    var reservedBytes = 0
+    /// An answer was written while the body arrived (`MicroHTTPDServer.answerMidUpload`): the rest is discarded.
+    var answeredMidUpload = false
     var suspended = false
     var status = 0
     let deferred = PlainMutex<HTTPResponse?>(nil)

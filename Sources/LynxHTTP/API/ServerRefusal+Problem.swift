@@ -1,0 +1,23 @@
+import LynxJSON
+
+extension Problem {
+    /// The problem for an answer the server decided by itself.
+    init(_ refusal: ServerRefusal) {
+        switch refusal {
+        case .payloadTooLarge(let limit):
+            self = .payloadTooLarge(limit: limit)
+        case .bodyMemoryFull(let limit, let retryAfter):
+            self = .unavailable(
+                "the request bodies being received would pass the server's ceiling of \(limit) bytes (--max-body-memory); try again shortly",
+                retryAfter: retryAfter)
+            extra = [("limit", .number(JSONNumber(Int64(limit))))]
+        case .badFraming(let detail):
+            self = Problem(status: 400, slug: "bad-framing", title: "Ambiguous message framing", detail: detail)
+            headers = [("Connection", "close")]
+        case .versionNotSupported(let version):
+            self = Problem(status: 505, slug: "http-version-not-supported", title: "HTTP version not supported",
+                           detail: "'\(version)' is not served; use HTTP/1.1 or HTTP/1.0")
+            headers = [("Connection", "close")]
+        }
+    }
+}

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LynxEngine
+
+/// The open connections and where each stands, for the limits libmicrohttpd cannot hold by itself.
+///
+/// libmicrohttpd's `--connection-timeout` measures inactivity, so a client sending one header byte every few
+/// seconds would hold its connection forever. Two rules stop that:
+/// - **Request deadline**: a connection that has not delivered a whole request (headers and body) within
+///   `requestTimeout` of being accepted or of its previous response being sent is closed by the reaper.
+/// - **Eviction**: when an accepted connection takes the open connections past the high-water mark (of the
+///   whole server, or of its client address), the oldest connection that is waiting for a request or still
+///   receiving one (never one whose request is being handled or answered) is closed to make room. The mark is
+///   the limit less a reserve of 1/16 (at least one), so that libmicrohttpd's own hard limits (new connections
+///   wait in the backlog past `--max-connections`, are refused past `--max-connections-per-ip`) are reached
+///   only when every connection has a request being handled.
+///
+/// "Oldest" is the earliest `readySince`: the connection that has waited longest for its request.
+/// A connection is closed with `shutdown(2)`; libmicrohttpd sees the end of the stream and closes it. Every
+/// `shutdown` runs under the lock that `closed` takes, and libmicrohttpd calls `closed` (its CLOSED notification)
+/// before it closes the socket, so a socket is never shut after it was closed (and its number reused).
+///
+/// Threads: `started`/`closed` and the request phase calls come from libmicrohttpd's worker threads, `reap`
+/// from the reaper's; all take the one lock.
+final class ConnectionTracker: @unchecked Sendable {
+    enum Phase { case waiting, receiving, handling }
+
+    /// Why the tracker closed a connection (for the log).
+    enum Cut {
+        case deadline(address: String, phase: Phase, seconds: Double)
+        case evicted(address: String, phase: Phase, perAddress: Bool)
+        case lingered(address: String)
+    }
+
+    private struct Entry {
+        let fd: Int32
+        let address: String
+        var readySince: UInt64
+        var phase: Phase = .waiting
+        /// Set once the tracker shut the socket: not counted any more, waiting for libmicrohttpd to close it.
+        var closing = false
+        /// After an answer written in the middle of an upload: closed at this time if the client has not gone.
+        var lingerUntil: UInt64? = nil
+    }
+
+    private struct State {
+        var entries: [UInt: Entry] = [:]
+        /// Connections not closing, per client address and in all.
+        var perAddress: [String: Int] = [:]
+        var open = 0
+    }
+
+    private let state = PlainMutex(State())
+    private let requestTimeoutNanos: UInt64
+    let highWater: Int
+    let perAddressHighWater: Int
+    private let onCut: @Sendable ([Cut]) -> Void
+
+    /// The mark at which eviction starts, for a limit of `limit` connections.
+    static func highWater(forLimit limit: Int) -> Int { max(0, limit - max(1, limit / 16)) }
+
+    init(requestTimeoutSeconds: Double, maxConnections: Int, maxConnectionsPerAddress: Int,
+         onCut: @escaping @Sendable ([Cut]) -> Void) {
+        requestTimeoutNanos = UInt64(requestTimeoutSeconds * 1e9)
+        highWater = Self.highWater(forLimit: maxConnections)
+        perAddressHighWater = Self.highWater(forLimit: maxConnectionsPerAddress)
+        self.onCut = onCut
+    }
+
+    private static func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
+
+    func started(_ connection: OpaquePointer, fd: Int32, address: String) {
+        let key = Self.key(connection)
+        let cuts: [Cut] = state.withLock { s in
+            s.entries[key] = Entry(fd: fd, address: address, readySince: monotonicNanos())
+            s.open += 1
+            s.perAddress[address, default: 0] += 1
+            var cuts: [Cut] = []
+            if s.perAddress[address, default: 0] > perAddressHighWater,
+               let cut = evictOldest(&s, sparing: key, onlyFrom: address) {
+                cuts.append(cut)
+            }
+            if s.open > highWater, let cut = evictOldest(&s, sparing: key, onlyFrom: nil) {
+                cuts.append(cut)
+            }
+            return cuts
+        }
+        if !cuts.isEmpty { onCut(cuts) }
+    }
+
+    func closed(_ connection: OpaquePointer) {
+        let key = Self.key(connection)
+        state.withLock { s in
+            guard let entry = s.entries.removeValue(forKey: key) else { return }
+            if !entry.closing { uncount(&s, entry.address) }
+        }
+    }
+
+    func setPhase(_ connection: OpaquePointer, _ phase: Phase) {
+        let key = Self.key(connection)
+        state.withLock { s in
+            guard s.entries[key] != nil else { return }
+            s.entries[key]!.phase = phase
+            if phase == .waiting { s.entries[key]!.readySince = monotonicNanos() }
+        }
+    }
+
+    /// An answer was written in the middle of an upload: the connection is closed after `seconds` if the
+    /// client has not closed it by then (time for it to read the answer instead of a reset).
+    func linger(_ connection: OpaquePointer, seconds: Double) {
+        let key = Self.key(connection)
+        state.withLock { s in
+            s.entries[key]?.lingerUntil = monotonicNanos() &+ UInt64(seconds * 1e9)
+        }
+    }
+
+    /// Closes the connections past their request deadline or their linger. Called by the reaper.
+    func reap() {
+        let now = monotonicNanos()
+        let cuts: [Cut] = state.withLock { s in
+            var cuts: [Cut] = []
+            for (key, entry) in s.entries where !entry.closing {
+                if let until = entry.lingerUntil {
+                    if now > until {
+                        close(&s, key)
+                        cuts.append(.lingered(address: entry.address))
+                    }
+                } else if entry.phase != .handling, now &- entry.readySince > requestTimeoutNanos {
+                    close(&s, key)
+                    cuts.append(.deadline(address: entry.address, phase: entry.phase,
+                                          seconds: Double(now &- entry.readySince) / 1e9))
+                }
+            }
+            return cuts
+        }
+        if !cuts.isEmpty { onCut(cuts) }
+    }
+
+    /// Connections counted against the limits (not being closed).
+    var openCount: Int { state.withLock { $0.open } }
+
+    private func evictOldest(_ s: inout State, sparing spared: UInt, onlyFrom address: String?) -> Cut? {
+        var victim: (key: UInt, entry: Entry)?
+        for (key, entry) in s.entries where key != spared && !entry.closing && entry.phase != .handling {
+            if let address, entry.address != address { continue }
+            if victim == nil || entry.readySince < victim!.entry.readySince { victim = (key, entry) }
+        }
+        guard let victim else { return nil }
+        close(&s, victim.key)
+        return .evicted(address: victim.entry.address, phase: victim.entry.phase, perAddress: address != nil)
+    }
+
+    private func close(_ s: inout State, _ key: UInt) {
+        guard let entry = s.entries[key] else { return }
+        s.entries[key]!.closing = true
+        uncount(&s, entry.address)
+        _ = shutdown(entry.fd, Int32(SHUT_RDWR))
+    }
+
+    private func uncount(_ s: inout State, _ address: String) {
+        s.open -= 1
+        let left = s.perAddress[address, default: 1] - 1
+        s.perAddress[address] = left > 0 ? left : nil
+    }
+}
