@@ -38,6 +38,7 @@ CONTRACT_FLAGS = [
     "--wal", "--hnsw-seed", "--ivf-spill",
     "--index-threads", "--index-max-pending", "--index-pending-wait", "--shutdown-checkpoint-timeout",
     "--max-collections", "--max-metadata-bytes",
+    "--keep-backups",  # issue 13 item 8: online backup
 ]
 
 LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
