@@ -57,6 +57,10 @@ final class DataDirectory: @unchecked Sendable {
         } catch StorageError.locked(let pid, _) {
             throw EngineError.directoryInUse(path: path, pid: pid)
         }
+        if io.fileExists(joinPath(path, StoreRestore.stagingName)) {
+            lock.release()
+            throw EngineError.unfinishedRestore(path: path)
+        }
         let requested = Manifest.Request(
             dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
             parameters: structuralParameters(config))

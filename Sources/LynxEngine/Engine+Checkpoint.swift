@@ -7,12 +7,19 @@ extension Engine {
     /// log files. One checkpoint runs at a time; a second caller waits for the first.
     @discardableResult
     public func checkpoint() throws -> CheckpointReport {
+        try checkpoint(thenHolding: { _ in }).report
+    }
+
+    /// A checkpoint, then `retain` run before the checkpoint lock is let go: while it runs, no other checkpoint
+    /// can delete the files this one's snapshot uses (a backup links them).
+    func checkpoint<T>(thenHolding retain: (CheckpointReport) throws -> T) throws -> (report: CheckpointReport, retained: T) {
         try checkReadable()
         if case .failed(let reason) = status { throw EngineError.failed(reason) }
         return try checkpointLock.withLock { _ in
             let started = monotonicSeconds()
+            let report: CheckpointReport
             do {
-                let report = try runCheckpoint(started: started)
+                report = try runCheckpoint(started: started)
                 metrics.checkpoints.add(["success"])
                 metrics.checkpointDuration.observe(report.durationSeconds)
                 logger.info("checkpoint done", metadata: [
@@ -20,13 +27,13 @@ extension Engine {
                     "row_chunks_written": "\(report.rowChunksWritten)", "row_chunks_reused": "\(report.rowChunksReused)",
                     "seconds": "\((report.durationSeconds * 1000).rounded() / 1000)",
                 ])
-                return report
             } catch {
                 metrics.checkpoints.add(["failure"])
                 logger.error("checkpoint failed: \(error)")
                 if let storage = error as? StorageError { throw mapCheckpointError(storage) }
                 throw error
             }
+            return (report, try retain(report))
         }
     }
 
@@ -52,6 +59,6 @@ extension Engine {
         metrics.checkpointRowChunks.add(["written"], UInt64(chunks.written))
         metrics.checkpointRowChunks.add(["reused"], UInt64(chunks.reused))
         return CheckpointReport(checkpointSeq: seq, lsn: lsn, durationSeconds: monotonicSeconds() - started,
-                                rowChunksWritten: chunks.written, rowChunksReused: chunks.reused)
+                                rowChunksWritten: chunks.written, rowChunksReused: chunks.reused, records: captured.count)
     }
 }

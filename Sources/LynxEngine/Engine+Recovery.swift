@@ -12,6 +12,7 @@ extension Engine {
             try recoverState()
             // Recovered without them: damaged snapshots go aside (kept for inspection, never read again).
             for path in directory.damagedSnapshots { directory.keepAside(path, logger: logger) }
+            backups.removeUnfinished(logger: logger)
         } catch {
             let reason = "recovery failed: \((error as? StorageError)?.summary ?? "\(error)")"
             failStop(reason)

@@ -40,6 +40,8 @@ public final class Engine: @unchecked Sendable {
     var memoryLSN: UInt64 = 0
 
     let directory: DataDirectory
+    /// The store's backups (`backups/` in its folder).
+    let backups: BackupDirectory
     var log: LogManager?
     var committer: Committer?
     var checkpointer: Checkpointer?
@@ -71,6 +73,7 @@ public final class Engine: @unchecked Sendable {
         self.services = services ?? EngineServices(indexThreads: config.indexThreads, builderNiceness: config.indexBuilderNiceness)
         ownsServices = services == nil
         directory = try DataDirectory.open(config: config, io: io)
+        backups = BackupDirectory(storeDirectory: directory.path, io: io)
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind

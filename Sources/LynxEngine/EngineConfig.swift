@@ -85,6 +85,8 @@ public struct EngineConfig: Sendable {
 
     /// Seed of HNSW's level generator (nil: random), for reproducible builds.
     public var hnswSeed: UInt64?
+    /// Backups kept per store: making one more removes the oldest.
+    public var backupsKept: Int = 3
 
     public static let defaultDimension = 384
     public static let defaultIndex: IndexKind = .hnsw

@@ -30,4 +30,6 @@ public enum EngineError: Error, Equatable, Sendable {
     case directoryInUse(path: String, pid: Int32)
     /// Opening a data directory: it was created with `existing` for `setting`, and `requested` was asked for.
     case settingConflict(path: String, setting: String, existing: String, requested: String)
+    /// Opening a data directory: `lynxd restore` was interrupted there (`StoreRestore.stagingName` is present).
+    case unfinishedRestore(path: String)
 }

@@ -54,4 +54,6 @@ public struct CheckpointReport: Sendable {
     /// Row chunk files the snapshot wrote (chunks written to since the last checkpoint) and reused.
     public var rowChunksWritten: Int = 0
     public var rowChunksReused: Int = 0
+    /// Records in the snapshot.
+    public var records: Int = 0
 }

@@ -34,6 +34,11 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
         self.io = io
     }
 
+    /// The files the last pass's snapshot refers to, relative to the data directory (`rows/<token>.lrows`).
+    var lastPassFiles: [String] {
+        pass.referenced.sorted().map { joinPath(RowChunkFile.directoryName, RowChunkFile.fileName(token: $0)) }
+    }
+
     /// Chunks written and reused by the last pass.
     var lastPassCounts: (written: Int, reused: Int) { (pass.written.count, pass.reused) }
 

@@ -18,7 +18,7 @@ import Glibc
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
-        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, releaseMapped, rename, unlink
+        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, releaseMapped, rename, link, unlink
         case fsyncDirectory, listDirectory, createDirectory, removeDirectory
     }
 
@@ -192,6 +192,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public func rename(_ from: String, to: String) throws {
         try check(.rename, "rename", from + " -> " + to)
         try base.rename(from, to: to)
+    }
+
+    public func link(_ existing: String, to: String) throws {
+        try check(.link, "link", existing + " -> " + to)
+        try base.link(existing, to: to)
     }
 
     public func unlink(_ path: String) throws {

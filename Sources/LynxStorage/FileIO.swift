@@ -61,6 +61,8 @@ public protocol FileIO: Sendable {
     /// (and no TLB shootdown per page) when the kernel writes them back.
     func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int)
     func rename(_ from: String, to: String) throws
+    /// A second name for an existing file (link(2)); both on one filesystem. EEXIST when `to` exists.
+    func link(_ existing: String, to: String) throws
     func unlink(_ path: String) throws
     /// Opens the directory, fsyncs it (making renames/creations/unlinks in it durable), closes it.
     func fsyncDirectory(_ path: String) throws
@@ -261,6 +263,10 @@ public struct SystemFileIO: FileIO {
 
     public func rename(_ from: String, to: String) throws {
         if Glibc.rename(from, to) != 0 { throw fail("rename", from + " -> " + to) }
+    }
+
+    public func link(_ existing: String, to: String) throws {
+        if Glibc.link(existing, to) != 0 { throw fail("link", existing + " -> " + to) }
     }
 
     public func unlink(_ path: String) throws {

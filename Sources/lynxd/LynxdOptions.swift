@@ -92,6 +92,8 @@ struct LynxdOptions: ParsableCommand {
     var ivfNProbe: Int?
     @Option(name: .customLong("ivf-spill"), help: "IVF copies per vector beyond the first: 0 or 1 (SOAR spill: better recall per probe, 2x vector memory); fixed at first start (env LYNX_IVF_SPILL; default 1).")
     var ivfSpill: Int?
+    @Option(name: .customLong("keep-backups"), help: "Backups (POST /snapshots) kept per collection; making one more removes the oldest (env LYNX_KEEP_BACKUPS; default 3).")
+    var keepBackups: Int?
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error | critical (env LYNX_LOG_LEVEL; default info).")
     var logLevel: String?
 }
@@ -196,6 +198,7 @@ extension LynxdOptions {
         s.engine.ivfClusters = try int(ivfClusters, "LYNX_IVF_CLUSTERS", "ivf-clusters", 0...1_000_000)
         s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? 16
         s.engine.ivfSpill = try int(ivfSpill, "LYNX_IVF_SPILL", "ivf-spill", 0...IVFIndex.maxSpill)
+        s.engine.backupsKept = try int(keepBackups, "LYNX_KEEP_BACKUPS", "keep-backups", 1...10_000) ?? 3
         s.logLevel = (string(logLevel, "LYNX_LOG_LEVEL") ?? "info").lowercased()
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s.logLevel) else {
             throw ConfigError(description: "--log-level '\(s.logLevel)' is not one of trace, debug, info, notice, warning, error, critical")

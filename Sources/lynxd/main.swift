@@ -19,6 +19,7 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func run() {
+    if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "restore" { runRestore(Array(CommandLine.arguments.dropFirst(2))) }
     let options: LynxdOptions
     do {
         options = try LynxdOptions.parse()
@@ -53,6 +54,8 @@ func run() {
                                 services: services)
     } catch EngineError.directoryInUse(let path, let pid) {
         fail("another lynxd (pid \(pid)) already uses \(path); stop it or choose another --data-dir")
+    } catch EngineError.unfinishedRestore(let path) {
+        fail("\(path) holds an unfinished lynxd restore; run that restore again to complete it")
     } catch EngineError.settingConflict(let path, let setting, let existing, let requested) {
         fail("\(path) was created with \(setting)=\(existing), but \(setting)=\(requested) was asked for; start without that flag, or use another --data-dir")
     } catch {

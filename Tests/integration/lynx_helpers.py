@@ -40,6 +40,7 @@ CONTRACT_FLAGS = [
     "--max-collections", "--max-metadata-bytes",
     # server limits and TLS (issue 13, part A)
     "--max-connections-per-ip", "--request-timeout", "--max-body-memory", "--tls-cert", "--tls-key",
+    "--keep-backups",  # issue 13 item 8: online backup
 ]
 
 LISTENING_RE = re.compile(r"listening on (https?)://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")

@@ -18,6 +18,7 @@ STORE_ROUTES = {
     ("/search/batch", "post"),
     ("/flush", "post"), ("/checkpoint", "post"), ("/index/rebuild", "post"), ("/stats", "get"),
     ("/indexes", "get"), ("/indexes/{field}", "get"), ("/indexes/{field}", "put"), ("/indexes/{field}", "delete"),
+    ("/snapshots", "post"), ("/snapshots", "get"), ("/snapshots/{name}", "get"), ("/snapshots/{name}", "delete"),
 }
 CONTRACT_ROUTES = STORE_ROUTES | {("/collections/{collection}" + p, m) for p, m in STORE_ROUTES} | {
     ("/health", "get"), ("/metrics", "get"),
@@ -42,7 +43,8 @@ def test_every_operation_documents_its_errors():
     ck = SpecChecker(SPEC)
     for path, method in ck.operations:
         responses = SPEC["paths"][path][method]["responses"]
-        assert "200" in responses and "405" in responses and "500" in responses, (path, method)
+        success = "201" if (path.endswith("/snapshots") and method == "post") else "200"  # a backup is created
+        assert success in responses and "405" in responses and "500" in responses, (path, method)
         for status, resp in responses.items():
             resp, _ = ck.resolve(resp, "")
             if int(status) >= 400 and (path, status) != ("/health", "503"):
@@ -180,6 +182,15 @@ def _sweep(srv):
     out.append(s.post("/flush", json={}))
     out.append(s.post("/checkpoint"))
     out.append(s.post_raw("/checkpoint", b"{}", content_type="text/plain"))
+    out.append(s.post("/snapshots"))
+    out.append(s.post("/snapshots", json={"name": "sweep"}))
+    out.append(s.post("/snapshots", json={"name": "sweep"}))
+    out.append(s.post("/snapshots", json={"name": "../x"}))
+    out.append(s.get("/snapshots"))
+    out.append(s.get("/snapshots/sweep"))
+    out.append(s.get("/snapshots/no-such"))
+    out.append(s.get("/snapshots/.."))
+    out.append(s.delete("/snapshots/sweep"))
     out.append(s.get("/stats"))
     out.append(s.get("/health"))
     out.append(s.get("/metrics"))
@@ -280,7 +291,14 @@ def test_every_spec_route_answers(server):
         ("/vectors/{id}", "DELETE", "/vectors/42", None),
         ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byFilter"]["value"]),
         ("/vectors/delete", "POST", "/vectors/delete", _request_examples("/vectors/delete")["byIds"]["value"]),
+        ("/snapshots", "GET", "/snapshots", None),
+        ("/snapshots/{name}", "GET", "/snapshots/nightly", None),
+        ("/snapshots/{name}", "DELETE", "/snapshots/nightly", None),
     ]
+    backup = _request_example("/snapshots")
+    made = server.post("/snapshots", json={**backup, "name": "nightly"})  # 201; listed, downloaded, deleted below
+    assert made.status_code == 201, made.text
+    errors += ck.check(made)
     created = server.request("PUT", "/indexes/lang", json={"type": "keyword"})  # 201 here, 200 in the list above
     assert created.status_code == 201, created.text
     errors += ck.check(created)
@@ -299,6 +317,10 @@ def test_every_spec_route_answers(server):
         assert r.status_code == 200, (name, r.text)
         errors += ck.check(r)
     seen.add(("/collections/{collection}/vectors", "post"))
+    made = server.post(books + "/snapshots", json={"name": "nightly"})
+    assert made.status_code == 201, made.text
+    errors += ck.check(made)
+    seen |= {("/snapshots", "post"), ("/collections/{collection}/snapshots", "post")}
     calls += [("/collections/{collection}" + t, m, books + p, b) for t, m, p, b in calls] + [
         ("/health", "GET", "/health", None),
         ("/metrics", "GET", "/metrics", None),

@@ -30,7 +30,7 @@ extension EngineError {
             return .invalidRequest("cannot index the field \"\(path)\": \(reason)")
         case .internalError(let detail):
             return .internalError(detail)
-        case .directoryInUse, .settingConflict:
+        case .directoryInUse, .settingConflict, .unfinishedRestore:
             // Only opening a data directory throws these, and lynxd reports them at start-up; the server paths
             // they carry never reach a client.
             return .internalError("a collection's files could not be opened")

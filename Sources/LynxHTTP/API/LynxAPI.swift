@@ -67,6 +67,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/stats", [("GET", stats), ("HEAD", stats)]),
         ("/indexes", [("GET", listIndexes), ("HEAD", listIndexes)]),
         ("/indexes/{field}", [("GET", describeIndex), ("HEAD", describeIndex), ("PUT", createIndex), ("DELETE", dropIndex)]),
+        ("/snapshots", [("POST", createBackup), ("GET", listBackups), ("HEAD", listBackups)]),
+        ("/snapshots/{name}", [("GET", downloadBackup), ("HEAD", downloadBackup), ("DELETE", deleteBackup)]),
     ]
 
     /// The engine of the collection named `name`; 404 when there is none, 400 when the name is not valid.
@@ -152,6 +154,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             throw error.problem(batch: batch)
         } catch let error as CollectionError {
             throw error.problem
+        } catch let error as BackupError {
+            throw error.problem
         } catch {
             throw Problem.internalError("\(error)")
         }
@@ -164,6 +168,7 @@ extension Error {
         if let problem = self as? Problem { return problem.response }
         if let engineError = self as? EngineError { return engineError.problem().response }
         if let collectionError = self as? CollectionError { return collectionError.problem.response }
+        if let backupError = self as? BackupError { return backupError.problem.response }
         return Problem.internalError("\(self)").response
     }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
 /// A complete HTTP request as the router sees it: the body has been read whole.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -46,12 +51,37 @@ public struct HTTPResponse: Sendable {
     public var contentType: String
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// When set, the body is this file instead of `body` (sent without being read into memory).
+    public var file: ResponseFile?
 
     public init(status: Int, contentType: String = "application/json", headers: [(String, String)] = [], body: [UInt8]) {
         self.status = status
         self.contentType = contentType
         self.headers = headers
         self.body = body
+    }
+}
+
+/// An open file sent as a response body by the server (libmicrohttpd reads it in pieces, with sendfile where it
+/// can), so a large body is never held in memory. The server takes the descriptor and closes it once the response
+/// is done; a response that is never sent closes it when released.
+public final class ResponseFile: Sendable {
+    public let size: UInt64
+    private let fd: Int32
+    private let taken = Atomic<Bool>(false)
+
+    public init(fd: Int32, size: UInt64) {
+        self.fd = fd
+        self.size = size
+    }
+
+    /// The descriptor, handed over to the caller (who closes it) the first time; nil afterwards.
+    public func take() -> Int32? {
+        taken.exchange(true, ordering: .acquiringAndReleasing) ? nil : fd
+    }
+
+    deinit {
+        if !taken.load(ordering: .acquiring) { _ = close(fd) }
     }
 }
 

@@ -369,8 +369,13 @@ public final class MicroHTTPDServer: @unchecked Sendable {
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
         context.status = response.status
-        let mhdResponse: OpaquePointer? = response.body.withUnsafeBytes { bytes in
-            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        let mhdResponse: OpaquePointer?
+        if let file = response.file {  // libmicrohttpd closes the descriptor with the response
+            mhdResponse = file.take().flatMap { MHD_create_response_from_fd64(file.size, $0) }
+        } else {
+            mhdResponse = response.body.withUnsafeBytes { bytes in
+                MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+            }
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
