@@ -19,6 +19,7 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func run() {
+    runOperatorToolIfNamed(Array(CommandLine.arguments.dropFirst()))  // lynxd check, lynxd dump-wal (Tools/)
     let options: LynxdOptions
     do {
         options = try LynxdOptions.parse()
