@@ -94,7 +94,7 @@ struct CheckCommand: ParsableCommand {
             + "in \(result.committedTransactions) transaction(s), last LSN \(result.lastLSN), valid to offset \(result.validEndOffset)"
         if result.stopReason != .endOfLog {
             line += ", stops at offset \(result.stopOffset): \(result.stopReason.rawValue)"
-            if result.isCorruption { line += " (DAMAGE)" }
+            if result.isCorruption && log.role != .coveredBySnapshot { line += " (DAMAGE)" }
         }
         switch log.role {
         case .replayed(let applied, let skipped):
@@ -112,7 +112,7 @@ struct CheckCommand: ParsableCommand {
         line += plan.replayedFrames == 0 ? ", replays nothing"
             : ", replays \(plan.replayedFrames) frame(s) in \(plan.replayedTransactions) transaction(s) from LSN \(plan.snapshotLSN + 1) to \(plan.lastLSN)"
         for tail in plan.ignoredTails {
-            line += ", ignores \(tail.bytes) byte(s) of \(tail.file) from offset \(tail.offset) (\(tail.reason.rawValue))"
+            line += ", ignores \(tail.file) from offset \(tail.offset) on (\(tail.reason.rawValue))"
         }
         switch plan.continuation {
         case .resume(let file, let offset): line += ", appends at offset \(offset) of \(file)"
