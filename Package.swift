@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine",
+                "LynxHTTP", "LynxEngine", "LynxStorage", "LynxJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

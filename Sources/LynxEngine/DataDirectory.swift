@@ -27,6 +27,19 @@ final class DataDirectory: @unchecked Sendable {
         var metric: Metric
         var indexKind: IndexKind
         var parameters: [String: String]
+
+        /// What a stored manifest means to this build; nil when it names a metric or index this build does not know.
+        init?(_ stored: Manifest) {
+            guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else { return nil }
+            self.init(dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters)
+        }
+
+        init(dimension: Int, metric: Metric, indexKind: IndexKind, parameters: [String: String]) {
+            self.dimension = dimension
+            self.metric = metric
+            self.indexKind = indexKind
+            self.parameters = parameters
+        }
     }
 
     struct LoadedSnapshot {
@@ -35,12 +48,18 @@ final class DataDirectory: @unchecked Sendable {
         var sections: [(tag: UInt32, bytes: [UInt8])]
     }
 
-    private init(path: String, io: FileIO, lock: DirectoryLock, manifest: ResolvedManifest) {
+    private init(path: String, io: FileIO, lock: DirectoryLock?, manifest: ResolvedManifest) {
         self.path = path
         self.io = io
         self.lock = lock
         self.manifest = manifest
         rowChunks = RowChunkFiles(dataDirectory: path, io: io)
+    }
+
+    /// The directory as it is, for reading only (the operator tools): no lock is taken and nothing is created.
+    /// Give it a read-only `io` (`ReadOnlyFileIO`), so that nothing it is asked to do can write.
+    static func inspecting(path: String, manifest: ResolvedManifest, io: FileIO) -> DataDirectory {
+        DataDirectory(path: path, io: io, lock: nil, manifest: manifest)
     }
 
     /// Creates the directory if needed, takes its lock, and reconciles the manifest with the flags.
@@ -78,12 +97,11 @@ final class DataDirectory: @unchecked Sendable {
             lock.release()
             throw error
         }
-        guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else {
+        guard let manifest = ResolvedManifest(stored) else {
             lock.release()
             throw EngineError.internalError("\(path)/MANIFEST names a metric '\(stored.metric)' or index '\(stored.indexType)' this build does not know")
         }
-        return DataDirectory(path: path, io: io, lock: lock, manifest: ResolvedManifest(
-            dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters))
+        return DataDirectory(path: path, io: io, lock: lock, manifest: manifest)
     }
 
     /// Index parameters that shape the stored structure (a change would need a rebuild); only those given.
@@ -109,8 +127,8 @@ final class DataDirectory: @unchecked Sendable {
 
     // MARK: - Snapshots
 
-    /// Snapshots found damaged by `loadNewestSnapshot`; moved aside once recovery has succeeded without them.
-    var damagedSnapshots: [String] = []
+    /// Snapshots found damaged by `loadNewestSnapshot`, and why; moved aside once recovery has succeeded without them.
+    var damagedSnapshots: [(path: String, reason: StorageError)] = []
 
     /// The newest snapshot that verifies and that `decode` accepts, with what `decode` made of it. Damaged ones
     /// are reported (and remembered in `damagedSnapshots`): a snapshot file that fails its checks, and one whose
@@ -123,7 +141,7 @@ final class DataDirectory: @unchecked Sendable {
                 logger.error("a snapshot refers to a row chunk file that is missing or damaged; trying an older one", metadata: [
                     "file": "\(path)", "error": "\(error)",
                 ])
-                damagedSnapshots.append(path)
+                damagedSnapshots.append((path, error))
             }
         }
         return nil
@@ -132,7 +150,7 @@ final class DataDirectory: @unchecked Sendable {
     /// The newest snapshot that verifies and is not already known damaged, and its path. Reports each damaged
     /// one once (in `damagedSnapshots`).
     private func loadNewestVerified(logger: Logger) throws -> (LoadedSnapshot, String)? {
-        let skipping = Set(damagedSnapshots)
+        let skipping = Set(damagedSnapshots.map(\.path))
         guard let loaded = try SnapshotFile.loadNewestValid(dir: path, io: io, skipping: skipping) else {
             // None verifies: say which were there and why, so the operator learns what was lost.
             for entry in try SnapshotFile.list(dir: path, io: io) where !skipping.contains(entry.path) {
@@ -140,14 +158,14 @@ final class DataDirectory: @unchecked Sendable {
                     _ = try SnapshotFile.read(path: entry.path, io: io)
                 } catch {
                     logger.error("a snapshot is damaged and cannot be used", metadata: ["file": "\(entry.path)", "error": "\(error)"])
-                    damagedSnapshots.append(entry.path)
+                    damagedSnapshots.append((entry.path, error as? StorageError ?? .corrupt("\(error)")))
                 }
             }
             return nil
         }
         for rejected in loaded.rejected {
             logger.error("a snapshot is damaged; using an older one", metadata: ["file": "\(rejected.path)", "error": "\(rejected.error)"])
-            damagedSnapshots.append(rejected.path)
+            damagedSnapshots.append((rejected.path, rejected.error))
         }
         let s = loaded.snapshot
         return (LoadedSnapshot(seq: s.checkpointSeq, lastLSN: s.lastLSN, sections: s.sections.map { ($0.tag, $0.bytes) }), loaded.path)
@@ -190,10 +208,10 @@ final class DataDirectory: @unchecked Sendable {
     func logFiles() throws -> (valid: [LogFileInfo], damaged: [(path: String, size: UInt64)]) {
         var found: [LogFileInfo] = []
         var damaged: [(path: String, size: UInt64)] = []
-        for name in ["wal-0.log", "wal-1.log"] {
+        for name in LogManager.fileNames {
             let file = joinPath(path, name)
             guard io.fileExists(file) else { continue }
-            let (header, size) = try readHeader(file)
+            let (header, _, size) = try WALReader(path: file, io: io).readHeader()
             if let header {
                 found.append(LogFileInfo(path: file, generation: header.checkpointSeq, firstLSN: header.firstLSN, size: size))
             } else if size >= UInt64(WALFormat.headerSize) {
@@ -201,16 +219,6 @@ final class DataDirectory: @unchecked Sendable {
             }
         }
         return (found, damaged)
-    }
-
-    private func readHeader(_ file: String) throws -> (WALHeader?, UInt64) {
-        let handle = try io.open(file, mode: .readOnly)
-        defer { try? io.close(handle) }
-        let size = try io.fileSize(handle)
-        var bytes = [UInt8](repeating: 0, count: WALFormat.headerSize)
-        let n = try bytes.withUnsafeMutableBytes { try io.preadFully(handle, into: $0, at: 0) }
-        guard n == WALFormat.headerSize, case .success(let header) = WALHeader.decode(bytes) else { return (nil, size) }
-        return (header, size)
     }
 
     /// Renames a damaged log out of the way (never deleted: an operator may want it).

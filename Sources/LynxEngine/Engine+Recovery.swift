@@ -11,7 +11,7 @@ extension Engine {
         do {
             try recoverState()
             // Recovered without them: damaged snapshots go aside (kept for inspection, never read again).
-            for path in directory.damagedSnapshots { directory.keepAside(path, logger: logger) }
+            for damaged in directory.damagedSnapshots { directory.keepAside(damaged.path, logger: logger) }
             backups.removeUnfinished(logger: logger)
         } catch {
             let reason = "recovery failed: \((error as? StorageError)?.summary ?? "\(error)")"
@@ -57,111 +57,91 @@ extension Engine {
         }
         directory.lastSnapshotSeq = baseSeq
 
-        // 2. The log generations the snapshot lacks, oldest first.
+        // 2. The log generations the snapshot lacks, oldest first (LogReplay decides; this applies).
         let (allFiles, damagedHeaders) = try directory.logFiles()
+        let plan = LogReplay(logFiles: allFiles, damagedHeaders: damagedHeaders, snapshotSeq: baseSeq, snapshotLSN: baseLSN)
         for damaged in damagedHeaders {
             metrics.walInvalidFrames.add(["badHeader"])
             logger.critical("a log file has a damaged header", metadata: ["file": "\(damaged.path)", "bytes": "\(damaged.size)"])
         }
-        if let damaged = damagedHeaders.first {
+        switch plan.refusal {
+        case .damagedHeader(let path, _)?:
             throw EngineError.internalError(
-                "\(damaged.path) has a damaged header, so its frames cannot be verified; it may hold acknowledged writes, "
-                + "so lynxd will not start without it. Keep a copy, then move it aside (mv \(damaged.path) \(damaged.path).broken) "
+                "\(path) has a damaged header, so its frames cannot be verified; it may hold acknowledged writes, "
+                + "so lynxd will not start without it. Keep a copy, then move it aside (mv \(path) \(path).broken) "
                 + "to start from the snapshot and the other log file")
-        }
-        let files = allFiles.filter { $0.generation >= baseSeq }.sorted { $0.generation < $1.generation }
-        if let first = files.first, first.firstLSN > baseLSN + 1 {
+        case .gapAfterSnapshot(let path, let firstLSN, _, _)?:
             metrics.walInvalidFrames.add(["lsn_gap"])
             throw EngineError.internalError(
-                "the log starts at LSN \(first.firstLSN) (\(first.path)) but the newest usable snapshot ends at LSN \(baseLSN)"
+                "the log starts at LSN \(firstLSN) (\(path)) but the newest usable snapshot ends at LSN \(baseLSN)"
                 + (baseSeq == 0 ? " (no usable snapshot)" : " (snapshot \(baseSeq))")
                 + ": the writes in between are missing, most likely with a damaged snapshot; refusing to start. "
                 + "Restore the snapshot (see the lines above), or move the data directory aside to start empty")
+        case nil:
+            break
         }
+        let files = plan.files
         let totalBytes = max(1, files.reduce(0) { $0 + $1.size })
         var replayedBytes: UInt64 = 0
-        var appliedLSN = baseLSN
-        var frames = 0
-        var damaged = false
         var lastProgressLog = monotonicSeconds()
-        var results: [(file: LogFileInfo, result: WALRecoveryResult)] = []
-
-        for (i, file) in files.enumerated() {
-            if file.firstLSN > appliedLSN + 1 {
-                metrics.walInvalidFrames.add(["lsn_gap"])
-                logger.error("log generation starts after a gap; not replaying it or anything later", metadata: [
-                    "file": "\(file.path)", "generation": "\(file.generation)", "first_lsn": "\(file.firstLSN)", "expected": "\(appliedLSN + 1)",
-                ])
-                damaged = true
-                break
+        let outcome = try plan.replay(io: directory.io, apply: { lsn, ops in
+            try stateLock.write { try state.applyReplayed(ops, dimension: dimension) }
+            replayedBytes += UInt64(ops.reduce(0) { $0 + $1.approximateBytes })
+            let now = monotonicSeconds()
+            setStatus(.recovering(progress: min(0.99, Double(replayedBytes) / Double(totalBytes))))
+            if now - lastProgressLog > 2 {
+                lastProgressLog = now
+                let percent = Int(100 * Double(replayedBytes) / Double(totalBytes))
+                logger.info("replaying the log", metadata: ["progress": "\(percent)%", "lsn": "\(lsn)"])
             }
-            let result = try WALReader(path: file.path, io: directory.io).recover { lsn, ops in
-                guard lsn > appliedLSN else { return }
-                try stateLock.write { try applyReplayed(ops) }
-                appliedLSN = lsn
-                frames += ops.count
-                replayedBytes += UInt64(ops.reduce(0) { $0 + $1.approximateBytes })
-                let now = monotonicSeconds()
-                setStatus(.recovering(progress: min(0.99, Double(replayedBytes) / Double(totalBytes))))
-                if now - lastProgressLog > 2 {
-                    lastProgressLog = now
-                    let percent = Int(100 * Double(replayedBytes) / Double(totalBytes))
-                    logger.info("replaying the log", metadata: ["progress": "\(percent)%", "lsn": "\(lsn)"])
-                }
+        }, onRead: { read in
+            let result = read.result
+            guard result.stopReason != .endOfLog else { return }
+            metrics.walInvalidFrames.add([result.stopReason.rawValue])
+            let meta: Logger.Metadata = [
+                "file": "\(read.file.path)", "reason": "\(result.stopReason.rawValue)", "offset": "\(result.stopOffset)",
+                "bytes_ignored": "\(result.bytesAfterValidEnd)", "last_lsn": "\(result.lastLSN)",
+            ]
+            if result.isCorruption {
+                logger.error("the log is damaged: replay stopped at the last valid commit frame before the damage", metadata: meta)
+            } else {
+                logger.notice("the log ends in a torn or stale tail (the process died mid-write); ignored", metadata: meta)
             }
-            results.append((file, result))
-            if result.stopReason != .endOfLog {
-                metrics.walInvalidFrames.add([result.stopReason.rawValue])
-                let meta: Logger.Metadata = [
-                    "file": "\(file.path)", "reason": "\(result.stopReason.rawValue)", "offset": "\(result.stopOffset)",
-                    "bytes_ignored": "\(result.bytesAfterValidEnd)", "last_lsn": "\(result.lastLSN)",
-                ]
-                if result.isCorruption {
-                    logger.error("the log is damaged: replay stopped at the last valid commit frame before the damage", metadata: meta)
-                    damaged = true
-                } else {
-                    logger.notice("the log ends in a torn or stale tail (the process died mid-write); ignored", metadata: meta)
-                }
-            }
-            if i < files.count - 1 && result.isCorruption {
-                damaged = true
-                break
-            }
+        })
+        if let (file, expected) = outcome.gap {
+            metrics.walInvalidFrames.add(["lsn_gap"])
+            logger.error("log generation starts after a gap; not replaying it or anything later", metadata: [
+                "file": "\(file.path)", "generation": "\(file.generation)", "first_lsn": "\(file.firstLSN)", "expected": "\(expected)",
+            ])
         }
+        let appliedLSN = outcome.appliedLSN
+        let frames = outcome.appliedFrames
+        let results = outcome.replayed
         metrics.recoveryFramesReplayed.set(Double(frames))
         logger.info("replayed the log", metadata: ["frames": "\(frames)", "files": "\(results.count)", "last_lsn": "\(appliedLSN)"])
 
         // 3. Open the log for appending.
         guard config.walEnabled else {
             memoryLSN = appliedLSN
-            if frames > 0 || damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
+            if frames > 0 || outcome.damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
                 // No log from now on: persist what the log held, then drop it.
-                try writeRecoverySnapshot(seq: max(baseSeq, files.last?.generation ?? 0) + 1, lsn: appliedLSN)
+                try writeRecoverySnapshot(seq: plan.nextGeneration, lsn: appliedLSN)
             }
             for file in files { try? directory.io.unlink(file.path) }
             return
         }
-        if damaged {
+        switch outcome.continuation {
+        case .freshAfterDamage(let generation, let firstLSN):
             // Never append after damage: frames beyond it were not applied and must not be revived by a later
             // replay. Persist the recovered state as a new snapshot, keep the damaged files aside, start afresh.
-            // LSNs are never reused: the new log starts after the highest LSN any file holds.
-            var highest = appliedLSN
-            for file in files {
-                highest = max(highest, file.firstLSN &- 1)
-                if let seen = try? WALReader(path: file.path, io: directory.io).recover({ _, _ in }) {
-                    highest = max(highest, seen.lastLSN)
-                }
-            }
-            let generation = max(baseSeq, files.last?.generation ?? 0) + 1
-            try writeRecoverySnapshot(seq: generation, lsn: highest)
+            try writeRecoverySnapshot(seq: generation, lsn: firstLSN - 1)
             for file in files { directory.keepAside(file.path, logger: logger) }
-            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: highest + 1,
+            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: firstLSN,
                                        preallocationBytes: config.walPreallocationBytes,
                                        mapAppends: config.usesMappedWALAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
-            return
-        }
-        if let newest = results.last {
+        case .resume:
+            let newest = results[results.count - 1]
             let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes,
                                        mapAppends: config.usesMappedWALAppends, io: directory.io)
             let previous = results.dropLast().last
@@ -170,8 +150,8 @@ extension Engine {
                 pendingBytes: previous.map { $0.result.validEndOffset - UInt64(WALFormat.headerSize) } ?? 0,
                 pendingFrames: previous?.result.committedFrames ?? 0,
                 safeSeq: baseSeq)
-        } else {
-            let writer = try WALWriter(creating: directory.walPath(generation: baseSeq), checkpointSeq: baseSeq, firstLSN: appliedLSN + 1,
+        case .create(let generation, let firstLSN):
+            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: firstLSN,
                                        preallocationBytes: config.walPreallocationBytes,
                                        mapAppends: config.usesMappedWALAppends, io: directory.io)
             installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
@@ -196,28 +176,6 @@ extension Engine {
         directory.lastSnapshotSeq = seq
         directory.removeOlderThan(snapshot: seq, logger: logger)
         logger.notice("wrote a snapshot of the recovered state", metadata: ["seq": "\(seq)", "lsn": "\(lsn)"])
-    }
-
-    /// Applies one replayed transaction (the caller holds the state's write lock).
-    private func applyReplayed(_ ops: [WALOperation]) throws {
-        for op in ops {
-            switch op {
-            case .upsert(let id, let vector, let metadata):
-                guard vector.count == dimension else {
-                    throw EngineError.internalError("log frame for id \(id) has \(vector.count) dimensions, the store \(dimension)")
-                }
-                state.upsert(VectorRecord(id: id, vector: vector, metadata: metadata.isEmpty ? nil : try Metadata(json: metadata)))
-            case .delete(let id):
-                state.remove(id)
-            case .createMetadataIndex(let path, let code):
-                guard let type = MetadataIndexType(code: code) else {
-                    throw EngineError.internalError("log frame creates a metadata index of unknown type \(code)")
-                }
-                state.createMetadataIndex(FieldPath(path), type: type)
-            case .dropMetadataIndex(let path):
-                state.metadataIndexes.remove(FieldPath(path))
-            }
-        }
     }
 
     /// For a clean exit: stops the builder, makes acknowledged writes durable, writes a checkpoint (so the next start

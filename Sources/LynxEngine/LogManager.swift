@@ -38,6 +38,8 @@ final class LogManager: @unchecked Sendable {
     private let appended = Atomic<UInt64>(0)
 
     static func fileName(generation: UInt64) -> String { "wal-\(generation % 2).log" }
+    /// Both files, `wal-0.log` and `wal-1.log`.
+    static let fileNames = [fileName(generation: 0), fileName(generation: 1)]
 
     init(directory: String, io: FileIO, writer: WALWriter, previousGenerationBytes: UInt64, previousGenerationFrames: Int,
          safeSnapshotSeq: UInt64, truncateAbove: UInt64, preallocationBytes: UInt64, mapAppends: Bool) {

@@ -38,6 +38,22 @@ public final class DirectoryLock: @unchecked Sendable {
         return DirectoryLock(path: path, fd: fd)
     }
 
+    /// Whether a process holds `<dir>/LOCK` now, for tools that only read the directory: the holder's pid (0 when
+    /// it cannot be read), or nil when the lock is free or the file does not exist. Never creates the file; asks
+    /// for a shared lock without waiting and drops it at once, so a holder is never disturbed. (A lynxd whose own
+    /// `acquire` falls between those two calls, microseconds apart, would be refused once as "in use".)
+    public static func holder(dir: String) -> Int32? {
+        let fd = open(joinPath(dir, fileName), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            return errno == EWOULDBLOCK ? readPID(fd) : nil
+        }
+        _ = flock(fd, LOCK_UN)
+        return nil
+    }
+
     private static func readPID(_ fd: Int32) -> Int32 {
         var buf = [UInt8](repeating: 0, count: 32)
         let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }

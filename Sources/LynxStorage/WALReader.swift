@@ -124,6 +124,13 @@ public struct WALReader: Sendable {
     /// Frames after the last commit frame are never delivered. Throws only for I/O errors (and whatever
     /// `onTransaction` throws); damage is reported in the result.
     public func recover(_ onTransaction: (UInt64, [WALOperation]) throws -> Void) throws -> WALRecoveryResult {
+        try scan(onFrame: { _, _ in }, onTransaction)
+    }
+
+    /// The replay itself; `onFrame(offset, frame)` sees every valid frame as it is accepted, before its
+    /// transaction is known to commit (`WALReader.frames` builds on it).
+    func scan(onFrame: (UInt64, WALFrame) throws -> Void,
+              _ onTransaction: (UInt64, [WALOperation]) throws -> Void) throws -> WALRecoveryResult {
         let file = try io.open(path, mode: .readOnly)
         defer { try? io.close(file) }
         let size = try io.fileSize(file)
@@ -193,6 +200,7 @@ public struct WALReader: Sendable {
                 stop = r
                 break scan
             case .success(let frame):
+                try onFrame(offset, frame)
                 pending.append(frame.operation)
                 crc = frame.checksum
                 expectedLSN &+= 1
@@ -218,6 +226,19 @@ public struct WALReader: Sendable {
                                                            minLSN: result.lastLSN &+ 1)
         }
         return result
+    }
+
+    /// The file's header alone (nil with the reason when it is missing or invalid) and the file's size.
+    public func readHeader() throws -> (header: WALHeader?, error: String?, size: UInt64) {
+        let file = try io.open(path, mode: .readOnly)
+        defer { try? io.close(file) }
+        let size = try io.fileSize(file)
+        var bytes = [UInt8](repeating: 0, count: WALFormat.headerSize)
+        let n = try bytes.withUnsafeMutableBytes { try io.preadFully(file, into: $0, at: 0) }
+        switch WALHeader.decode(Array(bytes[0..<n])) {
+        case .success(let header): return (header, nil, size)
+        case .failure(let e): return (nil, size == 0 ? "file is empty" : e.reason, size)
+        }
     }
 
     /// Replays the whole log into memory. Convenient for small logs and tests; prefer `recover(_:)`.

@@ -21,6 +21,9 @@ struct LynxdOptions: ParsableCommand {
               lynxd                                   # 127.0.0.1:7311, ./lynx-data, 384-d, l2, hnsw
               lynxd --dimension 768 --metric cosine --data-dir /var/lib/lynx
               LYNX_HOST=0.0.0.0 LYNX_PORT=8080 lynxd
+            Operator tools (read only; each has its own --help):
+              lynxd check --data-dir D [--json]       # verify a data directory, print what recovery would do
+              lynxd dump-wal --data-dir D [--collection NAME] [--from-lsn N] [--json]   # print every log frame
             """)
 
     @Option(help: "Address to listen on, IPv4 or IPv6 (env LYNX_HOST; default 127.0.0.1).")

@@ -23,26 +23,44 @@ struct CollectionFiles {
     static let creatingPrefix = ".creating-"
     static let deletingPrefix = ".deleting-"
 
+    /// An entry of the collections folder.
+    enum Entry: Equatable {
+        case collection(CollectionName)
+        /// What an unfinished creation or deletion left (`.creating-…`, `.deleting-…`): removed at the next start.
+        case unfinished(String)
+        /// Anything else: ignored.
+        case foreign(String)
+    }
+
+    /// The collections folder's entries, as they are (reads only), in name order.
+    func entries() throws -> [Entry] {
+        guard io.fileExists(folder) else { return [] }
+        return try io.listDirectory(folder).sorted().map { entry in
+            if entry.hasPrefix(Self.creatingPrefix) || entry.hasPrefix(Self.deletingPrefix) { return .unfinished(entry) }
+            if let name = CollectionName(entry), name != .default, io.isDirectory(joinPath(folder, entry)) { return .collection(name) }
+            return .foreign(entry)
+        }
+    }
+
     /// The collections present (the default one excluded: it lives in the root). Removes what unfinished
     /// creations and deletions left, and reports what else it found and ignored.
     func openCatalog(logger: Logger) throws -> [CollectionName] {
-        guard io.fileExists(folder) else { return [] }
         var names: [CollectionName] = []
         var removed = false
-        for entry in try io.listDirectory(folder) {
-            let path = joinPath(folder, entry)
-            if entry.hasPrefix(Self.creatingPrefix) || entry.hasPrefix(Self.deletingPrefix) {
-                try io.removeTree(path)
+        for entry in try entries() {
+            switch entry {
+            case .unfinished(let entry):
+                try io.removeTree(joinPath(folder, entry))
                 removed = true
                 logger.notice("removed an unfinished collection creation or deletion", metadata: ["entry": "\(entry)"])
-            } else if let name = CollectionName(entry), name != .default, io.isDirectory(path) {
+            case .collection(let name):
                 names.append(name)
-            } else {
+            case .foreign(let entry):
                 logger.warning("ignoring an entry of the collections folder that is not a collection", metadata: ["entry": "\(entry)"])
             }
         }
         if removed { try io.fsyncDirectory(folder) }
-        return names.sorted()
+        return names
     }
 
     /// Runs `prepare` on a fresh staging folder, then moves it into place as `name`, durably.
