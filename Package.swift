@@ -41,11 +41,14 @@ let package = Package(
             name: "LynxEngine",
             dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "LynxHTTP", dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex"]),
+        .target(
+            name: "LynxHTTP",
+            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine",
+                "LynxHTTP", "LynxEngine", "LynxJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

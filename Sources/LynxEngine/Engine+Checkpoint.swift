@@ -13,6 +13,7 @@ extension Engine {
             let started = monotonicSeconds()
             do {
                 let report = try runCheckpoint(started: started)
+                noteWriteStored()
                 metrics.checkpoints.add(["success"])
                 metrics.checkpointDuration.observe(report.durationSeconds)
                 logger.info("checkpoint done", metadata: [

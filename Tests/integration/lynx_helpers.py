@@ -38,6 +38,8 @@ CONTRACT_FLAGS = [
     "--wal", "--hnsw-seed", "--ivf-spill",
     "--index-threads", "--index-max-pending", "--index-pending-wait", "--shutdown-checkpoint-timeout",
     "--max-collections", "--max-metadata-bytes",
+    "--api-key", "--api-key-file", "--read-only-api-key", "--read-only-api-key-file",  # access control (issue 13 item 1)
+    "--auth-metrics", "--allow-unauthenticated", "--min-free-disk-bytes", "--log-format",  # probes, logs (issue 13 items 1, 5, 6)
 ]
 
 LISTENING_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")
