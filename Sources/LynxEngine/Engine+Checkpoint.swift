@@ -20,6 +20,7 @@ extension Engine {
             let report: CheckpointReport
             do {
                 report = try runCheckpoint(started: started)
+                noteWriteStored()
                 metrics.checkpoints.add(["success"])
                 metrics.checkpointDuration.observe(report.durationSeconds)
                 logger.info("checkpoint done", metadata: [

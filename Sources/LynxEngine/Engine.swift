@@ -38,6 +38,8 @@ public final class Engine: @unchecked Sendable {
     let statusBox = PlainMutex<EngineStatus>(.recovering(progress: 0))
     /// LSNs handed out when there is no log (`walEnabled == false`).
     var memoryLSN: UInt64 = 0
+    /// Free bytes seen when the last log append or checkpoint ran out of space (`Engine+DiskSpace.swift`).
+    let diskFullMark = Atomic<UInt64>(Engine.noDiskFullMark)
 
     let directory: DataDirectory
     /// The store's backups (`backups/` in its folder).
@@ -243,6 +245,7 @@ public final class Engine: @unchecked Sendable {
         do {
             let before = log.bytesWritten
             let lsn = try log.append(ops)
+            noteWriteStored()
             metrics.walBytesWritten.add(UInt64(log.bytesWritten - before))
             checkpointer?.noteAppend()
             return lsn
@@ -255,6 +258,7 @@ public final class Engine: @unchecked Sendable {
         logger.error("write-ahead log append failed", metadata: ["error": "\(error)"])
         switch error {
         case .noSpace:
+            noteDiskFull()
             metrics.appendErrors.add(["no_space"])
             return .noSpace("the write-ahead log is out of space: \(error.summary)")
         case .syncFailed:
@@ -271,6 +275,7 @@ public final class Engine: @unchecked Sendable {
     func mapCheckpointError(_ error: StorageError) -> EngineError {
         switch error {
         case .noSpace:
+            noteDiskFull()
             return .noSpace("the checkpoint could not be written: \(error.summary); the log still holds every write")
         case .syncFailed:
             failStop("fsync failed during a checkpoint: \(error.summary)")

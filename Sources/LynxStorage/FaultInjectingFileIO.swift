@@ -12,6 +12,7 @@ import Glibc
 /// - `shortWrite(keep:)`: pwrite writes only the first `keep` bytes to the wrapped file and reports that
 ///   count; the next pwrite then fails with ENOSPC — what a disk that fills up mid-write does.
 /// - `fail(.fdatasync, errno: EIO)` etc.: any other operation fails with the given errno.
+/// - `availableBytesOverride`: the free space `availableBytes(at:)` reports.
 /// - `pathContaining:` narrows a fault to calls on paths containing that text; other calls neither fire nor
 ///   count towards its `after`.
 ///
@@ -39,6 +40,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     private var armed: [Operation: [Armed]] = [:]
     private var counts: [Operation: Int] = [:]
     private var failNextWriteWithENOSPC = false
+    private var freeBytes: UInt64?
 
     public init(wrapping base: FileIO = SystemFileIO()) { self.base = base }
 
@@ -226,4 +228,12 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
 
     public func fileExists(_ path: String) -> Bool { base.fileExists(path) }
     public func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+
+    /// What `availableBytes(at:)` answers instead of the wrapped `FileIO` (nil: its answer).
+    public var availableBytesOverride: UInt64? {
+        get { lock.lock(); defer { lock.unlock() }; return freeBytes }
+        set { lock.lock(); freeBytes = newValue; lock.unlock() }
+    }
+
+    public func availableBytes(at path: String) -> UInt64? { availableBytesOverride ?? base.availableBytes(at: path) }
 }

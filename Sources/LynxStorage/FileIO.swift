@@ -75,6 +75,9 @@ public protocol FileIO: Sendable {
     func fileExists(_ path: String) -> Bool
     /// True when `path` names a directory (symbolic links are not followed).
     func isDirectory(_ path: String) -> Bool
+    /// Bytes an unprivileged process may still write on the filesystem holding `path` (`statvfs`'s
+    /// `f_bavail × f_frsize`); nil when it cannot be asked. Quotas are not seen here: they show up as EDQUOT.
+    func availableBytes(at path: String) -> UInt64?
 }
 
 extension FileIO {
@@ -309,5 +312,11 @@ public struct SystemFileIO: FileIO {
     public func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func availableBytes(at path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue
     }
 }

@@ -99,6 +99,24 @@ struct LynxdOptions: ParsableCommand {
     var keepBackups: Int?
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error | critical (env LYNX_LOG_LEVEL; default info).")
     var logLevel: String?
+
+    // Access control, probes, log format (issue 13; LynxdOptions+Access.swift resolves them).
+    @Option(name: .customLong("api-key"), help: "Key every request must present (Authorization: Bearer KEY or api-key: KEY); prefer --api-key-file, which keeps it out of ps (env LYNX_API_KEY; default none).")
+    var apiKey: String?
+    @Option(name: .customLong("api-key-file"), help: "File whose first line (trimmed) is the API key (env LYNX_API_KEY_FILE).")
+    var apiKeyFile: String?
+    @Option(name: .customLong("read-only-api-key"), help: "Key that allows reads only; writes with it get 403. Needs --api-key (env LYNX_READ_ONLY_API_KEY).")
+    var readOnlyAPIKey: String?
+    @Option(name: .customLong("read-only-api-key-file"), help: "File whose first line (trimmed) is the read-only key (env LYNX_READ_ONLY_API_KEY_FILE).")
+    var readOnlyAPIKeyFile: String?
+    @Flag(name: .customLong("auth-metrics"), help: "Require a key for /health, /health/ready and /metrics too; /health/live stays open (env LYNX_AUTH_METRICS=true).")
+    var authMetrics = false
+    @Flag(name: .customLong("allow-unauthenticated"), help: "Allow listening on a non-loopback address without an API key (env LYNX_ALLOW_UNAUTHENTICATED=true).")
+    var allowUnauthenticated = false
+    @Option(name: .customLong("min-free-disk-bytes"), help: "Below this many free bytes on the data directory's filesystem /health/ready answers 503 disk-full; 0 turns the check off (env LYNX_MIN_FREE_DISK_BYTES; default 67108864).")
+    var minFreeDiskBytes: UInt64?
+    @Option(name: .customLong("log-format"), help: "text | json: one JSON object per line (env LYNX_LOG_FORMAT; default text).")
+    var logFormat: String?
 }
 
 /// A configuration mistake: reported as one line, exit status 2.
@@ -113,6 +131,10 @@ struct LynxdSettings {
     var maxMetadataBytes = 65_536
     var engine = EngineConfig()
     var logLevel = "info"
+    var logFormat = LogFormat.text
+    var access = AccessPolicy.open
+    var allowUnauthenticated = false
+    var minFreeDiskBytes = LynxAPI.defaultMinFreeDiskBytes
 }
 
 extension LynxdOptions {
@@ -206,6 +228,8 @@ extension LynxdOptions {
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s.logLevel) else {
             throw ConfigError(description: "--log-level '\(s.logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
+        s.logFormat = try choice(logFormat, "LYNX_LOG_FORMAT", "log-format", LogFormat.self) ?? .text
+        try resolveAccess(into: &s, environment: env)
         return s
     }
 }

@@ -42,8 +42,9 @@ func run() {
     }
 
     let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-    LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level) }
+    LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: settings.logFormat) }
     let logger = Logger(label: "lynxd")
+    logger.info("configuration", metadata: settings.logMetadata)
 
     // The process's background threads, shared by every collection's engine.
     // Two commit threads: collections fdatasync their logs independently, two at a time.
@@ -65,7 +66,7 @@ func run() {
     let engine = database.defaultEngine
 
     let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, maxMetadataBytes: settings.maxMetadataBytes,
-                      version: lynxVersion)
+                      version: lynxVersion, access: settings.access, minFreeDiskBytes: settings.minFreeDiskBytes)
     let server = MicroHTTPDServer(config: settings.server, handler: api, logger: Logger(label: "lynx.http"))
     do {
         try server.start()

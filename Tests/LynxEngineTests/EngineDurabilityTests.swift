@@ -97,6 +97,35 @@ final class EngineDurabilityTests: XCTestCase {
         try assertRestartRecovers(expected)
     }
 
+    // What /health/ready reports as disk-full: set by a write that ran out of space, cleared by a write that
+    // succeeds or once the free space has grown past what it was at the failure.
+    func testNoSpaceMarksTheDiskFullUntilSpaceReturnsOrAWriteSucceeds() throws {
+        let io = FaultInjectingFileIO()
+        io.availableBytesOverride = 1_000
+        let engine = try open(io) { $0.walMapAppends = false }
+        defer { engine.close(checkpoint: false) }
+        XCTAssertEqual(engine.availableDiskBytes, 1_000)
+        XCTAssertFalse(engine.lastWriteFoundDiskFull)
+        io.failWrites(errno: ENOSPC)
+        XCTAssertThrowsError(try engine.upsert([record(1, 1)]))
+        XCTAssertTrue(engine.lastWriteFoundDiskFull)
+        io.availableBytesOverride = 900
+        XCTAssertTrue(engine.lastWriteFoundDiskFull, "less space than at the failure")
+        io.availableBytesOverride = 1_001
+        XCTAssertFalse(engine.lastWriteFoundDiskFull, "space was freed")
+        io.availableBytesOverride = 1_000
+        XCTAssertTrue(engine.lastWriteFoundDiskFull, "the mark stays until a write succeeds")
+        _ = try engine.upsert([record(2, 2)])
+        XCTAssertFalse(engine.lastWriteFoundDiskFull, "a write went through")
+        // A checkpoint that runs out of space marks it too; one that succeeds clears it.
+        io.failWrites(errno: ENOSPC)
+        XCTAssertThrowsError(try engine.checkpoint())
+        XCTAssertTrue(engine.lastWriteFoundDiskFull)
+        try engine.checkpoint()
+        XCTAssertFalse(engine.lastWriteFoundDiskFull)
+        XCTAssertEqual(engine.status, .ready)
+    }
+
     func testShortWriteIsNeverCountedAndIsOverwritten() throws {
         let io = FaultInjectingFileIO()
         var expected: [UInt64: VectorRecord] = [:]

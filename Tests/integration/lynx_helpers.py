@@ -41,6 +41,8 @@ CONTRACT_FLAGS = [
     # server limits and TLS (issue 13, part A)
     "--max-connections-per-ip", "--request-timeout", "--max-body-memory", "--tls-cert", "--tls-key",
     "--keep-backups",  # issue 13 item 8: online backup
+    "--api-key", "--api-key-file", "--read-only-api-key", "--read-only-api-key-file",  # access control (issue 13 item 1)
+    "--auth-metrics", "--allow-unauthenticated", "--min-free-disk-bytes", "--log-format",  # probes, logs (issue 13 items 1, 5, 6)
 ]
 
 LISTENING_RE = re.compile(r"listening on (https?)://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import os
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from crash_workload import metric
 from lynx_helpers import assert_problem, f32
+from tmpfs_mount import tmpfs as mounted_tmpfs
 
 pytestmark = [pytest.mark.live]
 
@@ -35,24 +35,9 @@ def bits(v):
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs (disk-full test)")
-    mnt = tmp_path / "tmpfs"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
     holder = {"servers": []}
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs", TMPFS_SIZE, holder["servers"]) as mnt:
         yield mnt, holder
-    finally:
-        for srv in holder["servers"]:
-            if srv.running():
-                srv.kill()
-        r = subprocess.run(["umount", str(mnt)], capture_output=True, text=True)
-        if r.returncode != 0:
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def write_batch(srv, ids, version):

@@ -70,7 +70,7 @@ def test_dockerfile_structure():
     assert "LYNX_HOST=0.0.0.0" in env and "LYNX_DATA_DIR=/data" in env
     assert ("EXPOSE", "7311") in ins
     hc = [r for k, r in ins if k == "HEALTHCHECK"]
-    assert hc and "/health" in hc[0]
+    assert hc and "GET /health/ready " in hc[0]
     assert ("ENTRYPOINT", '["lynxd"]') in ins
 
 
@@ -79,15 +79,20 @@ def _healthcheck_cmd() -> list[str]:
     return json.loads(hc[hc.index("CMD") + 3:].strip())
 
 
-@pytest.mark.parametrize("status,healthy", [(200, True), (503, False)])
-def test_healthcheck_probe_works(status, healthy):
-    """Run the image's HEALTHCHECK command against a local stand-in for /health."""
+@pytest.mark.parametrize("status,healthy,key_from", [(200, True, None), (503, False, None), (200, True, "env"),
+                                                     (200, True, "file"), (503, False, "file")])
+def test_healthcheck_probe_works(status, healthy, key_from, tmp_path):
+    """Run the image's HEALTHCHECK command against a local stand-in for /health/ready: healthy only on 200, and it
+    sends the API key of LYNX_API_KEY or LYNX_API_KEY_FILE (first line), so it also works with --auth-metrics."""
     if shutil.which("bash") is None:
         pytest.skip("bash not available")
+    key = "probe-key-42"
+    seen = []
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            code = status if self.path == "/health" else 404
+            seen.append((self.path, self.headers.get("Authorization")))
+            code = status if self.path == "/health/ready" else 404
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -100,9 +105,16 @@ def test_healthcheck_probe_works(status, healthy):
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     try:
-        env = dict(os.environ, LYNX_PORT=str(httpd.server_address[1]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LYNX_")}
+        env["LYNX_PORT"] = str(httpd.server_address[1])
+        if key_from == "env":
+            env["LYNX_API_KEY"] = key
+        elif key_from == "file":
+            (tmp_path / "key").write_text(f"{key}\r\nnot this line\n")
+            env["LYNX_API_KEY_FILE"] = str(tmp_path / "key")
         p = subprocess.run(_healthcheck_cmd(), env=env, capture_output=True, timeout=15)
         assert (p.returncode == 0) == healthy, (p.returncode, p.stderr)
+        assert seen == [("/health/ready", f"Bearer {key}" if key_from else None)], seen
     finally:
         httpd.shutdown()
 
@@ -127,6 +139,21 @@ def test_compose_services():
     named = [str(v).split(":")[0] for s in services.values() for v in s.get("volumes", [])
              if not str(v).startswith((".", "/"))]
     assert set(named) <= set(compose.get("volumes") or {}), named
+
+
+def test_compose_gives_lynxd_a_key_from_a_file_and_waits_for_ready():
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    lynxd = compose["services"]["lynxd"]
+    env = lynxd["environment"]
+    assert "LYNX_API_KEY" not in env, "the key would show in docker inspect"
+    secret = lynxd["secrets"][0]
+    assert env["LYNX_API_KEY_FILE"] == f"/run/secrets/{secret}"
+    host_file = compose["secrets"][secret]["file"]
+    assert host_file == "./lynx-api-key"
+    for ignore in (".gitignore", ".dockerignore"):
+        lines = (REPO / ignore).read_text().splitlines()
+        assert "docker/lynx-api-key" in lines, f"{ignore} lets the key file in"
+    assert compose["services"]["prometheus"]["depends_on"]["lynxd"]["condition"] == "service_healthy"
 
 
 def test_prometheus_scrapes_lynxd_every_5s():

@@ -21,7 +21,7 @@ STORE_ROUTES = {
     ("/snapshots", "post"), ("/snapshots", "get"), ("/snapshots/{name}", "get"), ("/snapshots/{name}", "delete"),
 }
 CONTRACT_ROUTES = STORE_ROUTES | {("/collections/{collection}" + p, m) for p, m in STORE_ROUTES} | {
-    ("/health", "get"), ("/metrics", "get"),
+    ("/health", "get"), ("/metrics", "get"), ("/health/live", "get"), ("/health/ready", "get"),
     ("/collections", "get"), ("/collections/{collection}", "put"), ("/collections/{collection}", "get"),
     ("/collections/{collection}", "delete"),
 }
@@ -193,6 +193,9 @@ def _sweep(srv):
     out.append(s.delete("/snapshots/sweep"))
     out.append(s.get("/stats"))
     out.append(s.get("/health"))
+    out.append(s.get("/health/live"))
+    out.append(s.get("/health/ready"))
+    out.append(s.get("/health/ready?verbose=1"))
     out.append(s.get("/metrics"))
     out.append(s.get("/vectors?limit=2"))
     out.append(s.get(f"/vectors?after={U64_MAX}&include=metadata"))
@@ -323,6 +326,8 @@ def test_every_spec_route_answers(server):
     seen |= {("/snapshots", "post"), ("/collections/{collection}/snapshots", "post")}
     calls += [("/collections/{collection}" + t, m, books + p, b) for t, m, p, b in calls] + [
         ("/health", "GET", "/health", None),
+        ("/health/live", "GET", "/health/live", None),
+        ("/health/ready", "GET", "/health/ready", None),
         ("/metrics", "GET", "/metrics", None),
         ("/collections/{collection}", "PUT", books, {**cb, "dimension": 4}),
         ("/collections/{collection}", "GET", books, None),

@@ -2,6 +2,7 @@ import Dispatch
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import Logging
 
 /// The REST API: routes requests to the database's collections and renders answers. Thread-safe: called
 /// concurrently on the server's worker threads; all state lives in the database and the metrics.
@@ -19,12 +20,24 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     /// Largest metadata of one record, in bytes of compact JSON (`--max-metadata-bytes`).
     let maxMetadataBytes: Int
+    /// Who may call what (`AccessPolicy`), checked in `admit`.
+    let access: AccessPolicy
+    public static let defaultMinFreeDiskBytes: UInt64 = 64 << 20
+    /// Below this many free bytes on the data directory's filesystem `/health/ready` says `disk-full`.
+    let minFreeDiskBytes: UInt64
+    /// One debug line per finished request.
+    let requestLogger: Logger
 
-    public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes, version: String) {
+    public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes, version: String,
+                access: AccessPolicy = .open, minFreeDiskBytes: UInt64 = LynxAPI.defaultMinFreeDiskBytes,
+                requestLogger: Logger = Logger(label: "lynx.http")) {
         self.database = database
         self.decoder = RequestDecoder(maxBatch: maxBatch)
         self.maxMetadataBytes = maxMetadataBytes
         self.version = version
+        self.access = access
+        self.minFreeDiskBytes = minFreeDiskBytes
+        self.requestLogger = requestLogger
         router = Self.makeRouter()
         httpMetrics = HTTPMetrics(templates: router.routes.map(\.template))
     }
@@ -34,6 +47,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     private static func makeRouter() -> Router<Handler> {
         var r = Router<Handler>()
         r.add("/health", [("GET", health), ("HEAD", health)])
+        r.add("/health/live", [("GET", live), ("HEAD", live)])
+        r.add("/health/ready", [("GET", ready), ("HEAD", ready)])
         r.add("/metrics", [("GET", metrics), ("HEAD", metrics)])
         r.add("/collections", [("GET", listCollections), ("HEAD", listCollections)])
         r.add("/collections/{collection}", [("PUT", putCollection), ("GET", getCollection), ("HEAD", getCollection),
@@ -82,8 +97,20 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     public func refusal(_ refusal: ServerRefusal) -> HTTPResponse { Problem(refusal).response }
 
+    /// Refuses a request its key does not allow (`AccessPolicy`), before its body is read.
+    public func admit(_ head: RequestHead) -> HTTPResponse? {
+        guard access.keys != nil else { return nil }
+        let route = router.match(head.path)?.route
+        return access.refusal(method: head.method, template: route?.template, methods: route?.methods ?? [],
+                              header: head.header)?.response
+    }
+
     public func didRespond(route: String, method: String, status: Int, seconds: Double) {
         httpMetrics.record(route: route, method: method, status: status, seconds: seconds)
+        requestLogger.debug("request", metadata: [
+            "method": "\(method)", "route": "\(route)", "status": .stringConvertible(status),
+            "microseconds": .stringConvertible(Int((seconds * 1e6).rounded())),
+        ])
     }
 
     public func handle(_ request: HTTPRequest) -> HandlerResult {

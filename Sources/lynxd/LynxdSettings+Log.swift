@@ -1,0 +1,28 @@
+import Logging
+
+extension LynxdSettings {
+    /// Every setting of this run, keyed by its flag's name with `_` for `-`, for the start-up `configuration`
+    /// line. Keys are never written: `api_key` and `read_only_api_key` say `set` or `unset`. Settings fixed in
+    /// the manifest that were not asked for say `manifest` (the `listening` line gives the values in effect).
+    var logMetadata: Logger.Metadata {
+        let e = engine
+        func asked<T>(_ value: T?) -> Logger.MetadataValue { value.map { "\($0)" } ?? "manifest" }
+        return [
+            "host": "\(server.host)", "port": "\(server.port)", "data_dir": "\(e.dataDir)",
+            "dimension": asked(e.dimension), "metric": asked(e.metric?.rawValue), "index": asked(e.index?.rawValue),
+            "max_body_bytes": "\(server.maxBodyBytes)", "max_batch": "\(e.maxBatch)", "max_connections": "\(server.maxConnections)",
+            "connection_timeout": "\(server.connectionTimeoutSeconds)", "threads": "\(server.threads)",
+            "sync": "\(e.syncMode.rawValue)", "sync_interval": "\(e.syncIntervalSeconds)",
+            "checkpoint_wal_bytes": "\(e.checkpointWALBytes)", "checkpoint_interval": "\(e.checkpointIntervalSeconds)",
+            "hnsw_m": asked(e.hnswM), "hnsw_ef_construction": asked(e.hnswEfConstruction), "hnsw_ef_search": "\(e.hnswEfSearch)",
+            "ivf_clusters": asked(e.ivfClusters), "ivf_n_probe": "\(e.ivfNProbe)", "log_level": "\(logLevel)",
+            "wal": e.walEnabled ? "on" : "off", "hnsw_seed": e.hnswSeed.map { "\($0)" } ?? "random", "ivf_spill": asked(e.ivfSpill),
+            "index_threads": "\(e.indexThreads)", "index_max_pending": "\(e.indexMaxPending)",
+            "index_pending_wait": "\(e.indexPendingWaitSeconds)", "shutdown_checkpoint_timeout": "\(e.shutdownCheckpointSeconds)",
+            "max_collections": "\(maxCollections)", "max_metadata_bytes": "\(maxMetadataBytes)",
+            "auth_metrics": "\(access.protectsProbes)", "allow_unauthenticated": "\(allowUnauthenticated)",
+            "min_free_disk_bytes": "\(minFreeDiskBytes)", "log_format": "\(logFormat.rawValue)",
+            "api_key": access.keys == nil ? "unset" : "set", "read_only_api_key": access.keys?.hasReadOnlyKey == true ? "set" : "unset",
+        ]
+    }
+}
