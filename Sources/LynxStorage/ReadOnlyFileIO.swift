@@ -27,6 +27,7 @@ public struct ReadOnlyFileIO: FileIO {
     public func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
     public func fileExists(_ path: String) -> Bool { base.fileExists(path) }
     public func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    public func availableBytes(at path: String) -> UInt64? { base.availableBytes(at: path) }
 
     public func pwrite(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Int {
         throw refuse("pwrite", file.path)
@@ -42,6 +43,7 @@ public struct ReadOnlyFileIO: FileIO {
     public func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int) {}
     public func rename(_ from: String, to: String) throws { throw refuse("rename", from) }
     public func unlink(_ path: String) throws { throw refuse("unlink", path) }
+    public func link(_ existing: String, to: String) throws { throw refuse("link", existing) }
     public func fsyncDirectory(_ path: String) throws { throw refuse("fsync", path) }
     public func createDirectory(_ path: String) throws { throw refuse("mkdir", path) }
     public func removeDirectory(_ path: String) throws { throw refuse("rmdir", path) }

@@ -22,6 +22,10 @@ extension LynxdSettings {
             "max_collections": "\(maxCollections)", "max_metadata_bytes": "\(maxMetadataBytes)",
             "auth_metrics": "\(access.protectsProbes)", "allow_unauthenticated": "\(allowUnauthenticated)",
             "min_free_disk_bytes": "\(minFreeDiskBytes)", "log_format": "\(logFormat.rawValue)",
+            "max_connections_per_ip": "\(server.maxConnectionsPerIP)", "request_timeout": "\(server.requestTimeoutSeconds)",
+            "max_body_memory": "\(server.maxBodyMemory)", "keep_backups": "\(e.backupsKept)",
+            // TLS files: only whether they are in use (the key's path is the operator's business, not the log's).
+            "tls_cert": server.tls == nil ? "unset" : "set", "tls_key": server.tls == nil ? "unset" : "set",
             "api_key": access.keys == nil ? "unset" : "set", "read_only_api_key": access.keys?.hasReadOnlyKey == true ? "set" : "unset",
         ]
     }
