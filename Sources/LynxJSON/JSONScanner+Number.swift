@@ -358,7 +358,7 @@ extension JSONScanner {
         var exp10 = 0
         if k < n && p[k] == UInt8(ascii: ".") {
             k += 1
-            guard p[k] &- UInt8(ascii: "0") < 10 else { return nil }
+            guard k < n, p[k] &- UInt8(ascii: "0") < 10 else { return nil }
             while true {
                 // leadingDigits needs eight readable bytes; a literal that close to the end goes the slow way.
                 guard let (chunk, count) = leadingDigits(at: k), digits + count <= 19 else { return nil }
@@ -367,7 +367,8 @@ extension JSONScanner {
                 exp10 -= count
                 k += count
                 if count < 8 { break }
-                if p[k] &- UInt8(ascii: "0") >= 10 { break }
+                // Eight digits may end the input: never read p[n] (found by Fuzz/json).
+                if k == n || p[k] &- UInt8(ascii: "0") >= 10 { break }
             }
         }
         // An exponent, a digit (after a leading zero) or the end of input: not this shape.
