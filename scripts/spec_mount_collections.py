@@ -4,7 +4,8 @@
 Every store route (a root path in STORE_PATHS) is served on the default collection at the root and on each
 collection under `/collections/{collection}`. The spec states each operation once, at the root, with YAML
 anchors (`post: &upsertVectors`, `responses: &upsertVectorsResponses`); the twin merges them (`<<:`), names
-its own operationId and adds the `collection` parameter and the 404 for an unknown collection. Run it after
+its own operationId and adds the `collection` parameter, the 400 for a name that is not a collection name and the
+404 for an unknown collection. Run it after
 adding or renaming a store route; the test suite checks that every store route has its twin.
 
     python3 scripts/spec_mount_collections.py
@@ -69,6 +70,7 @@ def main() -> int:
                 "      tags: [collections]",
                 "      responses:",
                 f"        <<: *{op}Responses",
+                '        "400": {$ref: "#/components/responses/BadRequest"}',
                 '        "404": {$ref: "#/components/responses/NotFound"}',
             ]
         block.append("")

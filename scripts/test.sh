@@ -32,6 +32,12 @@ grep -E "Executed [0-9]+ tests" "$unit_log" | tail -n 1
 echo "== ThreadSanitizer: writers, searchers and the index builder at once; many engines on shared threads"
 scripts/tsan.sh 'EnginePendingTests|EngineServicesTests'
 
+# --- proof (issue 13): libFuzzer, a bounded slice (the fuzz build and 20 s per target). AddressSanitizer over every
+# unit test (scripts/asan.sh) is not run here: its debug build and the slower tests cost more than this budget.
+echo "== libFuzzer: JSON reader, WAL reader, snapshot decoder (scripts/fuzz.sh 20)"
+scripts/fuzz.sh 20
+# --- end of proof
+
 echo "== integration tests (real lynxd over HTTP)"
 export LYNXD="$PWD/.build/release/lynxd"
 export LYNX_REQUIRE_SERVER=1

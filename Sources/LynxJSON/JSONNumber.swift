@@ -3,6 +3,9 @@
 /// Integer literals (no fraction, no exponent) are parsed exactly, never through `Double`:
 /// `uint64` is set when the value is in `0...UInt64.max`, `int64` when it is in `Int64.min...Int64.max`.
 /// `-0` is the integer 0 (both `uint64` and `int64` are 0; `double` is `-0.0`).
+/// A literal with a fraction or an exponent whose value is a whole number (`1.0`, `1e3`, `2.50e1`) keeps that
+/// whole number exactly too, read from its digits: `wholeUInt64` and `wholeInt64` give it (JSON Schema calls such a
+/// number an integer), while `isInteger`, `uint64` and `int64` still describe how the literal was written.
 ///
 /// Equality is by numeric value: when both numbers carry an exact integer they compare exactly,
 /// otherwise they compare as `Double`s, so `1 == 1.0 == 1e0` and `0 == -0`.
@@ -20,6 +23,8 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     @usableFromInline static var integerFlag: UInt8 { 1 }
     @usableFromInline static var exactFlag: UInt8 { 2 }
     @usableFromInline static var negativeFlag: UInt8 { 4 }
+    /// Written with a fraction or exponent, but a whole number: `magnitude` holds it exactly.
+    @usableFromInline static var wholeFlag: UInt8 { 8 }
 
     @inlinable
     init(double: Double, nearestFloat: Float, magnitude: UInt64, flags: UInt8) {
@@ -73,7 +78,34 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     @inlinable
     public var int64: Int64? {
         guard flags & JSONNumber.exactFlag != 0 else { return nil }
-        if flags & JSONNumber.negativeFlag != 0 {
+        return JSONNumber.signed(magnitude, negative: flags & JSONNumber.negativeFlag != 0)
+    }
+
+    /// The value is a whole number, however it is written (`7`, `7.0`, `0.7e1`). Magnitudes of 2^64 and more
+    /// count as whole whatever their digits: no integer the API reads goes that far, so they are all out of range.
+    @inlinable
+    public var isWhole: Bool {
+        flags & (JSONNumber.integerFlag | JSONNumber.wholeFlag) != 0 || double.magnitude >= 0x1p64
+    }
+
+    /// The exact value when it is a whole number in `0...UInt64.max`, however it is written (`7`, `7.0`, `0.7e1`).
+    @inlinable
+    public var wholeUInt64: UInt64? {
+        guard flags & (JSONNumber.exactFlag | JSONNumber.wholeFlag) != 0 else { return nil }
+        if flags & JSONNumber.negativeFlag != 0 && magnitude != 0 { return nil }
+        return magnitude
+    }
+
+    /// The exact value when it is a whole number in `Int64.min...Int64.max`, however it is written.
+    @inlinable
+    public var wholeInt64: Int64? {
+        guard flags & (JSONNumber.exactFlag | JSONNumber.wholeFlag) != 0 else { return nil }
+        return JSONNumber.signed(magnitude, negative: flags & JSONNumber.negativeFlag != 0)
+    }
+
+    @inlinable
+    static func signed(_ magnitude: UInt64, negative: Bool) -> Int64? {
+        if negative {
             guard magnitude <= UInt64(1) << 63 else { return nil }
             return Int64(bitPattern: 0 &- magnitude)
         }

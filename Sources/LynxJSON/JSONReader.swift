@@ -19,15 +19,20 @@ public struct JSONReader {
     public static func read<T>(_ bytes: [UInt8], maxDepth: Int = 64,
                                _ body: (inout JSONReader) throws(JSONParseError) -> T) throws(JSONParseError) -> T {
         let result = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONParseError) -> T in
-                guard let base = buffer.baseAddress, buffer.count > 0 else {
-                    throw JSONParseError(offset: 0, message: "empty input")
-                }
-                var reader = JSONReader(scanner: JSONScanner(base: base, count: buffer.count, maxDepth: maxDepth))
-                return try body(&reader)
-            }
+            Result { () throws(JSONParseError) -> T in try read(buffer, maxDepth: maxDepth, body) }
         }
         return try result.get()
+    }
+
+    /// Runs `body` with a reader positioned at the start of `buffer`, which must stay valid meanwhile. The reader
+    /// never reads outside it.
+    public static func read<T>(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int = 64,
+                               _ body: (inout JSONReader) throws(JSONParseError) -> T) throws(JSONParseError) -> T {
+        guard let base = buffer.baseAddress, buffer.count > 0 else {
+            throw JSONParseError(offset: 0, message: "empty input")
+        }
+        var reader = JSONReader(scanner: JSONScanner(base: base, count: buffer.count, maxDepth: maxDepth))
+        return try body(&reader)
     }
 
     /// Enters an object: true after consuming its '{', false (nothing consumed) when the next value is not one.

@@ -86,9 +86,65 @@ extension JSONScanner {
                     flags |= JSONNumber.exactFlag
                 }
             }
+        } else if value.rounded(.towardZero) == value && value.magnitude <= 0x1p64, let whole = wholeMagnitude(literal) {
+            // Only literals whose nearest Double is whole are read again, so vector components rarely pay for it.
+            magnitude = whole
+            flags |= JSONNumber.wholeFlag
         }
         return JSONNumber(double: value, nearestFloat: floatValue(literal, nearestDouble: value),
                           magnitude: magnitude, flags: flags)
+    }
+
+    /// The exact value of a literal with a fraction or exponent when it is a whole number below 2^64, from its
+    /// digits (never through `Double`): the digits left of the decimal point once the exponent has moved it form
+    /// the number, and every digit right of it must be 0. The literal's grammar is already checked.
+    func wholeMagnitude(_ literal: NumberLiteral) -> UInt64? {
+        var k = literal.start
+        if p[k] == UInt8(ascii: "-") { k += 1 }
+        let intStart = k
+        while k < literal.end && p[k] &- UInt8(ascii: "0") < 10 { k += 1 }
+        let intEnd = k
+        var fracStart = k, fracEnd = k
+        if k < literal.end && p[k] == UInt8(ascii: ".") {
+            k += 1
+            fracStart = k
+            while k < literal.end && p[k] &- UInt8(ascii: "0") < 10 { k += 1 }
+            fracEnd = k
+        }
+        var exponent = 0
+        if k < literal.end {  // 'e' or 'E'
+            k += 1
+            let negative = p[k] == UInt8(ascii: "-")
+            if p[k] == UInt8(ascii: "-") || p[k] == UInt8(ascii: "+") { k += 1 }
+            while k < literal.end {
+                if exponent < 1_000_000 { exponent = exponent * 10 + Int(p[k] &- UInt8(ascii: "0")) }
+                k += 1
+            }
+            if negative { exponent = -exponent }
+        }
+        let digitCount = (intEnd - intStart) + (fracEnd - fracStart)
+        let point = (intEnd - intStart) + exponent  // digits left of the decimal point
+        var value: UInt64 = 0
+        for index in 0..<digitCount {
+            let at = index < intEnd - intStart ? intStart + index : fracStart + index - (intEnd - intStart)
+            let digit = UInt64(p[at] &- UInt8(ascii: "0"))
+            if index < point {
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(digit)
+                if o1 || o2 { return nil }
+                value = sum
+            } else if digit != 0 {
+                return nil
+            }
+        }
+        if value != 0 && point > digitCount {
+            for _ in digitCount..<point {
+                let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+                if overflow { return nil }
+                value = times10
+            }
+        }
+        return value
     }
 
     /// Checks the grammar of the number at `i` and collects its digits; leaves `i` after it.
@@ -302,7 +358,7 @@ extension JSONScanner {
         var exp10 = 0
         if k < n && p[k] == UInt8(ascii: ".") {
             k += 1
-            guard p[k] &- UInt8(ascii: "0") < 10 else { return nil }
+            guard k < n, p[k] &- UInt8(ascii: "0") < 10 else { return nil }
             while true {
                 // leadingDigits needs eight readable bytes; a literal that close to the end goes the slow way.
                 guard let (chunk, count) = leadingDigits(at: k), digits + count <= 19 else { return nil }
@@ -311,7 +367,8 @@ extension JSONScanner {
                 exp10 -= count
                 k += count
                 if count < 8 { break }
-                if p[k] &- UInt8(ascii: "0") >= 10 { break }
+                // Eight digits may end the input: never read p[n] (found by Fuzz/json).
+                if k == n || p[k] &- UInt8(ascii: "0") >= 10 { break }
             }
         }
         // An exponent, a digit (after a leading zero) or the end of input: not this shape.

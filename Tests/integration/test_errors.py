@@ -129,8 +129,13 @@ WRONG_SHAPE = {
     "batch-unknown-field-in-record": {"vectors": [GOOD, {"id": 101, "vector": [1, 2, 3, 4], "x": 1}]},
     "batch-overflow-in-third": {"vectors": [GOOD, {"id": 101, "vector": [1, 2, 3, 4]},
                                             {"id": 102, "vector": [1, 2, 3, 1e39]}]},
+}
+
+# Two records of one batch with the same id: the shape is the schema's, so 422 duplicate-id (issue 13, schemathesis).
+DUPLICATE_IDS = {
     "batch-duplicate-ids": {"vectors": [GOOD, {"id": 101, "vector": [1, 2, 3, 4]}, {"id": 100, "vector": [4, 3, 2, 1]}]},
     "batch-duplicate-existing-ids": {"vectors": [{"id": 1, "vector": [4, 4, 4, 4]}, {"id": 1, "vector": [5, 5, 5, 5]}]},
+    "batch-duplicate-written-two-ways": {"vectors": [{"id": 7, "vector": [4, 4, 4, 4]}, {"id": 7.0, "vector": [5, 5, 5, 5]}]},
 }
 
 
@@ -139,6 +144,13 @@ def test_upsert_invalid_request(seeded, name):
     before = state_snapshot(seeded, PROBE_IDS)
     r = seeded.post_raw("/vectors", json.dumps(WRONG_SHAPE[name]))
     _check_rejected(seeded, r, 400, "invalid-request", before)
+
+
+@pytest.mark.parametrize("name", sorted(DUPLICATE_IDS))
+def test_upsert_duplicate_ids_in_a_batch(seeded, name):
+    before = state_snapshot(seeded, PROBE_IDS + [7])
+    r = seeded.post_raw("/vectors", json.dumps(DUPLICATE_IDS[name]))
+    _check_rejected(seeded, r, 422, "duplicate-id", before)
 
 
 def test_detail_names_the_offending_field(seeded):

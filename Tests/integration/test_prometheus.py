@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,12 +24,14 @@ def prometheus(tmp_path):
         pytest.skip("prometheus is not installed (scripts/install-deps.sh --test installs it)")
     procs = []
 
-    def start(target: str):
+    def start(target: str, rule_files: list[Path] = ()):
         port = free_port()
         cfg = tmp_path / "prometheus.yml"
+        rules = "".join(f"  - {p}\n" for p in rule_files)
         cfg.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: lynx\n    metrics_path: /metrics\n"
+            + (f"rule_files:\n{rules}" if rules else "")
+            + "scrape_configs:\n  - job_name: lynx\n    metrics_path: /metrics\n"
             f"    static_configs:\n      - targets: ['{target}']\n")
         log = open(tmp_path / "prometheus.log", "wb")
         proc = subprocess.Popen(
@@ -106,3 +109,29 @@ def test_prometheus_scrapes_lynx_metrics(start_server, prometheus):
     wait_query(base, "lynx_wal_checkpoint_lag_bytes", lambda res: len(res) == 1 and float(res[0]["value"][1]) == 0, log=log)
     ck = wait_query(base, 'lynx_checkpoints_total{result="success"}', lambda res: len(res) == 1 and float(res[0]["value"][1]) >= 1, log=log)
     assert ck
+
+
+ALERTS = Path(__file__).resolve().parents[2] / "docker" / "alerts.yml"
+
+
+@pytest.mark.slow
+def test_prometheus_loads_the_alert_rules(start_server, prometheus):
+    """The compose Prometheus's rules (docker/alerts.yml) load without error in a real Prometheus, evaluate against
+    a real lynxd's series (the disk metrics they need are scraped), and none fires on a healthy store."""
+    srv = start_server(dimension=4)
+    base, log = prometheus(f"127.0.0.1:{srv.port}", rule_files=[ALERTS])
+    disk = wait_query(base, "lynx_disk_available_bytes / lynx_disk_size_bytes", lambda res: len(res) == 1, log=log)
+    assert 0 < float(disk[0]["value"][1]) <= 1, disk
+    r = requests.get(f"{base}/api/v1/rules", timeout=5)
+    r.raise_for_status()
+    groups = r.json()["data"]["groups"]
+    names = {rule["name"] for g in groups for rule in g["rules"]}
+    assert {"LynxDown", "LynxCollectionNotReady", "LynxFsyncErrors", "LynxCheckpointLagHigh", "LynxDiskNearlyFull",
+            "LynxDiskFull"} <= names, names
+
+    def evaluated(_):
+        rules = [rule for g in requests.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"] for rule in g["rules"]]
+        return all(rule.get("health") == "ok" and rule.get("lastEvaluation", "").startswith("2") for rule in rules)
+    wait_query(base, "up", evaluated, log=log)
+    firing = query(base, 'ALERTS{alertstate="firing"}')
+    assert [a for a in firing if a["metric"]["alertname"] not in ("LynxDiskNearlyFull", "LynxDiskFull")] == [], firing

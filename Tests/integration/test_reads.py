@@ -275,6 +275,10 @@ MALFORMED = [
     ("GET", "/vectors?after=18446744073709551616", None, 400, "after"),
     ("GET", "/vectors?after=%201", None, 400, "after"),
     ("GET", "/vectors?after=1&after=2", None, 400, "after"),
+    # One spelling per value, as for path ids (issue 13: the spec's pattern for these parameters).
+    ("GET", "/vectors?after=01", None, 400, "after"),
+    ("GET", "/vectors?limit=05", None, 400, "limit"),
+    ("GET", "/vectors?limit=00", None, 400, "limit"),
     ("GET", "/vectors?cursor=1", None, 400, "cursor"),
     ("GET", "/vectors?include=vectors", None, 400, "include"),
     ("GET", "/vectors?include=vector,", None, 400, "include"),

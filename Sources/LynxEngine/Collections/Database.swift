@@ -57,6 +57,11 @@ public final class Database: @unchecked Sendable {
     }
 
     /// The collection's engine; nil when there is no such collection.
+    /// Space on the filesystem of the data directory (nil when it cannot be read). Any thread.
+    public func diskSpace() -> (availableBytes: UInt64, totalBytes: UInt64)? {
+        DiskSpace.of(baseConfig.dataDir).map { ($0.availableBytes, $0.totalBytes) }
+    }
+
     public func engine(_ name: CollectionName) -> Engine? {
         enginesLock.read { engines[name] }
     }

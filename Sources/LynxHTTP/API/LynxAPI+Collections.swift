@@ -41,7 +41,8 @@ extension LynxAPI {
     }
 
     static func metrics(_ api: LynxAPI, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
-        .now(MetricsExposition.render(collections: api.database.collections, http: api.httpMetrics, version: api.version))
+        .now(MetricsExposition.render(collections: api.database.collections, disk: api.database.diskSpace(),
+                                      http: api.httpMetrics, version: api.version))
     }
 
     private static func collectionName(_ captures: PathCaptures) throws(Problem) -> CollectionName {

@@ -82,6 +82,11 @@ public struct Problem: Error, Sendable {
         return p
     }
 
+    /// Two records of one batch carry the same id: the body has the schema's shape, so 422, not 400.
+    public static func duplicateID(_ detail: String, field: String) -> Problem {
+        Problem(status: 422, slug: "duplicate-id", title: "Duplicate id", detail: detail, field: field)
+    }
+
     public static func outOfRange(_ detail: String, field: String? = nil) -> Problem {
         Problem(status: 422, slug: "out-of-range", title: "Value out of range", detail: detail, field: field)
     }

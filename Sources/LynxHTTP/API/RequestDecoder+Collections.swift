@@ -17,10 +17,10 @@ extension RequestDecoder {
         }
         func optionalInt(_ key: String) throws(Problem) -> Int? {
             guard let value = object[key] else { return nil }
-            guard case .number(let n) = value, n.isInteger else {
+            guard case .number(let n) = value, n.isWhole else {
                 throw Problem.invalidRequest("\(key): expected an integer, got \(value.typeName)", field: key)
             }
-            guard let v = n.int64, let i = Int(exactly: v) else {
+            guard let v = n.wholeInt64, let i = Int(exactly: v) else {
                 throw Problem.invalidRequest("\(key): \(n) is out of range", field: key)
             }
             return i

@@ -56,7 +56,7 @@ extension RequestDecoder {
         while let k = key {
             switch k {
             case "id":
-                guard id == nil, case .number(let n) = try r.value(), n.isInteger, let value = n.uint64 else { return nil }
+                guard id == nil, case .number(let n) = try r.value(), let value = n.wholeUInt64 else { return nil }
                 id = value
             case "vector":
                 guard vector == nil else { return nil }

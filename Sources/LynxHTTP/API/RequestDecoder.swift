@@ -110,7 +110,7 @@ struct RequestDecoder {
             for (i, item) in items.enumerated() {
                 let record = try Self.record(item, path: "vectors[\(i)]")
                 guard seen.insert(record.id).inserted else {
-                    throw Problem.invalidRequest("vectors[\(i)].id: id \(record.id) appears twice in this batch", field: "vectors[\(i)].id")
+                    throw Problem.duplicateID("vectors[\(i)].id: id \(record.id) appears twice in this batch", field: "vectors[\(i)].id")
                 }
                 records.append(record)
             }
@@ -154,7 +154,7 @@ struct RequestDecoder {
         guard case .number(let n) = value else {
             throw Problem.invalidRequest("\(field): expected an unsigned 64-bit integer, got \(value.typeName)", field: field)
         }
-        guard n.isInteger, let id = n.uint64 else {
+        guard let id = n.wholeUInt64 else {
             throw Problem.invalidRequest("\(field): \(n) is not an integer from 0 to 18446744073709551615", field: field)
         }
         return id
@@ -261,10 +261,10 @@ struct RequestDecoder {
     /// An integer parameter: 400 when it is not an integer, 422 when it is outside `range`.
     static func int(_ value: JSONValue?, field: String, default def: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
         guard let value else { return def }
-        guard case .number(let n) = value, n.isInteger else {
+        guard case .number(let n) = value, n.isWhole else {
             throw Problem.invalidRequest("\(field): expected an integer, got \(value)", field: field)
         }
-        guard let v = n.int64, v >= range.lowerBound, v <= range.upperBound else {
+        guard let v = n.wholeInt64, v >= range.lowerBound, v <= range.upperBound else {
             throw Problem.outOfRange("\(field): \(n) is outside \(range.lowerBound)...\(range.upperBound)", field: field)
         }
         return Int(v)

@@ -10,9 +10,15 @@ enum MetricsExposition {
         var log: LogReport
     }
 
-    static func render(collections: [(name: CollectionName, engine: Engine)], http: HTTPMetrics, version: String) -> HTTPResponse {
+    static func render(collections: [(name: CollectionName, engine: Engine)], disk: (availableBytes: UInt64, totalBytes: UInt64)?, http: HTTPMetrics,
+                       version: String) -> HTTPResponse {
         var out = PrometheusText()
         out.gauge("lynx_build_info", "Build information; the value is always 1.", [(["version"], [version], 1)])
+        if let disk {
+            out.gauge("lynx_disk_available_bytes", "Bytes still free for lynxd on the data directory's filesystem.",
+                      [([], [], Double(disk.availableBytes))])
+            out.gauge("lynx_disk_size_bytes", "Size of the data directory's filesystem.", [([], [], Double(disk.totalBytes))])
+        }
 
         out.header("lynx_http_requests_total", "counter", "HTTP requests answered, by route template, method and status code.")
         for (labels, value) in http.requestCounts() {
