@@ -57,9 +57,11 @@ def test_schemathesis_finds_no_disagreement(start_server, tmp_path):
     seed = os.environ.get("LYNX_SCHEMATHESIS_SEED", "1")
     # Dimension 2: generated vectors are short, so many writes and searches get past the dimension check.
     srv = start_server(dimension=2, metric="l2", index="flat")
+    # One worker: with two, CPython 3.11.7's ast.parse (reached from hypothesis describing filter lambdas)
+    # failed now and then with "AST constructor recursion depth mismatch", a runtime error of the tool.
     report = tmp_path / "schemathesis.ndjson"
     cmd = [str(_st()), "--config-file", str(CONFIG), "run", str(SPEC), "--url", srv.base_url,
-           "--checks", CHECKS, "--max-time", str(seconds), "--seed", seed, "--workers", "2",
+           "--checks", CHECKS, "--max-time", str(seconds), "--seed", seed, "--workers", "1",
            "--generation-database", "none", "--request-timeout", "10", "--no-color", "--output-truncate", "true",
            "--report", "ndjson", "--report-ndjson-path", str(report)]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=seconds + 180)
