@@ -175,8 +175,16 @@ enum SnapshotCodec {
         guard meta == expected else {
             throw EngineError.internalError("snapshot was written for \(meta.split(separator: "\n").joined(separator: ", ")), the manifest says \(expected.split(separator: "\n").joined(separator: ", "))")
         }
-        var state = StoreState(index: try IndexFactory.decode(from: try section(indexTag), config: config, rowSource: rowSource),
-                               stagesWrites: stagesWrites)
+        let indexBytes = try section(indexTag)
+        let index = try IndexFactory.decode(from: indexBytes, config: config, rowSource: rowSource)
+        // The index section carries its own kind, dimension and metric: they must be the store's, or searches
+        // (which assume the store's dimension) would trap (found by Fuzz/snapshot).
+        let magic = indexBytes.count >= 4 ? UInt32(indexBytes[0]) | UInt32(indexBytes[1]) << 8
+            | UInt32(indexBytes[2]) << 16 | UInt32(indexBytes[3]) << 24 : 0
+        guard magic == kind.magic, index.dimension == dimension, index.metric == metric else {
+            throw EngineError.internalError("snapshot's index section is for dimension \(index.dimension), metric \(index.metric.rawValue); its store is \(kind.rawValue), dimension \(dimension), metric \(metric.rawValue)")
+        }
+        var state = StoreState(index: index, stagesWrites: stagesWrites)
         var reader = BinaryReader(try section(metadataTag))
         let count = try reader.readUInt64()
         for _ in 0..<count {
