@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from crash_workload import parse_metrics
 from lynx_helpers import PROBLEM_MEDIA_TYPE
 
 pytestmark = pytest.mark.live
@@ -109,6 +110,8 @@ def test_a_trickle_is_cut_at_the_request_deadline_and_logged(start_server):
     while "no whole request within --request-timeout" not in srv.log_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "no whole request within --request-timeout" in srv.log_text()
+    assert closed_connections(srv, "deadline") >= 1
+    assert closed_connections(srv, "evicted") == 0
     # A request sent whole within the deadline on a fresh connection is served.
     assert health_from("127.0.0.1", srv.port)[0] == 200
 
@@ -170,11 +173,18 @@ def test_2000_trickling_connections_do_not_keep_a_client_from_being_served(start
             time.sleep(2)
         assert all(status == 200 and seconds < 1.0 for status, seconds in answers), answers
         assert opened[0] >= 2000, opened[0]
+        # Past the high-water mark the oldest waiting connections were closed, and counted.
+        assert closed_connections(srv, "evicted") + closed_connections(srv, "evicted_per_address") >= 1000
     finally:
         stop.set()
         attacker.join(15)
     print(f"\n/health answers under 2,000 trickling connections (status, seconds): {answers}; "
           f"connections the attacker opened: {opened[0]}")
+
+
+def closed_connections(srv, reason: str) -> float:
+    """lynx_http_connections_closed_total for one reason."""
+    return parse_metrics(srv.get("/metrics").text)[("lynx_http_connections_closed_total", frozenset({("reason", reason)}))]
 
 
 def vm_kib(pid: int, field: str) -> int:

@@ -105,6 +105,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
                               header: head.header)?.response
     }
 
+    public func didCloseConnection(_ reason: ConnectionCloseReason) { httpMetrics.recordClosed(reason) }
+
     public func didRespond(route: String, method: String, status: Int, seconds: Double) {
         httpMetrics.record(route: route, method: method, status: status, seconds: seconds)
         requestLogger.debug("request", metadata: [

@@ -16,6 +16,16 @@ final class HTTPMetrics: Sendable {
     /// One histogram per route template (a fixed set, so the label cardinality is bounded).
     let durations: [Histogram]
     private let counts = PlainMutex<[UInt32: UInt64]>([:])
+    /// Connections the server closed by itself, by reason (every reason present from the start).
+    private let closed = PlainMutex<[ConnectionCloseReason: UInt64]>(
+        Dictionary(uniqueKeysWithValues: ConnectionCloseReason.allCases.map { ($0, 0) }))
+
+    func recordClosed(_ reason: ConnectionCloseReason) { closed.withLock { $0[reason, default: 0] &+= 1 } }
+
+    /// (reason, count), sorted by reason.
+    func closedConnections() -> [(String, UInt64)] {
+        closed.withLock { Array($0) }.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 }
+    }
 
     /// `templates`: the router's route templates (a fixed set: collection names never become labels).
     init(templates: [String]) {

@@ -24,6 +24,11 @@ enum MetricsExposition {
         for (labels, value) in http.requestCounts() {
             out.sample("lynx_http_requests_total", zip(HTTPMetrics.requestLabelNames, labels).map { ($0, $1) }, Double(value))
         }
+        out.header("lynx_http_connections_closed_total", "counter",
+                   "Connections the server closed by itself: past the request deadline, evicted past a high-water mark, or after an answer written during the upload.")
+        for (reason, value) in http.closedConnections() {
+            out.sample("lynx_http_connections_closed_total", [("reason", reason)], Double(value))
+        }
         out.header("lynx_http_request_duration_seconds", "histogram", "Time from the request's headers to its response being queued.")
         for (route, histogram) in zip(http.routes, http.durations).sorted(by: { $0.0 < $1.0 }) {
             out.histogramSamples("lynx_http_request_duration_seconds", [("route", route)], histogram)

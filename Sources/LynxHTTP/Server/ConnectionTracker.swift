@@ -31,6 +31,14 @@ final class ConnectionTracker: @unchecked Sendable {
         case deadline(address: String, phase: Phase, seconds: Double)
         case evicted(address: String, phase: Phase, perAddress: Bool)
         case lingered(address: String)
+
+        var reason: ConnectionCloseReason {
+            switch self {
+            case .deadline: return .deadline
+            case .evicted(_, _, let perAddress): return perAddress ? .evictedPerAddress : .evicted
+            case .lingered: return .answeredMidUpload
+            }
+        }
     }
 
     private struct Entry {

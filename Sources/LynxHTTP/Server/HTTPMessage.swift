@@ -105,8 +105,23 @@ public protocol HTTPHandler: AnyObject, Sendable {
     func refusal(_ refusal: ServerRefusal) -> HTTPResponse
     /// Called once per finished request, on a server thread.
     func didRespond(route: String, method: String, status: Int, seconds: Double)
+    /// Called when the server closed a connection by itself (`ConnectionCloseReason`), on any thread.
+    func didCloseConnection(_ reason: ConnectionCloseReason)
+}
+
+/// Why the server closed a connection by itself (the connection limits; for the metrics).
+public enum ConnectionCloseReason: String, CaseIterable, Sendable {
+    /// No whole request within the request deadline.
+    case deadline
+    /// The oldest connection waiting for its request, closed to make room past the high-water mark.
+    case evicted
+    /// The same, past the per-address mark.
+    case evictedPerAddress = "evicted_per_address"
+    /// Answered during its upload, then closed after the linger.
+    case answeredMidUpload = "answered_mid_upload"
 }
 
 extension HTTPHandler {
     public func admit(_ head: RequestHead) -> HTTPResponse? { nil }
+    public func didCloseConnection(_ reason: ConnectionCloseReason) {}
 }

@@ -66,7 +66,10 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         tracker = ConnectionTracker(
             requestTimeoutSeconds: config.requestTimeoutSeconds, maxConnections: config.maxConnections,
             maxConnectionsPerAddress: config.maxConnectionsPerIP,
-            onCut: { [logger] cuts in Self.log(cuts, logger) })
+            onCut: { [logger, handler] cuts in
+                Self.log(cuts, logger)
+                for cut in cuts { handler.didCloseConnection(cut.reason) }
+            })
     }
 
     deinit {
