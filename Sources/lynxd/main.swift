@@ -19,8 +19,7 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func run() {
-    runOperatorToolIfNamed(Array(CommandLine.arguments.dropFirst()))  // lynxd check, lynxd dump-wal (Tools/)
-    if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "restore" { runRestore(Array(CommandLine.arguments.dropFirst(2))) }
+    runOperatorToolIfNamed(Array(CommandLine.arguments.dropFirst()))  // lynxd check, dump-wal, restore (Tools/)
     let options: LynxdOptions
     do {
         options = try LynxdOptions.parse()

@@ -20,16 +20,7 @@ extension LynxAPI {
     static func listBackups(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         let all = try api.engineCall { try engine.listBackups() }
-        return .now(Responses.object { w in
-            w.key("snapshots")
-            w.beginArray()
-            for summary in all {
-                w.beginObject()
-                Self.write(summary, to: &w)
-                w.endObject()
-            }
-            w.endArray()
-        })
+        return .now(Responses.list("snapshots", all) { Self.write($0, to: &$1) })
     }
 
     /// `GET /snapshots/{name}`: the archive, sent from its file (never read into memory).

@@ -57,16 +57,7 @@ extension LynxAPI {
     static func listIndexes(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         let infos = engine.metadataIndexes
-        return .now(Responses.object { w in
-            w.key("indexes")
-            w.beginArray()
-            for info in infos {
-                w.beginObject()
-                Self.write(info, to: &w)
-                w.endObject()
-            }
-            w.endArray()
-        })
+        return .now(Responses.list("indexes", infos) { Self.write($0, to: &$1) })
     }
 
     private static func write(_ info: MetadataIndexInfo, to w: inout JSONWriter) {

@@ -11,6 +11,20 @@ enum Responses {
         return HTTPResponse(status: status, body: w.bytes)
     }
 
+    /// `{"<key>": [{...}, ...]}`: one object per item, filled by `fill`.
+    static func list<T>(_ key: String, _ items: [T], _ fill: (T, inout JSONWriter) -> Void) -> HTTPResponse {
+        object { w in
+            w.key(key)
+            w.beginArray()
+            for item in items {
+                w.beginObject()
+                fill(item, &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+    }
+
     static func record(_ record: VectorRecord) -> HTTPResponse {
         var w = JSONWriter(capacity: 16 + record.vector.count * 12 + (record.metadata?.json.count ?? 0))
         writeRecord(id: record.id, vector: record.vector, metadata: record.metadata, to: &w)

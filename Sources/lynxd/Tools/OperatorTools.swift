@@ -1,5 +1,5 @@
-// The operator subcommands of lynxd (`lynxd check`, `lynxd dump-wal`): read-only tools run on a data directory
-// instead of the server. Each is its own ArgumentParser command; main.swift hands over to them before it parses
+// The operator subcommands of lynxd (`lynxd check`, `lynxd dump-wal`, read-only; `lynxd restore`): tools run on a
+// data directory instead of the server. Each is its own ArgumentParser command; main.swift hands over to them before it parses
 // the server's flags.
 import ArgumentParser
 
@@ -19,7 +19,9 @@ enum ToolExit {
 
 /// Runs the subcommand `arguments[0]` names with the rest of the arguments, and exits; returns when it names none.
 func runOperatorToolIfNamed(_ arguments: [String]) {
-    let tools: [String: any ParsableCommand.Type] = ["check": CheckCommand.self, "dump-wal": DumpWALCommand.self]
+    let tools: [String: any ParsableCommand.Type] = [
+        "check": CheckCommand.self, "dump-wal": DumpWALCommand.self, "restore": RestoreCommand.self,
+    ]
     guard let name = arguments.first, let tool = tools[name] else { return }
     let rest = Array(arguments.dropFirst())
     do {

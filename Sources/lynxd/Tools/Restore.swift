@@ -30,51 +30,39 @@ struct RestoreCommand: ParsableCommand {
     var collection: String?
     @Flag(help: "Replace a store that is there already.")
     var force = false
-}
 
-/// Runs `lynxd restore` with the arguments after `restore`, then exits (0 restored, 1 refused or failed, 2 usage).
-func runRestore(_ arguments: [String]) -> Never {
-    let command: RestoreCommand
-    do {
-        command = try RestoreCommand.parse(arguments)
-    } catch {
-        if RestoreCommand.exitCode(for: error) == .success {
-            print(RestoreCommand.fullMessage(for: error))
-            exit(0)
+    /// Restores (exit 0), or exits 1 refused or failed; usage mistakes exit 2 in `runOperatorToolIfNamed`.
+    func run() throws {
+        var target = CollectionName.default
+        if let text = collection {
+            guard let name = CollectionName(text) else {
+                fail("restore: --collection '\(text)': a collection name is 1 to \(CollectionName.maxLength) ASCII letters, digits, '_' and '-'", code: 2)
+            }
+            target = name
         }
-        let message = RestoreCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-        fail("restore: \(message) (see lynxd restore --help)", code: 2)
-    }
-    var collection = CollectionName.default
-    if let text = command.collection {
-        guard let name = CollectionName(text) else {
-            fail("restore: --collection '\(text)': a collection name is 1 to \(CollectionName.maxLength) ASCII letters, digits, '_' and '-'", code: 2)
+        let report: StoreRestore.Report
+        do throws(StoreRestore.Failure) {
+            report = try StoreRestore.restore(archive: archive, dataDir: dataDir, collection: target,
+                                              replace: force, logger: Logger(label: "lynxd.restore"))
+        } catch {
+            switch error {
+            case .storeExists:
+                fail("restore: \(error); pass --force to replace it")
+            case .directoryInUse:
+                fail("restore: \(error); stop that lynxd first")
+            case .writeFailed:
+                fail("restore: \(error); run the same command again to complete it (lynxd refuses to start until then)")
+            default:
+                fail("restore: \(error)")
+            }
         }
-        collection = name
+        let info = report.info
+        print("restored \(archive) into \(report.storeDirectory)\(report.replaced ? " (replacing the store that was there)" : "")")
+        print("  collection: \(target)")
+        print("  lsn: \(info.lsn) (every write up to it)")
+        print("  records: \(info.records)")
+        print("  dimension: \(info.dimension), metric: \(info.metric), index: \(info.indexType)")
+        print("  snapshot: checkpoint_seq \(info.checkpointSeq), created_unix_ms \(info.createdUnixMillis)")
+        print("  files: \(info.files.count), \(info.files.reduce(0) { $0 + $1.size }) bytes (archive \(report.archiveBytes) bytes)")
     }
-    let report: StoreRestore.Report
-    do throws(StoreRestore.Failure) {
-        report = try StoreRestore.restore(archive: command.archive, dataDir: command.dataDir, collection: collection,
-                                          replace: command.force, logger: Logger(label: "lynxd.restore"))
-    } catch {
-        switch error {
-        case .storeExists:
-            fail("restore: \(error); pass --force to replace it")
-        case .directoryInUse:
-            fail("restore: \(error); stop that lynxd first")
-        case .writeFailed:
-            fail("restore: \(error); run the same command again to complete it (lynxd refuses to start until then)")
-        default:
-            fail("restore: \(error)")
-        }
-    }
-    let info = report.info
-    print("restored \(command.archive) into \(report.storeDirectory)\(report.replaced ? " (replacing the store that was there)" : "")")
-    print("  collection: \(collection)")
-    print("  lsn: \(info.lsn) (every write up to it)")
-    print("  records: \(info.records)")
-    print("  dimension: \(info.dimension), metric: \(info.metric), index: \(info.indexType)")
-    print("  snapshot: checkpoint_seq \(info.checkpointSeq), created_unix_ms \(info.createdUnixMillis)")
-    print("  files: \(info.files.count), \(info.files.reduce(0) { $0 + $1.size }) bytes (archive \(report.archiveBytes) bytes)")
-    exit(0)
 }
