@@ -7,6 +7,8 @@
 //   LynxEngine  the index worker: orders writes, logs, applies, commits, checkpoints, recovers
 //   LynxCluster beside LynxEngine, knows nothing of it: an HTTP client on libcurl (CCurl) and an etcd v3
 //               client over etcd's JSON gateway (uses only LynxJSON of ours)
+//   LynxReplication  log shipping and leadership: the leader's feed, followers, elections in etcd, terms
+//               (LynxEngine + LynxCluster)
 //   LynxHTTP    libmicrohttpd front end: routing, problem+json, metrics exposition
 //   lynxd       the executable (flags, signals)
 import PackageDescription
@@ -50,13 +52,17 @@ let package = Package(
         ),
         .target(name: "LynxCluster", dependencies: ["CCurl", "LynxJSON"]),
         .target(
+            name: "LynxReplication",
+            dependencies: ["LynxCluster", "LynxEngine", "LynxJSON", "LynxStorage", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "LynxHTTP",
-            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine", "LynxStorage", "LynxJSON",
+                "LynxHTTP", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
