@@ -13,7 +13,8 @@ final class CatalogFollower: @unchecked Sendable {
     private let leader: PeerAddress
     private unowned let node: ClusterNode
     private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Held while collections are made or dropped; true once stopped (as `StoreFollower`'s fence).
+    private let fence = Mutex(false)
     static let periodSeconds = 0.5
 
     init(leader: PeerAddress, node: ClusterNode) {
@@ -33,19 +34,27 @@ final class CatalogFollower: @unchecked Sendable {
                 let until = monotonicSeconds() + Self.periodSeconds
                 while !stopping.load(ordering: .relaxed) && monotonicSeconds() < until { usleep(20_000) }
             }
-            finished.signal()
         }
     }
 
+    /// Once this returns the catalog follower changes no collection any more.
     func stop() {
         stopping.store(true, ordering: .relaxed)
-        finished.wait()
+        fence.withLock { $0 = true }
     }
 
     private func sync(_ client: HTTPClient) throws {
-        let response = try client.request("GET", leader.url + "/replication/catalog", headers: node.authHeaders, timeoutSeconds: 5)
+        let response = try client.request("GET", leader.url + "/replication/catalog", headers: node.authHeaders,
+                                          timeoutSeconds: StoreFollower.requestTimeoutSeconds)
         guard response.status == 200 else { return }
         let catalog = try Catalog.decode(response.body)
+        try fence.withLock { stopped in
+            guard !stopped else { return }
+            try apply(catalog)
+        }
+    }
+
+    private func apply(_ catalog: Catalog) throws {
         let wanted = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.name, $0.settings) })
         for (name, engine) in node.database.collections where name != .default {
             if let settings = wanted[name], engine.storedSettings.matches(settings) { continue }

@@ -30,7 +30,8 @@ final class StoreFollower: @unchecked Sendable {
     private let leader: PeerAddress
     private unowned let node: ClusterNode
     private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Held while a batch is applied or the store replaced; true once fenced: nothing is applied after that.
+    private let fence = Mutex(false)
     private let status = Mutex(StoreReplicaStatus())
 
     init(store: CollectionName, leader: PeerAddress, node: ClusterNode, carrying previous: StoreReplicaStatus?) {
@@ -41,16 +42,22 @@ final class StoreFollower: @unchecked Sendable {
     }
 
     func start() {
-        spawnThread(name: "lynx-follow") { [self] in
-            run()
-            finished.signal()
-        }
+        spawnThread(name: "lynx-follow") { [self] in run() }
     }
 
-    /// Asks the loop to end and waits for it (at most one request's time).
+    /// Ends the loop: once this returns nothing more is applied to the store (an apply in progress finishes
+    /// first). The thread itself may still be waiting for its last answer; it exits when it comes.
     func stop() {
         stopping.store(true, ordering: .relaxed)
-        finished.wait()
+        fence.withLock { $0 = true }
+    }
+
+    /// Runs `body` unless stopped, holding the fence.
+    private func unlessStopped(_ body: () throws -> Void) throws {
+        try fence.withLock { stopped in
+            guard !stopped else { return }
+            try body()
+        }
     }
 
     var report: StoreReplicaStatus {
@@ -62,6 +69,9 @@ final class StoreFollower: @unchecked Sendable {
     }
     private let caughtUp = Mutex(monotonicSeconds())
     private func caughtUpAtSnapshot() -> Double { caughtUp.withLock { $0 } }
+
+    /// The long poll waits 1 s at the leader; an answer later than this means the leader is stuck.
+    static let requestTimeoutSeconds = 3.0
 
     private var prefix: String { store == .default ? "" : "/collections/\(store.value)" }
 
@@ -89,7 +99,7 @@ final class StoreFollower: @unchecked Sendable {
         let query = "after=\(last)&durable=\(engine.durableLSN)&last_term=\(history.term(at: last))&term=\(node.knownTerm)"
             + "&store_id=\(last == 0 ? 0 : history.storeID)&node=\(node.config.nodeName)&wait_ms=1000"
         let response = try client.request("GET", leader.url + prefix + "/replication/log?" + query, headers: node.authHeaders,
-                                          timeoutSeconds: 5)
+                                          timeoutSeconds: Self.requestTimeoutSeconds)
         switch response.status {
         case 200:
             try apply(ReplicationBatch.decode(response.body), to: engine, history: history)
@@ -118,12 +128,14 @@ final class StoreFollower: @unchecked Sendable {
         var last = engine.lastLSN
         if let end = batch.transactions.last?.lastLSN {
             // The history first: a crash between the two can only make this store look diverged (and start over).
-            try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
-            last = try engine.applyReplicated(batch.transactions)
-            try waitDurable(engine, last)
-            status.withLock { $0.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
+            try unlessStopped {
+                try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
+                last = try engine.applyReplicated(batch.transactions)
+                try waitDurable(engine, last)
+                status.withLock { $0.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
+            }
         } else if history.storeID != batch.history.storeID && last == 0 {
-            try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine)
+            try unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
         }
         let lag = batch.leaderDurableLSN > last ? batch.leaderDurableLSN - last : 0
         if lag == 0 { caughtUp.withLock { $0 = monotonicSeconds() } }
@@ -154,12 +166,14 @@ final class StoreFollower: @unchecked Sendable {
         let got = try client.download(base + "/" + name, headers: node.authHeaders, to: archive, timeoutSeconds: 600)
         _ = try? client.request("DELETE", base + "/" + name, headers: node.authHeaders, timeoutSeconds: 10)
         guard got.status == 200 else { throw ReplicationError.peer("the leader's snapshot could not be downloaded (HTTP \(got.status))") }
-        node.histories.forget(store)
-        let report = try node.database.replaceStore(store, withArchive: archive)
-        node.histories.forget(store)
-        status.withLock { $0.bootstraps += 1 }
-        node.logger.notice("store started over from the leader's snapshot", metadata: [
-            "collection": "\(store)", "lsn": "\(report.info.lsn)", "bytes": "\(report.archiveBytes)"])
+        try unlessStopped {
+            node.histories.forget(store)
+            let report = try node.database.replaceStore(store, withArchive: archive)
+            node.histories.forget(store)
+            status.withLock { $0.bootstraps += 1 }
+            node.logger.notice("store started over from the leader's snapshot", metadata: [
+                "collection": "\(store)", "lsn": "\(report.info.lsn)", "bytes": "\(report.archiveBytes)"])
+        }
     }
 
     static func member(_ name: String, of body: [UInt8]) -> UInt64? {
