@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
         .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
+        .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage"]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,50 @@
+import XCTest
+import LynxEngine
+import LynxStorage
+import LynxReplication
+
+final class ReplicationBatchTests: XCTestCase {
+    func sample() -> ReplicationBatch {
+        let t1 = LoggedTransaction(firstLSN: 11, ops: [.upsert(id: 7, vector: [1, 2, 3], metadata: Array(#"{"a":1}"#.utf8))])
+        let t2 = LoggedTransaction(firstLSN: 12, ops: [.delete(id: 7), .upsert(id: 8, vector: [0, 0.5, -1], metadata: [])])
+        return ReplicationBatch(leaderTerm: 9, leaderDurableLSN: 20,
+                                history: TermHistory(storeID: 77, entries: [TermStart(term: 9, startLSN: 1)]), transactions: [t1, t2])
+    }
+
+    func testRoundTrip() throws {
+        let bytes = try sample().encoded()
+        XCTAssertEqual(Array(bytes[0..<4]), Array("LYRB".utf8))
+        let back = try ReplicationBatch.decode(bytes)
+        XCTAssertEqual(back.leaderTerm, 9)
+        XCTAssertEqual(back.leaderDurableLSN, 20)
+        XCTAssertEqual(back.history, sample().history)
+        XCTAssertEqual(back.transactions.map(\.firstLSN), [11, 12])
+        XCTAssertEqual(back.transactions.map(\.ops), sample().transactions.map(\.ops))
+    }
+
+    func testAnEmptyBatchRoundTrips() throws {
+        let empty = ReplicationBatch(leaderTerm: 3, leaderDurableLSN: 5, history: TermHistory(storeID: 1), transactions: [])
+        let back = try ReplicationBatch.decode(try empty.encoded())
+        XCTAssertTrue(back.transactions.isEmpty)
+        XCTAssertEqual(back.leaderTerm, 3)
+    }
+
+    /// Every single bit flipped anywhere in the batch is caught (header, history or frames), never applied.
+    func testEveryBitFlipIsRefused() throws {
+        let bytes = try sample().encoded()
+        for i in 0..<bytes.count {
+            for bit in 0..<8 {
+                var bad = bytes
+                bad[i] ^= UInt8(1 << bit)
+                XCTAssertThrowsError(try ReplicationBatch.decode(bad), "byte \(i) bit \(bit)")
+            }
+        }
+    }
+
+    func testATruncatedBatchOrOneWithoutItsCommitFrameIsRefused() throws {
+        let bytes = try sample().encoded()
+        for cut in [0, 10, 47, 48, bytes.count - 1] {
+            XCTAssertThrowsError(try ReplicationBatch.decode(Array(bytes[0..<cut])), "cut at \(cut)")
+        }
+    }
+}
