@@ -3,10 +3,10 @@ import LynxEngine
 import Synchronization
 
 /// The leader's side of log shipping: answers followers' log requests from the stores' retained transactions,
-/// holding a request open until something new is durable or its wait ends, and keeps each follower's
+/// holding a request open until something new is in the log or its wait ends, and keeps each follower's
 /// acknowledged durable LSN per store for `--replication sync`.
 ///
-/// Threads: any. A held request costs no thread: one `whenDurable` watch per store wakes the held requests of
+/// Threads: any. A held request costs no thread: one `whenLogHolds` watch per store wakes the held requests of
 /// that store, and a timer answers each at its deadline.
 final class LeaderFeed: @unchecked Sendable {
     private struct Held {
@@ -75,7 +75,7 @@ final class LeaderFeed: @unchecked Sendable {
     }
 
     private func encode(term: UInt64, history: TermHistory, engine: Engine, _ list: [LoggedTransaction]) -> LogAnswer {
-        let batch = ReplicationBatch(leaderTerm: term, leaderDurableLSN: engine.durableLSN, history: history, transactions: list)
+        let batch = ReplicationBatch(leaderTerm: term, leaderLastLSN: engine.lastLSN, history: history, transactions: list)
         do {
             return .batch(try batch.encoded())
         } catch {
@@ -91,14 +91,14 @@ final class LeaderFeed: @unchecked Sendable {
             s.held[key, default: []].append(Held(id: id, request: request, store: store, engine: engine, answer: answer))
             return (id, s.watching.insert(key).inserted)
         }
-        // At `after + 1`, not at the durable LSN now: a frame made durable since the read wakes it at once.
-        if watch { engine.whenDurable(request.after + 1) { [weak self] _ in self?.wake(key) } }
+        // At `after + 1`, not at the last LSN now: a frame appended since the read wakes it at once.
+        if watch { engine.whenLogHolds(request.after + 1) { [weak self] in self?.wake(key) } }
         work.asyncAfter(deadline: .now() + min(request.waitSeconds, LogRequest.maxWaitSeconds)) { [weak self] in
             self?.expire(key, id)
         }
     }
 
-    /// Something new is durable in the store: the held requests it has frames for are answered; the others stay
+    /// Something new is in the store's log: the held requests it has frames for are answered; the others stay
     /// held (answered by a later wake or by their deadline). Whoever takes a request out of `held` answers it.
     private func wake(_ key: ObjectIdentifier) {
         work.async { [self] in
@@ -122,7 +122,7 @@ final class LeaderFeed: @unchecked Sendable {
                 guard let lowest = s.held[key]?.map(\.request.after).min(), s.watching.insert(key).inserted else { return nil }
                 return lowest
             }
-            if let rewatch { engine.whenDurable(rewatch + 1) { [weak self] _ in self?.wake(key) } }
+            if let rewatch { engine.whenLogHolds(rewatch + 1) { [weak self] in self?.wake(key) } }
         }
     }
 

@@ -6,14 +6,14 @@ import LynxStorage
 /// WAL frames (docs/WAL.md) with both salts 0, chained from a seed that covers the header and the history.
 public struct ReplicationBatch: Sendable {
     public var leaderTerm: UInt64
-    /// The leader's durable LSN when the batch was cut: the follower is `leaderDurableLSN - its last LSN` behind.
-    public var leaderDurableLSN: UInt64
+    /// The leader's last LSN when the batch was cut: the follower is `leaderLastLSN - its last LSN` behind.
+    public var leaderLastLSN: UInt64
     public var history: TermHistory
     public var transactions: [LoggedTransaction]
 
-    public init(leaderTerm: UInt64, leaderDurableLSN: UInt64, history: TermHistory, transactions: [LoggedTransaction]) {
+    public init(leaderTerm: UInt64, leaderLastLSN: UInt64, history: TermHistory, transactions: [LoggedTransaction]) {
         self.leaderTerm = leaderTerm
-        self.leaderDurableLSN = leaderDurableLSN
+        self.leaderLastLSN = leaderLastLSN
         self.history = history
         self.transactions = transactions
     }
@@ -35,7 +35,7 @@ public struct ReplicationBatch: Sendable {
         out.appendLE(UInt16(history.entries.count))
         out.appendLE(history.storeID)
         out.appendLE(leaderTerm)
-        out.appendLE(leaderDurableLSN)
+        out.appendLE(leaderLastLSN)
         out.appendLE(transactions.first?.firstLSN ?? 0)
         let frameBytes = try transactions.reduce(0) { $0 + (try WALCodec.encodedSize($1.ops)) }
         guard frameBytes <= Int(UInt32.max) else { throw StorageError.invalidArgument("a replication batch over 4 GiB") }
@@ -77,7 +77,7 @@ public struct ReplicationBatch: Sendable {
             let o = headerSize + i * historyEntrySize
             history.entries.append(TermStart(term: bytes.readLE(UInt64.self, at: o), startLSN: bytes.readLE(UInt64.self, at: o + 8)))
         }
-        var batch = ReplicationBatch(leaderTerm: bytes.readLE(UInt64.self, at: 16), leaderDurableLSN: bytes.readLE(UInt64.self, at: 24),
+        var batch = ReplicationBatch(leaderTerm: bytes.readLE(UInt64.self, at: 16), leaderLastLSN: bytes.readLE(UInt64.self, at: 24),
                                      history: history, transactions: [])
         var seed = CRC32C.extend(0, Array(bytes[0..<framesStart]))
         var lsn = bytes.readLE(UInt64.self, at: 32)

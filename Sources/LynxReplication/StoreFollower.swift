@@ -131,13 +131,15 @@ final class StoreFollower: @unchecked Sendable {
             try unlessStopped {
                 try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
                 last = try engine.applyReplicated(batch.transactions)
-                try waitDurable(engine, last)
+                // Under sync the next request is the acknowledgement: it must carry this batch durable. Under async
+                // the store syncs as it would its own writes (--sync), and the next request goes out at once.
+                if case .sync = node.config.mode { try waitDurable(engine, last) }
                 status.withLock { $0.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
             }
         } else if history.storeID != batch.history.storeID && last == 0 {
             try unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
         }
-        let lag = batch.leaderDurableLSN > last ? batch.leaderDurableLSN - last : 0
+        let lag = batch.leaderLastLSN > last ? batch.leaderLastLSN - last : 0
         if lag == 0 { caughtUp.withLock { $0 = monotonicSeconds() } }
         status.withLock { $0.lagFrames = lag }
     }

@@ -7,7 +7,7 @@ final class ReplicationBatchTests: XCTestCase {
     func sample() -> ReplicationBatch {
         let t1 = LoggedTransaction(firstLSN: 11, ops: [.upsert(id: 7, vector: [1, 2, 3], metadata: Array(#"{"a":1}"#.utf8))])
         let t2 = LoggedTransaction(firstLSN: 12, ops: [.delete(id: 7), .upsert(id: 8, vector: [0, 0.5, -1], metadata: [])])
-        return ReplicationBatch(leaderTerm: 9, leaderDurableLSN: 20,
+        return ReplicationBatch(leaderTerm: 9, leaderLastLSN: 20,
                                 history: TermHistory(storeID: 77, entries: [TermStart(term: 9, startLSN: 1)]), transactions: [t1, t2])
     }
 
@@ -16,14 +16,14 @@ final class ReplicationBatchTests: XCTestCase {
         XCTAssertEqual(Array(bytes[0..<4]), Array("LYRB".utf8))
         let back = try ReplicationBatch.decode(bytes)
         XCTAssertEqual(back.leaderTerm, 9)
-        XCTAssertEqual(back.leaderDurableLSN, 20)
+        XCTAssertEqual(back.leaderLastLSN, 20)
         XCTAssertEqual(back.history, sample().history)
         XCTAssertEqual(back.transactions.map(\.firstLSN), [11, 12])
         XCTAssertEqual(back.transactions.map(\.ops), sample().transactions.map(\.ops))
     }
 
     func testAnEmptyBatchRoundTrips() throws {
-        let empty = ReplicationBatch(leaderTerm: 3, leaderDurableLSN: 5, history: TermHistory(storeID: 1), transactions: [])
+        let empty = ReplicationBatch(leaderTerm: 3, leaderLastLSN: 5, history: TermHistory(storeID: 1), transactions: [])
         let back = try ReplicationBatch.decode(try empty.encoded())
         XCTAssertTrue(back.transactions.isEmpty)
         XCTAssertEqual(back.leaderTerm, 3)

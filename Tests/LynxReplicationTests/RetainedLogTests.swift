@@ -1,6 +1,7 @@
 import XCTest
 import LynxEngine
 import LynxStorage
+import Synchronization
 
 /// The retained window as a leader serves it, through a real engine with a log.
 final class RetainedLogTests: XCTestCase {
@@ -70,5 +71,32 @@ final class RetainedLogTests: XCTestCase {
         XCTAssertNil(try replica.get(2))
         XCTAssertEqual(try replica.get(4)?.vector, [1, 0, 0, 4])
         XCTAssertEqual(replica.lastLSN, leader.lastLSN)
+    }
+}
+
+final class LogWatchTests: XCTestCase {
+    func testAWatchFiresWhenTheLogReachesItsLSNAndNotBefore() throws {
+        let dir = NSTemporaryDirectory() + "watch-\(UInt64.random(in: 0...UInt64.max))"
+        var config = EngineConfig()
+        config.dataDir = dir
+        config.dimension = 2
+        config.index = .flat
+        config.retainedLogBytes = 1 << 20
+        let engine = try Engine(config: config)
+        try engine.recover()
+        defer { engine.close(checkpoint: false); try? FileManager.default.removeItem(atPath: dir) }
+        let fired = expectation(description: "lsn 2 in the log")
+        let early = Mutex(false)
+        _ = try engine.upsert([VectorRecord(id: 1, vector: [1, 0])])
+        engine.whenLogHolds(2) {
+            early.withLock { $0 = true }
+            fired.fulfill()
+        }
+        XCTAssertFalse(early.withLock { $0 }, "fired while the log held only LSN 1")
+        _ = try engine.upsert([VectorRecord(id: 2, vector: [0, 1])])
+        wait(for: [fired], timeout: 5)
+        let atOnce = expectation(description: "already held")
+        engine.whenLogHolds(1) { atOnce.fulfill() }
+        wait(for: [atOnce], timeout: 1)
     }
 }

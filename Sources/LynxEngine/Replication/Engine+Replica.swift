@@ -3,18 +3,24 @@ import LynxStorage
 /// The engine's side of log shipping: what a leader hands out (`retainedTransactions`) and how a follower takes it
 /// in (`applyReplicated`). Which node leads, and the wire, belong to LynxReplication.
 extension Engine {
-    /// The LSN up to which the log is fdatasync'd (what a leader may ship: a follower never holds a write its
-    /// leader could lose in a crash).
+    /// The LSN up to which the log is fdatasync'd.
     public var durableLSN: UInt64 { log?.durableLSN ?? 0 }
 
     /// The first LSN a follower can still be fed from memory; older ones need a snapshot.
     public var retainedStartLSN: UInt64 { retained?.startLSN ?? (lastLSN + 1) }
 
-    /// Durable committed transactions after `after`, oldest first, about `maxBytes` of them; `.beforeWindow` when
-    /// `after` is older than what is retained (or nothing is: `retainedLogBytes == 0`).
+    /// Committed transactions after `after` (in the log, not necessarily fdatasync'd yet), oldest first, about
+    /// `maxBytes` of them; `.beforeWindow` when `after` is older than what is retained (or nothing is:
+    /// `retainedLogBytes == 0`).
     public func retainedTransactions(after: UInt64, maxBytes: Int) -> RetainedRead {
         guard let retained else { return .beforeWindow(startLSN: lastLSN + 1) }
-        return retained.read(after: after, through: durableLSN, maxBytes: maxBytes)
+        return retained.read(after: after, through: UInt64.max, maxBytes: maxBytes)
+    }
+
+    /// Calls `callback` once the log holds `lsn` (at once if it does; else from the writer that appends it, which
+    /// is why `callback` must only hand work on). Never, without a retained log.
+    public func whenLogHolds(_ lsn: UInt64, _ callback: @escaping @Sendable () -> Void) {
+        retained?.whenPast(lsn, callback)
     }
 
     /// Appends a leader's transactions to this store's log with the leader's LSNs and applies them, as recovery

@@ -37,6 +37,8 @@ final class RetainedLog: @unchecked Sendable {
         var startLSN: UInt64 = 1
         /// LSN the next transaction appended starts at.
         var nextLSN: UInt64 = 1
+        /// Called once the log passes their LSN (`whenPast`).
+        var waiters: [(lsn: UInt64, callback: @Sendable () -> Void)] = []
     }
     private let window = PlainMutex(Window())
 
@@ -52,9 +54,20 @@ final class RetainedLog: @unchecked Sendable {
     var startLSN: UInt64 { window.withLock { $0.startLSN } }
     var nextLSN: UInt64 { window.withLock { $0.nextLSN } }
 
+    /// Calls `callback` once the log holds `lsn` (at once when it does), from the appending thread: it must only
+    /// hand work on.
+    func whenPast(_ lsn: UInt64, _ callback: @escaping @Sendable () -> Void) {
+        let now: Bool = window.withLock { w in
+            if w.nextLSN > lsn { return true }
+            w.waiters.append((lsn, callback))
+            return false
+        }
+        if now { callback() }
+    }
+
     func append(_ transaction: LoggedTransaction) {
         let size = transaction.ops.reduce(0) { $0 + $1.approximateBytes }
-        window.withLock { w in
+        let due: [@Sendable () -> Void] = window.withLock { w in
             if w.head == w.transactions.count { w.startLSN = transaction.firstLSN }
             w.transactions.append(transaction)
             w.nextLSN = transaction.lastLSN + 1
@@ -69,10 +82,15 @@ final class RetainedLog: @unchecked Sendable {
                 w.transactions.removeFirst(w.head)
                 w.head = 0
             }
+            guard !w.waiters.isEmpty else { return [] }
+            let due = w.waiters.filter { $0.lsn < w.nextLSN }.map(\.callback)
+            w.waiters.removeAll { $0.lsn < w.nextLSN }
+            return due
         }
+        for callback in due { callback() }
     }
 
-    /// Whole transactions with frames after `after` and at most `through` (the durable LSN), oldest first, until
+    /// Whole transactions with frames after `after` and at most `through`, oldest first, until
     /// about `maxBytes` (at least one transaction when there is one).
     func read(after: UInt64, through: UInt64, maxBytes: Int) -> RetainedRead {
         window.withLock { w in

@@ -41,6 +41,8 @@ extension LynxAPI {
             engine.whenDurable(lsn) { result in
                 if case .failure(let error) = result { return complete(Self.notDurable(error, lsn: lsn)) }
                 cluster.whenReplicated(engine: engine, lsn: lsn) { replicated in
+                    // A wait ended by stepping down is a lost leadership, not a slow follower.
+                    if !cluster.mayAcknowledge() { return complete(Problem.leadershipLost(node: node, lsn: lsn).response) }
                     guard replicated else {
                         return complete(Problem.replicationTimeout(lsn: lsn, replicas: replicas, seconds: cluster.config.syncTimeoutSeconds).response)
                     }
