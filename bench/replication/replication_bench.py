@@ -88,6 +88,7 @@ class Single:
     """One lynxd without etcd, shaped like a Cluster's Node for the client code."""
 
     def __init__(self, start_server, root: Path, args: list):
+        root.mkdir(parents=True, exist_ok=True)
         port = lynx_helpers.free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.server = start_server(data_dir=root / "single", wait=True, extra_args=[
