@@ -5,6 +5,10 @@
 //   LynxJSON    strict, fast JSON scanner and writer for request/response bodies (pure)
 //   LynxStorage write-ahead log, snapshots, manifest, directory lock, file-I/O seam
 //   LynxEngine  the index worker: orders writes, logs, applies, commits, checkpoints, recovers
+//   LynxCluster beside LynxEngine, knows nothing of it: an HTTP client on libcurl (CCurl) and an etcd v3
+//               client over etcd's JSON gateway (uses only LynxJSON of ours)
+//   LynxReplication  log shipping and leadership: the leader's feed, followers, elections in etcd, terms
+//               (LynxEngine + LynxCluster)
 //   LynxHTTP    libmicrohttpd front end: routing, problem+json, metrics exposition
 //   lynxd       the executable (flags, signals)
 import PackageDescription
@@ -31,6 +35,11 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(name: "CLynxKernels"),
         .target(name: "LynxIndex", dependencies: ["CLynxKernels"], swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
@@ -41,14 +50,19 @@ let package = Package(
             name: "LynxEngine",
             dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "LynxCluster", dependencies: ["CCurl", "LynxJSON"]),
+        .target(
+            name: "LynxReplication",
+            dependencies: ["LynxCluster", "LynxEngine", "LynxJSON", "LynxStorage", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "LynxHTTP",
-            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine", "LynxStorage", "LynxJSON",
+                "LynxHTTP", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -61,6 +75,7 @@ let package = Package(
         .testTarget(name: "LynxIndexTests", dependencies: ["LynxIndex"]),
         .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
         .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
+        .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON"]),
     ],
     swiftLanguageModes: [.v5]

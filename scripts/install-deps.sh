@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Lynx needs, only when it is missing:
-#   system: libmicrohttpd-dev and pkg-config (build); with --test also curl, and prometheus (the scrape test)
+#   system: libmicrohttpd-dev, libcurl4-openssl-dev and pkg-config (build); with --test also curl, prometheus
+#           (the scrape test) and etcd-server (the LynxCluster tests and the replication tests run a real etcd)
 #   python: a virtualenv at .venv-test with Tests/integration/requirements.txt (with --test)
 # Idempotent and quiet when everything is there. Needs root (or sudo) for apt-get.
 set -euo pipefail
@@ -14,10 +15,12 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 missing=()
 pkg-config --exists libmicrohttpd 2>/dev/null || missing+=(libmicrohttpd-dev)
+pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if [ "$want_test" = 1 ]; then
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2

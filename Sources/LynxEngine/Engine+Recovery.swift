@@ -84,8 +84,10 @@ extension Engine {
         let totalBytes = max(1, files.reduce(0) { $0 + $1.size })
         var replayedBytes: UInt64 = 0
         var lastProgressLog = monotonicSeconds()
+        retained?.reset(nextLSN: baseLSN + 1)
         let outcome = try plan.replay(io: directory.io, apply: { lsn, ops in
             try stateLock.write { try state.applyReplayed(ops, dimension: dimension) }
+            retained?.append(LoggedTransaction(firstLSN: lsn - UInt64(ops.count) + 1, ops: ops))
             replayedBytes += UInt64(ops.reduce(0) { $0 + $1.approximateBytes })
             let now = monotonicSeconds()
             setStatus(.recovering(progress: min(0.99, Double(replayedBytes) / Double(totalBytes))))
@@ -165,6 +167,8 @@ extension Engine {
             safeSnapshotSeq: safeSeq, truncateAbove: UInt64(max(config.checkpointWALBytes * 2, 1 << 20)),
             preallocationBytes: config.walPreallocationBytes, mapAppends: config.usesMappedWALAppends)
         log = manager
+        // After damage the log goes on past a gap of LSNs: followers behind it start from a snapshot.
+        if let retained, retained.nextLSN != writer.lastLSN + 1 { retained.reset(nextLSN: writer.lastLSN + 1) }
         committer = Committer(
             log: manager, metrics: metrics, logger: logger, interval: config.syncIntervalSeconds, loop: services.commitThread(),
             onFailure: { [weak self] reason in self?.failStop(reason) })

@@ -51,6 +51,8 @@ public final class Engine: @unchecked Sendable {
     /// Held by whoever mutates the index structure outside the write path: the builder's steps, rebuilds.
     let linkLock = PlainMutex<Void>(())
     var builder: IndexBuilder?
+    /// The newest transactions, for followers (nil unless `config.retainedLogBytes > 0`).
+    let retained: RetainedLog?
     /// The threads that commit, checkpoint and link for this engine (shared with the process's other engines).
     let services: EngineServices
     /// Whether the engine made `services` itself (and stops them when it closes).
@@ -76,6 +78,7 @@ public final class Engine: @unchecked Sendable {
         ownsServices = services == nil
         directory = try DataDirectory.open(config: config, io: io)
         backups = BackupDirectory(storeDirectory: directory.path, io: io)
+        retained = config.retainedLogBytes > 0 ? RetainedLog(capacityBytes: config.retainedLogBytes) : nil
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind
@@ -245,6 +248,7 @@ public final class Engine: @unchecked Sendable {
         do {
             let before = log.bytesWritten
             let lsn = try log.append(ops)
+            retained?.append(LoggedTransaction(firstLSN: lsn - UInt64(ops.count) + 1, ops: ops))
             noteWriteStored()
             metrics.walBytesWritten.add(UInt64(log.bytesWritten - before))
             checkpointer?.noteAppend()

@@ -53,6 +53,8 @@ public struct EngineConfig: Sendable {
     /// `walMapAppends`, or its default for `syncMode`.
     public var usesMappedWALAppends: Bool { walMapAppends ?? (syncMode == .flush) }
     public var checkpointWALBytes: Int = 64 << 20
+    /// Bytes of the newest committed transactions kept in memory for followers (`RetainedLog`); 0 keeps none.
+    public var retainedLogBytes: Int = 0
     public var checkpointIntervalSeconds: Double = 300
 
     /// Upserts into an index that supports it (HNSW) are planned under the state's read lock, so searches keep

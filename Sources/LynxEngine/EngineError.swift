@@ -32,4 +32,6 @@ public enum EngineError: Error, Equatable, Sendable {
     case settingConflict(path: String, setting: String, existing: String, requested: String)
     /// Opening a data directory: `lynxd restore` was interrupted there (`StoreRestore.stagingName` is present).
     case unfinishedRestore(path: String)
+    /// A replica was handed transactions that do not continue its log (the first LSN is not `expected`).
+    case replicaOutOfOrder(expected: UInt64, received: UInt64)
 }

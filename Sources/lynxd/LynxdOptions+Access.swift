@@ -17,6 +17,7 @@ extension LynxdOptions {
             throw ConfigError(description: "--read-only-api-key must differ from --api-key")
         }
         let authMetrics = try boolean(self.authMetrics, env, "auth-metrics", "LYNX_AUTH_METRICS")
+        s.fullAPIKey = full
         s.access = AccessPolicy(keys: full.map { AccessKeys(full: $0, readOnly: readOnly) }, protectsProbes: authMetrics)
         if authMetrics && full == nil {
             throw ConfigError(description: "--auth-metrics needs --api-key (or --api-key-file)")

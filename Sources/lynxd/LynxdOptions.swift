@@ -2,6 +2,7 @@ import ArgumentParser
 import LynxEngine
 import LynxHTTP
 import LynxIndex
+import LynxReplication
 
 #if canImport(Glibc)
 import Glibc
@@ -117,6 +118,26 @@ struct LynxdOptions: ParsableCommand {
     var minFreeDiskBytes: UInt64?
     @Option(name: .customLong("log-format"), help: "text | json: one JSON object per line (env LYNX_LOG_FORMAT; default text).")
     var logFormat: String?
+
+    // Replication (issue 14; LynxdOptions+Cluster.swift resolves them, docs/REPLICATION.md explains them).
+    @Option(name: .customLong("etcd-endpoints"), help: "Comma-separated etcd client URLs; with them lynxd joins a cluster (env LYNX_ETCD_ENDPOINTS; default none: a single node).")
+    var etcdEndpoints: String?
+    @Option(name: .customLong("cluster"), help: "Cluster name: the etcd keys live under /lynx/NAME/ (env LYNX_CLUSTER; default lynx).")
+    var cluster: String?
+    @Option(name: .customLong("node-name"), help: "This node's name in the cluster, unique in it; needed with --etcd-endpoints (env LYNX_NODE_NAME).")
+    var nodeName: String?
+    @Option(name: .customLong("advertise-url"), help: "URL the other nodes reach this one at (env LYNX_ADVERTISE_URL; default http://HOST:PORT).")
+    var advertiseURL: String?
+    @Option(name: .customLong("replication"), help: "async: the leader acknowledges alone; sync: a write is acknowledged once --sync-replicas followers have it durable (env LYNX_REPLICATION; default async).")
+    var replication: String?
+    @Option(name: .customLong("sync-replicas"), help: "With --replication sync: followers that must have a write durable before it is acknowledged (env LYNX_SYNC_REPLICAS; default 1).")
+    var syncReplicas: Int?
+    @Option(name: .customLong("sync-timeout"), help: "With --replication sync: seconds a write waits for its followers before its 503 replication-timeout (env LYNX_SYNC_TIMEOUT; default 5).")
+    var syncTimeout: Double?
+    @Option(name: .customLong("lease-ttl"), help: "Seconds of the node's etcd lease; a dead leader is replaced within about this (env LYNX_LEASE_TTL; default 3).")
+    var leaseTTL: Int?
+    @Option(name: .customLong("replication-window-bytes"), help: "Bytes of each store's newest transactions a leader keeps in memory for its followers; one further behind starts over from a snapshot (env LYNX_REPLICATION_WINDOW_BYTES; default 67108864).")
+    var replicationWindowBytes: Int?
 }
 
 /// A configuration mistake: reported as one line, exit status 2.
@@ -135,6 +156,10 @@ struct LynxdSettings {
     var access = AccessPolicy.open
     var allowUnauthenticated = false
     var minFreeDiskBytes = LynxAPI.defaultMinFreeDiskBytes
+    /// nil: a single node.
+    var cluster: ClusterConfig?
+    /// The full key, which a follower presents to its leader (never logged).
+    var fullAPIKey: String?
 }
 
 extension LynxdOptions {
@@ -230,6 +255,7 @@ extension LynxdOptions {
         }
         s.logFormat = try choice(logFormat, "LYNX_LOG_FORMAT", "log-format", LogFormat.self) ?? .text
         try resolveAccess(into: &s, environment: env)
+        try resolveCluster(into: &s, environment: env)
         return s
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import LynxReplication
 
 extension LynxdSettings {
     /// Every setting of this run, keyed by its flag's name with `_` for `-`, for the start-up `configuration`
@@ -26,6 +27,12 @@ extension LynxdSettings {
             "max_body_memory": "\(server.maxBodyMemory)", "keep_backups": "\(e.backupsKept)",
             // TLS files: only whether they are in use (the key's path is the operator's business, not the log's).
             "tls_cert": server.tls == nil ? "unset" : "set", "tls_key": server.tls == nil ? "unset" : "set",
+            "etcd_endpoints": "\(cluster?.etcdEndpoints.joined(separator: ",") ?? "none")", "cluster": "\(cluster?.cluster ?? "none")",
+            "node_name": "\(cluster?.nodeName ?? "none")", "advertise_url": "\(cluster?.advertiseURL ?? "none")",
+            "replication": "\(cluster.map { if case .sync = $0.mode { return "sync" } else { return "async" } } ?? "none")",
+            "sync_replicas": "\(cluster.map { if case .sync(let k) = $0.mode { return "\(k)" } else { return "none" } } ?? "none")",
+            "sync_timeout": "\(cluster?.syncTimeoutSeconds ?? 0)", "lease_ttl": "\(cluster?.leaseTTLSeconds ?? 0)",
+            "replication_window_bytes": "\(e.retainedLogBytes)",
             "api_key": access.keys == nil ? "unset" : "set", "read_only_api_key": access.keys?.hasReadOnlyKey == true ? "set" : "unset",
         ]
     }

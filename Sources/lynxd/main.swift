@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import LynxEngine
 import LynxHTTP
+import LynxReplication
 import Logging
 
 #if canImport(Glibc)
@@ -64,8 +65,9 @@ func run() {
     }
     let engine = database.defaultEngine
 
+    let cluster = settings.cluster.map { ClusterNode(config: $0, database: database, logger: Logger(label: "lynx.cluster")) }
     let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, maxMetadataBytes: settings.maxMetadataBytes,
-                      version: lynxVersion, access: settings.access, minFreeDiskBytes: settings.minFreeDiskBytes)
+                      version: lynxVersion, access: settings.access, minFreeDiskBytes: settings.minFreeDiskBytes, cluster: cluster)
     let server = MicroHTTPDServer(config: settings.server, handler: api, logger: Logger(label: "lynx.http"))
     do {
         try server.start()
@@ -80,6 +82,7 @@ func run() {
 
     let signals = installSignalHandlers {
         logger.info("shutting down: draining connections")
+        cluster?.stop()
         server.stop(drainSeconds: 10)
         database.close()
         services.shutdown()
@@ -95,6 +98,8 @@ func run() {
             try database.recoverAll()
             logger.info("every collection recovered", metadata: [
                 "collections": "\(database.collections.count)", "seconds": "\(monotonicSeconds() - started)"])
+            // A node joins its cluster once its stores are recovered: its position is then its log's end.
+            cluster?.start()
         } catch {
             // Refusing to start beats serving a store that silently lost acknowledged writes.
             logger.critical("recovery failed; lynxd stops without changing the data directory: \(error)")

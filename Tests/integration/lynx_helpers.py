@@ -43,6 +43,9 @@ CONTRACT_FLAGS = [
     "--keep-backups",  # issue 13 item 8: online backup
     "--api-key", "--api-key-file", "--read-only-api-key", "--read-only-api-key-file",  # access control (issue 13 item 1)
     "--auth-metrics", "--allow-unauthenticated", "--min-free-disk-bytes", "--log-format",  # probes, logs (issue 13 items 1, 5, 6)
+    # replication (issue 14)
+    "--etcd-endpoints", "--cluster", "--node-name", "--advertise-url", "--replication", "--sync-replicas",
+    "--sync-timeout", "--lease-ttl", "--replication-window-bytes",
 ]
 
 LISTENING_RE = re.compile(r"listening on (https?)://(\[[^\]]+\]|[^\s:/\]]+):(\d+)")

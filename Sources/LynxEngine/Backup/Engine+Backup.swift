@@ -77,7 +77,8 @@ extension Engine {
     /// The files a store at snapshot `seq` consists of, relative to its folder: the manifest, the snapshot,
     /// and the row chunk files the snapshot refers to (the last checkpoint's).
     private func storeFiles(snapshotSeq seq: UInt64) -> [String] {
-        [Manifest.fileName, SnapshotFile.fileName(checkpointSeq: seq)] + directory.rowChunks.lastPassFiles
+        let terms = directory.io.fileExists(joinPath(directory.path, StoreFileName.termHistory)) ? [StoreFileName.termHistory] : []
+        return [Manifest.fileName, SnapshotFile.fileName(checkpointSeq: seq)] + terms + directory.rowChunks.lastPassFiles
     }
 
     /// `<UTC yyyymmddThhmmssZ>-lsn<L>`, with `-2`, `-3`... when a backup of that name exists.

@@ -53,8 +53,10 @@ public enum StoreRestore {
         }
     }
 
+    /// `takeLock: false` is for a caller that holds the data directory's lock itself and has closed the store
+    /// being replaced (`Database.replaceStore`).
     public static func restore(archive: String, dataDir: String, collection: CollectionName = .default, replace: Bool,
-                               io: FileIO = SystemFileIO(), logger: Logger) throws(Failure) -> Report {
+                               io: FileIO = SystemFileIO(), logger: Logger, takeLock: Bool = true) throws(Failure) -> Report {
         let verified: BackupArchive.Verified
         do {
             verified = try BackupArchive.verify(path: archive, io: io)
@@ -63,19 +65,19 @@ public enum StoreRestore {
         } catch {
             throw .unreadableArchive("\(error)")
         }
-        let lock: DirectoryLock
+        var lock: DirectoryLock?
         do {
             if !io.fileExists(dataDir) {
                 try io.createDirectory(dataDir)
                 try io.fsyncDirectory(parentDirectory(of: dataDir))
             }
-            lock = try DirectoryLock.acquire(dir: dataDir)
+            if takeLock { lock = try DirectoryLock.acquire(dir: dataDir) }
         } catch StorageError.locked(let pid, _) {
             throw .directoryInUse(path: dataDir, pid: pid)
         } catch {
             throw .writeFailed("\(error)")
         }
-        defer { lock.release() }
+        defer { lock?.release() }
         do {
             let (path, replaced) = collection == .default
                 ? try installInRoot(verified, archive: archive, dataDir: dataDir, replace: replace, io: io)
@@ -125,7 +127,7 @@ public enum StoreRestore {
     /// The entries of a store folder's root that belong to its store (what a restore replaces); `LOCK`,
     /// `backups/` and `collections/` stay.
     static func isStoreEntry(_ name: String) -> Bool {
-        name.hasPrefix(Manifest.fileName) || name.hasPrefix(SnapshotFile.prefix) || name.hasPrefix(LogManager.fileName(generation: 0)) || name.hasPrefix(LogManager.fileName(generation: 1))
+        name.hasPrefix(Manifest.fileName) || name.hasPrefix(StoreFileName.termHistory) || name.hasPrefix(SnapshotFile.prefix) || name.hasPrefix(LogManager.fileName(generation: 0)) || name.hasPrefix(LogManager.fileName(generation: 1))
             || name == RowChunkFile.directoryName
     }
 

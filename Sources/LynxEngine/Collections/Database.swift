@@ -14,7 +14,8 @@ public final class Database: @unchecked Sendable {
     public let baseConfig: EngineConfig
     /// Most collections besides the default one.
     public let maxCollections: Int
-    public let defaultEngine: Engine
+    /// The default collection's engine (replaced only by `replaceStore`).
+    public var defaultEngine: Engine { enginesLock.read { engines[.default]! } }
     private let files: CollectionFiles
     private let logger: Logger
     private let makeEngine: EngineMaker
@@ -32,8 +33,7 @@ public final class Database: @unchecked Sendable {
         let make = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io, services: services) }
         self.makeEngine = make
         files = CollectionFiles(root: config.dataDir, io: io)
-        defaultEngine = try make(config, Self.logger(logger, for: .default))
-        engines[.default] = defaultEngine
+        engines[.default] = try make(config, Self.logger(logger, for: .default))
         do {
             for name in try files.openCatalog(logger: logger) {
                 engines[name] = try make(config.opening(files.path(of: name), with: nil), Self.logger(logger, for: name))
@@ -137,6 +137,35 @@ public final class Database: @unchecked Sendable {
                 throw storageFailure("delete the collection's files", error, name)
             }
             logger.info("collection deleted", metadata: ["collection": "\(name)"])
+        }
+    }
+
+    /// Replaces a store with a backup archive while the database runs (a follower starting over from its
+    /// leader's snapshot): the store's engine is stopped and closed (requests holding it fail or read the old
+    /// state), the archive installed as `StoreRestore` does, and a new engine opened and recovered from it. A
+    /// collection the database lacks is created from the archive. On failure the store is left closed, or absent,
+    /// and the error says why; a restart completes or refuses it as after an interrupted `lynxd restore`.
+    public func replaceStore(_ name: CollectionName, withArchive archive: String) throws -> StoreRestore.Report {
+        try catalogLock.withLock { _ in
+            if let old = enginesLock.write({ engines.removeValue(forKey: name) }) {
+                old.failStop("the store is being replaced from its leader's snapshot")
+                old.close(checkpoint: false)
+            }
+            // The default store's lock went with its engine; a collection's restore runs under the root's lock,
+            // which the default engine holds.
+            let report = try StoreRestore.restore(archive: archive, dataDir: baseConfig.dataDir, collection: name, replace: true,
+                                                  io: files.io, logger: logger, takeLock: name == .default)
+            let config = name == .default ? baseConfig : baseConfig.opening(files.path(of: name), with: nil)
+            let engine = try makeEngine(config, Self.logger(logger, for: name))
+            do {
+                try engine.recover()
+            } catch {
+                engine.close(checkpoint: false)
+                throw error
+            }
+            enginesLock.write { engines[name] = engine }
+            logger.notice("store replaced from a snapshot", metadata: ["collection": "\(name)", "lsn": "\(report.info.lsn)"])
+            return report
         }
     }
 

@@ -37,12 +37,15 @@ extension LynxAPI {
     }
 
     static func health(_ api: LynxAPI, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
-        .now(Responses.health(api.database))
+        .now(Responses.health(api.database) { api.writeReplicationHealth(to: &$0) })
     }
 
     static func metrics(_ api: LynxAPI, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
-        .now(MetricsExposition.render(collections: api.database.collections, disk: api.database.diskSpace(),
-                                      http: api.httpMetrics, version: api.version))
+        let collections = api.database.collections
+        return .now(MetricsExposition.render(collections: collections, disk: api.database.diskSpace(),
+                                             http: api.httpMetrics, version: api.version) { out in
+            if let cluster = api.cluster { MetricsExposition.replication(cluster, collections: collections, to: &out) }
+        })
     }
 
     private static func collectionName(_ captures: PathCaptures) throws(Problem) -> CollectionName {

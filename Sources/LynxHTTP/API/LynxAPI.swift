@@ -3,6 +3,7 @@ import LynxEngine
 import LynxIndex
 import LynxJSON
 import Logging
+import LynxReplication
 
 /// The REST API: routes requests to the database's collections and renders answers. Thread-safe: called
 /// concurrently on the server's worker threads; all state lives in the database and the metrics.
@@ -27,10 +28,13 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     let minFreeDiskBytes: UInt64
     /// One debug line per finished request.
     let requestLogger: Logger
+    /// This node's place in a cluster (nil: a single node, without `--etcd-endpoints`).
+    let cluster: ClusterNode?
 
     public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes, version: String,
                 access: AccessPolicy = .open, minFreeDiskBytes: UInt64 = LynxAPI.defaultMinFreeDiskBytes,
-                requestLogger: Logger = Logger(label: "lynx.http")) {
+                requestLogger: Logger = Logger(label: "lynx.http"), cluster: ClusterNode? = nil) {
+        self.cluster = cluster
         self.database = database
         self.decoder = RequestDecoder(maxBatch: maxBatch)
         self.maxMetadataBytes = maxMetadataBytes
@@ -50,6 +54,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         r.add("/health/live", [("GET", live), ("HEAD", live)])
         r.add("/health/ready", [("GET", ready), ("HEAD", ready)])
         r.add("/metrics", [("GET", metrics), ("HEAD", metrics)])
+        r.add("/replication", [("GET", replicationStatus), ("HEAD", replicationStatus)])
+        r.add("/replication/catalog", [("GET", replicationCatalog), ("HEAD", replicationCatalog)])
         r.add("/collections", [("GET", listCollections), ("HEAD", listCollections)])
         r.add("/collections/{collection}", [("PUT", putCollection), ("GET", getCollection), ("HEAD", getCollection),
                                             ("DELETE", deleteCollection)])
@@ -84,6 +90,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/indexes/{field}", [("GET", describeIndex), ("HEAD", describeIndex), ("PUT", createIndex), ("DELETE", dropIndex)]),
         ("/snapshots", [("POST", createBackup), ("GET", listBackups), ("HEAD", listBackups)]),
         ("/snapshots/{name}", [("GET", downloadBackup), ("HEAD", downloadBackup), ("DELETE", deleteBackup)]),
+        ("/replication/log", [("GET", replicationLog)]),
     ]
 
     /// The engine of the collection named `name`; 404 when there is none, 400 when the name is not valid.
@@ -123,6 +130,9 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             guard let handler = match.route.handlers.first(where: { $0.method == request.method })?.handler else {
                 throw Problem.methodNotAllowed(request.method, path: match.route.template, allow: match.route.methods)
             }
+            if let refusal = clusterRefusal(method: request.method, template: match.route.template, methods: match.route.methods) {
+                throw refusal
+            }
             return try handler(self, request, match.captures)
         } catch {
             return .now(error.response)
@@ -153,6 +163,11 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     func acknowledge(
         _ engine: Engine, lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
+        if cluster != nil {
+            return acknowledgeInCluster(engine, lsn: lsn, durable: durable || engine.acknowledgesDurableOnly) { isDurable in
+                Responses.object(status: status) { body(&$0, isDurable) }
+            }
+        }
         guard durable || engine.acknowledgesDurableOnly else {
             return .now(Responses.object(status: status) { body(&$0, false) })
         }
@@ -161,11 +176,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             case .success:
                 return Responses.object(status: status) { body(&$0, true) }
             case .failure(let error):
-                var problem = error.problem()
-                problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
-                return problem.response
+                return Self.notDurable(error, lsn: lsn)
             }
         }
+    }
+
+    static func notDurable(_ error: EngineError, lsn: UInt64) -> HTTPResponse {
+        var problem = error.problem()
+        problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
+        return problem.response
     }
 
     /// Suspends the request until `lsn` is durable, then answers with `respond(result)`.

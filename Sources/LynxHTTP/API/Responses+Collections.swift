@@ -4,7 +4,7 @@ import LynxJSON
 extension Responses {
     /// `/health`: 200 when every collection is ready; 503 while any recovers (with Retry-After) or has failed.
     /// The top-level members describe the default collection, as they did before collections existed.
-    static func health(_ database: Database) -> HTTPResponse {
+    static func health(_ database: Database, extra: (inout JSONWriter) -> Void = { _ in }) -> HTTPResponse {
         let all = database.collections
         let recovering = all.compactMap { c -> Double? in
             if case .recovering(let p) = c.engine.status { return p }
@@ -41,6 +41,7 @@ extension Responses {
                 w.endObject()
             }
             w.endArray()
+            extra(&w)
         }
         if status == "recovering" { r.headers = [("Retry-After", "1")] }
         return r

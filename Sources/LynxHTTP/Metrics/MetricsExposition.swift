@@ -11,7 +11,7 @@ enum MetricsExposition {
     }
 
     static func render(collections: [(name: CollectionName, engine: Engine)], disk: (availableBytes: UInt64, totalBytes: UInt64)?, http: HTTPMetrics,
-                       version: String) -> HTTPResponse {
+                       version: String, extra: (inout PrometheusText) -> Void = { _ in }) -> HTTPResponse {
         var out = PrometheusText()
         out.gauge("lynx_build_info", "Build information; the value is always 1.", [(["version"], [version], 1)])
         if let disk {
@@ -117,6 +117,7 @@ enum MetricsExposition {
         labeled("lynx_wal_invalid_frames_total", "Log frames found invalid at recovery (replay stopped there), by reason.", "reason") {
             $0.engine.metrics.walInvalidFrames
         }
+        extra(&out)
 
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(out.text.utf8))
     }

@@ -314,9 +314,13 @@ public enum BackupArchive {
 }
 
 /// The names of the store files a backup holds, relative to the store directory.
-enum StoreFileName {
+public enum StoreFileName {
+    /// The store's replication term history (written by LynxReplication; docs/REPLICATION.md), kept with the
+    /// snapshot in a backup so that a replica started from it knows which leader wrote which part of its log.
+    public static let termHistory = "TERMS"
+
     static func isStored(_ name: String) -> Bool {
-        if name == Manifest.fileName { return true }
+        if name == Manifest.fileName || name == termHistory { return true }
         if let seq = SnapshotFile.sequence(fromFileName: name), name == SnapshotFile.fileName(checkpointSeq: seq) { return true }
         let rows = RowChunkFile.directoryName + "/"
         if name.hasPrefix(rows), let token = RowChunkFile.token(fromFileName: String(name.dropFirst(rows.count))) {

@@ -1,0 +1,159 @@
+import LynxEngine
+import LynxJSON
+import LynxReplication
+
+/// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`), the refusal of writes on
+/// a node that does not lead, and the acknowledgement rules of a leader (docs/REPLICATION.md).
+extension LynxAPI {
+    /// Write routes a follower still serves, on its own copy (they change no record).
+    static let followerServes: Set<String> = ["/flush", "/checkpoint", "/index/rebuild", "/snapshots", "/snapshots/{name}"]
+
+    /// The answer a node that does not lead gives a write, or nil when it may take it.
+    func clusterRefusal(method: String, template: String, methods: [String]) -> Problem? {
+        guard let cluster, cluster.currentRole != .leader || !cluster.mayAcknowledge() else { return nil }
+        guard AccessPolicy.access(method: method, template: template, methods: methods) == .write else { return nil }
+        let storeRoute = template.hasPrefix(AccessPolicy.collectionPrefix + "/")
+            ? String(template.dropFirst(AccessPolicy.collectionPrefix.count)) : template
+        if Self.followerServes.contains(storeRoute) { return nil }
+        if cluster.currentRole == .follower, let leader = cluster.leader {
+            return .notLeader(node: cluster.config.nodeName, leader: leader)
+        }
+        return .noLeader(node: cluster.config.nodeName)
+    }
+
+    /// A leader's last checks before it acknowledges the write at `lsn`: durable here when asked (always under
+    /// `--replication sync`), then with `sync` durable on enough followers, and the lease still surely held.
+    func acknowledgeInCluster(_ engine: Engine, lsn: UInt64, durable: Bool,
+                              _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> HandlerResult {
+        guard let cluster else { return .now(respond(durable)) }
+        let node = cluster.config.nodeName
+        let fenced: @Sendable (Bool) -> HTTPResponse = { isDurable in
+            cluster.mayAcknowledge() ? respond(isDurable) : Problem.leadershipLost(node: node, lsn: lsn).response
+        }
+        guard case .sync(let replicas) = cluster.config.mode else {
+            guard durable else { return .now(fenced(false)) }
+            return afterDurable(engine, lsn) { result in
+                if case .failure(let error) = result { return Self.notDurable(error, lsn: lsn) }
+                return fenced(true)
+            }
+        }
+        return .later { complete in
+            engine.whenDurable(lsn) { result in
+                if case .failure(let error) = result { return complete(Self.notDurable(error, lsn: lsn)) }
+                cluster.whenReplicated(engine: engine, lsn: lsn) { replicated in
+                    guard replicated else {
+                        return complete(Problem.replicationTimeout(lsn: lsn, replicas: replicas, seconds: cluster.config.syncTimeoutSeconds).response)
+                    }
+                    complete(fenced(true))
+                }
+            }
+        }
+    }
+
+    /// `GET /replication/log` (and its collection twin): the leader's log after `after`.
+    static func replicationLog(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
+        let log = try RequestDecoder.logRequest(request)
+        guard let cluster = api.cluster else {
+            throw Problem(status: 421, slug: "not-leader", title: "Not the leader",
+                          detail: "this node is not in a cluster (it runs without --etcd-endpoints)")
+        }
+        let store = captures.values["collection"].flatMap { CollectionName(String($0)) } ?? .default
+        return .later { complete in
+            cluster.serveLog(log, store: store, engine: engine) { answer in
+                switch answer {
+                case .batch(let bytes):
+                    complete(HTTPResponse(status: 200, contentType: ReplicationBatch.mediaType, body: bytes))
+                case .snapshotNeeded(let start):
+                    complete(Problem.snapshotNeeded(startLSN: start, after: log.after).response)
+                case .diverged(let at, let known):
+                    complete(Problem.diverged(at: at, termKnown: known).response)
+                case .notLeader(let leader):
+                    complete((leader.map { Problem.notLeader(node: cluster.config.nodeName, leader: $0) }
+                              ?? .noLeader(node: cluster.config.nodeName)).response)
+                case .invalid(let why):
+                    complete(Problem.invalidRequest(why, field: "after").response)
+                }
+            }
+        }
+    }
+
+    /// `GET /replication/catalog`: the leader's collections and their settings.
+    static func replicationCatalog(_ api: LynxAPI, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        guard let cluster = api.cluster, let body = cluster.catalog() else {
+            if let cluster = api.cluster, let leader = cluster.leader, cluster.currentRole == .follower {
+                throw Problem.notLeader(node: cluster.config.nodeName, leader: leader)
+            }
+            throw api.cluster.map { Problem.noLeader(node: $0.config.nodeName) }
+                ?? Problem(status: 421, slug: "not-leader", title: "Not the leader", detail: "this node is not in a cluster (it runs without --etcd-endpoints)")
+        }
+        return .now(HTTPResponse(status: 200, body: body))
+    }
+
+    /// `GET /replication`: this node's role, term and leader, each store's position and lag, and (on a leader)
+    /// what each follower acknowledged.
+    static func replicationStatus(_ api: LynxAPI, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
+        try RequestDecoder.noQuery(request)
+        let cluster = api.cluster
+        let all = api.database.collections
+        return .now(Responses.object { w in
+            w.key("node"); if let cluster { w.string(cluster.config.nodeName) } else { w.null() }
+            w.key("role"); w.string(cluster?.currentRole.rawValue ?? "single")
+            w.key("term"); w.uint64(cluster?.term ?? 0)
+            w.key("leader"); writeLeader(cluster?.leader, to: &w)
+            w.key("mode")
+            if case .sync(let k)? = cluster?.config.mode { w.string("sync"); w.key("sync_replicas"); w.int(k) } else { w.string("async") }
+            w.key("stores"); w.beginArray()
+            for (name, engine) in all {
+                let replica = cluster?.replicaStatus(name) ?? StoreReplicaStatus()
+                w.beginObject()
+                w.key("collection"); if name == .default { w.null() } else { w.string(name.value) }
+                w.key("last_lsn"); w.uint64(engine.lastLSN)
+                w.key("durable_lsn"); w.uint64(engine.durableLSN)
+                w.key("lag_frames"); w.uint64(replica.lagFrames)
+                w.key("lag_seconds"); w.double((replica.lagSeconds * 1000).rounded() / 1000)
+                w.key("discarded_frames"); w.uint64(replica.discardedFrames)
+                w.key("bootstraps"); w.int(replica.bootstraps)
+                w.key("applied_frames"); w.uint64(replica.appliedFrames)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("followers"); w.beginArray()
+            if let cluster, cluster.currentRole == .leader {
+                var acked: [String: [(String, UInt64)]] = [:]
+                for (name, engine) in all {
+                    for a in cluster.acknowledgements(engine: engine) { acked[a.node, default: []].append((name.value, a.durable)) }
+                }
+                for (node, stores) in acked.sorted(by: { $0.key < $1.key }) {
+                    w.beginObject()
+                    w.key("node"); w.string(node)
+                    w.key("acked"); w.beginObject()
+                    for (store, lsn) in stores { w.key(store); w.uint64(lsn) }
+                    w.endObject()
+                    w.endObject()
+                }
+            }
+            w.endArray()
+        })
+    }
+
+    static func writeLeader(_ leader: PeerAddress?, to w: inout JSONWriter) {
+        guard let leader else { return w.null() }
+        w.beginObject()
+        w.key("node"); w.string(leader.node)
+        w.key("url"); w.string(leader.url)
+        w.endObject()
+    }
+
+    /// `/health`'s `replication` member (with `--etcd-endpoints` only).
+    func writeReplicationHealth(to w: inout JSONWriter) {
+        guard let cluster else { return }
+        let lag = database.collections.map { cluster.replicaStatus($0.name)?.lagFrames ?? 0 }.max() ?? 0
+        w.key("replication"); w.beginObject()
+        w.key("role"); w.string(cluster.currentRole.rawValue)
+        w.key("term"); w.uint64(cluster.term)
+        w.key("leader"); Self.writeLeader(cluster.leader, to: &w)
+        w.key("lag"); w.uint64(lag)
+        w.endObject()
+    }
+}

@@ -1,0 +1,200 @@
+import Dispatch
+import LynxEngine
+import Synchronization
+
+/// The leader's side of log shipping: answers followers' log requests from the stores' retained transactions,
+/// holding a request open until something new is durable or its wait ends, and keeps each follower's
+/// acknowledged durable LSN per store for `--replication sync`.
+///
+/// Threads: any. A held request costs no thread: one `whenDurable` watch per store wakes the held requests of
+/// that store, and a timer answers each at its deadline.
+final class LeaderFeed: @unchecked Sendable {
+    private struct Held {
+        var id: UInt64
+        var request: LogRequest
+        var store: CollectionName
+        var engine: Engine
+        var answer: @Sendable (LogAnswer) -> Void
+    }
+    private struct SyncWait {
+        var id: UInt64
+        var lsn: UInt64
+        var replicas: Int
+        var done: @Sendable (Bool) -> Void
+    }
+    private struct Ack {
+        var durable: UInt64
+        var seenAt: Double
+    }
+    private struct State {
+        var nextID: UInt64 = 1
+        var held: [ObjectIdentifier: [Held]] = [:]
+        var watching: Set<ObjectIdentifier> = []
+        /// By store engine, by follower name.
+        var acks: [ObjectIdentifier: [String: Ack]] = [:]
+        var syncWaits: [ObjectIdentifier: [SyncWait]] = [:]
+    }
+    private let state = Mutex(State())
+    private let histories: StoreHistories
+    private let work = DispatchQueue(label: "lynx.replication.feed", attributes: .concurrent)
+    /// The leader's term, or nil when this node does not lead.
+    private let currentTerm: @Sendable () -> UInt64?
+
+    init(histories: StoreHistories, currentTerm: @escaping @Sendable () -> UInt64?) {
+        self.histories = histories
+        self.currentTerm = currentTerm
+    }
+
+    func serve(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
+        guard let term = currentTerm(), request.term <= term else { return answer(.notLeader(nil)) }
+        var history = histories.history(of: store, engine: engine)
+        if history.entries.isEmpty {
+            // A store this leader made during its term (or never recorded): its term starts here.
+            do { try histories.beginTerm(term, of: store, engine: engine) } catch { return answer(.invalid("the term history could not be written: \(error)")) }
+            history = histories.history(of: store, engine: engine)
+        }
+        if request.after > 0 {
+            if request.storeID != 0 && request.storeID != history.storeID { return answer(.diverged(at: 1, termKnown: true)) }
+            if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.lastLSN) {
+                return answer(.diverged(at: d.at, termKnown: d.termKnown))
+            }
+        }
+        noteAck(node: request.node, engine: engine, durable: min(request.durable, request.after))
+        switch engine.retainedTransactions(after: request.after, maxBytes: request.maxBytes) {
+        case .beforeWindow(let start):
+            answer(.snapshotNeeded(startLSN: start))
+        case .transactions(let list) where !list.isEmpty:
+            guard list[0].firstLSN == request.after + 1 else {
+                return answer(.invalid("after=\(request.after) is not the end of a transaction of this store"))
+            }
+            answer(encode(term: term, history: history, engine: engine, list))
+        case .transactions:
+            if request.waitSeconds <= 0 { return answer(encode(term: term, history: history, engine: engine, [])) }
+            hold(request, store: store, engine: engine, answer: answer)
+        }
+    }
+
+    private func encode(term: UInt64, history: TermHistory, engine: Engine, _ list: [LoggedTransaction]) -> LogAnswer {
+        let batch = ReplicationBatch(leaderTerm: term, leaderDurableLSN: engine.durableLSN, history: history, transactions: list)
+        do {
+            return .batch(try batch.encoded())
+        } catch {
+            return .invalid("the batch could not be encoded: \(error)")
+        }
+    }
+
+    private func hold(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
+        let key = ObjectIdentifier(engine)
+        let (id, watch): (UInt64, Bool) = state.withLock { s in
+            let id = s.nextID
+            s.nextID += 1
+            s.held[key, default: []].append(Held(id: id, request: request, store: store, engine: engine, answer: answer))
+            return (id, s.watching.insert(key).inserted)
+        }
+        // At `after + 1`, not at the durable LSN now: a frame made durable since the read wakes it at once.
+        if watch { engine.whenDurable(request.after + 1) { [weak self] _ in self?.wake(key) } }
+        work.asyncAfter(deadline: .now() + min(request.waitSeconds, LogRequest.maxWaitSeconds)) { [weak self] in
+            self?.expire(key, id)
+        }
+    }
+
+    /// Something new is durable in the store: the held requests it has frames for are answered; the others stay
+    /// held (answered by a later wake or by their deadline). Whoever takes a request out of `held` answers it.
+    private func wake(_ key: ObjectIdentifier) {
+        work.async { [self] in
+            let held: [Held] = state.withLock { s in
+                s.watching.remove(key)
+                return s.held[key] ?? []
+            }
+            guard let engine = held.first?.engine, let term = currentTerm() else { return }
+            for h in held {
+                let read = h.engine.retainedTransactions(after: h.request.after, maxBytes: h.request.maxBytes)
+                if case .transactions(let list) = read, list.isEmpty { continue }
+                guard let claimed = claim(key, h.id) else { continue }
+                switch read {
+                case .transactions(let list):
+                    claimed.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, list))
+                case .beforeWindow(let start):
+                    claimed.answer(.snapshotNeeded(startLSN: start))
+                }
+            }
+            let rewatch: UInt64? = state.withLock { s in
+                guard let lowest = s.held[key]?.map(\.request.after).min(), s.watching.insert(key).inserted else { return nil }
+                return lowest
+            }
+            if let rewatch { engine.whenDurable(rewatch + 1) { [weak self] _ in self?.wake(key) } }
+        }
+    }
+
+    private func claim(_ key: ObjectIdentifier, _ id: UInt64) -> Held? {
+        state.withLock { s in
+            guard let i = s.held[key]?.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.held[key]!.remove(at: i)
+        }
+    }
+
+    private func expire(_ key: ObjectIdentifier, _ id: UInt64) {
+        guard let h = claim(key, id) else { return }
+        guard let term = currentTerm() else { return h.answer(.notLeader(nil)) }
+        h.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, []))
+    }
+
+    // MARK: - Acknowledgements (`--replication sync`)
+
+    func noteAck(node: String, engine: Engine, durable: UInt64) {
+        let key = ObjectIdentifier(engine)
+        let now = monotonicSeconds()
+        let ready: [SyncWait] = state.withLock { s in
+            let previous = s.acks[key]?[node]?.durable ?? 0
+            s.acks[key, default: [:]][node] = Ack(durable: max(previous, durable), seenAt: now)
+            guard var waits = s.syncWaits[key], !waits.isEmpty else { return [] }
+            let acks = s.acks[key]!
+            let done = waits.filter { w in acks.values.filter { $0.durable >= w.lsn }.count >= w.replicas }
+            waits.removeAll { w in done.contains { $0.id == w.id } }
+            s.syncWaits[key] = waits
+            return done
+        }
+        for w in ready { w.done(true) }
+    }
+
+    /// Calls `done(true)` once `replicas` followers have acknowledged `lsn` of the store durable, or `done(false)`
+    /// after `timeoutSeconds`.
+    func whenReplicated(engine: Engine, lsn: UInt64, replicas: Int, timeoutSeconds: Double, _ done: @escaping @Sendable (Bool) -> Void) {
+        let key = ObjectIdentifier(engine)
+        let id: UInt64? = state.withLock { s in
+            let acked = s.acks[key]?.values.filter { $0.durable >= lsn }.count ?? 0
+            if acked >= replicas { return nil }
+            let id = s.nextID
+            s.nextID += 1
+            s.syncWaits[key, default: []].append(SyncWait(id: id, lsn: lsn, replicas: replicas, done: done))
+            return id
+        }
+        guard let id else { return done(true) }
+        work.asyncAfter(deadline: .now() + timeoutSeconds) { [weak self] in
+            guard let self else { return }
+            let timedOut: SyncWait? = state.withLock { s in
+                guard let i = s.syncWaits[key]?.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.syncWaits[key]!.remove(at: i)
+            }
+            timedOut?.done(false)
+        }
+    }
+
+    /// Each follower's acknowledged durable LSN of the store and how long ago it last asked.
+    func acknowledgements(engine: Engine) -> [(node: String, durable: UInt64, secondsAgo: Double)] {
+        let now = monotonicSeconds()
+        return state.withLock { s in
+            (s.acks[ObjectIdentifier(engine)] ?? [:]).map { ($0.key, $0.value.durable, now - $0.value.seenAt) }.sorted { $0.node < $1.node }
+        }
+    }
+
+    /// Answers every held request and sync wait at once (this node stopped leading).
+    func releaseAll() {
+        let (held, waits): ([Held], [SyncWait]) = state.withLock { s in
+            defer { s.held = [:]; s.syncWaits = [:]; s.watching = [] }
+            return (s.held.values.flatMap { $0 }, s.syncWaits.values.flatMap { $0 })
+        }
+        for h in held { h.answer(.notLeader(nil)) }
+        for w in waits { w.done(false) }
+    }
+}

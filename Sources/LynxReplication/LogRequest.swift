@@ -1,0 +1,56 @@
+/// A follower's `GET /replication/log`, as the HTTP layer decoded it from the query.
+public struct LogRequest: Sendable {
+    /// The follower's name (its acknowledgements are kept under it).
+    public var node: String
+    /// The follower's last LSN of this store; frames after it are wanted.
+    public var after: UInt64
+    /// The follower's durable LSN of this store (what `--replication sync` counts).
+    public var durable: UInt64
+    /// The term that wrote the follower's last frame (0: none, or written before any leader).
+    public var lastTerm: UInt64
+    /// The newest term the follower knows of.
+    public var term: UInt64
+    /// The id of the follower's term history of this store (0: none).
+    public var storeID: UInt64
+    public var waitSeconds: Double
+    public var maxBytes: Int
+
+    public static let maxWaitSeconds = 2.0
+    public static let defaultMaxBytes = 4 << 20
+
+    public init(node: String, after: UInt64, durable: UInt64, lastTerm: UInt64, term: UInt64, storeID: UInt64,
+                waitSeconds: Double = 1, maxBytes: Int = LogRequest.defaultMaxBytes) {
+        self.node = node
+        self.after = after
+        self.durable = durable
+        self.lastTerm = lastTerm
+        self.term = term
+        self.storeID = storeID
+        self.waitSeconds = waitSeconds
+        self.maxBytes = maxBytes
+    }
+}
+
+/// The leader's answer to a `LogRequest`.
+public enum LogAnswer: Sendable {
+    /// An encoded `ReplicationBatch` (possibly without transactions, when none came within the wait).
+    case batch([UInt8])
+    /// The follower is behind what the leader retains: it must start over from a snapshot.
+    case snapshotNeeded(startLSN: UInt64)
+    /// The follower's log is not a prefix of the leader's from this LSN on (`termKnown`: see
+    /// `TermHistory.divergence`).
+    case diverged(at: UInt64, termKnown: Bool)
+    /// This node does not lead (any more); the leader, when known.
+    case notLeader(PeerAddress?)
+    case invalid(String)
+}
+
+/// A node of the cluster as others reach it.
+public struct PeerAddress: Sendable, Equatable {
+    public var node: String
+    public var url: String
+    public init(node: String, url: String) {
+        self.node = node
+        self.url = url
+    }
+}

@@ -1,0 +1,118 @@
+import LynxEngine
+import LynxStorage
+
+/// One answer of `GET /replication/log`: the leader's term, its term history for the store, and whole committed
+/// transactions that continue the follower's log. Byte layout in docs/REPLICATION.md ("The batch"); the frames are
+/// WAL frames (docs/WAL.md) with both salts 0, chained from a seed that covers the header and the history.
+public struct ReplicationBatch: Sendable {
+    public var leaderTerm: UInt64
+    /// The leader's durable LSN when the batch was cut: the follower is `leaderDurableLSN - its last LSN` behind.
+    public var leaderDurableLSN: UInt64
+    public var history: TermHistory
+    public var transactions: [LoggedTransaction]
+
+    public init(leaderTerm: UInt64, leaderDurableLSN: UInt64, history: TermHistory, transactions: [LoggedTransaction]) {
+        self.leaderTerm = leaderTerm
+        self.leaderDurableLSN = leaderDurableLSN
+        self.history = history
+        self.transactions = transactions
+    }
+
+    public static let mediaType = "application/vnd.lynx.replication"
+    public static let magic: [UInt8] = Array("LYRB".utf8)
+    public static let version: UInt16 = 1
+    public static let headerSize = 48
+    public static let historyEntrySize = 16
+    /// Most term-history entries a batch may carry (a bound for the decoder).
+    public static let maxHistoryEntries = 65_535
+
+    public func encoded() throws -> [UInt8] {
+        var frames: [UInt8] = []
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count)
+        out.append(contentsOf: Self.magic)
+        out.appendLE(Self.version)
+        out.appendLE(UInt16(history.entries.count))
+        out.appendLE(history.storeID)
+        out.appendLE(leaderTerm)
+        out.appendLE(leaderDurableLSN)
+        out.appendLE(transactions.first?.firstLSN ?? 0)
+        let frameBytes = try transactions.reduce(0) { $0 + (try WALCodec.encodedSize($1.ops)) }
+        guard frameBytes <= Int(UInt32.max) else { throw StorageError.invalidArgument("a replication batch over 4 GiB") }
+        out.appendLE(UInt32(frameBytes))
+        out.appendLE(CRC32C.extend(0, out))
+        for e in history.entries {
+            out.appendLE(e.term)
+            out.appendLE(e.startLSN)
+        }
+        var seed = CRC32C.extend(0, out)
+        frames.reserveCapacity(frameBytes)
+        for t in transactions {
+            let (bytes, crc) = try WALCodec.encodeTransaction(t.ops, firstLSN: t.firstLSN, salt1: 0, salt2: 0, seed: seed)
+            frames.append(contentsOf: bytes)
+            seed = crc
+        }
+        out.append(contentsOf: frames)
+        return out
+    }
+
+    /// Parses and checks a batch: header checksum, sizes, every frame's checksums and LSNs (consecutive from the
+    /// first), and that it ends on a commit frame.
+    public static func decode(_ bytes: [UInt8]) throws(ReplicationError) -> ReplicationBatch {
+        guard bytes.count >= headerSize else { throw .badBatch("\(bytes.count) bytes, shorter than the header") }
+        guard Array(bytes[0..<4]) == magic else { throw .badBatch("bad magic") }
+        guard bytes.readLE(UInt32.self, at: 44) == CRC32C.extend(0, Array(bytes[0..<44])) else {
+            throw .badBatch("header checksum mismatch")
+        }
+        let version = bytes.readLE(UInt16.self, at: 4)
+        guard version == Self.version else { throw .badBatch("unsupported version \(version)") }
+        let h = Int(bytes.readLE(UInt16.self, at: 6))
+        let frameBytes = Int(bytes.readLE(UInt32.self, at: 40))
+        let framesStart = headerSize + h * historyEntrySize
+        guard bytes.count == framesStart + frameBytes else {
+            throw .badBatch("\(bytes.count) bytes, the header says \(framesStart + frameBytes)")
+        }
+        var history = TermHistory(storeID: bytes.readLE(UInt64.self, at: 8))
+        for i in 0..<h {
+            let o = headerSize + i * historyEntrySize
+            history.entries.append(TermStart(term: bytes.readLE(UInt64.self, at: o), startLSN: bytes.readLE(UInt64.self, at: o + 8)))
+        }
+        var batch = ReplicationBatch(leaderTerm: bytes.readLE(UInt64.self, at: 16), leaderDurableLSN: bytes.readLE(UInt64.self, at: 24),
+                                     history: history, transactions: [])
+        var seed = CRC32C.extend(0, Array(bytes[0..<framesStart]))
+        var lsn = bytes.readLE(UInt64.self, at: 32)
+        var offset = framesStart
+        var open: LoggedTransaction?
+        while offset < bytes.count {
+            switch WALCodec.decodeFrame(bytes, at: offset, salt1: 0, salt2: 0, seed: seed, expectedLSN: lsn) {
+            case .failure(let reason):
+                throw .badBatch("frame at LSN \(lsn): \(reason.rawValue)")
+            case .success(let frame):
+                if open == nil { open = LoggedTransaction(firstLSN: lsn, ops: []) }
+                open!.ops.append(frame.operation)
+                if frame.isCommit {
+                    batch.transactions.append(open!)
+                    open = nil
+                }
+                seed = frame.checksum
+                offset += frame.size
+                lsn += 1
+            }
+        }
+        if open != nil { throw .badBatch("the last transaction has no commit frame") }
+        return batch
+    }
+}
+
+/// Why replication could not go on with a batch or a peer.
+public enum ReplicationError: Error, Sendable, CustomStringConvertible {
+    case badBatch(String)
+    case peer(String)
+
+    public var description: String {
+        switch self {
+        case .badBatch(let why): return "a replication batch failed its checks: \(why)"
+        case .peer(let why): return why
+        }
+    }
+}

@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Logging
+import LynxCluster
+import LynxEngine
+import LynxJSON
+import LynxStorage
+import Synchronization
+
+/// What a store's follower reports (`GET /replication`, `/metrics`).
+public struct StoreReplicaStatus: Sendable {
+    public var lagFrames: UInt64 = 0
+    /// Seconds since the store last held everything its leader had durable (0 while it does).
+    public var lagSeconds: Double = 0
+    public var discardedFrames: UInt64 = 0
+    public var bootstraps: Int = 0
+    public var appliedFrames: UInt64 = 0
+
+    public init() {}
+}
+
+/// Keeps one store of this node in step with the leader's: asks for the log after its last LSN, checks and applies
+/// each batch, makes it durable, and asks again (the next request carries the durable LSN: the acknowledgement
+/// `sync` counts). Starts over from a leader's snapshot when it is behind the leader's retained log or diverged
+/// from it. Runs on its own thread until `stop`.
+final class StoreFollower: @unchecked Sendable {
+    let store: CollectionName
+    private let leader: PeerAddress
+    private unowned let node: ClusterNode
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let status = Mutex(StoreReplicaStatus())
+
+    init(store: CollectionName, leader: PeerAddress, node: ClusterNode, carrying previous: StoreReplicaStatus?) {
+        self.store = store
+        self.leader = leader
+        self.node = node
+        if let previous { status.withLock { $0.discardedFrames = previous.discardedFrames; $0.bootstraps = previous.bootstraps } }
+    }
+
+    func start() {
+        spawnThread(name: "lynx-follow") { [self] in
+            run()
+            finished.signal()
+        }
+    }
+
+    /// Asks the loop to end and waits for it (at most one request's time).
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        finished.wait()
+    }
+
+    var report: StoreReplicaStatus {
+        status.withLock { s in
+            var s = s
+            s.lagSeconds = s.lagFrames == 0 ? 0 : monotonicSeconds() - caughtUpAtSnapshot()
+            return s
+        }
+    }
+    private let caughtUp = Mutex(monotonicSeconds())
+    private func caughtUpAtSnapshot() -> Double { caughtUp.withLock { $0 } }
+
+    private var prefix: String { store == .default ? "" : "/collections/\(store.value)" }
+
+    private func run() {
+        let client = HTTPClient(connectTimeoutSeconds: 1)
+        while !stopping.load(ordering: .relaxed) {
+            guard let engine = node.database.engine(store) else { return }
+            do {
+                try step(engine, client)
+            } catch {
+                node.logger.debug("replication request failed", metadata: ["collection": "\(store)", "error": "\(error)"])
+                pause(0.2)
+            }
+        }
+    }
+
+    private func pause(_ seconds: Double) {
+        let until = monotonicSeconds() + seconds
+        while !stopping.load(ordering: .relaxed) && monotonicSeconds() < until { usleep(20_000) }
+    }
+
+    private func step(_ engine: Engine, _ client: HTTPClient) throws {
+        let history = node.histories.history(of: store, engine: engine)
+        let last = engine.lastLSN
+        let query = "after=\(last)&durable=\(engine.durableLSN)&last_term=\(history.term(at: last))&term=\(node.knownTerm)"
+            + "&store_id=\(last == 0 ? 0 : history.storeID)&node=\(node.config.nodeName)&wait_ms=1000"
+        let response = try client.request("GET", leader.url + prefix + "/replication/log?" + query, headers: node.authHeaders,
+                                          timeoutSeconds: 5)
+        switch response.status {
+        case 200:
+            try apply(ReplicationBatch.decode(response.body), to: engine, history: history)
+        case 410:
+            node.logger.notice("behind the leader's retained log: starting over from its snapshot", metadata: ["collection": "\(store)"])
+            try bootstrap(client)
+        case 409:
+            var at = Self.member("diverged_at", of: response.body) ?? 1
+            if Self.boolMember("term_known", of: response.body) == false, let own = history.start(of: history.term(at: last)) {
+                at = min(at, own)
+            }
+            let discarded = last >= at ? last - at + 1 : 0
+            node.logger.warning("this store's log diverged from the leader's: discarding its frames after the common prefix and starting over from the leader's snapshot",
+                                metadata: ["collection": "\(store)", "diverged_at": "\(at)", "discarded_frames": "\(discarded)"])
+            status.withLock { $0.discardedFrames += discarded }
+            try bootstrap(client)
+        default:
+            pause(0.2)
+        }
+    }
+
+    private func apply(_ batch: ReplicationBatch, to engine: Engine, history: TermHistory) throws {
+        // A deposed leader's late answer: a newer term is known, its frames are refused.
+        guard batch.leaderTerm >= node.knownTerm else { return pause(0.1) }
+        node.noteTerm(batch.leaderTerm)
+        var last = engine.lastLSN
+        if let end = batch.transactions.last?.lastLSN {
+            // The history first: a crash between the two can only make this store look diverged (and start over).
+            try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
+            last = try engine.applyReplicated(batch.transactions)
+            try waitDurable(engine, last)
+            status.withLock { $0.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
+        } else if history.storeID != batch.history.storeID && last == 0 {
+            try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine)
+        }
+        let lag = batch.leaderDurableLSN > last ? batch.leaderDurableLSN - last : 0
+        if lag == 0 { caughtUp.withLock { $0 = monotonicSeconds() } }
+        status.withLock { $0.lagFrames = lag }
+    }
+
+    private func waitDurable(_ engine: Engine, _ lsn: UInt64) throws {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<UInt64, EngineError>?>(nil)
+        engine.whenDurable(lsn) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        if case .failure(let error) = outcome.withLock({ $0! }) { throw error }
+    }
+
+    /// Replaces this store with a backup the leader makes now, then follows on from its LSN.
+    private func bootstrap(_ client: HTTPClient) throws {
+        let base = leader.url + prefix + "/snapshots"
+        let made = try client.request("POST", base, headers: node.authHeaders + [("Content-Type", "application/json")], body: Array("{}".utf8),
+                                      timeoutSeconds: 120)
+        guard made.status == 201, let name = Self.stringMember("name", of: made.body) else {
+            throw ReplicationError.peer("the leader did not make a snapshot (HTTP \(made.status))")
+        }
+        let archive = joinPath(node.database.baseConfig.dataDir, ".replica-\(store.value).tar")
+        defer { unlink(archive) }
+        let got = try client.download(base + "/" + name, headers: node.authHeaders, to: archive, timeoutSeconds: 600)
+        _ = try? client.request("DELETE", base + "/" + name, headers: node.authHeaders, timeoutSeconds: 10)
+        guard got.status == 200 else { throw ReplicationError.peer("the leader's snapshot could not be downloaded (HTTP \(got.status))") }
+        node.histories.forget(store)
+        let report = try node.database.replaceStore(store, withArchive: archive)
+        node.histories.forget(store)
+        status.withLock { $0.bootstraps += 1 }
+        node.logger.notice("store started over from the leader's snapshot", metadata: [
+            "collection": "\(store)", "lsn": "\(report.info.lsn)", "bytes": "\(report.archiveBytes)"])
+    }
+
+    static func member(_ name: String, of body: [UInt8]) -> UInt64? {
+        (try? JSONParser.parse(body))?.objectValue?[name]?.numberValue?.uint64
+    }
+
+    static func boolMember(_ name: String, of body: [UInt8]) -> Bool? {
+        (try? JSONParser.parse(body))?.objectValue?[name]?.boolValue
+    }
+
+    static func stringMember(_ name: String, of body: [UInt8]) -> String? {
+        (try? JSONParser.parse(body))?.objectValue?[name]?.stringValue
+    }
+}
