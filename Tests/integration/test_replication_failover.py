@@ -106,8 +106,9 @@ def test_sync_failover_loses_no_acknowledged_write(make_cluster):
 
 
 def test_async_failover_loses_at_most_the_reported_lag(make_cluster):
-    """--replication async with --sync always on every node (an acknowledged write is durable on its leader, and
-    the feed ships durable frames).
+    """--replication async with --sync always on every node: the feed ships only durable frames, so under the
+    default --sync flush an acknowledged write could wait up to --sync-interval unshipped and the lag the
+    followers report would not bound the loss; with `always` an acknowledged write is durable, hence shippable.
 
     Bound, per kill. Let s be the last scrape of the new leader N's GET /replication before the kill (sent at t_s),
     and P the scrape before it. N's log at the election holds at least last_lsn(s). The acknowledged writes the kill
