@@ -259,6 +259,10 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func becomeLeader(term: UInt64, leaseFrom sent: Double) {
         stopFollowing()
+        // A leader lags no one: the last follower figures would only mislead.
+        carried.withLock { c in
+            for key in c.keys { c[key]!.lagFrames = 0 }
+        }
         do {
             try histories.beginTerm(term)
         } catch {

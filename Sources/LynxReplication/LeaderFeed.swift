@@ -50,7 +50,7 @@ final class LeaderFeed: @unchecked Sendable {
         var history = histories.history(of: store, engine: engine)
         if history.entries.isEmpty {
             // A store this leader made during its term (or never recorded): its term starts here.
-            do { try histories.beginTerm(term, of: store, engine: engine) } catch { return answer(.invalid("the term history could not be written: \(error)")) }
+            do { try histories.beginTerm(term, of: store, engine: engine) } catch { return answer(.failed("the store's term history could not be written")) }
             history = histories.history(of: store, engine: engine)
         }
         if request.after > 0 {
@@ -59,7 +59,7 @@ final class LeaderFeed: @unchecked Sendable {
                 return answer(.diverged(at: d.at, termKnown: d.termKnown))
             }
         }
-        noteAck(node: request.node, engine: engine, durable: min(request.durable, request.after))
+        if !request.node.isEmpty { noteAck(node: request.node, engine: engine, durable: min(request.durable, request.after)) }
         switch engine.retainedTransactions(after: request.after, maxBytes: request.maxBytes) {
         case .beforeWindow(let start):
             answer(.snapshotNeeded(startLSN: start))

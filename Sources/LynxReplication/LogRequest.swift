@@ -43,6 +43,8 @@ public enum LogAnswer: Sendable {
     /// This node does not lead (any more); the leader, when known.
     case notLeader(PeerAddress?)
     case invalid(String)
+    /// The leader could not serve it (its own storage failed).
+    case failed(String)
 }
 
 /// A node of the cluster as others reach it.

@@ -38,7 +38,13 @@ final class StoreFollower: @unchecked Sendable {
         self.store = store
         self.leader = leader
         self.node = node
-        if let previous { status.withLock { $0.discardedFrames = previous.discardedFrames; $0.bootstraps = previous.bootstraps } }
+        if let previous {
+            status.withLock {
+                $0.discardedFrames = previous.discardedFrames
+                $0.bootstraps = previous.bootstraps
+                $0.appliedFrames = previous.appliedFrames
+            }
+        }
     }
 
     func start() {
@@ -82,11 +88,22 @@ final class StoreFollower: @unchecked Sendable {
             do {
                 try step(engine, client)
             } catch {
-                node.logger.debug("replication request failed", metadata: ["collection": "\(store)", "error": "\(error)"])
+                // A transport error is routine while a leader changes; anything else is said, at most every 10 s.
+                let routine = error is HTTPClientError
+                let now = monotonicSeconds()
+                if routine || now - lastWarning < 10 {
+                    node.logger.debug("replication request failed", metadata: ["collection": "\(store)", "error": "\(error)"])
+                } else {
+                    lastWarning = now
+                    node.logger.warning("replication of this store cannot go on", metadata: ["collection": "\(store)", "error": "\(error)"])
+                }
                 pause(0.2)
             }
         }
     }
+
+    /// When the follower thread last logged a warning (only that thread reads or writes it).
+    private var lastWarning = -Double.infinity
 
     private func pause(_ seconds: Double) {
         let until = monotonicSeconds() + seconds
@@ -164,9 +181,11 @@ final class StoreFollower: @unchecked Sendable {
             throw ReplicationError.peer("the leader did not make a snapshot (HTTP \(made.status))")
         }
         let archive = joinPath(node.database.baseConfig.dataDir, ".replica-\(store.value).tar")
-        defer { unlink(archive) }
+        defer {
+            unlink(archive)
+            _ = try? client.request("DELETE", base + "/" + name, headers: node.authHeaders, timeoutSeconds: 10)
+        }
         let got = try client.download(base + "/" + name, headers: node.authHeaders, to: archive, timeoutSeconds: 600)
-        _ = try? client.request("DELETE", base + "/" + name, headers: node.authHeaders, timeoutSeconds: 10)
         guard got.status == 200 else { throw ReplicationError.peer("the leader's snapshot could not be downloaded (HTTP \(got.status))") }
         try unlessStopped {
             node.histories.forget(store)

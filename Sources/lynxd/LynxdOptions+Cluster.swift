@@ -59,6 +59,9 @@ extension LynxdOptions {
         if s.server.port == 0 && string(advertiseURL, "LYNX_ADVERTISE_URL") == nil {
             throw ConfigError(description: "--port 0 needs --advertise-url: the other nodes must know where to reach this one")
         }
+        if !s.engine.walEnabled {
+            throw ConfigError(description: "--etcd-endpoints needs the log: replication ships it, so it cannot be combined with --wal off")
+        }
         s.engine.retainedLogBytes = windowBytes
         s.cluster = ClusterConfig(etcdEndpoints: urls, cluster: clusterName, nodeName: name, advertiseURL: advertised,
                                   leaseTTLSeconds: ttl, mode: replicationMode, syncTimeoutSeconds: timeout,

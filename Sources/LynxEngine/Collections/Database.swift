@@ -147,7 +147,9 @@ public final class Database: @unchecked Sendable {
     /// and the error says why; a restart completes or refuses it as after an interrupted `lynxd restore`.
     public func replaceStore(_ name: CollectionName, withArchive archive: String) throws -> StoreRestore.Report {
         try catalogLock.withLock { _ in
-            if let old = enginesLock.write({ engines.removeValue(forKey: name) }) {
+            // The old engine stays in the map, stopped (writes fail, reads see its last state), until the new one
+            // is in: a lookup never finds the store missing, the default one least of all.
+            if let old = engine(name) {
                 old.failStop("the store is being replaced from its leader's snapshot")
                 old.close(checkpoint: false)
             }

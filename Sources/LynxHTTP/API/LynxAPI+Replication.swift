@@ -74,6 +74,8 @@ extension LynxAPI {
                               ?? .noLeader(node: cluster.config.nodeName)).response)
                 case .invalid(let why):
                     complete(Problem.invalidRequest(why, field: "after").response)
+                case .failed(let why):
+                    complete(Problem.internalError(why).response)
                 }
             }
         }
