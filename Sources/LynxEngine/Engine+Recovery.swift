@@ -38,28 +38,38 @@ extension Engine {
         ])
     }
 
+    /// Loads the newest valid snapshot, replays the log generations it lacks, and opens the log for appending.
     private func recoverState() throws {
-        // 1. The newest valid snapshot (an older one when the newest is damaged).
-        var baseSeq: UInt64 = 0
-        var baseLSN: UInt64 = 0
+        let (baseSeq, baseLSN) = try loadNewestSnapshot()
+        let (allFiles, damagedHeaders) = try directory.logFiles()
+        let plan = LogReplay(logFiles: allFiles, damagedHeaders: damagedHeaders, snapshotSeq: baseSeq, snapshotLSN: baseLSN)
+        try refuseUnlessReplayable(plan, damagedHeaders: damagedHeaders, baseSeq: baseSeq, baseLSN: baseLSN)
+        let outcome = try replay(plan, baseLSN: baseLSN)
+        try openLog(after: outcome, of: plan, baseSeq: baseSeq)
+    }
+
+    /// 1. The newest valid snapshot (an older one when the newest is damaged): its sequence and LSN (0, 0: none).
+    private func loadNewestSnapshot() throws -> (seq: UInt64, lsn: UInt64) {
+        var base: (seq: UInt64, lsn: UInt64) = (0, 0)
         let loadStart = monotonicSeconds()
         if let (snapshot, loaded) = try directory.loadNewestSnapshot(logger: logger, decode: { snapshot in
             try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config,
                                      stagesWrites: linksInBackground, rowSource: directory.rowChunks)
         }) {
             stateLock.write { state = loaded }
-            baseSeq = snapshot.seq
-            baseLSN = snapshot.lastLSN
+            base = (snapshot.seq, snapshot.lastLSN)
             logger.info("loaded snapshot without rebuilding the index", metadata: [
-                "seq": "\(baseSeq)", "lsn": "\(baseLSN)", "vectors": "\(loaded.index.count)",
+                "seq": "\(base.seq)", "lsn": "\(base.lsn)", "vectors": "\(loaded.index.count)",
                 "index": "\(indexKind.rawValue)", "seconds": "\(((monotonicSeconds() - loadStart) * 1000).rounded() / 1000)",
             ])
         }
-        directory.lastSnapshotSeq = baseSeq
+        directory.lastSnapshotSeq = base.seq
+        return base
+    }
 
-        // 2. The log generations the snapshot lacks, oldest first (LogReplay decides; this applies).
-        let (allFiles, damagedHeaders) = try directory.logFiles()
-        let plan = LogReplay(logFiles: allFiles, damagedHeaders: damagedHeaders, snapshotSeq: baseSeq, snapshotLSN: baseLSN)
+    /// 2a. Refuses to start when the log cannot be replayed without possibly losing acknowledged writes.
+    private func refuseUnlessReplayable(_ plan: LogReplay, damagedHeaders: [(path: String, size: UInt64)], baseSeq: UInt64,
+                                        baseLSN: UInt64) throws {
         for damaged in damagedHeaders {
             metrics.walInvalidFrames.add(["badHeader"])
             logger.critical("a log file has a damaged header", metadata: ["file": "\(damaged.path)", "bytes": "\(damaged.size)"])
@@ -80,8 +90,11 @@ extension Engine {
         case nil:
             break
         }
-        let files = plan.files
-        let totalBytes = max(1, files.reduce(0) { $0 + $1.size })
+    }
+
+    /// 2b. Applies the log generations the snapshot lacks (LogReplay decides which), reporting progress.
+    private func replay(_ plan: LogReplay, baseLSN: UInt64) throws -> LogReplay.Outcome {
+        let totalBytes = max(1, plan.files.reduce(0) { $0 + $1.size })
         var replayedBytes: UInt64 = 0
         var lastProgressLog = monotonicSeconds()
         retained?.reset(nextLSN: baseLSN + 1)
@@ -116,18 +129,20 @@ extension Engine {
                 "file": "\(file.path)", "generation": "\(file.generation)", "first_lsn": "\(file.firstLSN)", "expected": "\(expected)",
             ])
         }
-        let appliedLSN = outcome.appliedLSN
-        let frames = outcome.appliedFrames
-        let results = outcome.replayed
-        metrics.recoveryFramesReplayed.set(Double(frames))
-        logger.info("replayed the log", metadata: ["frames": "\(frames)", "files": "\(results.count)", "last_lsn": "\(appliedLSN)"])
+        metrics.recoveryFramesReplayed.set(Double(outcome.appliedFrames))
+        logger.info("replayed the log", metadata: [
+            "frames": "\(outcome.appliedFrames)", "files": "\(outcome.replayed.count)", "last_lsn": "\(outcome.appliedLSN)"])
+        return outcome
+    }
 
-        // 3. Open the log for appending.
+    /// 3. Opens the log for appending where the replay says (or, with `--wal off`, persists what it held and drops it).
+    private func openLog(after outcome: LogReplay.Outcome, of plan: LogReplay, baseSeq: UInt64) throws {
+        let files = plan.files
         guard config.walEnabled else {
-            memoryLSN = appliedLSN
-            if frames > 0 || outcome.damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
+            memoryLSN = outcome.appliedLSN
+            if outcome.appliedFrames > 0 || outcome.damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
                 // No log from now on: persist what the log held, then drop it.
-                try writeRecoverySnapshot(seq: plan.nextGeneration, lsn: appliedLSN)
+                try writeRecoverySnapshot(seq: plan.nextGeneration, lsn: outcome.appliedLSN)
             }
             for file in files { try? directory.io.unlink(file.path) }
             return
@@ -138,13 +153,11 @@ extension Engine {
             // replay. Persist the recovered state as a new snapshot, keep the damaged files aside, start afresh.
             try writeRecoverySnapshot(seq: generation, lsn: firstLSN - 1)
             for file in files { directory.keepAside(file.path, logger: logger) }
-            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: firstLSN,
-                                       preallocationBytes: config.walPreallocationBytes,
-                                       mapAppends: config.usesMappedWALAppends, io: directory.io)
-            installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: generation)
+            installLog(writer: try newWriter(generation: generation, firstLSN: firstLSN), pendingBytes: 0, pendingFrames: 0,
+                       safeSeq: generation)
         case .resume:
-            let newest = results[results.count - 1]
-            let writer = try WALWriter(resuming: newest.result, preallocationBytes: config.walPreallocationBytes,
+            let results = outcome.replayed
+            let writer = try WALWriter(resuming: results[results.count - 1].result, preallocationBytes: config.walPreallocationBytes,
                                        mapAppends: config.usesMappedWALAppends, io: directory.io)
             let previous = results.dropLast().last
             installLog(
@@ -153,11 +166,14 @@ extension Engine {
                 pendingFrames: previous?.result.committedFrames ?? 0,
                 safeSeq: baseSeq)
         case .create(let generation, let firstLSN):
-            let writer = try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: firstLSN,
-                                       preallocationBytes: config.walPreallocationBytes,
-                                       mapAppends: config.usesMappedWALAppends, io: directory.io)
-            installLog(writer: writer, pendingBytes: 0, pendingFrames: 0, safeSeq: baseSeq)
+            installLog(writer: try newWriter(generation: generation, firstLSN: firstLSN), pendingBytes: 0, pendingFrames: 0,
+                       safeSeq: baseSeq)
         }
+    }
+
+    private func newWriter(generation: UInt64, firstLSN: UInt64) throws -> WALWriter {
+        try WALWriter(creating: directory.walPath(generation: generation), checkpointSeq: generation, firstLSN: firstLSN,
+                      preallocationBytes: config.walPreallocationBytes, mapAppends: config.usesMappedWALAppends, io: directory.io)
     }
 
     private func installLog(writer: WALWriter, pendingBytes: UInt64, pendingFrames: Int, safeSeq: UInt64) {
