@@ -33,14 +33,18 @@ public struct AccessPolicy: Sendable {
     /// Store routes (relative to their collection) whose `POST` only reads.
     static let readingPosts: Set<String> = ["/search", "/search/batch", "/count", "/vectors/get"]
     static let collectionPrefix = "/collections/{collection}"
+    /// Store routes whose `GET` takes the full key: a follower's log request is also its acknowledgement, which
+    /// `--replication sync` counts, so a read-only key must not be able to make one.
+    static let fullKeyReads: Set<String> = ["/replication/log"]
 
     /// How `method` on the route `template` (nil: no route matched) with these `methods` is protected.
     static func access(method: String, template: String?, methods: [String]) -> RouteAccess {
         guard let template else { return .read }
         if alwaysOpen.contains(template) { return .open }
         if probes.contains(template) { return .probe }
-        if method == "GET" || method == "HEAD" || !methods.contains(method) { return .read }
         let storeRoute = template.hasPrefix(collectionPrefix + "/") ? String(template.dropFirst(collectionPrefix.count)) : template
+        if fullKeyReads.contains(storeRoute) && methods.contains(method) { return .write }
+        if method == "GET" || method == "HEAD" || !methods.contains(method) { return .read }
         return method == "POST" && readingPosts.contains(storeRoute) ? .read : .write
     }
 
