@@ -34,6 +34,20 @@ BAD_FLAGS = [
     (["--index-pending-wait", "-1"], "index-pending-wait"),
     (["--shutdown-checkpoint-timeout", "soon"], "shutdown-checkpoint-timeout"),
     (["--no-such-flag"], "no-such-flag"),
+    # replication (issue 14): each mistake is refused at start, before etcd is contacted
+    (["--node-name", "n1"], "etcd-endpoints"),
+    (["--etcd-endpoints", "127.0.0.1:2379", "--node-name", "n1"], "etcd-endpoints"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--advertise-url", "http://127.0.0.1:9"], "node-name"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1"], "advertise-url"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1", "--advertise-url", "http://127.0.0.1:9", "--wal", "off"], "wal"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1", "--advertise-url", "http://127.0.0.1:9",
+      "--replication", "sometimes"], "replication"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1", "--advertise-url", "http://127.0.0.1:9",
+      "--replication", "sync", "--sync-replicas", "0"], "sync-replicas"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1", "--advertise-url", "http://127.0.0.1:9",
+      "--sync-replicas", "2"], "sync-replicas"),
+    (["--etcd-endpoints", "http://127.0.0.1:9", "--node-name", "n1", "--advertise-url", "http://127.0.0.1:9",
+      "--lease-ttl", "1"], "lease-ttl"),
 ]
 
 
