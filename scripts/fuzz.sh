@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json wal snapshot)
+[ ${#targets[@]} -gt 0 ] || targets=(json wal snapshot replication)
 out=.build-fuzz
 mkdir -p "$out/modules"
 [ -d .build/checkouts/swift-log ] || swift package resolve >/dev/null
@@ -24,6 +24,7 @@ cat > "$out/modules/c.modulemap" <<MAP
 module CCRC32C { header "$PWD/Sources/CCRC32C/include/ccrc32c.h" export * }
 module CFileOps { header "$PWD/Sources/CFileOps/include/cfileops.h" export * }
 module CLynxKernels { header "$PWD/Sources/CLynxKernels/include/clynxkernels.h" export * }
+module CCurl { header "$PWD/Sources/CCurl/shim.h" link "curl" export * }
 MAP
 for c in CCRC32C/crc32c CFileOps/fileops CLynxKernels/kernels; do
   clang -c -O2 -fsanitize=fuzzer-no-link,address -I "Sources/${c%/*}/include" "Sources/$c.c" -o "$out/${c#*/}.o"
@@ -41,9 +42,11 @@ library LynxJSON Sources/LynxJSON
 library LynxIndex Sources/LynxIndex
 library LynxStorage Sources/LynxStorage
 library LynxEngine -enable-testing Sources/LynxEngine
+library LynxCluster Sources/LynxCluster
+library LynxReplication Sources/LynxReplication
 for t in "${targets[@]}"; do
   if ! swiftc "${flags[@]}" Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" \
-      -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging "$out"/*.o >"$log" 2>&1; then
+      -lLynxReplication -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging -lcurl "$out"/*.o >"$log" 2>&1; then
     grep -E "error" "$log" | head -30 >&2; echo "fuzz build of $t failed" >&2; exit 1
   fi
 done

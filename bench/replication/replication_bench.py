@@ -122,13 +122,23 @@ def _ingest_worker(args) -> int:
     return done
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ingest(urls: list[str], vectors, clients: int, batch: int, seconds: float, durable: bool,
-           base_id: int) -> float:
+           base_id: int, pids: list[int] = ()) -> tuple[float, list[float]]:
+    """Upserts/s, and the CPU seconds each of `pids` spent per 1,000 upserts meanwhile."""
     work = [(urls, vectors, base_id + c * 100_000_000, batch, seconds, durable) for c in range(clients)]
+    cpu0 = [cpu_seconds(p) for p in pids]
     t0 = time.monotonic()
     with mp.get_context("fork").Pool(clients) as pool:
         total = sum(pool.map(_ingest_worker, work))
-    return total / (time.monotonic() - t0)
+    rate = total / (time.monotonic() - t0)
+    per_k = [(cpu_seconds(p) - c0) * 1000 / max(total, 1) for p, c0 in zip(pids, cpu0)]
+    return rate, per_k
 
 
 def _search_worker(args) -> int:
@@ -246,18 +256,23 @@ def main() -> int:
                     label = f"{index}, batch {batch}" + (", durable" if durable else "")
                     d = root / f"single-{index}-{batch}-{durable}"
                     single = Single(start_server, d, store_args(index, dim, durable))
-                    one = ingest([single.url], base, a.clients, batch, phase, durable, 0)
+                    one, (one_cpu,) = ingest([single.url], base, a.clients, batch, phase, durable, 0,
+                                             [single.server.proc.pid])
                     single.close()
                     kw = {"replication": "sync", "sync_replicas": 1} if durable else {}
                     c = new_cluster(start_server, root / f"c-{index}-{batch}-{durable}",
                                     store_args(index, dim, durable), **kw)
-                    rep = ingest([c.wait_leader().url], base, a.clients, batch, phase, durable, 0)
+                    leader = c.wait_leader()
+                    pids = [leader.server.proc.pid] + [f.server.proc.pid for f in c.others(leader)]
+                    rep, cpus = ingest([leader.url], base, a.clients, batch, phase, durable, 0, pids)
                     c.close()
-                    rows.append((label, one, rep, "sync K=1" if durable else "async, 2 followers"))
-        print("\n== ingest (upserts/s)")
-        print(f"{'store':28} {'single node':>12} {'replicated':>12} {'ratio':>6}  mode")
-        for label, one, rep, mode in rows:
-            print(f"{label:28} {one:12.0f} {rep:12.0f} {rep / one:6.2f}  {mode}")
+                    rows.append((label, one, rep, "sync K=1" if durable else "async, 2 followers", one_cpu, cpus))
+        print("\n== ingest (upserts/s; CPU ms per 1,000 upserts of the single node, and of the leader and each follower)")
+        print(f"{'store':28} {'single node':>12} {'replicated':>12} {'ratio':>6}  {'cpu single':>10} {'leader':>7} "
+              f"{'followers':>13}  mode")
+        for label, one, rep, mode, one_cpu, cpus in rows:
+            print(f"{label:28} {one:12.0f} {rep:12.0f} {rep / one:6.2f}  {one_cpu:10.0f} {cpus[0]:7.0f} "
+                  f"{' '.join(f'{x:6.0f}' for x in cpus[1:]):>13}  {mode}")
 
         c = new_cluster(start_server, root / "c-apply", store_args("flat", dim, False))
         r = apply_rate(c, base, a.clients, phase * 2)
