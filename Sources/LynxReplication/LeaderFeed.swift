@@ -7,7 +7,7 @@ import Synchronization
 /// acknowledged durable LSN per store for `--replication sync`.
 ///
 /// Threads: any. A held request costs no thread: one `whenLogHolds` watch per store wakes the held requests of
-/// that store, and a timer answers each at its deadline.
+/// that store, and one sweeping timer answers each at its deadline (within `sweepSeconds`).
 final class LeaderFeed: @unchecked Sendable {
     private struct Held {
         var id: UInt64
@@ -15,12 +15,14 @@ final class LeaderFeed: @unchecked Sendable {
         var store: CollectionName
         var engine: Engine
         var answer: @Sendable (LogAnswer) -> Void
+        var deadline: Double
     }
     private struct SyncWait {
         var id: UInt64
         var lsn: UInt64
         var replicas: Int
         var done: @Sendable (Bool) -> Void
+        var deadline: Double
     }
     private struct Ack {
         var durable: UInt64
@@ -40,9 +42,43 @@ final class LeaderFeed: @unchecked Sendable {
     /// The leader's term, or nil when this node does not lead.
     private let currentTerm: @Sendable () -> UInt64?
 
+    /// One timer for every deadline (held requests, sync waits), instead of a dispatch timer each: at hundreds of
+    /// requests a second those cost a wake-up of libdispatch's timer thread apiece.
+    private let sweeper: DispatchSourceTimer
+    static let sweepSeconds = 0.05
+
     init(histories: StoreHistories, currentTerm: @escaping @Sendable () -> UInt64?) {
         self.histories = histories
         self.currentTerm = currentTerm
+        sweeper = DispatchSource.makeTimerSource(queue: work)
+        sweeper.schedule(deadline: .now() + Self.sweepSeconds, repeating: Self.sweepSeconds, leeway: .milliseconds(10))
+        sweeper.setEventHandler { [weak self] in self?.sweep() }
+        sweeper.resume()
+    }
+
+    deinit { sweeper.cancel() }
+
+    /// Answers the held requests and fails the sync waits whose deadline has passed.
+    private func sweep() {
+        let now = monotonicSeconds()
+        let (held, waits): ([Held], [SyncWait]) = state.withLock { s in
+            var held: [Held] = []
+            var waits: [SyncWait] = []
+            for key in Array(s.held.keys) where s.held[key]!.contains(where: { $0.deadline <= now }) {
+                held += s.held[key]!.filter { $0.deadline <= now }
+                s.held[key]!.removeAll { $0.deadline <= now }
+            }
+            for key in Array(s.syncWaits.keys) where s.syncWaits[key]!.contains(where: { $0.deadline <= now }) {
+                waits += s.syncWaits[key]!.filter { $0.deadline <= now }
+                s.syncWaits[key]!.removeAll { $0.deadline <= now }
+            }
+            return (held, waits)
+        }
+        for h in held {
+            guard let term = currentTerm() else { h.answer(.notLeader(nil)); continue }
+            h.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, []))
+        }
+        for w in waits { w.done(false) }
     }
 
     func serve(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
@@ -85,17 +121,16 @@ final class LeaderFeed: @unchecked Sendable {
 
     private func hold(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
         let key = ObjectIdentifier(engine)
-        let (id, watch): (UInt64, Bool) = state.withLock { s in
+        let deadline = monotonicSeconds() + min(request.waitSeconds, LogRequest.maxWaitSeconds)
+        let watch: Bool = state.withLock { s in
             let id = s.nextID
             s.nextID += 1
-            s.held[key, default: []].append(Held(id: id, request: request, store: store, engine: engine, answer: answer))
-            return (id, s.watching.insert(key).inserted)
+            s.held[key, default: []].append(Held(id: id, request: request, store: store, engine: engine, answer: answer,
+                                                 deadline: deadline))
+            return s.watching.insert(key).inserted
         }
         // At `after + 1`, not at the last LSN now: a frame appended since the read wakes it at once.
         if watch { engine.whenLogHolds(request.after + 1) { [weak self] in self?.wake(key) } }
-        work.asyncAfter(deadline: .now() + min(request.waitSeconds, LogRequest.maxWaitSeconds)) { [weak self] in
-            self?.expire(key, id)
-        }
     }
 
     /// Something new is in the store's log: the held requests it has frames for are answered; the others stay
@@ -133,12 +168,6 @@ final class LeaderFeed: @unchecked Sendable {
         }
     }
 
-    private func expire(_ key: ObjectIdentifier, _ id: UInt64) {
-        guard let h = claim(key, id) else { return }
-        guard let term = currentTerm() else { return h.answer(.notLeader(nil)) }
-        h.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, []))
-    }
-
     // MARK: - Acknowledgements (`--replication sync`)
 
     func noteAck(node: String, engine: Engine, durable: UInt64) {
@@ -161,23 +190,16 @@ final class LeaderFeed: @unchecked Sendable {
     /// after `timeoutSeconds`.
     func whenReplicated(engine: Engine, lsn: UInt64, replicas: Int, timeoutSeconds: Double, _ done: @escaping @Sendable (Bool) -> Void) {
         let key = ObjectIdentifier(engine)
-        let id: UInt64? = state.withLock { s in
+        let deadline = monotonicSeconds() + timeoutSeconds
+        let waiting: Bool = state.withLock { s in
             let acked = s.acks[key]?.values.filter { $0.durable >= lsn }.count ?? 0
-            if acked >= replicas { return nil }
+            if acked >= replicas { return false }
             let id = s.nextID
             s.nextID += 1
-            s.syncWaits[key, default: []].append(SyncWait(id: id, lsn: lsn, replicas: replicas, done: done))
-            return id
+            s.syncWaits[key, default: []].append(SyncWait(id: id, lsn: lsn, replicas: replicas, done: done, deadline: deadline))
+            return true
         }
-        guard let id else { return done(true) }
-        work.asyncAfter(deadline: .now() + timeoutSeconds) { [weak self] in
-            guard let self else { return }
-            let timedOut: SyncWait? = state.withLock { s in
-                guard let i = s.syncWaits[key]?.firstIndex(where: { $0.id == id }) else { return nil }
-                return s.syncWaits[key]!.remove(at: i)
-            }
-            timedOut?.done(false)
-        }
+        if !waiting { done(true) }
     }
 
     /// Each follower's acknowledged durable LSN of the store and how long ago it last asked.

@@ -78,7 +78,7 @@ final class StoreFollower: @unchecked Sendable {
 
     /// Under async: after a batch of fewer transactions than this, wait `gatherSeconds` before the next request.
     static let smallBatch = 64
-    static let gatherSeconds = 0.005
+    static let gatherSeconds = 0.02
 
     /// The long poll waits 1 s at the leader; an answer later than this means the leader is stuck.
     static let requestTimeoutSeconds = 3.0
@@ -165,7 +165,7 @@ final class StoreFollower: @unchecked Sendable {
             try unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
         }
         let lag = batch.leaderLastLSN > last ? batch.leaderLastLSN - last : 0
-        // Under async, a follower that got a small batch lets a few milliseconds of writes gather before it asks
+        // Under async, a follower that got a small batch lets some milliseconds of writes gather before it asks
         // again: each request costs the leader about what a client's write does, so asking once per write would
         // halve the leader's ingest on shared cores. Under sync the next request is the acknowledgement: no delay.
         if case .async = node.config.mode, batch.transactions.count < Self.smallBatch { pause(Self.gatherSeconds) }
