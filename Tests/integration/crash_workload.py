@@ -522,8 +522,11 @@ class CrashRunner:
             self.pending_at_kills.append(int(srv.health().get("linking", {}).get("pending", 0)))
         except Exception:  # noqa: BLE001 (a busy server: the figure is informational)
             pass
+        # Whether a POST /checkpoint is in flight, read just before the kill: read after it, the checkpointer thread
+        # may already have seen its answer or the broken connection (a loaded CI machine missed every one that way).
+        in_checkpoint = bool(ckpt and ckpt.in_flight.is_set())
         srv.proc.send_signal(signal.SIGKILL)
-        log.stats.killed_during_checkpoint = bool(ckpt and ckpt.in_flight.is_set())
+        log.stats.killed_during_checkpoint = in_checkpoint
         srv.proc.wait(20)
         stop.set()
         for th in writers + [watcher] + ([ckpt] if ckpt else []):
