@@ -36,17 +36,13 @@ private func seal(_ b: inout [UInt8]) {
     guard offset <= b.count else { return }
     var crc = CRC32C.checksum(Array(b[0..<offset]))
     while offset + WALFormat.frameHeaderSize <= b.count {
-        let length = Int(load32(b, offset))
+        let length = Int(b.le32(at: offset))
         guard length <= b.count - offset - WALFormat.frameHeaderSize else { break }
         store32(&b, offset + 24, CRC32C.checksum(Array(b[offset..<offset + 24])))
         crc = CRC32C.extend(crc, Array(b[offset..<offset + 28]) + Array(b[offset + 32..<offset + 32 + length]))
         store32(&b, offset + 28, crc)
         offset += WALFormat.frameHeaderSize + length
     }
-}
-
-private func load32(_ b: [UInt8], _ at: Int) -> UInt32 {
-    UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
 }
 
 private func store32(_ b: inout [UInt8], _ at: Int, _ v: UInt32) {

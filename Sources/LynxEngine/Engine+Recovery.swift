@@ -100,7 +100,7 @@ extension Engine {
         retained?.reset(nextLSN: baseLSN + 1)
         let outcome = try plan.replay(io: directory.io, apply: { lsn, ops in
             try stateLock.write { try state.applyReplayed(ops, dimension: dimension) }
-            retained?.append(LoggedTransaction(firstLSN: lsn - UInt64(ops.count) + 1, ops: ops))
+            retained?.append(commitLSN: lsn, ops)
             replayedBytes += UInt64(ops.reduce(0) { $0 + $1.approximateBytes })
             let now = monotonicSeconds()
             setStatus(.recovering(progress: min(0.99, Double(replayedBytes) / Double(totalBytes))))

@@ -248,7 +248,7 @@ public final class Engine: @unchecked Sendable {
         do {
             let before = log.bytesWritten
             let lsn = try log.append(ops)
-            retained?.append(LoggedTransaction(firstLSN: lsn - UInt64(ops.count) + 1, ops: ops))
+            retained?.append(commitLSN: lsn, ops)
             noteWriteStored()
             metrics.walBytesWritten.add(UInt64(log.bytesWritten - before))
             checkpointer?.noteAppend()

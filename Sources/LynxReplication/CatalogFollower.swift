@@ -1,10 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Dispatch
 import LynxCluster
 import LynxEngine
-import Synchronization
 
 /// Keeps this node's collections the leader's: every half second it reads the leader's catalog, makes the
 /// collections it lacks (with the leader's settings), drops the ones the leader no longer has, and has each
@@ -12,9 +7,8 @@ import Synchronization
 final class CatalogFollower: @unchecked Sendable {
     private let leader: PeerAddress
     private unowned let node: ClusterNode
-    private let stopping = Atomic<Bool>(false)
-    /// Held while collections are made or dropped; true once stopped (as `StoreFollower`'s fence).
-    private let fence = Mutex(false)
+    /// Held while collections are made or dropped.
+    private let fence = FollowerFence()
     static let periodSeconds = 0.5
 
     init(leader: PeerAddress, node: ClusterNode) {
@@ -25,33 +19,26 @@ final class CatalogFollower: @unchecked Sendable {
     func start() {
         spawnThread(name: "lynx-catalog") { [self] in
             let client = HTTPClient(connectTimeoutSeconds: 1)
-            while !stopping.load(ordering: .relaxed) {
+            while !fence.isStopped {
                 do {
                     try sync(client)
                 } catch {
                     node.logger.debug("reading the leader's catalog failed", metadata: ["error": "\(error)"])
                 }
-                let until = monotonicSeconds() + Self.periodSeconds
-                while !stopping.load(ordering: .relaxed) && monotonicSeconds() < until { usleep(20_000) }
+                fence.pause(Self.periodSeconds)
             }
         }
     }
 
     /// Once this returns the catalog follower changes no collection any more.
-    func stop() {
-        stopping.store(true, ordering: .relaxed)
-        fence.withLock { $0 = true }
-    }
+    func stop() { fence.stop() }
 
     private func sync(_ client: HTTPClient) throws {
         let response = try client.request("GET", leader.url + "/replication/catalog", headers: node.authHeaders,
                                           timeoutSeconds: StoreFollower.requestTimeoutSeconds)
         guard response.status == 200 else { return }
         let catalog = try Catalog.decode(response.body)
-        try fence.withLock { stopped in
-            guard !stopped else { return }
-            try apply(catalog)
-        }
+        try fence.unlessStopped { try apply(catalog) }
     }
 
     private func apply(_ catalog: Catalog) throws {
@@ -69,7 +56,7 @@ final class CatalogFollower: @unchecked Sendable {
                 _ = try node.database.create(entry.name, entry.settings.creationSettings)
                 node.logger.notice("collection made as on the leader", metadata: ["collection": "\(entry.name)"])
             }
-            if stopping.load(ordering: .relaxed) { return }
+            if fence.isStopped { return }
             node.startFollowing(entry.name, leader)
         }
     }

@@ -38,7 +38,7 @@ public final class ClusterNode: @unchecked Sendable {
     private let carried = Mutex<[CollectionName: StoreReplicaStatus]>([:])
     private var catalogFollower: CatalogFollower?
     private let stopping = Atomic<Bool>(false)
-    private let stopped = DispatchSemaphoreBox()
+    private let stopped = DispatchSemaphore(value: 0)
 
     // The control thread's own state.
     private var lease: Int64 = 0
@@ -173,7 +173,6 @@ public final class ClusterNode: @unchecked Sendable {
     private func publish(_ now: Double) {
         guard lease != 0 else { return }
         lastPublished = now
-        let position = database.collections.reduce(UInt64(0)) { $0 + $1.engine.lastLSN }
         var w = JSONWriter(capacity: 128)
         w.beginObject()
         w.key("node"); w.string(config.nodeName)
@@ -236,8 +235,8 @@ public final class ClusterNode: @unchecked Sendable {
         if waited < 3 * ttl {
             // Positions settle within one publication period; the best one (highest, then lowest name) goes first.
             guard let nodes = try? etcd.getPrefix(config.nodesPrefix) else { return }
-            let mine = database.collections.reduce(UInt64(0)) { $0 + $1.engine.lastLSN }
-            let better = nodes.compactMap { Self.position($0.value) }.contains { other in
+            let mine = position
+            let better = nodes.compactMap { Self.published($0.value) }.contains { other in
                 other.node != config.nodeName && (other.position > mine || (other.position == mine && other.node < config.nodeName))
             }
             if better { return }
@@ -279,7 +278,6 @@ public final class ClusterNode: @unchecked Sendable {
             // The lease was alive when the campaign was sent; keep-alives extend it from there.
             r.ackDeadline = min(sent, lastKeepAliveSent) + ttl * 0.75
         }
-        let position = database.collections.reduce(UInt64(0)) { $0 + $1.engine.lastLSN }
         logger.notice("leading", metadata: ["term": "\(term)", "position": "\(position)"])
     }
 
@@ -330,6 +328,9 @@ public final class ClusterNode: @unchecked Sendable {
         for store in followers.withLock({ Array($0.keys) }) { stopFollowing(store) }
     }
 
+    /// How far this node's stores are: the sum of their last LSNs (the election's measure; docs/REPLICATION.md).
+    var position: UInt64 { database.collections.reduce(0) { $0 + $1.engine.lastLSN } }
+
     // MARK: - Values in etcd
 
     static func peer(_ json: [UInt8]) -> PeerAddress? {
@@ -339,16 +340,10 @@ public final class ClusterNode: @unchecked Sendable {
         return PeerAddress(node: node, url: url)
     }
 
-    static func position(_ json: [UInt8]) -> (node: String, position: UInt64)? {
+    /// A node's name and position as it publishes them under `nodes/`.
+    static func published(_ json: [UInt8]) -> (node: String, position: UInt64)? {
         guard let o = (try? JSONParser.parse(json))?.objectValue, let node = o["node"]?.stringValue,
               let position = o["position"]?.numberValue?.uint64 else { return nil }
         return (node, position)
     }
-}
-
-/// A semaphore a class can hold as a `let`.
-final class DispatchSemaphoreBox: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    func signal() { semaphore.signal() }
-    func wait() { semaphore.wait() }
 }

@@ -18,7 +18,6 @@ final class LeaderFeed: @unchecked Sendable {
         var deadline: Double
     }
     private struct SyncWait {
-        var id: UInt64
         var lsn: UInt64
         var replicas: Int
         var done: @Sendable (Bool) -> Void
@@ -61,24 +60,25 @@ final class LeaderFeed: @unchecked Sendable {
     /// Answers the held requests and fails the sync waits whose deadline has passed.
     private func sweep() {
         let now = monotonicSeconds()
-        let (held, waits): ([Held], [SyncWait]) = state.withLock { s in
-            var held: [Held] = []
-            var waits: [SyncWait] = []
-            for key in Array(s.held.keys) where s.held[key]!.contains(where: { $0.deadline <= now }) {
-                held += s.held[key]!.filter { $0.deadline <= now }
-                s.held[key]!.removeAll { $0.deadline <= now }
-            }
-            for key in Array(s.syncWaits.keys) where s.syncWaits[key]!.contains(where: { $0.deadline <= now }) {
-                waits += s.syncWaits[key]!.filter { $0.deadline <= now }
-                s.syncWaits[key]!.removeAll { $0.deadline <= now }
-            }
-            return (held, waits)
+        let (held, waits) = state.withLock { s in
+            (Self.takeExpired(&s.held, now, \.deadline), Self.takeExpired(&s.syncWaits, now, \.deadline))
         }
         for h in held {
             guard let term = currentTerm() else { h.answer(.notLeader(nil)); continue }
             h.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, []))
         }
         for w in waits { w.done(false) }
+    }
+
+    /// Removes and returns the entries whose deadline is past, from every store's list.
+    private static func takeExpired<T>(_ table: inout [ObjectIdentifier: [T]], _ now: Double, _ deadline: KeyPath<T, Double>) -> [T] {
+        var expired: [T] = []
+        for key in Array(table.keys) {
+            guard let list = table[key], list.contains(where: { $0[keyPath: deadline] <= now }) else { continue }
+            expired += list.filter { $0[keyPath: deadline] <= now }
+            table[key] = list.filter { $0[keyPath: deadline] > now }
+        }
+        return expired
     }
 
     func serve(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
@@ -176,12 +176,11 @@ final class LeaderFeed: @unchecked Sendable {
         let ready: [SyncWait] = state.withLock { s in
             let previous = s.acks[key]?[node]?.durable ?? 0
             s.acks[key, default: [:]][node] = Ack(durable: max(previous, durable), seenAt: now)
-            guard var waits = s.syncWaits[key], !waits.isEmpty else { return [] }
-            let acks = s.acks[key]!
-            let done = waits.filter { w in acks.values.filter { $0.durable >= w.lsn }.count >= w.replicas }
-            waits.removeAll { w in done.contains { $0.id == w.id } }
-            s.syncWaits[key] = waits
-            return done
+            guard let waits = s.syncWaits[key], !waits.isEmpty else { return [] }
+            let acks = s.acks[key]
+            let isDone = { (w: SyncWait) in Self.followers(acks, holding: w.lsn) >= w.replicas }
+            s.syncWaits[key] = waits.filter { !isDone($0) }
+            return waits.filter(isDone)
         }
         for w in ready { w.done(true) }
     }
@@ -192,14 +191,16 @@ final class LeaderFeed: @unchecked Sendable {
         let key = ObjectIdentifier(engine)
         let deadline = monotonicSeconds() + timeoutSeconds
         let waiting: Bool = state.withLock { s in
-            let acked = s.acks[key]?.values.filter { $0.durable >= lsn }.count ?? 0
-            if acked >= replicas { return false }
-            let id = s.nextID
-            s.nextID += 1
-            s.syncWaits[key, default: []].append(SyncWait(id: id, lsn: lsn, replicas: replicas, done: done, deadline: deadline))
+            if Self.followers(s.acks[key], holding: lsn) >= replicas { return false }
+            s.syncWaits[key, default: []].append(SyncWait(lsn: lsn, replicas: replicas, done: done, deadline: deadline))
             return true
         }
         if !waiting { done(true) }
+    }
+
+    /// How many followers acknowledged `lsn` durable.
+    private static func followers(_ acks: [String: Ack]?, holding lsn: UInt64) -> Int {
+        acks?.values.filter { $0.durable >= lsn }.count ?? 0
     }
 
     /// Each follower's acknowledged durable LSN of the store and how long ago it last asked.

@@ -27,32 +27,30 @@ public struct ReplicationBatch: Sendable {
     public static let maxHistoryEntries = 65_535
 
     public func encoded() throws -> [UInt8] {
-        var frames: [UInt8] = []
-        var out: [UInt8] = []
-        out.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count)
-        out.append(contentsOf: Self.magic)
-        out.appendLE(Self.version)
-        out.appendLE(UInt16(history.entries.count))
-        out.appendLE(history.storeID)
-        out.appendLE(leaderTerm)
-        out.appendLE(leaderLastLSN)
-        out.appendLE(transactions.first?.firstLSN ?? 0)
         let frameBytes = try transactions.reduce(0) { $0 + (try WALCodec.encodedSize($1.ops)) }
         guard frameBytes <= Int(UInt32.max) else { throw StorageError.invalidArgument("a replication batch over 4 GiB") }
-        out.appendLE(UInt32(frameBytes))
-        out.appendLE(CRC32C.extend(0, out))
+        var w = ByteWriter()
+        w.bytes.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count + frameBytes)
+        w.bytes.append(contentsOf: Self.magic)
+        w.u16(Self.version)
+        w.u16(UInt16(history.entries.count))
+        w.u64(history.storeID)
+        w.u64(leaderTerm)
+        w.u64(leaderLastLSN)
+        w.u64(transactions.first?.firstLSN ?? 0)
+        w.u32(UInt32(frameBytes))
+        w.u32(CRC32C.extend(0, w.bytes))
         for e in history.entries {
-            out.appendLE(e.term)
-            out.appendLE(e.startLSN)
+            w.u64(e.term)
+            w.u64(e.startLSN)
         }
+        var out = w.bytes
         var seed = CRC32C.extend(0, out)
-        frames.reserveCapacity(frameBytes)
         for t in transactions {
             let (bytes, crc) = try WALCodec.encodeTransaction(t.ops, firstLSN: t.firstLSN, salt1: 0, salt2: 0, seed: seed)
-            frames.append(contentsOf: bytes)
+            out.append(contentsOf: bytes)
             seed = crc
         }
-        out.append(contentsOf: frames)
         return out
     }
 
@@ -61,26 +59,26 @@ public struct ReplicationBatch: Sendable {
     public static func decode(_ bytes: [UInt8]) throws(ReplicationError) -> ReplicationBatch {
         guard bytes.count >= headerSize else { throw .badBatch("\(bytes.count) bytes, shorter than the header") }
         guard Array(bytes[0..<4]) == magic else { throw .badBatch("bad magic") }
-        guard bytes.readLE(UInt32.self, at: 44) == CRC32C.extend(0, Array(bytes[0..<44])) else {
+        guard bytes.le32(at: 44) == CRC32C.extend(0, Array(bytes[0..<44])) else {
             throw .badBatch("header checksum mismatch")
         }
-        let version = bytes.readLE(UInt16.self, at: 4)
+        let version = bytes.le16(at: 4)
         guard version == Self.version else { throw .badBatch("unsupported version \(version)") }
-        let h = Int(bytes.readLE(UInt16.self, at: 6))
-        let frameBytes = Int(bytes.readLE(UInt32.self, at: 40))
+        let h = Int(bytes.le16(at: 6))
+        let frameBytes = Int(bytes.le32(at: 40))
         let framesStart = headerSize + h * historyEntrySize
         guard bytes.count == framesStart + frameBytes else {
             throw .badBatch("\(bytes.count) bytes, the header says \(framesStart + frameBytes)")
         }
-        var history = TermHistory(storeID: bytes.readLE(UInt64.self, at: 8))
+        var history = TermHistory(storeID: bytes.le64(at: 8))
         for i in 0..<h {
             let o = headerSize + i * historyEntrySize
-            history.entries.append(TermStart(term: bytes.readLE(UInt64.self, at: o), startLSN: bytes.readLE(UInt64.self, at: o + 8)))
+            history.entries.append(TermStart(term: bytes.le64(at: o), startLSN: bytes.le64(at: o + 8)))
         }
-        var batch = ReplicationBatch(leaderTerm: bytes.readLE(UInt64.self, at: 16), leaderLastLSN: bytes.readLE(UInt64.self, at: 24),
+        var batch = ReplicationBatch(leaderTerm: bytes.le64(at: 16), leaderLastLSN: bytes.le64(at: 24),
                                      history: history, transactions: [])
         var seed = CRC32C.extend(0, Array(bytes[0..<framesStart]))
-        var lsn = bytes.readLE(UInt64.self, at: 32)
+        var lsn = bytes.le64(at: 32)
         var offset = framesStart
         var open: LoggedTransaction?
         while offset < bytes.count {

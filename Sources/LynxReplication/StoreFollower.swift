@@ -29,20 +29,24 @@ final class StoreFollower: @unchecked Sendable {
     let store: CollectionName
     private let leader: PeerAddress
     private unowned let node: ClusterNode
-    private let stopping = Atomic<Bool>(false)
-    /// Held while a batch is applied or the store replaced; true once fenced: nothing is applied after that.
-    private let fence = Mutex(false)
-    private let status = Mutex(StoreReplicaStatus())
+    /// Held while a batch is applied or the store replaced.
+    private let fence = FollowerFence()
+    private struct Progress {
+        var status = StoreReplicaStatus()
+        /// When the store last held everything the leader had.
+        var caughtUpAt = monotonicSeconds()
+    }
+    private let progress = Mutex(Progress())
 
     init(store: CollectionName, leader: PeerAddress, node: ClusterNode, carrying previous: StoreReplicaStatus?) {
         self.store = store
         self.leader = leader
         self.node = node
         if let previous {
-            status.withLock {
-                $0.discardedFrames = previous.discardedFrames
-                $0.bootstraps = previous.bootstraps
-                $0.appliedFrames = previous.appliedFrames
+            progress.withLock {
+                $0.status.discardedFrames = previous.discardedFrames
+                $0.status.bootstraps = previous.bootstraps
+                $0.status.appliedFrames = previous.appliedFrames
             }
         }
     }
@@ -53,28 +57,15 @@ final class StoreFollower: @unchecked Sendable {
 
     /// Ends the loop: once this returns nothing more is applied to the store (an apply in progress finishes
     /// first). The thread itself may still be waiting for its last answer; it exits when it comes.
-    func stop() {
-        stopping.store(true, ordering: .relaxed)
-        fence.withLock { $0 = true }
-    }
-
-    /// Runs `body` unless stopped, holding the fence.
-    private func unlessStopped(_ body: () throws -> Void) throws {
-        try fence.withLock { stopped in
-            guard !stopped else { return }
-            try body()
-        }
-    }
+    func stop() { fence.stop() }
 
     var report: StoreReplicaStatus {
-        status.withLock { s in
-            var s = s
-            s.lagSeconds = s.lagFrames == 0 ? 0 : monotonicSeconds() - caughtUpAtSnapshot()
+        progress.withLock { p in
+            var s = p.status
+            s.lagSeconds = s.lagFrames == 0 ? 0 : monotonicSeconds() - p.caughtUpAt
             return s
         }
     }
-    private let caughtUp = Mutex(monotonicSeconds())
-    private func caughtUpAtSnapshot() -> Double { caughtUp.withLock { $0 } }
 
     /// Under async: after a batch of fewer transactions than this, wait `gatherSeconds` before the next request.
     static let smallBatch = 64
@@ -87,7 +78,7 @@ final class StoreFollower: @unchecked Sendable {
 
     private func run() {
         let client = HTTPClient(connectTimeoutSeconds: 1)
-        while !stopping.load(ordering: .relaxed) {
+        while !fence.isStopped {
             guard let engine = node.database.engine(store) else { return }
             do {
                 try step(engine, client)
@@ -101,22 +92,13 @@ final class StoreFollower: @unchecked Sendable {
                     lastWarning = now
                     node.logger.warning("replication of this store cannot go on", metadata: ["collection": "\(store)", "error": "\(error)"])
                 }
-                pause(0.2)
+                fence.pause(0.2)
             }
         }
     }
 
     /// When the follower thread last logged a warning (only that thread reads or writes it).
     private var lastWarning = -Double.infinity
-
-    private func pause(_ seconds: Double) {
-        let until = monotonicSeconds() + seconds
-        while !stopping.load(ordering: .relaxed) {
-            let left = until - monotonicSeconds()
-            if left <= 0 { return }
-            usleep(useconds_t(min(left, 0.02) * 1e6))
-        }
-    }
 
     private func step(_ engine: Engine, _ client: HTTPClient) throws {
         let history = node.histories.history(of: store, engine: engine)
@@ -132,45 +114,48 @@ final class StoreFollower: @unchecked Sendable {
             node.logger.notice("behind the leader's retained log: starting over from its snapshot", metadata: ["collection": "\(store)"])
             try bootstrap(client)
         case 409:
-            var at = Self.member("diverged_at", of: response.body) ?? 1
-            if Self.boolMember("term_known", of: response.body) == false, let own = history.start(of: history.term(at: last)) {
+            let problem = Self.object(response.body)
+            var at = problem?["diverged_at"]?.numberValue?.uint64 ?? 1
+            if problem?["term_known"]?.boolValue == false, let own = history.start(of: history.term(at: last)) {
                 at = min(at, own)
             }
             let discarded = last >= at ? last - at + 1 : 0
             node.logger.warning("this store's log diverged from the leader's: discarding its frames after the common prefix and starting over from the leader's snapshot",
                                 metadata: ["collection": "\(store)", "diverged_at": "\(at)", "discarded_frames": "\(discarded)"])
-            status.withLock { $0.discardedFrames += discarded }
+            progress.withLock { $0.status.discardedFrames += discarded }
             try bootstrap(client)
         default:
-            pause(0.2)
+            fence.pause(0.2)
         }
     }
 
     private func apply(_ batch: ReplicationBatch, to engine: Engine, history: TermHistory) throws {
         // A deposed leader's late answer: a newer term is known, its frames are refused.
-        guard batch.leaderTerm >= node.knownTerm else { return pause(0.1) }
+        guard batch.leaderTerm >= node.knownTerm else { return fence.pause(0.1) }
         node.noteTerm(batch.leaderTerm)
         var last = engine.lastLSN
         if let end = batch.transactions.last?.lastLSN {
             // The history first: a crash between the two can only make this store look diverged (and start over).
-            try unlessStopped {
+            try fence.unlessStopped {
                 try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
                 last = try engine.applyReplicated(batch.transactions)
                 // Under sync the next request is the acknowledgement: it must carry this batch durable. Under async
                 // the store syncs as it would its own writes (--sync), and the next request goes out at once.
                 if case .sync = node.config.mode { try waitDurable(engine, last) }
-                status.withLock { $0.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
+                progress.withLock { $0.status.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
             }
         } else if history.storeID != batch.history.storeID && last == 0 {
-            try unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
+            try fence.unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
         }
         let lag = batch.leaderLastLSN > last ? batch.leaderLastLSN - last : 0
         // Under async, a follower that got a small batch lets some milliseconds of writes gather before it asks
         // again: each request costs the leader about what a client's write does, so asking once per write would
         // halve the leader's ingest on shared cores. Under sync the next request is the acknowledgement: no delay.
-        if case .async = node.config.mode, batch.transactions.count < Self.smallBatch { pause(Self.gatherSeconds) }
-        if lag == 0 { caughtUp.withLock { $0 = monotonicSeconds() } }
-        status.withLock { $0.lagFrames = lag }
+        if case .async = node.config.mode, batch.transactions.count < Self.smallBatch { fence.pause(Self.gatherSeconds) }
+        progress.withLock { p in
+            p.status.lagFrames = lag
+            if lag == 0 { p.caughtUpAt = monotonicSeconds() }
+        }
     }
 
     private func waitDurable(_ engine: Engine, _ lsn: UInt64) throws {
@@ -189,7 +174,7 @@ final class StoreFollower: @unchecked Sendable {
         let base = leader.url + prefix + "/snapshots"
         let made = try client.request("POST", base, headers: node.authHeaders + [("Content-Type", "application/json")], body: Array("{}".utf8),
                                       timeoutSeconds: 120)
-        guard made.status == 201, let name = Self.stringMember("name", of: made.body) else {
+        guard made.status == 201, let name = Self.object(made.body)?["name"]?.stringValue else {
             throw ReplicationError.peer("the leader did not make a snapshot (HTTP \(made.status))")
         }
         let archive = joinPath(node.database.baseConfig.dataDir, ".replica-\(store.value).tar")
@@ -199,25 +184,18 @@ final class StoreFollower: @unchecked Sendable {
         }
         let got = try client.download(base + "/" + name, headers: node.authHeaders, to: archive, timeoutSeconds: 600)
         guard got.status == 200 else { throw ReplicationError.peer("the leader's snapshot could not be downloaded (HTTP \(got.status))") }
-        try unlessStopped {
+        try fence.unlessStopped {
             node.histories.forget(store)
             let report = try node.database.replaceStore(store, withArchive: archive)
             node.histories.forget(store)
-            status.withLock { $0.bootstraps += 1 }
+            progress.withLock { $0.status.bootstraps += 1 }
             node.logger.notice("store started over from the leader's snapshot", metadata: [
                 "collection": "\(store)", "lsn": "\(report.info.lsn)", "bytes": "\(report.archiveBytes)"])
         }
     }
 
-    static func member(_ name: String, of body: [UInt8]) -> UInt64? {
-        (try? JSONParser.parse(body))?.objectValue?[name]?.numberValue?.uint64
-    }
-
-    static func boolMember(_ name: String, of body: [UInt8]) -> Bool? {
-        (try? JSONParser.parse(body))?.objectValue?[name]?.boolValue
-    }
-
-    static func stringMember(_ name: String, of body: [UInt8]) -> String? {
-        (try? JSONParser.parse(body))?.objectValue?[name]?.stringValue
+    /// A JSON object answer of the leader (a problem, a backup), nil when it is not one.
+    static func object(_ body: [UInt8]) -> JSONObject? {
+        (try? JSONParser.parse(body))?.objectValue
     }
 }

@@ -8,7 +8,12 @@ import Synchronization
 final class StoreHistories: @unchecked Sendable {
     private let database: Database
     private let io: FileIO
-    private let cache = Mutex<[CollectionName: TermHistory]>([:])
+    private struct Known {
+        var history: TermHistory
+        /// Whether the store's TERMS file holds `history`.
+        var saved: Bool
+    }
+    private let cache = Mutex<[CollectionName: Known]>([:])
 
     init(database: Database, io: FileIO = SystemFileIO()) {
         self.database = database
@@ -17,18 +22,20 @@ final class StoreHistories: @unchecked Sendable {
 
     /// The store's history; a store without one gets an empty one with a new id (not saved until changed).
     func history(of name: CollectionName, engine: Engine) -> TermHistory {
-        if let known = cache.withLock({ $0[name] }) { return known }
+        if let known = cache.withLock({ $0[name] }) { return known.history }
         let loaded = (try? TermHistoryFile.load(storeDirectory: engine.directoryPath, io: io)) ?? nil
-        let history = loaded ?? TermHistory(storeID: UInt64.random(in: 1...UInt64.max))
-        cache.withLock { $0[name] = $0[name] ?? history }
-        return cache.withLock { $0[name]! }
+        let fresh = Known(history: loaded ?? TermHistory(storeID: UInt64.random(in: 1...UInt64.max)), saved: loaded != nil)
+        return cache.withLock { c in
+            if c[name] == nil { c[name] = fresh }
+            return c[name]!.history
+        }
     }
 
-    /// Replaces the store's history, durably, when it differs from the one held.
+    /// Replaces the store's history, durably, unless it is the one its file holds already.
     func set(_ history: TermHistory, of name: CollectionName, engine: Engine) throws {
-        if cache.withLock({ $0[name] }) == history, io.fileExists(joinPath(engine.directoryPath, TermHistoryFile.name)) { return }
+        if let known = cache.withLock({ $0[name] }), known.saved, known.history == history { return }
         try TermHistoryFile.save(history, storeDirectory: engine.directoryPath, io: io)
-        cache.withLock { $0[name] = history }
+        cache.withLock { $0[name] = Known(history: history, saved: true) }
     }
 
     /// A leader of `term` starts writing: every store's history gains `(term, lastLSN + 1)`.

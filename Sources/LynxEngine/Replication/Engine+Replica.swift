@@ -14,7 +14,7 @@ extension Engine {
     /// `retainedLogBytes == 0`).
     public func retainedTransactions(after: UInt64, maxBytes: Int) -> RetainedRead {
         guard let retained else { return .beforeWindow(startLSN: lastLSN + 1) }
-        return retained.read(after: after, through: UInt64.max, maxBytes: maxBytes)
+        return retained.read(after: after, maxBytes: maxBytes)
     }
 
     /// Calls `callback` once the log holds `lsn` (at once if it does; else from the writer that appends it, which

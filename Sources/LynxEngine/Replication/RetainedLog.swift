@@ -28,17 +28,23 @@ public enum RetainedRead: Sendable {
 /// Threads: `append` under the engine's writer lock; `read` from any thread.
 final class RetainedLog: @unchecked Sendable {
     let capacityBytes: Int
+    private struct Entry {
+        var transaction: LoggedTransaction
+        /// Its `approximateBytes`, counted against the budget.
+        var bytes: Int
+    }
     private struct Window {
-        var transactions: [LoggedTransaction] = []
+        var entries: [Entry] = []
         /// Index of the oldest live entry (entries before it were dropped; compacted now and then).
         var head = 0
         var bytes = 0
-        /// LSN of the oldest frame retained, or the next LSN when nothing is.
-        var startLSN: UInt64 = 1
         /// LSN the next transaction appended starts at.
         var nextLSN: UInt64 = 1
         /// Called once the log passes their LSN (`whenPast`).
         var waiters: [(lsn: UInt64, callback: @Sendable () -> Void)] = []
+
+        /// LSN of the oldest frame retained, or the next LSN when nothing is.
+        var startLSN: UInt64 { head < entries.count ? entries[head].transaction.firstLSN : nextLSN }
     }
     private let window = PlainMutex(Window())
 
@@ -48,7 +54,7 @@ final class RetainedLog: @unchecked Sendable {
 
     /// Forgets everything; the next transaction appended must start at `nextLSN`.
     func reset(nextLSN: UInt64) {
-        window.withLock { $0 = Window(startLSN: nextLSN, nextLSN: nextLSN) }
+        window.withLock { $0 = Window(nextLSN: nextLSN) }
     }
 
     var startLSN: UInt64 { window.withLock { $0.startLSN } }
@@ -65,21 +71,20 @@ final class RetainedLog: @unchecked Sendable {
         if now { callback() }
     }
 
-    func append(_ transaction: LoggedTransaction) {
-        let size = transaction.ops.reduce(0) { $0 + $1.approximateBytes }
+    /// Appends the transaction whose commit frame has LSN `commitLSN` (as the log's append and replay give it).
+    func append(commitLSN: UInt64, _ ops: [WALOperation]) {
+        let entry = Entry(transaction: LoggedTransaction(firstLSN: commitLSN - UInt64(ops.count) + 1, ops: ops),
+                          bytes: ops.reduce(0) { $0 + $1.approximateBytes })
         let due: [@Sendable () -> Void] = window.withLock { w in
-            if w.head == w.transactions.count { w.startLSN = transaction.firstLSN }
-            w.transactions.append(transaction)
-            w.nextLSN = transaction.lastLSN + 1
-            w.bytes += size
-            while w.bytes > capacityBytes && w.head < w.transactions.count - 1 {
-                let dropped = w.transactions[w.head]
-                w.bytes -= dropped.ops.reduce(0) { $0 + $1.approximateBytes }
+            w.entries.append(entry)
+            w.nextLSN = commitLSN + 1
+            w.bytes += entry.bytes
+            while w.bytes > capacityBytes && w.head < w.entries.count - 1 {
+                w.bytes -= w.entries[w.head].bytes
                 w.head += 1
-                w.startLSN = w.transactions[w.head].firstLSN
             }
-            if w.head > 1024 && w.head * 2 > w.transactions.count {
-                w.transactions.removeFirst(w.head)
+            if w.head > 1024 && w.head * 2 > w.entries.count {
+                w.entries.removeFirst(w.head)
                 w.head = 0
             }
             guard !w.waiters.isEmpty else { return [] }
@@ -90,26 +95,23 @@ final class RetainedLog: @unchecked Sendable {
         for callback in due { callback() }
     }
 
-    /// Whole transactions with frames after `after` and at most `through`, oldest first, until
-    /// about `maxBytes` (at least one transaction when there is one).
-    func read(after: UInt64, through: UInt64, maxBytes: Int) -> RetainedRead {
+    /// Whole transactions with frames after `after`, oldest first, until about `maxBytes` (at least one
+    /// transaction when there is one).
+    func read(after: UInt64, maxBytes: Int) -> RetainedRead {
         window.withLock { w in
             if after + 1 < w.startLSN { return .beforeWindow(startLSN: w.startLSN) }
             // Binary search for the first transaction whose last LSN is after `after`.
-            var lo = w.head, hi = w.transactions.count
+            var lo = w.head, hi = w.entries.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if w.transactions[mid].lastLSN <= after { lo = mid + 1 } else { hi = mid }
+                if w.entries[mid].transaction.lastLSN <= after { lo = mid + 1 } else { hi = mid }
             }
             var out: [LoggedTransaction] = []
             var bytes = 0
-            var i = lo
-            while i < w.transactions.count {
-                let t = w.transactions[i]
-                if t.lastLSN > through || (bytes >= maxBytes && !out.isEmpty) { break }
-                out.append(t)
-                bytes += t.ops.reduce(0) { $0 + $1.approximateBytes }
-                i += 1
+            for entry in w.entries[lo...] {
+                if bytes >= maxBytes && !out.isEmpty { break }
+                out.append(entry.transaction)
+                bytes += entry.bytes
             }
             return .transactions(out)
         }

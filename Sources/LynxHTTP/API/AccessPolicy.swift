@@ -37,12 +37,17 @@ public struct AccessPolicy: Sendable {
     /// `--replication sync` counts, so a read-only key must not be able to make one.
     static let fullKeyReads: Set<String> = ["/replication/log"]
 
+    /// A route relative to its collection: `/collections/{collection}/search` → `/search`; a root route as it is.
+    static func storeRoute(_ template: String) -> String {
+        template.hasPrefix(collectionPrefix + "/") ? String(template.dropFirst(collectionPrefix.count)) : template
+    }
+
     /// How `method` on the route `template` (nil: no route matched) with these `methods` is protected.
     static func access(method: String, template: String?, methods: [String]) -> RouteAccess {
         guard let template else { return .read }
         if alwaysOpen.contains(template) { return .open }
         if probes.contains(template) { return .probe }
-        let storeRoute = template.hasPrefix(collectionPrefix + "/") ? String(template.dropFirst(collectionPrefix.count)) : template
+        let storeRoute = storeRoute(template)
         if fullKeyReads.contains(storeRoute) && methods.contains(method) { return .write }
         if method == "GET" || method == "HEAD" || !methods.contains(method) { return .read }
         return method == "POST" && readingPosts.contains(storeRoute) ? .read : .write

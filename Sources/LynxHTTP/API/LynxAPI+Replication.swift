@@ -12,41 +12,35 @@ extension LynxAPI {
     func clusterRefusal(method: String, template: String, methods: [String]) -> Problem? {
         guard let cluster, cluster.currentRole != .leader || !cluster.mayAcknowledge() else { return nil }
         guard AccessPolicy.access(method: method, template: template, methods: methods) == .write else { return nil }
-        let storeRoute = template.hasPrefix(AccessPolicy.collectionPrefix + "/")
-            ? String(template.dropFirst(AccessPolicy.collectionPrefix.count)) : template
-        if Self.followerServes.contains(storeRoute) { return nil }
+        if Self.followerServes.contains(AccessPolicy.storeRoute(template)) { return nil }
         if cluster.currentRole == .follower, let leader = cluster.leader {
             return .notLeader(node: cluster.config.nodeName, leader: leader)
         }
         return .noLeader(node: cluster.config.nodeName)
     }
 
-    /// A leader's last checks before it acknowledges the write at `lsn`: durable here when asked (always under
-    /// `--replication sync`), then with `sync` durable on enough followers, and the lease still surely held.
-    func acknowledgeInCluster(_ engine: Engine, lsn: UInt64, durable: Bool,
-                              _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> HandlerResult {
-        guard let cluster else { return .now(respond(durable)) }
+    /// `respond`, as long as this node may still acknowledge writes (it leads and its lease is surely held); else
+    /// 503 `not-leader` for the write at `lsn`.
+    static func fenced(_ cluster: ClusterNode, lsn: UInt64,
+                       _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> @Sendable (Bool) -> HTTPResponse {
         let node = cluster.config.nodeName
-        let fenced: @Sendable (Bool) -> HTTPResponse = { isDurable in
-            cluster.mayAcknowledge() ? respond(isDurable) : Problem.leadershipLost(node: node, lsn: lsn).response
-        }
-        guard case .sync(let replicas) = cluster.config.mode else {
-            guard durable else { return .now(fenced(false)) }
-            return afterDurable(engine, lsn) { result in
-                if case .failure(let error) = result { return Self.notDurable(error, lsn: lsn) }
-                return fenced(true)
-            }
-        }
+        return { isDurable in cluster.mayAcknowledge() ? respond(isDurable) : Problem.leadershipLost(node: node, lsn: lsn).response }
+    }
+
+    /// `--replication sync`: the write at `lsn` is answered once durable here and on `replicas` followers, and
+    /// while the lease is surely held.
+    func acknowledgeReplicated(_ engine: Engine, lsn: UInt64, cluster: ClusterNode, replicas: Int,
+                               _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> HandlerResult {
+        let answer = Self.fenced(cluster, lsn: lsn, respond)
         return .later { complete in
             engine.whenDurable(lsn) { result in
                 if case .failure(let error) = result { return complete(Self.notDurable(error, lsn: lsn)) }
                 cluster.whenReplicated(engine: engine, lsn: lsn) { replicated in
-                    // A wait ended by stepping down is a lost leadership, not a slow follower.
-                    if !cluster.mayAcknowledge() { return complete(Problem.leadershipLost(node: node, lsn: lsn).response) }
-                    guard replicated else {
+                    // A wait ended by stepping down is a lost leadership, not a slow follower: `answer` says so.
+                    guard replicated || !cluster.mayAcknowledge() else {
                         return complete(Problem.replicationTimeout(lsn: lsn, replicas: replicas, seconds: cluster.config.syncTimeoutSeconds).response)
                     }
-                    complete(fenced(true))
+                    complete(answer(true))
                 }
             }
         }
@@ -55,10 +49,7 @@ extension LynxAPI {
     /// `GET /replication/log` (and its collection twin): the leader's log after `after`.
     static func replicationLog(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         let log = try RequestDecoder.logRequest(request)
-        guard let cluster = api.cluster else {
-            throw Problem(status: 421, slug: "not-leader", title: "Not the leader",
-                          detail: "this node is not in a cluster (it runs without --etcd-endpoints)")
-        }
+        guard let cluster = api.cluster else { throw Problem.notInCluster }
         let store = captures.values["collection"].flatMap { CollectionName(String($0)) } ?? .default
         return .later { complete in
             cluster.serveLog(log, store: store, engine: engine) { answer in
@@ -88,8 +79,7 @@ extension LynxAPI {
             if let cluster = api.cluster, let leader = cluster.leader, cluster.currentRole == .follower {
                 throw Problem.notLeader(node: cluster.config.nodeName, leader: leader)
             }
-            throw api.cluster.map { Problem.noLeader(node: $0.config.nodeName) }
-                ?? Problem(status: 421, slug: "not-leader", title: "Not the leader", detail: "this node is not in a cluster (it runs without --etcd-endpoints)")
+            throw api.cluster.map { Problem.noLeader(node: $0.config.nodeName) } ?? Problem.notInCluster
         }
         return .now(HTTPResponse(status: 200, body: body))
     }

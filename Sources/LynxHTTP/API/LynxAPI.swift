@@ -163,18 +163,17 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     func acknowledge(
         _ engine: Engine, lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
-        if cluster != nil {
-            return acknowledgeInCluster(engine, lsn: lsn, durable: durable || engine.acknowledgesDurableOnly) { isDurable in
-                Responses.object(status: status) { body(&$0, isDurable) }
-            }
+        let respond: @Sendable (Bool) -> HTTPResponse = { isDurable in Responses.object(status: status) { body(&$0, isDurable) } }
+        if let cluster, case .sync(let replicas) = cluster.config.mode {
+            return acknowledgeReplicated(engine, lsn: lsn, cluster: cluster, replicas: replicas, respond)
         }
-        guard durable || engine.acknowledgesDurableOnly else {
-            return .now(Responses.object(status: status) { body(&$0, false) })
-        }
+        // In a cluster, only while the lease is surely held (LynxAPI+Replication.swift).
+        let answer = cluster.map { Self.fenced($0, lsn: lsn, respond) } ?? respond
+        guard durable || engine.acknowledgesDurableOnly else { return .now(answer(false)) }
         return afterDurable(engine, lsn) { result in
             switch result {
             case .success:
-                return Responses.object(status: status) { body(&$0, true) }
+                return answer(true)
             case .failure(let error):
                 return Self.notDurable(error, lsn: lsn)
             }

@@ -15,6 +15,10 @@ extension Problem {
         return p
     }
 
+    /// 421: the replication routes on a single node.
+    static let notInCluster = Problem(status: 421, slug: "not-leader", title: "Not the leader",
+                                      detail: "this node is not in a cluster (it runs without --etcd-endpoints)")
+
     /// 503: no leader is known (an election is under way).
     static func noLeader(node: String) -> Problem {
         var p = Problem(status: 503, slug: "no-leader", title: "No leader",
