@@ -19,6 +19,9 @@ final class ResponseSink {
 
     init(file: Int32 = -1) { self.file = file }
 
+    /// The most a Content-Length makes the sink reserve before the bytes arrive.
+    static let maxReserve = 64 << 20
+
     func receiveBody(_ data: UnsafePointer<CChar>, _ count: Int) -> Int {
         if file >= 0 && (200..<300).contains(status) {
             var done = 0
@@ -48,6 +51,10 @@ final class ResponseSink {
             let name = String(line[..<colon]).trimmingWhitespace()
             let value = String(line[line.index(after: colon)...]).trimmingWhitespace()
             headers.append((name, value))
+            // The body's room at once, not by doubling as it arrives (bounded: the length is the peer's word).
+            if name.lowercased() == "content-length", let length = Int(value), length > 0, file < 0 {
+                body.reserveCapacity(min(length, Self.maxReserve))
+            }
         }
         return count
     }

@@ -111,7 +111,7 @@ final class LeaderFeed: @unchecked Sendable {
     }
 
     private func encode(term: UInt64, history: TermHistory, engine: Engine, _ list: [LoggedTransaction]) -> LogAnswer {
-        let batch = ReplicationBatch(leaderTerm: term, leaderLastLSN: engine.lastLSN, history: history, transactions: list)
+        let batch = ReplicationBatch(leaderTerm: term, leaderLastLSN: engine.retainedLastLSN, history: history, transactions: list)
         do {
             return .batch(try batch.encoded())
         } catch {
@@ -135,23 +135,32 @@ final class LeaderFeed: @unchecked Sendable {
 
     /// Something new is in the store's log: the held requests it has frames for are answered; the others stay
     /// held (answered by a later wake or by their deadline). Whoever takes a request out of `held` answers it.
+    /// Requests for the same LSN and size (followers that are caught up ask alike) share one read and one encoding.
     private func wake(_ key: ObjectIdentifier) {
         work.async { [self] in
             let held: [Held] = state.withLock { s in
                 s.watching.remove(key)
                 return s.held[key] ?? []
             }
-            guard let engine = held.first?.engine, let term = currentTerm() else { return }
+            guard let first = held.first, let term = currentTerm() else { return }
+            let engine = first.engine
+            let history = histories.history(of: first.store, engine: engine)
+            var answers: [LogPosition: LogAnswer?] = [:]
             for h in held {
-                let read = h.engine.retainedTransactions(after: h.request.after, maxBytes: h.request.maxBytes)
-                if case .transactions(let list) = read, list.isEmpty { continue }
-                guard let claimed = claim(key, h.id) else { continue }
-                switch read {
-                case .transactions(let list):
-                    claimed.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, list))
-                case .beforeWindow(let start):
-                    claimed.answer(.snapshotNeeded(startLSN: start))
+                let position = LogPosition(after: h.request.after, maxBytes: h.request.maxBytes)
+                let answer: LogAnswer?
+                if let shared = answers[position] {
+                    answer = shared
+                } else {
+                    switch engine.retainedTransactions(after: position.after, maxBytes: position.maxBytes) {
+                    case .transactions(let list) where list.isEmpty: answer = nil
+                    case .transactions(let list): answer = encode(term: term, history: history, engine: engine, list)
+                    case .beforeWindow(let start): answer = .snapshotNeeded(startLSN: start)
+                    }
+                    answers[position] = answer
                 }
+                guard let answer, let claimed = claim(key, h.id) else { continue }
+                claimed.answer(answer)
             }
             let rewatch: UInt64? = state.withLock { s in
                 guard let lowest = s.held[key]?.map(\.request.after).min(), s.watching.insert(key).inserted else { return nil }
@@ -159,6 +168,12 @@ final class LeaderFeed: @unchecked Sendable {
             }
             if let rewatch { engine.whenLogHolds(rewatch + 1) { [weak self] in self?.wake(key) } }
         }
+    }
+
+    /// What a log request asks for, as far as its answer goes.
+    private struct LogPosition: Hashable {
+        var after: UInt64
+        var maxBytes: Int
     }
 
     private func claim(_ key: ObjectIdentifier, _ id: UInt64) -> Held? {

@@ -26,11 +26,13 @@ public struct ReplicationBatch: Sendable {
     /// Most term-history entries a batch may carry (a bound for the decoder).
     public static let maxHistoryEntries = 65_535
 
+    /// The batch's bytes, laid out in one allocation of the final size (frames are encoded in place).
     public func encoded() throws -> [UInt8] {
-        let frameBytes = try transactions.reduce(0) { $0 + (try WALCodec.encodedSize($1.ops)) }
+        let sizes = try transactions.map { try WALCodec.encodedSize($0.ops) }
+        let frameBytes = sizes.reduce(0, +)
         guard frameBytes <= Int(UInt32.max) else { throw StorageError.invalidArgument("a replication batch over 4 GiB") }
         var w = ByteWriter()
-        w.bytes.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count + frameBytes)
+        w.bytes.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count)
         w.bytes.append(contentsOf: Self.magic)
         w.u16(Self.version)
         w.u16(UInt16(history.entries.count))
@@ -44,14 +46,19 @@ public struct ReplicationBatch: Sendable {
             w.u64(e.term)
             w.u64(e.startLSN)
         }
-        var out = w.bytes
-        var seed = CRC32C.extend(0, out)
-        for t in transactions {
-            let (bytes, crc) = try WALCodec.encodeTransaction(t.ops, firstLSN: t.firstLSN, salt1: 0, salt2: 0, seed: seed)
-            out.append(contentsOf: bytes)
-            seed = crc
+        let head = w.bytes
+        let total = head.count + frameBytes
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            head.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: head.count) }
+            var seed = CRC32C.extend(0, head)
+            var at = head.count
+            for (t, size) in zip(transactions, sizes) {
+                seed = WALCodec.encodeTransaction(t.ops, into: base + at, firstLSN: t.firstLSN, salt1: 0, salt2: 0, seed: seed)
+                at += size
+            }
+            count = total
         }
-        return out
     }
 
     /// Parses and checks a batch: header checksum, sizes, every frame's checksums and LSNs (consecutive from the

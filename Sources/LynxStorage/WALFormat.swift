@@ -196,6 +196,13 @@ public enum WALCodec {
         return (bytes, crc)
     }
 
+    /// `encode`, for a caller outside the storage layer that lays out several transactions in one buffer (a
+    /// replication batch): `p` must hold `encodedSize(ops)` bytes. Returns the last frame's cumulative checksum.
+    public static func encodeTransaction(_ ops: [WALOperation], into p: UnsafeMutableRawPointer, firstLSN: UInt64,
+                                         salt1: UInt32, salt2: UInt32, seed: UInt32) -> UInt32 {
+        encode(ops, into: p, firstLSN: firstLSN, salt1: salt1, salt2: salt2, seed: seed)
+    }
+
     /// Decodes and validates the frame at `offset` of `bytes`, given the generation's salts, the previous
     /// frame's cumulative checksum (`seed`; the header checksum for the first frame) and the LSN it must carry.
     public static func decodeFrame(_ bytes: [UInt8], at offset: Int, salt1: UInt32, salt2: UInt32,

@@ -22,6 +22,24 @@ final class ReplicationBatchTests: XCTestCase {
         XCTAssertEqual(back.transactions.map(\.ops), sample().transactions.map(\.ops))
     }
 
+    /// The frames after the header and history are exactly the WAL codec's own encoding of each transaction
+    /// (salts 0), each chained from the previous one's checksum and the first from the header's and history's
+    /// (docs/REPLICATION.md): the in-place layout of `encoded()` matches the codec byte for byte.
+    func testFramesAreTheWALCodecsChainedFromTheHeader() throws {
+        let batch = sample()
+        let bytes = try batch.encoded()
+        let head = ReplicationBatch.headerSize + ReplicationBatch.historyEntrySize * batch.history.entries.count
+        var expected = Array(bytes[0..<head])
+        var seed = CRC32C.extend(0, expected)
+        for t in batch.transactions {
+            let (frames, crc) = try WALCodec.encodeTransaction(t.ops, firstLSN: t.firstLSN, salt1: 0, salt2: 0, seed: seed)
+            expected += frames
+            seed = crc
+        }
+        XCTAssertEqual(bytes, expected)
+        XCTAssertEqual(Int(bytes.le32(at: 40)), bytes.count - head, "the header's frame byte count")
+    }
+
     func testAnEmptyBatchRoundTrips() throws {
         let empty = ReplicationBatch(leaderTerm: 3, leaderLastLSN: 5, history: TermHistory(storeID: 1), transactions: [])
         let back = try ReplicationBatch.decode(try empty.encoded())

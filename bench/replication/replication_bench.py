@@ -6,18 +6,25 @@
 Starts its own etcd and lynxd processes on 127.0.0.1 (Tests/integration/cluster.py) in a temporary directory:
 1. ingest (upserts/s, --clients client processes, batches of 1 and of 100): a single node (no etcd), a leader with
    2 async followers, and sync --sync-replicas 1 (durable writes; compared with a single node's durable writes);
+   in two layouts (--layouts): "shared", every process on any core, and "separate", the single node or the
+   leader with the clients on half of the cores and the followers and etcd on the other half (CPU affinity: a
+   stand-in for followers on machines of their own; the single node gets the same half as the leader); --rounds
+   rounds of each (a single node, then a cluster), the median and the range of the ratio printed;
 2. follower apply rate: frames/s a follower applied during sustained async load (from its GET /replication),
    beside the leader's ingest rate and the largest lag seen;
 3. failover: SIGKILL the leader under load --kills times; kill -> first acknowledged write on the new leader;
 4. search q/s with 1, 2 and 3 nodes serving reads (the clients spread queries round robin).
 Vectors: ../shared/data/dev (384-d embeddings, meta.json) when present, else random unit vectors (printed).
-All nodes share this machine's cores: the ratios say what replication costs here, not on machines of their own.
---quick: about a minute (short phases, flat index only, 3 kills).
+Outside the "separate" ingest layout all nodes share this machine's cores: the ratios say what replication costs
+here, not on machines of their own. The clients send each vector's JSON text made once before the phase.
+Phases of 8 s (ingest, search; 32 s of sustained load for the apply rate). About 30 minutes in all.
+--quick: about three minutes (4 s phases, one round, flat index only, 3 kills).
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import multiprocessing as mp
 import os
 import random
@@ -47,7 +54,6 @@ DEV = REPO.parent / "shared" / "data" / "dev"
 def load_vectors(n_max: int) -> tuple[list[list[float]], list[list[float]], str]:
     meta = DEV / "meta.json"
     if meta.is_file():
-        import json
         m = json.loads(meta.read_text())
         dim, n, nq = m["dim"], min(m["n"], n_max), m["nq"]
         raw = (DEV / "base.f32").read_bytes()[: n * dim * 4]
@@ -106,20 +112,50 @@ def store_args(index: str, dim: int, sync_always: bool) -> list:
 # --------------------------------------------------------------------------- client processes
 
 
+def _pin(cpus) -> None:
+    """Pool initializer: this client process runs on `cpus` only (None: anywhere)."""
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
 def _ingest_worker(args) -> int:
-    urls, vectors, start_id, batch, seconds, durable = args
+    urls, texts, start_id, batch, seconds, durable = args
     s = requests.Session()
     path = "/vectors" + ("?durable=true" if durable else "")
+    headers = {"Content-Type": "application/json"}
     done, i, k = 0, start_id, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        body = {"vectors": [{"id": i + j, "vector": vectors[(i + j) % len(vectors)]} for j in range(batch)]}
-        r = s.post(urls[k % len(urls)] + path, json=body, timeout=30)
+        # Each vector's JSON text was made once (vector_texts): the client spends its time sending, not encoding.
+        body = '{"vectors":[' + ",".join(f'{{"id":{i + j},"vector":{texts[(i + j) % len(texts)]}}}'
+                                          for j in range(batch)) + "]}"
+        r = s.post(urls[k % len(urls)] + path, data=body.encode(), headers=headers, timeout=30)
         if r.status_code == 200:
             done += batch
         i += batch
         k += 1
     return done
+
+
+def vector_texts(vectors) -> list[str]:
+    """The JSON text of each vector, as the load generator sends it (float32 values printed exactly)."""
+    return [json.dumps(v, separators=(",", ":")) for v in vectors]
+
+
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Every thread of `pid` on `cpus`; threads it makes later inherit that from the thread that makes them."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:
+            pass  # a thread that ended meanwhile
+
+
+def split_cores() -> tuple[set[int], set[int]]:
+    """This process's cores in two halves: (the measured side, the followers' side)."""
+    cores = sorted(os.sched_getaffinity(0))
+    half = len(cores) // 2
+    return set(cores[:half]), set(cores[half:])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,13 +164,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def ingest(urls: list[str], vectors, clients: int, batch: int, seconds: float, durable: bool,
-           base_id: int, pids: list[int] = ()) -> tuple[float, list[float]]:
+def ingest(urls: list[str], texts: list[str], clients: int, batch: int, seconds: float, durable: bool,
+           base_id: int, pids: list[int] = (), client_cpus=None) -> tuple[float, list[float]]:
     """Upserts/s, and the CPU seconds each of `pids` spent per 1,000 upserts meanwhile."""
-    work = [(urls, vectors, base_id + c * 100_000_000, batch, seconds, durable) for c in range(clients)]
+    work = [(urls, texts, base_id + c * 100_000_000, batch, seconds, durable) for c in range(clients)]
     cpu0 = [cpu_seconds(p) for p in pids]
     t0 = time.monotonic()
-    with mp.get_context("fork").Pool(clients) as pool:
+    with mp.get_context("fork").Pool(clients, initializer=_pin, initargs=(client_cpus,)) as pool:
         total = sum(pool.map(_ingest_worker, work))
     rate = total / (time.monotonic() - t0)
     # CPU seconds per upsert x 1e6 = CPU milliseconds per 1,000 upserts.
@@ -182,12 +218,41 @@ def new_cluster(start_server, root: Path, args: list, **kw) -> Cluster:
     return c
 
 
-def apply_rate(c: Cluster, vectors, clients: int, seconds: float) -> dict:
+def ingest_pair(start_server, root: Path, index: str, dim: int, durable: bool, batch: int, texts: list[str],
+                clients: int, seconds: float, near, far) -> dict:
+    """One round of one configuration: a single node's ingest, then a 3-node cluster's through its leader. With
+    `near`/`far` (the separate layout) the single node, the leader and the clients run on `near`, the followers
+    and etcd on `far`. Each one's data is deleted after it: at 50k upserts/s a phase writes gigabytes of log."""
+    tag = f"{index}-{batch}-{int(durable)}"
+    d = root / f"single-{tag}"
+    single = Single(start_server, d, store_args(index, dim, durable))
+    if near:
+        pin_process(single.server.proc.pid, near)
+    one, (one_cpu,) = ingest([single.url], texts, clients, batch, seconds, durable, 0, [single.server.proc.pid], near)
+    single.close()
+    shutil.rmtree(d, ignore_errors=True)
+    kw = {"replication": "sync", "sync_replicas": 1} if durable else {}
+    cd = root / f"cluster-{tag}"
+    c = new_cluster(start_server, cd, store_args(index, dim, durable), **kw)
+    leader = c.wait_leader()
+    followers = c.others(leader)
+    if near:
+        pin_process(leader.server.proc.pid, near)
+        for pid in [f.server.proc.pid for f in followers] + [c.etcd.proc.pid]:
+            pin_process(pid, far)
+    pids = [leader.server.proc.pid] + [f.server.proc.pid for f in followers]
+    rep, cpus = ingest([leader.url], texts, clients, batch, seconds, durable, 0, pids, near)
+    c.close()
+    shutil.rmtree(cd, ignore_errors=True)
+    return {"one": one, "rep": rep, "one_cpu": one_cpu, "cpus": cpus}
+
+
+def apply_rate(c: Cluster, texts: list[str], clients: int, seconds: float) -> dict:
     """Sustained async load on the leader; the followers' last_lsn sampled every 0.25 s."""
     leader = c.wait_leader()
     followers = c.others(leader)
     pool = mp.get_context("fork").Pool(clients)
-    work = [([leader.url], vectors, 900_000_000 + k * 10_000_000, 100, seconds, False) for k in range(clients)]
+    work = [([leader.url], texts, 900_000_000 + k * 10_000_000, 100, seconds, False) for k in range(clients)]
     pending = pool.map_async(_ingest_worker, work)
     samples, max_lag = [], 0
     t_end = time.monotonic() + seconds
@@ -235,14 +300,24 @@ def main() -> int:
     ap.add_argument("--lynxd", default=str(REPO / ".build" / "release" / "lynxd"))
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--kills", type=int, default=None)
+    ap.add_argument("--layouts", default="shared,separate",
+                    help="comma-separated: shared (every process on any core), separate (the followers and etcd "
+                         "on cores of their own)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of each ingest configuration (the median is printed; default 3, 1 with --quick)")
     ap.add_argument("--phases", default="ingest,apply,failover,search",
                     help="comma-separated subset of ingest, apply, failover, search")
     a = ap.parse_args()
     phases = set(a.phases.split(","))
+    layouts = a.layouts.split(",")
+    if "separate" in layouts and len(os.sched_getaffinity(0)) < 2:
+        print("--layouts separate needs 2 or more cores; running shared only", file=sys.stderr)
+        layouts = [x for x in layouts if x != "separate"]
     if not shutil.which("etcd"):
         print("etcd is not installed (apt-get install etcd-server)", file=sys.stderr)
         return 2
-    phase = 4.0 if a.quick else 15.0
+    phase = 4.0 if a.quick else 8.0
+    a.rounds = a.rounds or (1 if a.quick else 3)
     kills = a.kills or (3 if a.quick else 10)
     indexes = ["flat"] if a.quick else ["flat", "hnsw"]
     base, queries, source = load_vectors(5000 if a.quick else 20000)
@@ -252,36 +327,41 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="lynx-repl-bench-"))
     servers: list = []
     start_server = make_start_server(a.lynxd, root, servers)
-    rows = []
     try:
-        for index in (indexes if "ingest" in phases else []):
-            for durable in (False, True):
-                for batch in (1, 100):
-                    label = f"{index}, batch {batch}" + (", durable" if durable else "")
-                    d = root / f"single-{index}-{batch}-{durable}"
-                    single = Single(start_server, d, store_args(index, dim, durable))
-                    one, (one_cpu,) = ingest([single.url], base, a.clients, batch, phase, durable, 0,
-                                             [single.server.proc.pid])
-                    single.close()
-                    kw = {"replication": "sync", "sync_replicas": 1} if durable else {}
-                    c = new_cluster(start_server, root / f"c-{index}-{batch}-{durable}",
-                                    store_args(index, dim, durable), **kw)
-                    leader = c.wait_leader()
-                    pids = [leader.server.proc.pid] + [f.server.proc.pid for f in c.others(leader)]
-                    rep, cpus = ingest([leader.url], base, a.clients, batch, phase, durable, 0, pids)
-                    c.close()
-                    rows.append((label, one, rep, "sync K=1" if durable else "async, 2 followers", one_cpu, cpus))
-        if rows:
-            print("\n== ingest (upserts/s; CPU ms per 1,000 upserts of the single node, and of the leader and each follower)")
-            print(f"{'store':28} {'single node':>12} {'replicated':>12} {'ratio':>6}  {'cpu single':>10} {'leader':>7} "
-                  f"{'followers':>13}  mode")
-        for label, one, rep, mode, one_cpu, cpus in rows:
-            print(f"{label:28} {one:12.0f} {rep:12.0f} {rep / one:6.2f}  {one_cpu:10.0f} {cpus[0]:7.0f} "
-                  f"{' '.join(f'{x:6.0f}' for x in cpus[1:]):>13}  {mode}")
+        texts = vector_texts(base)
+        for layout in (layouts if "ingest" in phases else []):
+            # separate: the single node or the leader, with the clients, on one half of the cores; the followers
+            # and etcd on the other half (a stand-in for machines of their own). shared: all anywhere.
+            near, far = split_cores() if layout == "separate" else (None, None)
+            runs: dict[str, list] = {}
+            for r in range(a.rounds):
+                for index in indexes:
+                    for durable in (False, True):
+                        for batch in (1, 100):
+                            label = f"{index}, batch {batch}" + (", durable" if durable else "")
+                            runs.setdefault(label, []).append(
+                                ingest_pair(start_server, root / f"{layout}-{r}", index, dim, durable, batch, texts,
+                                            a.clients, phase, near, far))
+            where = (f"single node or leader and the clients on cores {sorted(near)}, followers and etcd on "
+                     f"{sorted(far)}") if near else "every process on any core"
+            print(f"\n== ingest, {layout} cores ({where}); median of {a.rounds} rounds (each a single node, then a "
+                  "cluster, one after the other): upserts/s, the ratio (and its range over the rounds), CPU ms per "
+                  "1,000 upserts of the single node, the leader and each follower")
+            print(f"{'store':26} {'single':>7} {'cluster':>8} {'ratio':>6} {'range':>10}  {'cpu single':>10} "
+                  f"{'leader':>7} {'followers':>13}  mode")
+            for label, rs in runs.items():
+                med = lambda f: statistics.median(f(x) for x in rs)  # noqa: E731
+                ratios = [x["rep"] / x["one"] for x in rs]
+                mode = "sync K=1" if "durable" in label else "async, 2 followers"
+                followers = " ".join(f"{med(lambda x, k=k: x['cpus'][k]):6.0f}" for k in (1, 2))
+                print(f"{label:26} {med(lambda x: x['one']):7.0f} {med(lambda x: x['rep']):8.0f} "
+                      f"{statistics.median(ratios):6.2f} {min(ratios):4.2f}-{max(ratios):4.2f}  "
+                      f"{med(lambda x: x['one_cpu']):10.0f} {med(lambda x: x['cpus'][0]):7.0f} {followers:>13}  {mode}",
+                      flush=True)
 
         if "apply" in phases:
             c = new_cluster(start_server, root / "c-apply", store_args("flat", dim, False))
-            r = apply_rate(c, base, a.clients, phase * 2)
+            r = apply_rate(c, texts, a.clients, phase * 4)
             print("\n== follower apply rate under sustained async load (flat, batches of 100)")
             print(f"leader ingest {r['leader']:.0f} frames/s; followers applied "
                   + ", ".join(f"{x:.0f}" for x in r["followers"]) + f" frames/s; largest lag {r['max_lag']} frames")

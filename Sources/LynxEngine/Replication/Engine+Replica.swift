@@ -6,6 +6,10 @@ extension Engine {
     /// The LSN up to which the log is fdatasync'd.
     public var durableLSN: UInt64 { log?.durableLSN ?? 0 }
 
+    /// The LSN of the newest transaction in the log, as `lastLSN`, but read from the retained window (its own
+    /// lock), not under the writer lock that every write holds: for a leader's answers to followers.
+    public var retainedLastLSN: UInt64 { retained.map { $0.nextLSN - 1 } ?? lastLSN }
+
     /// The first LSN a follower can still be fed from memory; older ones need a snapshot.
     public var retainedStartLSN: UInt64 { retained?.startLSN ?? (lastLSN + 1) }
 
