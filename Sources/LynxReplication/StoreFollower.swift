@@ -172,7 +172,7 @@ final class StoreFollower: @unchecked Sendable {
     /// Replaces this store with a backup the leader makes now, then follows on from its LSN.
     private func bootstrap(_ client: HTTPClient) throws {
         let base = leader.url + prefix + "/snapshots"
-        let made = try client.request("POST", base, headers: node.authHeaders + [("Content-Type", "application/json")], body: Array("{}".utf8),
+        let made = try client.request("POST", base, headers: node.authHeaders + [("Content-Type", "application/json")], body: Array(#"{"rotate":false}"#.utf8),
                                       timeoutSeconds: 120)
         guard made.status == 201, let name = Self.object(made.body)?["name"]?.stringValue else {
             throw ReplicationError.peer("the leader did not make a snapshot (HTTP \(made.status))")

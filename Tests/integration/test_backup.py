@@ -302,6 +302,13 @@ def test_oldest_backups_beyond_keep_backups_are_removed(start_server):
         names.append(srv.post("/snapshots").json()["name"])
     assert [b["name"] for b in srv.get("/snapshots").json()["snapshots"]] == names[2:]
     assert sorted(p.name for p in (srv.data_dir / "backups").iterdir()) == sorted(n + ".tar" for n in names[2:])
+    # "rotate": false removes none; the next rotating one removes down to the bound again.
+    kept = srv.post("/snapshots", json={"rotate": False})
+    assert kept.status_code == 201, kept.text
+    assert [b["name"] for b in srv.get("/snapshots").json()["snapshots"]] == names[2:] + [kept.json()["name"]]
+    assert_problem(srv.post("/snapshots", json={"rotate": "no"}), 400, "invalid-request")
+    last = srv.post("/snapshots", json={"rotate": True}).json()["name"]
+    assert [b["name"] for b in srv.get("/snapshots").json()["snapshots"]] == [kept.json()["name"], last]
 
 
 def test_unfinished_restore_blocks_start_until_run_again(start_server, tmp_path, lynxd_bin):

@@ -11,10 +11,10 @@ import LynxStorage
 ///
 /// Threads: any; one backup operation (make, list, open, delete) at a time per store.
 extension Engine {
-    /// Makes a backup named `requested` (or `<UTC time>-lsn<L>`), then removes the oldest beyond
+    /// Makes a backup named `requested` (or `<UTC time>-lsn<L>`), then (with `rotate`) removes the oldest beyond
     /// `config.backupsKept`. Throws `BackupError.alreadyExists`, or the checkpoint's and the archive's failures
     /// as `EngineError`s (nothing of a failed backup remains).
-    public func createBackup(named requested: BackupName? = nil) throws -> BackupSummary {
+    public func createBackup(named requested: BackupName? = nil, rotate: Bool = true) throws -> BackupSummary {
         try backups.lock.withLock { _ in
             if let requested, backups.exists(requested) { throw BackupError.alreadyExists(requested) }
             do {
@@ -27,7 +27,7 @@ extension Engine {
                     files: [])
                 let name = requested ?? freeName(for: info)
                 let summary = try backups.write(name, info: info, staged: staged)
-                backups.rotate(keep: config.backupsKept, logger: logger)
+                if rotate { backups.rotate(keep: config.backupsKept, logger: logger) }
                 logger.info("backup made", metadata: [
                     "backup": "\(name)", "lsn": "\(summary.lsn)", "records": "\(summary.records)", "bytes": "\(summary.bytes)",
                 ])

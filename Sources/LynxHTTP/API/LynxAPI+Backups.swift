@@ -4,12 +4,13 @@ import LynxJSON
 /// `POST/GET /snapshots` and `GET/DELETE /snapshots/{name}`: online backups of one store (docs/BACKUP.md). The
 /// API calls a backup a snapshot, as Qdrant does; it is one tar archive of the store at one LSN.
 extension LynxAPI {
-    /// `POST /snapshots`, body empty, `{}` or `{"name": ...}`: 201 with the backup, once its archive is durable.
+    /// `POST /snapshots`, body empty or `{"name"?: ..., "rotate"?: bool}`: 201 with the backup, once its archive
+    /// is durable.
     static func createBackup(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
-        let name = try RequestDecoder.backupRequest(request)
+        let (name, rotate) = try RequestDecoder.backupRequest(request)
         return api.inBackground { () throws(Problem) in
-            let summary = try api.engineCall { try engine.createBackup(named: name) }
+            let summary = try api.engineCall { try engine.createBackup(named: name, rotate: rotate) }
             var response = Responses.object(status: 201) { w in Self.write(summary, to: &w) }
             response.headers.append(("Location", "snapshots/\(summary.name)"))
             return response
@@ -61,16 +62,22 @@ extension RequestDecoder {
         return name
     }
 
-    /// The body of `POST /snapshots`: none, `{}`, or `{"name": "..."}`.
-    static func backupRequest(_ request: HTTPRequest) throws(Problem) -> BackupName? {
-        if hasNoBody(request) { return nil }
+    /// The body of `POST /snapshots`: none, or `{"name"?: "...", "rotate"?: bool}` (`rotate` false: no older
+    /// backup is removed for this one, as a replica's bootstrap asks).
+    static func backupRequest(_ request: HTTPRequest) throws(Problem) -> (name: BackupName?, rotate: Bool) {
+        if hasNoBody(request) { return (nil, true) }
         guard case .object(let object) = try json(request) else {
-            throw Problem.invalidRequest("the body must be a JSON object {\"name\"?: string}, or empty")
+            throw Problem.invalidRequest("the body must be a JSON object {\"name\"?: string, \"rotate\"?: boolean}, or empty")
         }
-        try onlyKeys(object, ["name"], path: "")
-        guard let value = object["name"] else { return nil }
+        try onlyKeys(object, ["name", "rotate"], path: "")
+        var rotate = true
+        if let value = object["rotate"] {
+            guard case .bool(let flag) = value else { throw Problem.invalidRequest("rotate: expected true or false", field: "rotate") }
+            rotate = flag
+        }
+        guard let value = object["name"] else { return (nil, rotate) }
         guard case .string(let text) = value else { throw Problem.invalidRequest("name: expected a string", field: "name") }
-        return try backupName(Substring(text), field: "name")
+        return (try backupName(Substring(text), field: "name"), rotate)
     }
 }
 
