@@ -27,8 +27,7 @@ final class Committer: @unchecked Sendable {
     private var stopping = false
     /// The number of waiters at which the commit thread wants to be woken: 1 while this log is idle, the
     /// gathering target while it gathers, never while it syncs (it looks at the waiters afterwards anyway).
-    /// Waking it for every arrival cost a futex wake and a context switch per durable write
-    /// (`pthread_cond_broadcast` was ~5% of lynxd's CPU at 64 durable writers).
+    /// Waking it for every arrival cost a futex wake and a context switch per durable write.
     private var wakeAt = 1
     /// Held for one round of `serve`, so that `stop` waits for a round in progress and none runs after it.
     private let serving = PlainMutex<Void>(())
@@ -113,10 +112,8 @@ final class Committer: @unchecked Sendable {
 
     /// Commit delay (PostgreSQL's commit_delay, but adaptive): when many writers are waiting on each sync, wait a
     /// little (twice the last sync's duration, at most 1 ms) for more of them, so that one fdatasync serves more
-    /// writes. At 64 durable writers, in runs minutes apart, this gave ~19 writes per sync where waiting half a
-    /// sync gave ~10, at the same or better writes/s. Each fdatasync costs CPU as well as time here
-    /// (two virtio requests and their completions: ~16% of lynxd's CPU at 64 durable writers, ~3 writes per sync),
-    /// and the writers are CPU-bound on HTTP and JSON.
+    /// writes: each fdatasync costs CPU as well as time here (two virtio requests and their completions), and the
+    /// writers are CPU-bound on HTTP and JSON. BENCHMARKS.md ("Adaptive commit delay") has the figures.
     /// Ends early once twice the last batch is waiting. Not used below `gatherFromBatch` waiters per sync, so a
     /// lone or lightly concurrent writer pays no delay.
     private func gatherIfConcurrent() {

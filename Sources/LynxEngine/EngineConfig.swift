@@ -37,18 +37,12 @@ public struct EngineConfig: Sendable {
     public var syncIntervalSeconds: Double = 1
 
     /// Zeros the log writes ahead of its appends (docs/WAL.md, "Preallocate"), in 64 KiB pieces: appends then
-    /// overwrite blocks that exist, so an fdatasync seldom carries a file-size change (measured here: 1.3–1.4× the
-    /// durable writes/s at 1 and 4 connections with `--sync always`), and a small pwrite into a dirty cached page
-    /// costs about half of an append past the end of the file. Same-run A/B in `flush` mode, 32 connections,
-    /// 3 rounds: 25.4–27.5k vs 23.4–26.4k writes/s with it. (Written as one 1 MiB write the zeros had cost
-    /// throughput in `flush` mode: see `WALWriter.preallocate`.)
+    /// overwrite blocks that exist, so an fdatasync seldom carries a file-size change, and a small pwrite into a
+    /// dirty cached page costs about half of an append past the end of the file (figures in BENCHMARKS.md).
     public var walPreallocationBytes: UInt64 { WALWriter.defaultPreallocationBytes }
     /// Whether the log's appends store their frames through a shared mapping of the file instead of a pwrite
-    /// (docs/WAL.md, "Mapped appends"). nil: in `flush` mode only. Measured here (same-run A/B, 32 connections,
-    /// `--sync flush`, 6 rounds): 0.98–1.26× the writes/s of pwrite appends, median 1.12: no system call, and a
-    /// shorter hold of the writer lock. Under `--sync always` a prototype lost (0.79–0.85× in 3 of 4 rounds at 64
-    /// connections; 0.81–1.26×, median 0.90 of 6, with the written pages dropped from the mapping before each
-    /// sync): each of its ~1,000 fdatasyncs a second write-protects the pages just stored to.
+    /// (docs/WAL.md, "Mapped appends", with the figures). nil: in `flush` mode only: no system call and a shorter
+    /// hold of the writer lock there; under `--sync always` each fdatasync write-protects the pages just stored to.
     public var walMapAppends: Bool?
     /// `walMapAppends`, or its default for `syncMode`.
     public var usesMappedWALAppends: Bool { walMapAppends ?? (syncMode == .flush) }

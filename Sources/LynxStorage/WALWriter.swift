@@ -250,8 +250,7 @@ public final class WALWriter: @unchecked Sendable {
         let target = (needed / preallocationBytes + 1) * preallocationBytes
         // In pieces of 64 KiB: one large write puts its bytes in large page-cache folios, and every later small
         // append into such a folio walks all of its block buffers (ext4_block_write_begin, block_commit_write).
-        // Measured here (stand-alone C, 1584-byte appends, fdatasync every 20): 1.4-1.5 µs per append into
-        // zeros written in 64 KiB pieces against 3.0-3.6 µs after one 1 MiB write, and 2.4-3.1 µs with no zeros.
+        // BENCHMARKS.md ("Preallocation in 64 KiB pieces") has the figures.
         let piece = Int(min(Self.preallocationPiece, target - allocated))
         // calloc'd memory reads as the shared zero page until written: no memset, no resident copy.
         guard let zeros = calloc(piece, 1) else { throw StorageError.noSpace(SyscallFailure(syscall: "calloc", path: path, errno: ENOMEM, message: "cannot allocate \(piece) bytes of zeros")) }
