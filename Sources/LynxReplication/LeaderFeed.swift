@@ -91,7 +91,7 @@ final class LeaderFeed: @unchecked Sendable {
         }
         if request.after > 0 {
             if request.storeID != 0 && request.storeID != history.storeID { return answer(.diverged(at: 1, termKnown: true)) }
-            if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.lastLSN) {
+            if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.retainedLastLSN) {
                 return answer(.diverged(at: d.at, termKnown: d.termKnown))
             }
         }

@@ -520,13 +520,12 @@ class CrashRunner:
             self.pending_at_kills.append(int(srv.health().get("linking", {}).get("pending", 0)))
         except Exception:  # noqa: BLE001 (a busy server: the figure is informational)
             pass
-        # Nothing between seeing a POST /checkpoint in flight and the kill but the short random delay: a /health
-        # request there took longer than a checkpoint (~4 ms), and a fresh-clone run counted no such kill.
+        # From seeing a POST /checkpoint in flight to the kill, only the short random delay (a /health read there
+        # outlasted a ~4 ms checkpoint), and whether one is in flight is read just before the kill (after it, the
+        # checkpointer thread may already have seen its answer or the broken connection).
         if kill_during_checkpoint and ckpt:
             ckpt.in_flight.wait(2.0)
             time.sleep(self.rng.uniform(0, 0.002))
-        # Whether a POST /checkpoint is in flight, read just before the kill: read after it, the checkpointer thread
-        # may already have seen its answer or the broken connection (a loaded CI machine missed every one that way).
         in_checkpoint = bool(ckpt and ckpt.in_flight.is_set())
         srv.proc.send_signal(signal.SIGKILL)
         log.stats.killed_during_checkpoint = in_checkpoint

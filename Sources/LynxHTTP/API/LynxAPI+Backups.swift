@@ -70,11 +70,7 @@ extension RequestDecoder {
             throw Problem.invalidRequest("the body must be a JSON object {\"name\"?: string, \"rotate\"?: boolean}, or empty")
         }
         try onlyKeys(object, ["name", "rotate"], path: "")
-        var rotate = true
-        if let value = object["rotate"] {
-            guard case .bool(let flag) = value else { throw Problem.invalidRequest("rotate: expected true or false", field: "rotate") }
-            rotate = flag
-        }
+        let rotate = try bool(object["rotate"], field: "rotate", absent: true)
         guard let value = object["name"] else { return (nil, rotate) }
         guard case .string(let text) = value else { throw Problem.invalidRequest("name: expected a string", field: "name") }
         return (try backupName(Substring(text), field: "name"), rotate)

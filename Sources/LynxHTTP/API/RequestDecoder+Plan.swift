@@ -13,13 +13,4 @@ extension RequestDecoder {
             throw Problem.invalidRequest("plan: expected \"auto\", \"exact\" or \"graph\", got \(other)", field: "plan")
         }
     }
-
-    /// An optional boolean member (absent: false).
-    static func bool(_ value: JSONValue?, field: String) throws(Problem) -> Bool {
-        switch value {
-        case nil: return false
-        case .bool(let b)?: return b
-        case let other?: throw Problem.invalidRequest("\(field): expected true or false, got \(other.typeName)", field: field)
-        }
-    }
 }

@@ -270,6 +270,15 @@ struct RequestDecoder {
         return Int(v)
     }
 
+    /// An optional boolean member (absent: `absent`).
+    static func bool(_ value: JSONValue?, field: String, absent: Bool = false) throws(Problem) -> Bool {
+        switch value {
+        case nil: return absent
+        case .bool(let b)?: return b
+        case let other?: throw Problem.invalidRequest("\(field): expected true or false, got \(other.typeName)", field: field)
+        }
+    }
+
     static func onlyKeys(_ object: JSONObject, _ allowed: Set<String>, path: String) throws(Problem) {
         for member in object.members where !allowed.contains(member.key) {
             let field = join(path, member.key)
