@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "LynxHTTP",
-            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", "LynxStorage", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "lynxd",

@@ -5,7 +5,7 @@ import LynxStorage
 /// What the engine keeps in its data directory, and the one place that names those files:
 ///
 ///     LOCK                           flock'd while a lynxd owns the directory (holds its pid)
-///     MANIFEST                       dimension, metric, index and structural parameters, fixed at first start
+///     MANIFEST                       store id, dimension, metric, index and structural parameters, fixed at first start
 ///     snapshot-<seq>.lsnap           checkpoint images (only the newest is kept once it is safe)
 ///     rows/<token>.lrows             row chunk files: the snapshot's vectors, 1,024 rows each (RowChunkFiles)
 ///     wal-0.log, wal-1.log           the two log files, used by alternate generations (see LogManager)
@@ -23,6 +23,8 @@ final class DataDirectory: @unchecked Sendable {
     let rowChunks: RowChunkFiles
 
     struct ResolvedManifest {
+        /// nil only for a manifest written before stores had ids, read by the operator tools (an open gives one).
+        var storeID: StoreID?
         var dimension: Int
         var metric: Metric
         var indexKind: IndexKind
@@ -31,10 +33,11 @@ final class DataDirectory: @unchecked Sendable {
         /// What a stored manifest means to this build; nil when it names a metric or index this build does not know.
         init?(_ stored: Manifest) {
             guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else { return nil }
-            self.init(dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters)
+            self.init(storeID: stored.storeID, dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters)
         }
 
-        init(dimension: Int, metric: Metric, indexKind: IndexKind, parameters: [String: String]) {
+        init(storeID: StoreID?, dimension: Int, metric: Metric, indexKind: IndexKind, parameters: [String: String]) {
+            self.storeID = storeID
             self.dimension = dimension
             self.metric = metric
             self.indexKind = indexKind
@@ -62,8 +65,9 @@ final class DataDirectory: @unchecked Sendable {
         DataDirectory(path: path, io: io, lock: nil, manifest: manifest)
     }
 
-    /// Creates the directory if needed, takes its lock, and reconciles the manifest with the flags.
-    static func open(config: EngineConfig, io: FileIO = SystemFileIO()) throws -> DataDirectory {
+    /// Creates the directory if needed, takes its lock, and reconciles the manifest with the flags. A store
+    /// created now gets `newStoreID` (nil: a random one).
+    static func open(config: EngineConfig, io: FileIO = SystemFileIO(), newStoreID: StoreID? = nil) throws -> DataDirectory {
         let path = config.dataDir
         if !io.fileExists(path) {
             do { try io.createDirectory(path) } catch {
@@ -82,7 +86,7 @@ final class DataDirectory: @unchecked Sendable {
         }
         let requested = Manifest.Request(
             dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
-            parameters: structuralParameters(config))
+            parameters: structuralParameters(config), storeID: newStoreID)
         let createdKind = config.index ?? EngineConfig.defaultIndex
         let defaults = Manifest.Request(
             dimension: EngineConfig.defaultDimension, metric: Metric.l2.rawValue, indexType: createdKind.rawValue,
@@ -118,6 +122,13 @@ final class DataDirectory: @unchecked Sendable {
             break
         }
         return p
+    }
+
+    /// Rewrites the manifest with another store id (atomically): an empty store becoming a copy of another.
+    func rewriteManifest(storeID: StoreID) throws {
+        guard var stored = try Manifest.load(dir: path, io: io) else { throw StorageError.corrupt("\(Manifest.fileName) is missing") }
+        stored.storeID = storeID
+        try io.writeFileAtomically(joinPath(path, Manifest.fileName), Array(stored.encoded().utf8))
     }
 
     func unlock() {

@@ -30,6 +30,8 @@ public final class Engine: @unchecked Sendable {
     public let config: EngineConfig
     public let metrics = EngineMetrics()
     let logger: Logger
+    /// The store's id (`StoreID.rawValue`); changed only by `adoptStoreID` while the store is empty.
+    private let identity: Atomic<UInt64>
 
     let stateLock = ReadWriteLock()
     var state: StoreState
@@ -79,6 +81,7 @@ public final class Engine: @unchecked Sendable {
         directory = try DataDirectory.open(config: config, io: io)
         backups = BackupDirectory(storeDirectory: directory.path, io: io)
         retained = config.retainedLogBytes > 0 ? RetainedLog(capacityBytes: config.retainedLogBytes) : nil
+        identity = Atomic((directory.manifest.storeID ?? StoreID.random()).rawValue)
         dimension = directory.manifest.dimension
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind
@@ -86,6 +89,22 @@ public final class Engine: @unchecked Sendable {
             index: IndexFactory.make(
                 kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config),
             stagesWrites: Self.linksInBackground(indexKind, config))
+    }
+
+    /// Who this store is: drawn when it was created (or taken from the store it copies); every layer that remembers
+    /// a store between requests keys it by this, never by its name or its engine's address.
+    public var storeID: StoreID { StoreID(rawValue: identity.load(ordering: .acquiring))! }
+
+    /// Makes this empty store a copy of the store `id`: its manifest takes the id. Throws when the store holds
+    /// anything (a store with frames of its own is not another store's copy; it starts over from a snapshot).
+    public func adoptStoreID(_ id: StoreID) throws {
+        try writerLock.withLock { _ in
+            guard (log?.lastLSN ?? memoryLSN) == 0 else {
+                throw EngineError.internalError("only an empty store can take another store's id")
+            }
+            try directory.rewriteManifest(storeID: id)
+            identity.store(id.rawValue, ordering: .releasing)
+        }
     }
 
     /// The settings the store was created with (its manifest).

@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import LynxStorage
 
 /// The leader's collections as `GET /replication/catalog` lists them, so that a follower can make the ones it
 /// lacks with the same settings and drop the ones the leader no longer has. The default collection is not
@@ -8,6 +9,7 @@ import LynxJSON
 public struct Catalog: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var name: CollectionName
+        public var storeID: StoreID
         public var settings: StoredCollectionSettings
     }
     public var term: UInt64
@@ -15,7 +17,7 @@ public struct Catalog: Sendable, Equatable {
 
     public init(term: UInt64, database: Database) {
         self.term = term
-        entries = database.collections.map { Entry(name: $0.name, settings: $0.engine.storedSettings) }
+        entries = database.collections.map { Entry(name: $0.name, storeID: $0.engine.storeID, settings: $0.engine.storedSettings) }
     }
 
     init(term: UInt64, entries: [Entry]) {
@@ -26,7 +28,7 @@ public struct Catalog: Sendable, Equatable {
     /// The structural parameters a catalog entry carries, as integers, when the store has them.
     static let parameterKeys = ["m", "ef_construction", "n_clusters", "spill"]
 
-    /// `{"term": T, "collections": [{"name", "dimension", "metric", "index", "m", "ef_construction", ...}]}`.
+    /// `{"term": T, "collections": [{"name", "store_id", "dimension", "metric", "index", "m", "ef_construction", ...}]}`.
     public func json() -> [UInt8] {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
@@ -35,6 +37,7 @@ public struct Catalog: Sendable, Equatable {
         for e in entries {
             w.beginObject()
             w.key("name"); w.string(e.name.value)
+            w.key("store_id"); w.uint64(e.storeID.rawValue)
             w.key("dimension"); w.int64(Int64(e.settings.dimension))
             w.key("metric"); w.string(e.settings.metric.rawValue)
             w.key("index"); w.string(e.settings.index.rawValue)
@@ -55,6 +58,7 @@ public struct Catalog: Sendable, Equatable {
         var entries: [Entry] = []
         for item in list {
             guard let o = item.objectValue, let name = o["name"]?.stringValue.flatMap(CollectionName.init),
+                  let storeID = o["store_id"]?.numberValue?.uint64.flatMap(StoreID.init(rawValue:)),
                   let dimension = o["dimension"]?.numberValue?.int64, let metric = o["metric"]?.stringValue.flatMap(Metric.init(rawValue:)),
                   let index = o["index"]?.stringValue.flatMap(IndexKind.init(rawValue:)) else {
                 throw .peer("an entry of the leader's catalog is not the expected JSON")
@@ -63,7 +67,7 @@ public struct Catalog: Sendable, Equatable {
             for key in Self.parameterKeys {
                 if let v = o[key]?.numberValue?.int64 { parameters[key] = String(v) }
             }
-            entries.append(Entry(name: name, settings: StoredCollectionSettings(dimension: Int(dimension), metric: metric, index: index,
+            entries.append(Entry(name: name, storeID: storeID, settings: StoredCollectionSettings(dimension: Int(dimension), metric: metric, index: index,
                                                                                 parameters: parameters)))
         }
         return Catalog(term: root["term"]?.numberValue?.uint64 ?? 0, entries: entries)

@@ -1,8 +1,10 @@
 import LynxCluster
 import LynxEngine
+import LynxStorage
 
 /// Keeps this node's collections the leader's: every half second it reads the leader's catalog, makes the
-/// collections it lacks (with the leader's settings), drops the ones the leader no longer has, and has each
+/// collections it lacks (with the leader's settings and store ids), drops the ones the leader no longer has (or
+/// has made anew: another store id), and has each
 /// collection followed (`StoreFollower`). The default collection is followed from the start.
 final class CatalogFollower: @unchecked Sendable {
     private let leader: PeerAddress
@@ -42,18 +44,17 @@ final class CatalogFollower: @unchecked Sendable {
     }
 
     private func apply(_ catalog: Catalog) throws {
-        let wanted = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.name, $0.settings) })
+        let wanted = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.name, $0) })
         for (name, engine) in node.database.collections where name != .default {
-            if let settings = wanted[name], engine.storedSettings.matches(settings) { continue }
-            // Gone from the leader, or made anew there with other settings.
+            if let entry = wanted[name], entry.storeID == engine.storeID, engine.storedSettings.matches(entry.settings) { continue }
+            // Gone from the leader, or made anew there (another store id).
             node.stopFollowing(name)
-            node.histories.forget(name)
             try node.database.delete(name)
             node.logger.notice("collection dropped as on the leader", metadata: ["collection": "\(name)"])
         }
         for entry in catalog.entries {
             if node.database.engine(entry.name) == nil {
-                _ = try node.database.create(entry.name, entry.settings.creationSettings)
+                _ = try node.database.create(entry.name, entry.settings.creationSettings, storeID: entry.storeID)
                 node.logger.notice("collection made as on the leader", metadata: ["collection": "\(entry.name)"])
             }
             if fence.isStopped { return }

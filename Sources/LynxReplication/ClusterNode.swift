@@ -52,6 +52,11 @@ public final class ClusterNode: @unchecked Sendable {
         histories = StoreHistories(database: database)
         etcd = EtcdClient(endpoints: config.etcdEndpoints, timeoutSeconds: 1)
         feed = LeaderFeed(histories: histories, currentTerm: { [weak self] in self?.leadingTerm })
+        // What this node remembers of a store goes with it (the closures hold these two, not the node).
+        database.onStoreRemoved { [histories, feed] id in
+            histories.forget(id)
+            feed!.forget(id)
+        }
     }
 
     // MARK: - What the HTTP layer asks
@@ -78,13 +83,13 @@ public final class ClusterNode: @unchecked Sendable {
     }
 
     /// Serves a follower's log request (`GET /replication/log`). A request from a newer term deposes this node.
-    public func serveLog(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
+    public func serveLog(_ request: LogRequest, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
         if request.term > term && currentRole == .leader {
             stepDown("a follower knows a newer term (\(request.term)) than this leader's (\(term))")
         }
         noteTerm(request.term)
         guard leadingTerm != nil else { return answer(.notLeader(leader)) }
-        feed.serve(request, store: store, engine: engine, answer: answer)
+        feed.serve(request, engine: engine, answer: answer)
     }
 
     /// Calls `done(true)` once the write at `lsn` of the store may be acknowledged under `--replication sync`.

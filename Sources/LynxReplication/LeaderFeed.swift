@@ -1,10 +1,13 @@
 import Dispatch
 import LynxEngine
+import LynxStorage
 import Synchronization
 
 /// The leader's side of log shipping: answers followers' log requests from the stores' retained transactions,
 /// holding a request open until something new is in the log or its wait ends, and keeps each follower's
-/// acknowledged durable LSN per store for `--replication sync`.
+/// acknowledged durable LSN per store for `--replication sync`. Everything it keeps is keyed by the store's id
+/// (`Engine.storeID`): a store made anew under an old name starts with nothing, and `forget` drops a store that
+/// left the database; `releaseAll` drops everything when this node stops leading.
 ///
 /// Threads: any. A held request costs no thread: one `whenLogHolds` watch per store wakes the held requests of
 /// that store, and one sweeping timer answers each at its deadline (within `sweepSeconds`).
@@ -12,7 +15,6 @@ final class LeaderFeed: @unchecked Sendable {
     private struct Held {
         var id: UInt64
         var request: LogRequest
-        var store: CollectionName
         var engine: Engine
         var answer: @Sendable (LogAnswer) -> Void
         var deadline: Double
@@ -29,11 +31,11 @@ final class LeaderFeed: @unchecked Sendable {
     }
     private struct State {
         var nextID: UInt64 = 1
-        var held: [ObjectIdentifier: [Held]] = [:]
-        var watching: Set<ObjectIdentifier> = []
-        /// By store engine, by follower name.
-        var acks: [ObjectIdentifier: [String: Ack]] = [:]
-        var syncWaits: [ObjectIdentifier: [SyncWait]] = [:]
+        var held: [StoreID: [Held]] = [:]
+        var watching: Set<StoreID> = []
+        /// By store, by follower name.
+        var acks: [StoreID: [String: Ack]] = [:]
+        var syncWaits: [StoreID: [SyncWait]] = [:]
     }
     private let state = Mutex(State())
     private let histories: StoreHistories
@@ -65,13 +67,13 @@ final class LeaderFeed: @unchecked Sendable {
         }
         for h in held {
             guard let term = currentTerm() else { h.answer(.notLeader(nil)); continue }
-            h.answer(encode(term: term, history: histories.history(of: h.store, engine: h.engine), engine: h.engine, []))
+            h.answer(encode(term: term, history: histories.history(of: h.engine), engine: h.engine, []))
         }
         for w in waits { w.done(false) }
     }
 
     /// Removes and returns the entries whose deadline is past, from every store's list.
-    private static func takeExpired<T>(_ table: inout [ObjectIdentifier: [T]], _ now: Double, _ deadline: KeyPath<T, Double>) -> [T] {
+    private static func takeExpired<T>(_ table: inout [StoreID: [T]], _ now: Double, _ deadline: KeyPath<T, Double>) -> [T] {
         var expired: [T] = []
         for key in Array(table.keys) {
             guard let list = table[key], list.contains(where: { $0[keyPath: deadline] <= now }) else { continue }
@@ -81,16 +83,18 @@ final class LeaderFeed: @unchecked Sendable {
         return expired
     }
 
-    func serve(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
+    func serve(_ request: LogRequest, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
         guard let term = currentTerm(), request.term <= term else { return answer(.notLeader(nil)) }
-        var history = histories.history(of: store, engine: engine)
+        var history = histories.history(of: engine)
         if history.entries.isEmpty {
             // A store this leader made during its term (or never recorded): its term starts here.
-            do { try histories.beginTerm(term, of: store, engine: engine) } catch { return answer(.failed("the store's term history could not be written")) }
-            history = histories.history(of: store, engine: engine)
+            do { try histories.beginTerm(term, of: engine) } catch { return answer(.failed("the store's term history could not be written")) }
+            history = histories.history(of: engine)
         }
         if request.after > 0 {
-            if request.storeID != 0 && request.storeID != history.storeID { return answer(.diverged(at: 1, termKnown: true)) }
+            // Frames of another store (one deleted and made anew under this name, or a request that names none)
+            // are no prefix of this one, and no acknowledgement of it.
+            if request.storeID != history.storeID { return answer(.diverged(at: 1, termKnown: true)) }
             if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.retainedLastLSN) {
                 return answer(.diverged(at: d.at, termKnown: d.termKnown))
             }
@@ -106,7 +110,7 @@ final class LeaderFeed: @unchecked Sendable {
             answer(encode(term: term, history: history, engine: engine, list))
         case .transactions:
             if request.waitSeconds <= 0 { return answer(encode(term: term, history: history, engine: engine, [])) }
-            hold(request, store: store, engine: engine, answer: answer)
+            hold(request, engine: engine, answer: answer)
         }
     }
 
@@ -119,14 +123,13 @@ final class LeaderFeed: @unchecked Sendable {
         }
     }
 
-    private func hold(_ request: LogRequest, store: CollectionName, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
-        let key = ObjectIdentifier(engine)
+    private func hold(_ request: LogRequest, engine: Engine, answer: @escaping @Sendable (LogAnswer) -> Void) {
+        let key = engine.storeID
         let deadline = monotonicSeconds() + min(request.waitSeconds, LogRequest.maxWaitSeconds)
         let watch: Bool = state.withLock { s in
             let id = s.nextID
             s.nextID += 1
-            s.held[key, default: []].append(Held(id: id, request: request, store: store, engine: engine, answer: answer,
-                                                 deadline: deadline))
+            s.held[key, default: []].append(Held(id: id, request: request, engine: engine, answer: answer, deadline: deadline))
             return s.watching.insert(key).inserted
         }
         // At `after + 1`, not at the last LSN now: a frame appended since the read wakes it at once.
@@ -136,7 +139,7 @@ final class LeaderFeed: @unchecked Sendable {
     /// Something new is in the store's log: the held requests it has frames for are answered; the others stay
     /// held (answered by a later wake or by their deadline). Whoever takes a request out of `held` answers it.
     /// Requests for the same LSN and size (followers that are caught up ask alike) share one read and one encoding.
-    private func wake(_ key: ObjectIdentifier) {
+    private func wake(_ key: StoreID) {
         work.async { [self] in
             let held: [Held] = state.withLock { s in
                 s.watching.remove(key)
@@ -144,7 +147,7 @@ final class LeaderFeed: @unchecked Sendable {
             }
             guard let first = held.first, let term = currentTerm() else { return }
             let engine = first.engine
-            let history = histories.history(of: first.store, engine: engine)
+            let history = histories.history(of: engine)
             var answers: [LogPosition: LogAnswer?] = [:]
             for h in held {
                 let position = LogPosition(after: h.request.after, maxBytes: h.request.maxBytes)
@@ -176,7 +179,7 @@ final class LeaderFeed: @unchecked Sendable {
         var maxBytes: Int
     }
 
-    private func claim(_ key: ObjectIdentifier, _ id: UInt64) -> Held? {
+    private func claim(_ key: StoreID, _ id: UInt64) -> Held? {
         state.withLock { s in
             guard let i = s.held[key]?.firstIndex(where: { $0.id == id }) else { return nil }
             return s.held[key]!.remove(at: i)
@@ -186,7 +189,7 @@ final class LeaderFeed: @unchecked Sendable {
     // MARK: - Acknowledgements (`--replication sync`)
 
     func noteAck(node: String, engine: Engine, durable: UInt64) {
-        let key = ObjectIdentifier(engine)
+        let key = engine.storeID
         let now = monotonicSeconds()
         let ready: [SyncWait] = state.withLock { s in
             let previous = s.acks[key]?[node]?.durable ?? 0
@@ -203,7 +206,7 @@ final class LeaderFeed: @unchecked Sendable {
     /// Calls `done(true)` once `replicas` followers have acknowledged `lsn` of the store durable, or `done(false)`
     /// after `timeoutSeconds`.
     func whenReplicated(engine: Engine, lsn: UInt64, replicas: Int, timeoutSeconds: Double, _ done: @escaping @Sendable (Bool) -> Void) {
-        let key = ObjectIdentifier(engine)
+        let key = engine.storeID
         let deadline = monotonicSeconds() + timeoutSeconds
         let waiting: Bool = state.withLock { s in
             if Self.followers(s.acks[key], holding: lsn) >= replicas { return false }
@@ -222,14 +225,27 @@ final class LeaderFeed: @unchecked Sendable {
     func acknowledgements(engine: Engine) -> [(node: String, durable: UInt64, secondsAgo: Double)] {
         let now = monotonicSeconds()
         return state.withLock { s in
-            (s.acks[ObjectIdentifier(engine)] ?? [:]).map { ($0.key, $0.value.durable, now - $0.value.seenAt) }.sorted { $0.node < $1.node }
+            (s.acks[engine.storeID] ?? [:]).map { ($0.key, $0.value.durable, now - $0.value.seenAt) }.sorted { $0.node < $1.node }
         }
     }
 
-    /// Answers every held request and sync wait at once (this node stopped leading).
+    /// Drops what is kept of a store that left the database: its followers' acknowledgements; its held requests
+    /// are answered `storeGone` and its sync waits fail.
+    func forget(_ id: StoreID) {
+        let (held, waits): ([Held], [SyncWait]) = state.withLock { s in
+            s.acks[id] = nil
+            s.watching.remove(id)
+            return (s.held.removeValue(forKey: id) ?? [], s.syncWaits.removeValue(forKey: id) ?? [])
+        }
+        for h in held { h.answer(.storeGone) }
+        for w in waits { w.done(false) }
+    }
+
+    /// Answers every held request and fails every sync wait at once, and forgets every acknowledgement (this node
+    /// stopped leading: a later term of its own counts afresh).
     func releaseAll() {
         let (held, waits): ([Held], [SyncWait]) = state.withLock { s in
-            defer { s.held = [:]; s.syncWaits = [:]; s.watching = [] }
+            defer { s.held = [:]; s.syncWaits = [:]; s.watching = []; s.acks = [:] }
             return (s.held.values.flatMap { $0 }, s.syncWaits.values.flatMap { $0 })
         }
         for h in held { h.answer(.notLeader(nil)) }

@@ -1,3 +1,5 @@
+import LynxStorage
+
 /// A follower's `GET /replication/log`, as the HTTP layer decoded it from the query.
 public struct LogRequest: Sendable {
     /// The follower's name (its acknowledgements are kept under it).
@@ -10,15 +12,15 @@ public struct LogRequest: Sendable {
     public var lastTerm: UInt64
     /// The newest term the follower knows of.
     public var term: UInt64
-    /// The id of the follower's term history of this store (0: none).
-    public var storeID: UInt64
+    /// The id of the follower's copy of this store (nil: none given; a follower with an empty store sends none).
+    public var storeID: StoreID?
     public var waitSeconds: Double
     public var maxBytes: Int
 
     public static let maxWaitSeconds = 2.0
     public static let defaultMaxBytes = 4 << 20
 
-    public init(node: String, after: UInt64, durable: UInt64, lastTerm: UInt64, term: UInt64, storeID: UInt64,
+    public init(node: String, after: UInt64, durable: UInt64, lastTerm: UInt64, term: UInt64, storeID: StoreID?,
                 waitSeconds: Double = 1, maxBytes: Int = LogRequest.defaultMaxBytes) {
         self.node = node
         self.after = after
@@ -43,6 +45,8 @@ public enum LogAnswer: Sendable {
     /// This node does not lead (any more); the leader, when known.
     case notLeader(PeerAddress?)
     case invalid(String)
+    /// The store was deleted while the request waited.
+    case storeGone
     /// The leader could not serve it (its own storage failed).
     case failed(String)
 }

@@ -36,7 +36,7 @@ public struct ReplicationBatch: Sendable {
         w.bytes.append(contentsOf: Self.magic)
         w.u16(Self.version)
         w.u16(UInt16(history.entries.count))
-        w.u64(history.storeID)
+        w.u64(history.storeID.rawValue)
         w.u64(leaderTerm)
         w.u64(leaderLastLSN)
         w.u64(transactions.first?.firstLSN ?? 0)
@@ -77,7 +77,8 @@ public struct ReplicationBatch: Sendable {
         guard bytes.count == framesStart + frameBytes else {
             throw .badBatch("\(bytes.count) bytes, the header says \(framesStart + frameBytes)")
         }
-        var history = TermHistory(storeID: bytes.le64(at: 8))
+        guard let storeID = StoreID(rawValue: bytes.le64(at: 8)) else { throw .badBatch("store id 0") }
+        var history = TermHistory(storeID: storeID)
         for i in 0..<h {
             let o = headerSize + i * historyEntrySize
             history.entries.append(TermStart(term: bytes.le64(at: o), startLSN: bytes.le64(at: o + 8)))

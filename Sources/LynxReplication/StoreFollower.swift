@@ -101,10 +101,10 @@ final class StoreFollower: @unchecked Sendable {
     private var lastWarning = -Double.infinity
 
     private func step(_ engine: Engine, _ client: HTTPClient) throws {
-        let history = node.histories.history(of: store, engine: engine)
+        let history = node.histories.history(of: engine)
         let last = engine.lastLSN
         let query = "after=\(last)&durable=\(engine.durableLSN)&last_term=\(history.term(at: last))&term=\(node.knownTerm)"
-            + "&store_id=\(last == 0 ? 0 : history.storeID)&node=\(node.config.nodeName)&wait_ms=1000"
+            + "&store_id=\(last == 0 ? 0 : engine.storeID.rawValue)&node=\(node.config.nodeName)&wait_ms=1000"
         let response = try client.request("GET", leader.url + prefix + "/replication/log?" + query, headers: node.authHeaders,
                                           timeoutSeconds: Self.requestTimeoutSeconds)
         switch response.status {
@@ -134,18 +134,24 @@ final class StoreFollower: @unchecked Sendable {
         guard batch.leaderTerm >= node.knownTerm else { return fence.pause(0.1) }
         node.noteTerm(batch.leaderTerm)
         var last = engine.lastLSN
+        let own = engine.storeID
+        if batch.history.storeID != own {
+            // An empty store (the default one of a new node) becomes a copy of the leader's. A store with frames
+            // of another id was checked by the leader (409): this batch answered a request made before a change.
+            guard last == 0 else { throw ReplicationError.peer("the leader sent the log of store \(batch.history.storeID), this store is \(own)") }
+            try fence.unlessStopped { try engine.adoptStoreID(batch.history.storeID) }
+            node.histories.forget(own)
+        }
         if let end = batch.transactions.last?.lastLSN {
             // The history first: a crash between the two can only make this store look diverged (and start over).
             try fence.unlessStopped {
-                try node.histories.set(batch.history.prefix(through: end), of: store, engine: engine)
+                try node.histories.set(batch.history.prefix(through: end), of: engine)
                 last = try engine.applyReplicated(batch.transactions)
                 // Under sync the next request is the acknowledgement: it must carry this batch durable. Under async
                 // the store syncs as it would its own writes (--sync), and the next request goes out at once.
                 if case .sync = node.config.mode { try waitDurable(engine, last) }
                 progress.withLock { $0.status.appliedFrames += UInt64(batch.transactions.reduce(0) { $0 + $1.ops.count }) }
             }
-        } else if history.storeID != batch.history.storeID && last == 0 {
-            try fence.unlessStopped { try node.histories.set(batch.history.prefix(through: 0), of: store, engine: engine) }
         }
         let lag = batch.leaderLastLSN > last ? batch.leaderLastLSN - last : 0
         // Under async, a follower that got a small batch lets some milliseconds of writes gather before it asks
@@ -185,9 +191,8 @@ final class StoreFollower: @unchecked Sendable {
         let got = try client.download(base + "/" + name, headers: node.authHeaders, to: archive, timeoutSeconds: 600)
         guard got.status == 200 else { throw ReplicationError.peer("the leader's snapshot could not be downloaded (HTTP \(got.status))") }
         try fence.unlessStopped {
-            node.histories.forget(store)
+            // The store's term history and acknowledgements are forgotten with it (`Database.onStoreRemoved`).
             let report = try node.database.replaceStore(store, withArchive: archive)
-            node.histories.forget(store)
             progress.withLock { $0.status.bootstraps += 1 }
             node.logger.notice("store started over from the leader's snapshot", metadata: [
                 "collection": "\(store)", "lsn": "\(report.info.lsn)", "bytes": "\(report.archiveBytes)"])

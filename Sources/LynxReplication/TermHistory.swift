@@ -11,13 +11,13 @@ public struct TermStart: Sendable, Equatable {
 }
 
 /// Which leader wrote which part of a store's log (Raft's log terms, PostgreSQL's timeline history): entries in
-/// increasing term and start LSN. With `storeID`, a random number given to the store's history when it begins, so
-/// that a store of the same name made anew (or a store of another cluster) is never taken for a prefix of it.
+/// increasing term and start LSN. With the id of the store whose log it describes, so that a store of the same name
+/// made anew (or a store of another cluster) is never taken for a prefix of it.
 public struct TermHistory: Sendable, Equatable {
-    public var storeID: UInt64
+    public var storeID: StoreID
     public var entries: [TermStart]
 
-    public init(storeID: UInt64, entries: [TermStart] = []) {
+    public init(storeID: StoreID, entries: [TermStart] = []) {
         self.storeID = storeID
         self.entries = entries
     }
@@ -65,7 +65,8 @@ public enum TermHistoryFile {
         guard io.fileExists(path) else { return nil }
         let text = String(decoding: try io.readWholeFile(path), as: UTF8.self)
         var lines = text.split(separator: "\n").map { $0.split(separator: " ") }
-        guard let head = lines.first, head.count == 3, head[0] == "lynx-terms", head[1] == "1", let id = UInt64(head[2]) else {
+        guard let head = lines.first, head.count == 3, head[0] == "lynx-terms", head[1] == "1",
+              let id = UInt64(head[2]).flatMap(StoreID.init(rawValue:)) else {
             throw StorageError.corrupt("\(name): not a term history")
         }
         lines.removeFirst()

@@ -4,6 +4,7 @@ import Foundation
 ///
 ///     lynx-manifest
 ///     format_version=1
+///     store_id=9753113541207730263     (the store's identity, `StoreID`, decimal)
 ///     dimension=384
 ///     metric=l2
 ///     index_type=hnsw
@@ -18,14 +19,17 @@ public struct Manifest: Sendable, Equatable {
     public static let currentFormatVersion = 1
 
     public var formatVersion: Int
+    /// nil only in a manifest written before stores had ids; `loadOrCreate` gives such a store one.
+    public var storeID: StoreID?
     public var dimension: Int
     public var metric: String
     public var indexType: String
     public var parameters: [String: String]
 
-    public init(formatVersion: Int = Manifest.currentFormatVersion, dimension: Int, metric: String,
+    public init(formatVersion: Int = Manifest.currentFormatVersion, storeID: StoreID?, dimension: Int, metric: String,
                 indexType: String, parameters: [String: String] = [:]) {
         self.formatVersion = formatVersion
+        self.storeID = storeID
         self.dimension = dimension
         self.metric = metric
         self.indexType = indexType
@@ -39,7 +43,11 @@ public struct Manifest: Sendable, Equatable {
         public var indexType: String?
         /// Parameters that must match the stored ones (a stored-but-not-requested key is fine).
         public var parameters: [String: String]
-        public init(dimension: Int? = nil, metric: String? = nil, indexType: String? = nil, parameters: [String: String] = [:]) {
+        /// The id a store created now gets (nil: a new random one); never compared with a stored one.
+        public var storeID: StoreID?
+        public init(dimension: Int? = nil, metric: String? = nil, indexType: String? = nil, parameters: [String: String] = [:],
+                    storeID: StoreID? = nil) {
+            self.storeID = storeID
             self.dimension = dimension
             self.metric = metric
             self.indexType = indexType
@@ -50,7 +58,8 @@ public struct Manifest: Sendable, Equatable {
     /// On first start (no MANIFEST) writes one from `requested`, with `defaults` filling nil fields
     /// (`defaults.parameters` are merged under `requested.parameters`); a field missing from both throws
     /// `.invalidArgument`. On later starts returns the stored manifest, throwing `.manifestConflict` for the
-    /// first requested (non-nil) value that differs from it. A damaged file throws `.corrupt`.
+    /// first requested (non-nil) value that differs from it; a stored manifest without a store id is rewritten
+    /// with a new one. A damaged file throws `.corrupt`.
     public static func loadOrCreate(dir: String, requested: Request, defaults: Request = Request(),
                                     io: FileIO = SystemFileIO()) throws -> Manifest {
         if let stored = try load(dir: dir, io: io) {
@@ -70,7 +79,11 @@ public struct Manifest: Sendable, Equatable {
                     throw StorageError.manifestConflict(field: "param.\(key)", existing: have ?? "(unset)", requested: want)
                 }
             }
-            return stored
+            if stored.storeID != nil { return stored }
+            var upgraded = stored
+            upgraded.storeID = StoreID.random()
+            try io.writeFileAtomically(joinPath(dir, fileName), Array(upgraded.encoded().utf8))
+            return upgraded
         }
         guard let dim = requested.dimension ?? defaults.dimension else {
             throw StorageError.invalidArgument("manifest: dimension is required on first start")
@@ -81,7 +94,7 @@ public struct Manifest: Sendable, Equatable {
         guard let type = requested.indexType ?? defaults.indexType else {
             throw StorageError.invalidArgument("manifest: index type is required on first start")
         }
-        let m = Manifest(dimension: dim, metric: metric, indexType: type,
+        let m = Manifest(storeID: requested.storeID ?? StoreID.random(), dimension: dim, metric: metric, indexType: type,
                          parameters: defaults.parameters.merging(requested.parameters) { _, r in r })
         try m.validate()
         try io.writeFileAtomically(joinPath(dir, fileName), Array(m.encoded().utf8))
@@ -112,6 +125,7 @@ public struct Manifest: Sendable, Equatable {
     public func encoded() -> String {
         var s = "lynx-manifest\n"
         s += "format_version=\(formatVersion)\n"
+        if let storeID { s += "store_id=\(storeID)\n" }
         s += "dimension=\(dimension)\n"
         s += "metric=\(metric)\n"
         s += "index_type=\(indexType)\n"
@@ -146,6 +160,11 @@ public struct Manifest: Sendable, Equatable {
         guard let dim = fields["dimension"].flatMap({ Int($0) }) else { throw corrupt("missing dimension") }
         guard let metric = fields["metric"] else { throw corrupt("missing metric") }
         guard let type = fields["index_type"] else { throw corrupt("missing index_type") }
-        return Manifest(formatVersion: fv, dimension: dim, metric: metric, indexType: type, parameters: params)
+        var storeID: StoreID?
+        if let text = fields["store_id"] {
+            guard let id = UInt64(text).flatMap(StoreID.init(rawValue:)) else { throw corrupt("store_id is not a non-zero 64-bit number") }
+            storeID = id
+        }
+        return Manifest(formatVersion: fv, storeID: storeID, dimension: dim, metric: metric, indexType: type, parameters: params)
     }
 }

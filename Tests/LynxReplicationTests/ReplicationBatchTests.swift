@@ -8,7 +8,7 @@ final class ReplicationBatchTests: XCTestCase {
         let t1 = LoggedTransaction(firstLSN: 11, ops: [.upsert(id: 7, vector: [1, 2, 3], metadata: Array(#"{"a":1}"#.utf8))])
         let t2 = LoggedTransaction(firstLSN: 12, ops: [.delete(id: 7), .upsert(id: 8, vector: [0, 0.5, -1], metadata: [])])
         return ReplicationBatch(leaderTerm: 9, leaderLastLSN: 20,
-                                history: TermHistory(storeID: 77, entries: [TermStart(term: 9, startLSN: 1)]), transactions: [t1, t2])
+                                history: TermHistory(storeID: StoreID(rawValue: 77)!, entries: [TermStart(term: 9, startLSN: 1)]), transactions: [t1, t2])
     }
 
     func testRoundTrip() throws {
@@ -41,7 +41,7 @@ final class ReplicationBatchTests: XCTestCase {
     }
 
     func testAnEmptyBatchRoundTrips() throws {
-        let empty = ReplicationBatch(leaderTerm: 3, leaderLastLSN: 5, history: TermHistory(storeID: 1), transactions: [])
+        let empty = ReplicationBatch(leaderTerm: 3, leaderLastLSN: 5, history: TermHistory(storeID: StoreID(rawValue: 1)!), transactions: [])
         let back = try ReplicationBatch.decode(try empty.encoded())
         XCTAssertTrue(back.transactions.isEmpty)
         XCTAssertEqual(back.leaderTerm, 3)

@@ -4,7 +4,7 @@ import LynxReplication
 
 final class TermHistoryTests: XCTestCase {
     /// Leader history: term 5 from LSN 1, term 9 from LSN 100 (lastLSN 150).
-    let leader = TermHistory(storeID: 42, entries: [TermStart(term: 5, startLSN: 1), TermStart(term: 9, startLSN: 100)])
+    let leader = TermHistory(storeID: StoreID(rawValue: 42)!, entries: [TermStart(term: 5, startLSN: 1), TermStart(term: 9, startLSN: 100)])
 
     func testAPrefixOfTheLeadersLogIsNotDiverged() {
         XCTAssertNil(leader.divergence(followerLSN: 0, followerTerm: 0, lastLSN: 150))

@@ -111,9 +111,10 @@ final class ManifestTests: XCTestCase {
     func testCreateReloadConflict() throws {
         let req = Manifest.Request(dimension: 384, metric: "cosine", indexType: "hnsw", parameters: ["m": "16", "ef_construction": "200"])
         let created = try Manifest.loadOrCreate(dir: dir, requested: req)
-        XCTAssertEqual(created, Manifest(dimension: 384, metric: "cosine", indexType: "hnsw", parameters: ["m": "16", "ef_construction": "200"]))
+        let id = try XCTUnwrap(created.storeID)
+        XCTAssertEqual(created, Manifest(storeID: id, dimension: 384, metric: "cosine", indexType: "hnsw", parameters: ["m": "16", "ef_construction": "200"]))
         let text = String(decoding: readFile(dir + "/MANIFEST"), as: UTF8.self)
-        XCTAssertTrue(text.hasPrefix("lynx-manifest\nformat_version=1\ndimension=384\n"), text)
+        XCTAssertTrue(text.hasPrefix("lynx-manifest\nformat_version=1\nstore_id=\(id.rawValue)\ndimension=384\n"), text)
         // reload with nothing requested, or the same values
         XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: .init()), created)
         XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: req), created)
@@ -138,11 +139,57 @@ final class ManifestTests: XCTestCase {
         XCTAssertNil(try Manifest.load(dir: dir))
         let m = try Manifest.loadOrCreate(dir: dir, requested: .init(metric: "dot"),
                                           defaults: .init(dimension: 384, metric: "l2", indexType: "flat"))
-        XCTAssertEqual(m, Manifest(dimension: 384, metric: "dot", indexType: "flat"))
+        XCTAssertEqual(m, Manifest(storeID: m.storeID, dimension: 384, metric: "dot", indexType: "flat"))
+        XCTAssertNotNil(m.storeID)
         var b = readFile(dir + "/MANIFEST")
         b[20] ^= 1
         writeFile(dir + "/MANIFEST", b)
         assertStorageError({ _ = try Manifest.load(dir: dir) }) { if case .corrupt = $0 { return true } else { return false } }
+    }
+}
+
+extension ManifestTests {
+    /// Every creation draws a new store id unless one is given; it never changes at a reload.
+    func testStoreIDs() throws {
+        let req = Manifest.Request(dimension: 8, metric: "l2", indexType: "flat")
+        var ids: Set<StoreID> = []
+        for i in 0..<20 {
+            let sub = dir + "/s\(i)"
+            try SystemFileIO().createDirectory(sub)
+            let created = try Manifest.loadOrCreate(dir: sub, requested: req)
+            ids.insert(try XCTUnwrap(created.storeID))
+            XCTAssertEqual(try Manifest.loadOrCreate(dir: sub, requested: .init()).storeID, created.storeID)
+        }
+        XCTAssertEqual(ids.count, 20)
+        let given = StoreID(rawValue: 12_345)!
+        var withID = req
+        withID.storeID = given
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: withID).storeID, given)
+        // A given id is for creation only: a stored store keeps its own.
+        withID.storeID = StoreID(rawValue: 99)!
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: withID).storeID, given)
+    }
+
+    /// A manifest written before stores had ids (no `store_id` line) gets one at its next open, kept from then on;
+    /// `load` alone (the operator tools) changes nothing.
+    func testManifestWithoutStoreIDGetsOne() throws {
+        let legacy = Manifest(storeID: nil, dimension: 4, metric: "l2", indexType: "flat")
+        XCTAssertFalse(legacy.encoded().contains("store_id"))
+        writeFile(dir + "/MANIFEST", Array(legacy.encoded().utf8))
+        XCTAssertNil(try Manifest.load(dir: dir)?.storeID)
+        let opened = try Manifest.loadOrCreate(dir: dir, requested: .init(dimension: 4))
+        let id = try XCTUnwrap(opened.storeID)
+        XCTAssertEqual(try Manifest.load(dir: dir)?.storeID, id)
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: .init()).storeID, id)
+    }
+
+    func testStoreIDZeroIsCorrupt() throws {
+        var text = Manifest(storeID: nil, dimension: 4, metric: "l2", indexType: "flat").encoded()
+        text = String(text[..<text.range(of: "checksum=")!.lowerBound]) + "store_id=0\n"
+        let crc = String(CRC32C.checksum(Array(text.utf8)), radix: 16)
+        writeFile(dir + "/MANIFEST", Array((text + "checksum=" + String(repeating: "0", count: 8 - crc.count) + crc + "\n").utf8))
+        assertStorageError({ _ = try Manifest.load(dir: dir) }) { if case .corrupt = $0 { return true } else { return false } }
+        XCTAssertNil(StoreID(rawValue: 0))
     }
 }
 

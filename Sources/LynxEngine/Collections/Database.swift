@@ -22,6 +22,7 @@ public final class Database: @unchecked Sendable {
     private let catalogLock = PlainMutex<Void>(())
     private let enginesLock = ReadWriteLock()
     private var engines: [CollectionName: Engine] = [:]
+    private let removalObservers = PlainMutex<[@Sendable (StoreID) -> Void]>([])
 
     /// Opens the default collection and every collection found (without recovering them: `recoverAll`).
     /// `services`: the threads every collection's engine shares (nil: each engine makes its own, as in tests).
@@ -72,9 +73,23 @@ public final class Database: @unchecked Sendable {
         return all.sorted { a, b in a.name == .default || (b.name != .default && a.name < b.name) }
     }
 
+    /// Calls `observer` with the id of every store that leaves this database (deleted, or replaced by a store
+    /// from a snapshot), once it is out of the map: what other layers remember of that store is to be dropped.
+    /// It runs on the thread that deleted or replaced the store, with the catalog lock held: it must not create,
+    /// delete or replace a store.
+    public func onStoreRemoved(_ observer: @escaping @Sendable (StoreID) -> Void) {
+        removalObservers.withLock { $0.append(observer) }
+    }
+
+    private func removed(_ id: StoreID) {
+        for observer in removalObservers.withLock({ $0 }) { observer(id) }
+    }
+
     /// Creates the collection, durably and atomically, and opens it. When it exists already with the same
     /// settings nothing changes and `created` is false; with other settings it throws `.conflict`.
-    public func create(_ name: CollectionName, _ settings: CollectionSettings) throws(CollectionError) -> (engine: Engine, created: Bool) {
+    /// `storeID`: the id of the store it is a copy of (a follower making the leader's collection); nil: a new one.
+    public func create(_ name: CollectionName, _ settings: CollectionSettings,
+                       storeID: StoreID? = nil) throws(CollectionError) -> (engine: Engine, created: Bool) {
         try settings.validate()
         return try serialised { () throws(CollectionError) in
             if let existing = engine(name) {
@@ -88,7 +103,8 @@ public final class Database: @unchecked Sendable {
             do {
                 try files.create(name) { staging in
                     // Writes the manifest (durably) and nothing else; the log starts at the first open.
-                    let directory = try DataDirectory.open(config: baseConfig.opening(staging, with: settings), io: files.io)
+                    let directory = try DataDirectory.open(config: baseConfig.opening(staging, with: settings), io: files.io,
+                                                           newStoreID: storeID)
                     directory.unlock()
                 }
             } catch {
@@ -136,6 +152,7 @@ public final class Database: @unchecked Sendable {
                 }
                 throw storageFailure("delete the collection's files", error, name)
             }
+            removed(engine.storeID)
             logger.info("collection deleted", metadata: ["collection": "\(name)"])
         }
     }
@@ -149,10 +166,13 @@ public final class Database: @unchecked Sendable {
         try catalogLock.withLock { _ in
             // The old engine stays in the map, stopped (writes fail, reads see its last state), until the new one
             // is in: a lookup never finds the store missing, the default one least of all.
-            if let old = engine(name) {
+            let old = engine(name)
+            if let old {
                 old.failStop("the store is being replaced from its leader's snapshot")
                 old.close(checkpoint: false)
             }
+            // Whether or not the new store comes up, the old one is gone (its files are being replaced).
+            defer { if let old { removed(old.storeID) } }
             // The default store's lock went with its engine; a collection's restore runs under the root's lock,
             // which the default engine holds.
             let report = try StoreRestore.restore(archive: archive, dataDir: baseConfig.dataDir, collection: name, replace: true,

@@ -31,7 +31,7 @@ struct StoreCheck {
         let manifest = checkManifest(into: &report)
         // The log and row chunk files are found without the manifest; the placeholder is used for nothing else.
         let directory = DataDirectory.inspecting(
-            path: path, manifest: manifest ?? .init(dimension: 0, metric: .l2, indexKind: .flat, parameters: [:]), io: io)
+            path: path, manifest: manifest ?? .init(storeID: nil, dimension: 0, metric: .l2, indexKind: .flat, parameters: [:]), io: io)
         let base = try checkSnapshots(manifest, directory, into: &report)
         try checkLeftovers(into: &report)
         try checkLogs(manifest, directory, base: base, into: &report)

@@ -52,7 +52,7 @@ extension LynxAPI {
         guard let cluster = api.cluster else { throw Problem.notInCluster }
         let store = captures.values["collection"].flatMap { CollectionName(String($0)) } ?? .default
         return .later { complete in
-            cluster.serveLog(log, store: store, engine: engine) { answer in
+            cluster.serveLog(log, engine: engine) { answer in
                 switch answer {
                 case .batch(let bytes):
                     complete(HTTPResponse(status: 200, contentType: ReplicationBatch.mediaType, body: bytes))
@@ -63,6 +63,8 @@ extension LynxAPI {
                 case .notLeader(let leader):
                     complete((leader.map { Problem.notLeader(node: cluster.config.nodeName, leader: $0) }
                               ?? .noLeader(node: cluster.config.nodeName)).response)
+                case .storeGone:
+                    complete(Problem.collectionNotFound(store).response)
                 case .invalid(let why):
                     complete(Problem.invalidRequest(why, field: "after").response)
                 case .failed(let why):

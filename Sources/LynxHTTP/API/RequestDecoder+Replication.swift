@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxReplication
+import LynxStorage
 
 extension RequestDecoder {
     /// The query of `GET /replication/log` (docs/REPLICATION.md): `after` required, the rest optional.
@@ -33,7 +34,7 @@ extension RequestDecoder {
             throw Problem.invalidRequest("max_bytes: 1 to 1073741824", field: "max_bytes")
         }
         return LogRequest(node: node, after: after, durable: values["durable"] ?? 0, lastTerm: values["last_term"] ?? 0,
-                          term: values["term"] ?? 0, storeID: values["store_id"] ?? 0,
+                          term: values["term"] ?? 0, storeID: values["store_id"].flatMap(StoreID.init(rawValue:)),
                           waitSeconds: Double(waitMillis) / 1000, maxBytes: Int(maxBytes))
     }
 }
