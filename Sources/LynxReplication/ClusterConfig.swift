@@ -32,6 +32,24 @@ public struct ClusterConfig: Sendable {
         self.apiKey = apiKey
     }
 
+    // MARK: - Timings of the election and of fencing (docs/REPLICATION.md, "Election" and "Fencing")
+
+    /// The control loop's period: lease keep-alives, publication and the leader watch run at most this often.
+    public static let controlPeriodSeconds = 0.05
+    /// How often a node publishes its position and role under `nodes/`.
+    public static let publishPeriodSeconds = 0.2
+    /// How long a node waits with no leader before it considers campaigning (positions settle meanwhile).
+    public static let campaignDelaySeconds = 0.4
+    /// Past this many TTLs without a leader any node campaigns, not only the best placed.
+    public static let campaignFallbackTTLs = 3.0
+    /// A keep-alive is sent every `ttl × keepAliveFraction`.
+    public static let keepAliveFraction = 0.25
+    /// A leader acknowledges writes until `ttl × acknowledgeFraction` after its last keep-alive was sent: a lease
+    /// cannot expire in etcd before that, whatever the clock drift between the two within a quarter TTL.
+    public static let acknowledgeFraction = 0.75
+
+    var ttlSeconds: Double { Double(leaseTTLSeconds) }
+
     var leaderKey: String { "/lynx/\(cluster)/leader" }
     var nodesPrefix: String { "/lynx/\(cluster)/nodes/" }
     var nodeKey: String { nodesPrefix + nodeName }

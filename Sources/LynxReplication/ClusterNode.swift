@@ -119,7 +119,7 @@ public final class ClusterNode: @unchecked Sendable {
         spawnThread(name: "lynx-cluster") { [self] in
             while !stopping.load(ordering: .relaxed) {
                 tick()
-                usleep(50_000)
+                usleep(useconds_t(ClusterConfig.controlPeriodSeconds * 1_000_000))
             }
             stopped.signal()
         }
@@ -145,11 +145,11 @@ public final class ClusterNode: @unchecked Sendable {
         let now = monotonicSeconds()
         keepLease(now)
         if leadingTerm == nil && currentRole == .leader { stepDown("its lease may have expired in etcd") }
-        if now - lastPublished >= 0.2 { publish(now) }
+        if now - lastPublished >= ClusterConfig.publishPeriodSeconds { publish(now) }
         observeLeader(now)
     }
 
-    private var ttl: Double { Double(config.leaseTTLSeconds) }
+    private var ttl: Double { config.ttlSeconds }
 
     private func keepLease(_ now: Double) {
         if lease == 0 {
@@ -158,7 +158,7 @@ public final class ClusterNode: @unchecked Sendable {
             lastKeepAliveSent = now
             return
         }
-        guard now - lastKeepAliveSent >= ttl / 4 else { return }
+        guard now - lastKeepAliveSent >= ttl * ClusterConfig.keepAliveFraction else { return }
         let sent = monotonicSeconds()
         do {
             let remaining = try etcd.keepAlive(lease: lease)
@@ -169,7 +169,7 @@ public final class ClusterNode: @unchecked Sendable {
                 return
             }
             // etcd expires the key at the earliest `ttl` after it received this keep-alive, which is after `sent`.
-            role.withLock { r in if r.role == .leader { r.ackDeadline = sent + ttl * 0.75 } }
+            role.withLock { r in if r.role == .leader { r.ackDeadline = sent + ttl * ClusterConfig.acknowledgeFraction } }
         } catch {
             logger.debug("etcd keep-alive failed", metadata: ["error": "\(error)"])
         }
@@ -234,10 +234,10 @@ public final class ClusterNode: @unchecked Sendable {
         }
         guard lease != 0, currentRole == .candidate else { return }
         let waited = now - since
-        guard waited >= 0.4 else { return }
+        guard waited >= ClusterConfig.campaignDelaySeconds else { return }
         // The best live node goes first; a dead one's node key expires with its lease, so the next best is then
         // the best. Past three TTLs any node campaigns (the best one is alive in etcd but not campaigning).
-        if waited < 3 * ttl {
+        if waited < ClusterConfig.campaignFallbackTTLs * ttl {
             // Positions settle within one publication period; the best one (highest, then lowest name) goes first.
             guard let nodes = try? etcd.getPrefix(config.nodesPrefix) else { return }
             let mine = position
@@ -281,7 +281,7 @@ public final class ClusterNode: @unchecked Sendable {
             r.knownTerm = max(r.knownTerm, term)
             r.leader = PeerAddress(node: config.nodeName, url: config.advertiseURL)
             // The lease was alive when the campaign was sent; keep-alives extend it from there.
-            r.ackDeadline = min(sent, lastKeepAliveSent) + ttl * 0.75
+            r.ackDeadline = min(sent, lastKeepAliveSent) + ttl * ClusterConfig.acknowledgeFraction
         }
         logger.notice("leading", metadata: ["term": "\(term)", "position": "\(position)"])
     }

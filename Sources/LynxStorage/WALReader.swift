@@ -1,33 +1,5 @@
-// WALReader: reads a Lynx write-ahead log and replays its committed transactions.
-//
-// On-disk layout (all integers little-endian; full spec in docs/WAL.md):
-//
-// File header, 40 bytes, at offset 0:
-//   off size type   field
-//    0   4   bytes  magic "LYWL" (4C 59 57 4C)
-//    4   2   u16    format version = 1
-//    6   2   u16    flags = 0
-//    8   8   u64    checkpoint sequence
-//   16   4   u32    salt1   (previous salt1 + 1 on every reset)
-//   20   4   u32    salt2   (random on every reset)
-//   24   8   u64    first LSN of this generation (LSN of the first frame)
-//   32   4   u32    reserved = 0
-//   36   4   u32    header checksum = crc32c(bytes 0..<36)
-//
-// Frames follow back to back from offset 40. Frame = 32-byte frame header + payload:
-//    0   4   u32    payload length N
-//    4   1   u8     operation: 1 = upsert, 2 = delete
-//    5   1   u8     flags: bit 0 = commit (last frame of a transaction); other bits 0
-//    6   2   u16    reserved = 0
-//    8   8   u64    LSN (= header.firstLSN + frame index)
-//   16   4   u32    salt1 (must equal the header's)
-//   20   4   u32    salt2 (must equal the header's)
-//   24   4   u32    frame-header check = crc32c(bytes 0..<24)
-//   28   4   u32    cumulative checksum = crc32c_extend(prev, bytes 0..<28 ++ payload),
-//                   prev = previous frame's cumulative checksum (header checksum for the first frame)
-//   32   N          payload
-// Upsert payload: u64 id, u32 dimension d, u32 metadata length m, d × f32 (IEEE-754 bits, LE), m bytes.
-// Delete payload: u64 id.
+// WALReader: reads a Lynx write-ahead log and replays its committed transactions. The format, byte for byte, is
+// docs/WAL.md ("Write-ahead log"); the frame codec shared with the writer and the replication batch is WALFormat.swift.
 //
 // A frame is valid only if every earlier frame is (the checksum chain). Replay returns only transactions
 // whose commit frame is valid; it stops at the first frame that is missing, torn or invalid.
