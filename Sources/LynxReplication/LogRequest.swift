@@ -33,6 +33,30 @@ public struct LogRequest: Sendable {
     }
 }
 
+extension LogRequest {
+    /// The query parameters of `GET /replication/log` (docs/REPLICATION.md, "The log route"): the follower writes
+    /// them with `query`, the leader's HTTP layer reads them by these names.
+    public enum Parameter: String, CaseIterable, Sendable {
+        case after, durable, lastTerm = "last_term", term, storeID = "store_id", node, waitMillis = "wait_ms", maxBytes = "max_bytes"
+
+        /// Every parameter but `node` is an unsigned decimal.
+        public var isNumber: Bool { self != .node }
+    }
+
+    /// Most bytes of frames a request may ask for.
+    public static let maxBytesLimit = 1 << 30
+
+    /// The query string (without `?`) that asks for this request; `max_bytes` only when not the default.
+    public var query: String {
+        var pairs: [(Parameter, String)] = [
+            (.after, String(after)), (.durable, String(durable)), (.lastTerm, String(lastTerm)), (.term, String(term)),
+            (.storeID, String(storeID?.rawValue ?? 0)), (.node, node), (.waitMillis, String(Int((waitSeconds * 1000).rounded()))),
+        ]
+        if maxBytes != Self.defaultMaxBytes { pairs.append((.maxBytes, String(maxBytes))) }
+        return pairs.map { "\($0.0.rawValue)=\($0.1)" }.joined(separator: "&")
+    }
+}
+
 /// The leader's answer to a `LogRequest`.
 public enum LogAnswer: Sendable {
     /// An encoded `ReplicationBatch` (possibly without transactions, when none came within the wait).
@@ -49,6 +73,18 @@ public enum LogAnswer: Sendable {
     case storeGone
     /// The leader could not serve it (its own storage failed).
     case failed(String)
+}
+
+extension LogAnswer {
+    /// How the refusals travel over HTTP: the status and the problem members the leader writes and a follower
+    /// reads (docs/REPLICATION.md, "The log route").
+    public enum Wire {
+        public static let divergedStatus = 409
+        public static let snapshotNeededStatus = 410
+        public static let divergedAt = "diverged_at"
+        public static let termKnown = "term_known"
+        public static let startLSN = "start_lsn"
+    }
 }
 
 /// A node of the cluster as others reach it.

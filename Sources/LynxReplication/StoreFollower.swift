@@ -71,7 +71,9 @@ final class StoreFollower: @unchecked Sendable {
     static let smallBatch = 64
     static let gatherSeconds = 0.02
 
-    /// The long poll waits 1 s at the leader; an answer later than this means the leader is stuck.
+    /// How long the leader holds a request that finds nothing new.
+    static let waitSeconds = 1.0
+    /// An answer later than this means the leader is stuck.
     static let requestTimeoutSeconds = 3.0
 
     private var prefix: String { store == .default ? "" : "/collections/\(store.value)" }
@@ -103,20 +105,20 @@ final class StoreFollower: @unchecked Sendable {
     private func step(_ engine: Engine, _ client: HTTPClient) throws {
         let history = node.histories.history(of: engine)
         let last = engine.lastLSN
-        let query = "after=\(last)&durable=\(engine.durableLSN)&last_term=\(history.term(at: last))&term=\(node.knownTerm)"
-            + "&store_id=\(last == 0 ? 0 : engine.storeID.rawValue)&node=\(node.config.nodeName)&wait_ms=1000"
-        let response = try client.request("GET", leader.url + prefix + "/replication/log?" + query, headers: node.authHeaders,
+        let request = LogRequest(node: node.config.nodeName, after: last, durable: engine.durableLSN, lastTerm: history.term(at: last),
+                                 term: node.knownTerm, storeID: last == 0 ? nil : engine.storeID, waitSeconds: Self.waitSeconds)
+        let response = try client.request("GET", leader.url + prefix + "/replication/log?" + request.query, headers: node.authHeaders,
                                           timeoutSeconds: Self.requestTimeoutSeconds)
         switch response.status {
         case 200:
             try apply(ReplicationBatch.decode(response.body), to: engine, history: history)
-        case 410:
+        case LogAnswer.Wire.snapshotNeededStatus:
             node.logger.notice("behind the leader's retained log: starting over from its snapshot", metadata: ["collection": "\(store)"])
             try bootstrap(client)
-        case 409:
+        case LogAnswer.Wire.divergedStatus:
             let problem = Self.object(response.body)
-            var at = problem?["diverged_at"]?.numberValue?.uint64 ?? 1
-            if problem?["term_known"]?.boolValue == false, let own = history.start(of: history.term(at: last)) {
+            var at = problem?[LogAnswer.Wire.divergedAt]?.numberValue?.uint64 ?? 1
+            if problem?[LogAnswer.Wire.termKnown]?.boolValue == false, let own = history.start(of: history.term(at: last)) {
                 at = min(at, own)
             }
             let discarded = last >= at ? last - at + 1 : 0

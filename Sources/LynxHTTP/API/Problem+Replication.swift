@@ -44,16 +44,16 @@ extension Problem {
     }
 
     static func diverged(at: UInt64, termKnown: Bool) -> Problem {
-        var p = Problem(status: 409, slug: "diverged", title: "Diverged",
+        var p = Problem(status: LogAnswer.Wire.divergedStatus, slug: "diverged", title: "Diverged",
                         detail: "the follower's log is not on this leader's history from lsn \(at) on")
-        p.extra = [("diverged_at", .number(JSONNumber(at))), ("term_known", .bool(termKnown))]
+        p.extra = [(LogAnswer.Wire.divergedAt, .number(JSONNumber(at))), (LogAnswer.Wire.termKnown, .bool(termKnown))]
         return p
     }
 
     static func snapshotNeeded(startLSN: UInt64, after: UInt64) -> Problem {
-        var p = Problem(status: 410, slug: "snapshot-needed", title: "Snapshot needed",
+        var p = Problem(status: LogAnswer.Wire.snapshotNeededStatus, slug: "snapshot-needed", title: "Snapshot needed",
                         detail: "lsn \(after + 1) is older than this leader's window (it starts at lsn \(startLSN))")
-        p.extra = [("start_lsn", .number(JSONNumber(startLSN)))]
+        p.extra = [(LogAnswer.Wire.startLSN, .number(JSONNumber(startLSN)))]
         return p
     }
 }
