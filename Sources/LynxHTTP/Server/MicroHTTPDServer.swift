@@ -249,11 +249,12 @@ public final class MicroHTTPDServer: @unchecked Sendable {
             if let refusal = handler.admit(head) {
                 return answerEarly(refusal, on: connection, context: context)
             }
-            if let length = header(connection, "Content-Length").flatMap({ Int($0) }), length > 0 {
-                if length > config.maxBodyBytes {
+            // Read as UInt64, as libmicrohttpd does (it refuses longer numbers itself): an Int would miss 2^63 and up.
+            if let length = header(connection, "Content-Length").flatMap({ UInt64($0) }), length > 0 {
+                if length > UInt64(config.maxBodyBytes) {
                     return answerEarly(handler.refusal(.payloadTooLarge(limit: config.maxBodyBytes)), on: connection, context: context)
                 }
-                guard reserveBody(length, context) else {
+                guard reserveBody(Int(length), context) else {
                     return answerEarly(handler.refusal(bodyMemoryFull), on: connection, context: context)
                 }
             }
