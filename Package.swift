@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
         .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage"]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON"]),
+        .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP"]),
     ],
     swiftLanguageModes: [.v5]
 )

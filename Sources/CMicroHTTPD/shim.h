@@ -93,6 +93,31 @@ static inline size_t lynx_unescape_keeping_nul(void *cls, struct MHD_Connection 
     return (size_t)(w - s);
 }
 
+/// The longest request target (path and query, as sent) and the most query parameters served; a request past
+/// either gets 414 (MicroHTTPDServer).
+#define LYNX_MAX_TARGET_BYTES 16384
+#define LYNX_MAX_QUERY_PARAMETERS 64
+
+/// The access handler's slot value for a request whose target `lynx_check_target` refused (never dereferenced).
+static inline void *lynx_target_refused(void) { return (void *)(uintptr_t)1; }
+
+/// MHD_OPTION_URI_LOG_CALLBACK, called with the request target before libmicrohttpd parses its query. 0.9.75
+/// keeps each parameter in the connection's memory pool and, when they overflow it, queues a 431 that is never
+/// sent: the connection hangs until a timeout. So a target past the limits above has its query cut off here
+/// (nothing is parsed) and is marked for the access handler, which answers 414 instead.
+static inline void *lynx_check_target(void *cls, const char *uri, struct MHD_Connection *connection) {
+    (void)cls; (void)connection;
+    char *query = strchr(uri, '?');
+    size_t parameters = 0;
+    if (query) {
+        parameters = 1;
+        for (const char *c = query + 1; *c; c++) parameters += (*c == '&');
+    }
+    if (strlen(uri) <= LYNX_MAX_TARGET_BYTES && parameters <= LYNX_MAX_QUERY_PARAMETERS) return NULL;
+    if (query) query[1] = '\0';  // the request line's own buffer, which libmicrohttpd parses next
+    return lynx_target_refused();
+}
+
 /// Writes `length` bytes to the client, through the connection's TLS session when it has one, past
 /// libmicrohttpd (which can queue a response only before or after a body, never during one). Call only from
 /// the thread that runs the connection, inside its access handler. Returns 1 when all was written.

@@ -5,7 +5,8 @@
 /// surrogate escapes, bytes after the value, empty input — and additionally:
 /// - objects with duplicate keys (the error names the key),
 /// - nesting deeper than `maxDepth` arrays/objects (a top-level array is depth 1),
-/// - numbers whose magnitude overflows `Double` (e.g. `1e400`), so every `JSONNumber.double` is finite.
+/// - numbers whose magnitude overflows `Double` (e.g. `1e400`), so every `JSONNumber.double` is finite; the error's
+///   kind is `.numberOutOfRange` and its `path` says where the number is, since the document is valid JSON.
 ///
 /// A UTF-8 byte order mark is not accepted (RFC 8259 §8.1: senders must not add one).
 ///

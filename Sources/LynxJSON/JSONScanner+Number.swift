@@ -268,7 +268,7 @@ extension JSONScanner {
                 strtodLiteral(from: literal.start, to: literal.end)
             }()
             if !value.isFinite {
-                throw JSONParseError(offset: literal.start, message: "number out of range")
+                throw JSONParseError(offset: literal.start, message: "number out of range", kind: .numberOutOfRange)
             }
         }
         return literal.negative ? -value : value

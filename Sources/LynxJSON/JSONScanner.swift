@@ -138,7 +138,11 @@ struct JSONScanner {
         }
         elements.reserveCapacity(8)
         while true {
-            elements.append(try parseValue(depth: depth))
+            do {
+                elements.append(try parseValue(depth: depth))
+            } catch {
+                throw error.inside(index: elements.count)
+            }
             skipWhitespace()
             guard i < n else {
                 throw JSONParseError(offset: i, message: "unexpected end of input, expected ',' or ']'")
@@ -204,7 +208,12 @@ struct JSONScanner {
             }
             i += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
+            let value: JSONValue
+            do {
+                value = try parseValue(depth: depth)
+            } catch {
+                throw error.inside(key: key)
+            }
             members.append((key: key, value: value))
             skipWhitespace()
             guard i < n else {

@@ -128,6 +128,26 @@ final class JSONParserTests: XCTestCase {
         }
     }
 
+    /// Valid JSON whose number no double holds is told apart from a syntax error and says where the number is.
+    func testNumberOutOfRangeCarriesItsPath() {
+        let table: [(String, String)] = [
+            ("1e400", ""),
+            ("[0, -1e400]", "[1]"),
+            ("{\"a\": [1, {\"b\": 1e999}]}", "a[1].b"),
+            ("{\"m\": {\"x y\": [[0, 1" + String(repeating: "0", count: 400) + "]]}}", "m.x y[0][1]"),
+        ]
+        for (text, path) in table {
+            guard let e = parseError(Array(text.utf8)) else { XCTFail("accepted \(text)"); continue }
+            XCTAssertEqual(e.kind, .numberOutOfRange, text)
+            XCTAssertEqual(e.path, path, text)
+        }
+        let first = parseError(Array("{\"a\": [1e400 2]}".utf8))
+        XCTAssertEqual(first?.kind, .numberOutOfRange, "the first error found is reported")
+        let other = parseError(Array("{\"a\": [1, 2,]}".utf8))
+        XCTAssertEqual(other?.kind, .syntax)
+        XCTAssertEqual(other?.path, "")
+    }
+
     func testErrorDescription() {
         let e = parseError(Array("{\"vector\": [1, NaN]}".utf8))
         XCTAssertEqual(e?.description, "invalid literal 'NaN' at byte 15")

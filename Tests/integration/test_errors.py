@@ -153,6 +153,30 @@ def test_upsert_duplicate_ids_in_a_batch(seeded, name):
     _check_rejected(seeded, r, 422, "duplicate-id", before)
 
 
+# Valid JSON, but a number no double holds (issue 19): the request is wrong, not its JSON, and the field is named.
+BEYOND_A_DOUBLE = {
+    "id-with-100000-digits": ('{"id": 1%s, "vector": [1, 2, 3, 4]}' % ("0" * 100_000), "id"),
+    "vector-component": ('{"id": 100, "vector": [1, 1e400, 3, 4]}', "vector[1]"),
+    "nested-metadata": ('{"id": 100, "vector": [1, 2, 3, 4], "metadata": {"a": {"b": [0, -1e400]}}}', "metadata.a.b[1]"),
+    "batch-id": ('{"vectors": [{"id": 100, "vector": [1, 2, 3, 4]}, {"id": 1e999, "vector": [1, 2, 3, 4]}]}',
+                 "vectors[1].id"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEYOND_A_DOUBLE))
+def test_upsert_number_beyond_a_double_is_invalid_request_naming_the_field(seeded, name):
+    body, field = BEYOND_A_DOUBLE[name]
+    before = state_snapshot(seeded, PROBE_IDS)
+    problem = _check_rejected(seeded, seeded.post_raw("/vectors", body), 400, "invalid-request", before)
+    assert problem["field"] == field, problem
+
+
+def test_search_k_beyond_a_double_is_invalid_request(seeded):
+    before = state_snapshot(seeded, PROBE_IDS)
+    r = seeded.post_raw("/search", '{"vector": [1, 0, 0, 0], "k": 1%s}' % ("0" * 400))
+    assert _check_rejected(seeded, r, 400, "invalid-request", before)["field"] == "k"
+
+
 def test_detail_names_the_offending_field(seeded):
     body = {"vectors": [GOOD, {"id": 101, "vector": [1, 2, "x", 4]}]}
     before = state_snapshot(seeded, PROBE_IDS)

@@ -7,13 +7,15 @@ that requests inside the documented limits (a header block up to 32 KiB) are ser
 
 The second half is framing libmicrohttpd accepts but Lynx refuses itself when the headers are in (duplicate
 Content-Length, Content-Length with Transfer-Encoding, HTTP/1.x versions other than 1.0 and 1.1) with a
-problem+json answer, and `%00` in a path, which Lynx keeps undecoded.
+problem+json answer, and `%00` in a path, which Lynx keeps undecoded. Last, request targets past 16 KiB or
+64 query parameters, which Lynx refuses with a 414 problem before libmicrohttpd parses the query.
 """
 from __future__ import annotations
 
 import json
 import socket
 import time
+import urllib.parse
 
 import pytest
 
@@ -51,7 +53,8 @@ def read_until_closed(server, data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("name,data,status", [
-    ("header block over 32 KiB", post(b"X-Big: " + b"x" * 40_000 + b"\r\n"), 431),
+    ("header block past the connection's 64 KiB", post(b"X-Big: " + b"x" * 70_000 + b"\r\n"), 431),
+    ("1,000 header fields", post(b"".join(b"X-%d: v\r\n" % i for i in range(1000))), 431),
     ("HTTP version 2.0", b"GET /health HTTP/2.0\r\nHost: lynx\r\n\r\n", 505),
     ("Content-Length not a number", post(b"", length=b"abc"), 400),
     ("malformed chunked body",
@@ -79,6 +82,15 @@ def test_header_block_just_under_32_kib_is_served(seeded):
     assert status == 200, body
     assert json.loads(body)["upserted"] == 1
     assert seeded.get("/vectors/100").status_code == 200
+
+
+def test_32_kib_with_64_query_parameters_and_300_header_fields_is_served(seeded):
+    query = "&".join(f"p{i}=1" for i in range(64))
+    fields = b"".join(b"X-%d: v\r\n" % i for i in range(300))
+    data = (f"GET /vectors/1?{query} HTTP/1.1\r\nHost: lynx\r\n".encode() + fields
+            + b"X-Big: " + b"x" * (30_000 - len(fields)) + b"\r\n\r\n")
+    status, _, body = raw_http(seeded.host, seeded.port, data, timeout=5)
+    assert status == 400 and json.loads(body)["type"] == "urn:lynx:problem:invalid-request", body[:300]
 
 
 # --------------------------------------------------------------------------- framing Lynx refuses itself
@@ -151,3 +163,45 @@ def test_a_nul_in_the_path_is_not_decoded_so_the_id_is_invalid(seeded, path):
 
 def test_other_percent_escapes_in_the_path_are_still_decoded(seeded):
     assert seeded.get("/vectors/%31").json()["id"] == 1
+
+
+# --------------------------------------------------------------------------- request targets past the limits
+# (issue 19, D6: with 500 query parameters libmicrohttpd's own 431 was lost and the client waited 30 s for nothing)
+
+def prompt_answer(server, data: bytes) -> tuple[int, dict[str, str], bytes, float]:
+    started = time.monotonic()
+    status, headers, body = raw_http(server.host, server.port, data, timeout=5)
+    return status, headers, body, time.monotonic() - started
+
+
+@pytest.mark.parametrize("parameters", [65, 500, 2000])
+def test_too_many_query_parameters_get_414_problem_at_once(seeded, parameters):
+    query = "&".join(f"p{i}=1" for i in range(parameters))
+    status, headers, body, seconds = prompt_answer(seeded, f"GET /vectors/1?{query} HTTP/1.1\r\nHost: lynx\r\n\r\n".encode())
+    assert seconds < 2, f"answered after {seconds:.1f} s"
+    assert status == 414, (status, body[:300])
+    assert headers.get("content-type") == "application/problem+json", headers
+    problem = json.loads(body)
+    assert problem["type"] == "urn:lynx:problem:uri-too-long" and problem["limit"] == 16384, problem
+    assert "64 query parameters" in problem["detail"], problem
+
+
+def test_64_query_parameters_reach_the_api(seeded):
+    query = "&".join(f"p{i}=1" for i in range(64))
+    status, headers, body, seconds = prompt_answer(seeded, f"GET /vectors/1?{query} HTTP/1.1\r\nHost: lynx\r\n\r\n".encode())
+    assert status == 400 and json.loads(body)["type"] == "urn:lynx:problem:invalid-request", body[:300]
+
+
+@pytest.mark.parametrize("target", ["/vectors/" + "1" * 16_400, "/vectors?filter=" + "%20" * 5_500])
+def test_a_request_target_over_16_kib_gets_414_problem_at_once(seeded, target):
+    status, headers, body, seconds = prompt_answer(seeded, f"GET {target} HTTP/1.1\r\nHost: lynx\r\n\r\n".encode())
+    assert seconds < 2 and status == 414, (seconds, status, body[:300])
+    assert json.loads(body)["type"] == "urn:lynx:problem:uri-too-long"
+    assert seeded.get("/health").status_code == 200
+
+
+def test_a_request_target_just_under_16_kib_is_served(seeded):
+    target = "/vectors?filter=" + urllib.parse.quote(json.dumps({"tag": "x" * 16_300}))
+    assert len(target) <= 16384
+    status, _, body, _ = prompt_answer(seeded, f"GET {target} HTTP/1.1\r\nHost: lynx\r\n\r\n".encode())
+    assert status == 200 and json.loads(body)["vectors"] == [], body[:300]

@@ -259,15 +259,16 @@ def test_body_memory_ceiling_gives_503_and_bounds_rss(start_server):
     assert status == 200, status
 
 
-def endless_chunked(port: int, seconds: float = 10.0) -> tuple[bytes, int, float | None, bool]:
-    """Sends 4 KiB chunks for up to `seconds` while watching for an answer.
-    Returns (what came back, bytes sent, seconds until the answer began, whether the server then closed)."""
+def endless_chunked(port: int, seconds: float = 10.0, declared: int | None = None) -> tuple[bytes, int, float | None, bool]:
+    """Sends 4 KiB chunks for up to `seconds` while watching for an answer (or, with `declared`, one chunk of that
+    size whose data never ends). Returns (what came back, bytes sent, seconds until the answer began, whether the
+    server then closed)."""
     got, sent, answered_at, closed = b"", 0, None, False
-    chunk = b"1000\r\n" + b" " * 4096 + b"\r\n"
+    chunk = b"1000\r\n" + b" " * 4096 + b"\r\n" if declared is None else b" " * 4096
     started = time.monotonic()
     with connect_from("127.0.0.1", port) as s:
         s.sendall(b"POST /vectors HTTP/1.1\r\nHost: lynx\r\nContent-Type: application/json\r\n"
-                  b"Transfer-Encoding: chunked\r\n\r\n")
+                  b"Transfer-Encoding: chunked\r\n\r\n" + (b"" if declared is None else b"%X\r\n" % declared))
         s.setblocking(False)
         while time.monotonic() - started < seconds:
             if answered_at is None:
@@ -304,6 +305,41 @@ def test_an_endless_chunked_body_gets_413_at_the_limit_and_is_closed(start_serve
     assert closed, "the connection stayed open after the 413"
     assert srv.get("/health").status_code == 200
     assert srv.stats()["count"] == 0
+
+
+def test_a_chunk_declaring_2_63_bytes_is_cut_at_the_limit(start_server):
+    """libmicrohttpd 0.9.75 gives Lynx a chunk's data, never its declared size, so the 413 comes when the data
+    passes the limit, as for an endless body (README, "Limits")."""
+    srv = start_server(max_body_bytes=1 << 20)
+    got, sent, answered_at, closed = endless_chunked(srv.port, declared=0x7FFFFFFFFFFFFFFF)
+    assert answered_at is not None and answered_at < 2.0, (answered_at, sent)
+    assert got.startswith(b"HTTP/1.1 413 ") and b"application/problem+json" in got, got[:300]
+    assert closed
+    assert srv.stats()["count"] == 0
+
+
+def test_a_chunk_size_past_64_bits_gets_libmicrohttpds_413(server):
+    with connect_from("127.0.0.1", server.port) as s:
+        s.sendall(b"POST /vectors HTTP/1.1\r\nHost: lynx\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n1" + b"0" * 16 + b"\r\n")
+        status, headers, body = read_response(s, timeout=2)
+    assert status == 413 and b"<html>" in body, (status, headers, body[:200])
+
+
+@pytest.mark.parametrize("length", [2**63, 2**64 - 1])
+def test_a_declared_length_of_2_63_or_more_gets_413_before_any_body(server, length):
+    with connect_from("127.0.0.1", server.port) as s:
+        s.sendall(upload_head(length))
+        status, headers, body = read_response(s, timeout=2)
+    assert status == 413 and headers.get("content-type") == PROBLEM_MEDIA_TYPE, (status, headers, body[:200])
+    assert b"urn:lynx:problem:payload-too-large" in body and b"--max-body-bytes" in body, body
+
+
+def test_a_declared_length_past_64_bits_gets_libmicrohttpds_413(server):
+    with connect_from("127.0.0.1", server.port) as s:
+        s.sendall(upload_head(2**64))
+        status, headers, body = read_response(s, timeout=2)
+    assert status == 413 and b"<html>" in body, (status, headers, body[:200])
 
 
 def test_a_chunked_body_past_the_body_memory_ceiling_gets_503(start_server):

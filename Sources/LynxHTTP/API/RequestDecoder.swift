@@ -52,6 +52,10 @@ struct RequestDecoder {
         guard isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
         do {
             return try JSONParser.parse(request.body, maxDepth: 64)
+        } catch where error.kind == .numberOutOfRange {
+            // Valid JSON that no field of the API can take (no double holds it): the request is wrong, not the JSON.
+            let field = error.path.isEmpty ? nil : error.path
+            throw Problem.invalidRequest("\(field ?? "the body"): the number at byte \(error.offset) is beyond the range of a 64-bit float", field: field)
         } catch {
             throw Problem.invalidJSON("the body is not valid JSON: \(error)")
         }

@@ -18,6 +18,10 @@ extension Problem {
             self = Problem(status: 505, slug: "http-version-not-supported", title: "HTTP version not supported",
                            detail: "'\(version)' is not served; use HTTP/1.1 or HTTP/1.0")
             headers = [("Connection", "close")]
+        case .targetTooLong(let maxBytes, let maxParameters):
+            self = Problem(status: 414, slug: "uri-too-long", title: "URI too long",
+                           detail: "the request target is longer than \(maxBytes) bytes or has more than \(maxParameters) query parameters")
+            extra = [("limit", .number(JSONNumber(Int64(maxBytes))))]
         }
     }
 }

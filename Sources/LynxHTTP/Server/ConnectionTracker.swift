@@ -22,12 +22,13 @@ import LynxEngine
 /// before it closes the socket, so a socket is never shut after it was closed (and its number reused).
 ///
 /// Threads: `started`/`closed` and the request phase calls come from libmicrohttpd's worker threads, `reap`
-/// from the reaper's; all take the one lock.
-final class ConnectionTracker: @unchecked Sendable {
-    enum Phase { case waiting, receiving, handling }
+/// from the reaper's; all take the one lock, and every clock reading is taken under it, so a reading is never
+/// older than a time another thread stored (an older one would make the unsigned "time waited" wrap).
+package final class ConnectionTracker: @unchecked Sendable {
+    package enum Phase { case waiting, receiving, handling }
 
     /// Why the tracker closed a connection (for the log).
-    enum Cut {
+    package enum Cut {
         case deadline(address: String, phase: Phase, seconds: Double)
         case evicted(address: String, phase: Phase, perAddress: Bool)
         case lingered(address: String)
@@ -60,6 +61,8 @@ final class ConnectionTracker: @unchecked Sendable {
     }
 
     private let state = PlainMutex(State())
+    /// Monotonic nanoseconds; read only under `state`'s lock.
+    private let clock: @Sendable () -> UInt64
     private let requestTimeoutNanos: UInt64
     let highWater: Int
     let perAddressHighWater: Int
@@ -68,8 +71,10 @@ final class ConnectionTracker: @unchecked Sendable {
     /// The mark at which eviction starts, for a limit of `limit` connections.
     static func highWater(forLimit limit: Int) -> Int { max(0, limit - max(1, limit / 16)) }
 
-    init(requestTimeoutSeconds: Double, maxConnections: Int, maxConnectionsPerAddress: Int,
-         onCut: @escaping @Sendable ([Cut]) -> Void) {
+    /// `clock` (nanoseconds) is for tests; nil is the monotonic clock.
+    package init(requestTimeoutSeconds: Double, maxConnections: Int, maxConnectionsPerAddress: Int,
+                 clock: (@Sendable () -> UInt64)? = nil, onCut: @escaping @Sendable ([Cut]) -> Void) {
+        self.clock = clock ?? { monotonicNanos() }
         requestTimeoutNanos = UInt64(requestTimeoutSeconds * 1e9)
         highWater = Self.highWater(forLimit: maxConnections)
         perAddressHighWater = Self.highWater(forLimit: maxConnectionsPerAddress)
@@ -78,10 +83,10 @@ final class ConnectionTracker: @unchecked Sendable {
 
     private static func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
 
-    func started(_ connection: OpaquePointer, fd: Int32, address: String) {
+    package func started(_ connection: OpaquePointer, fd: Int32, address: String) {
         let key = Self.key(connection)
         let cuts: [Cut] = state.withLock { s in
-            s.entries[key] = Entry(fd: fd, address: address, readySince: monotonicNanos())
+            s.entries[key] = Entry(fd: fd, address: address, readySince: clock())
             s.open += 1
             s.perAddress[address, default: 0] += 1
             var cuts: [Cut] = []
@@ -97,7 +102,7 @@ final class ConnectionTracker: @unchecked Sendable {
         if !cuts.isEmpty { onCut(cuts) }
     }
 
-    func closed(_ connection: OpaquePointer) {
+    package func closed(_ connection: OpaquePointer) {
         let key = Self.key(connection)
         state.withLock { s in
             guard let entry = s.entries.removeValue(forKey: key) else { return }
@@ -105,12 +110,12 @@ final class ConnectionTracker: @unchecked Sendable {
         }
     }
 
-    func setPhase(_ connection: OpaquePointer, _ phase: Phase) {
+    package func setPhase(_ connection: OpaquePointer, _ phase: Phase) {
         let key = Self.key(connection)
         state.withLock { s in
             guard s.entries[key] != nil else { return }
             s.entries[key]!.phase = phase
-            if phase == .waiting { s.entries[key]!.readySince = monotonicNanos() }
+            if phase == .waiting { s.entries[key]!.readySince = clock() }
         }
     }
 
@@ -119,14 +124,14 @@ final class ConnectionTracker: @unchecked Sendable {
     func linger(_ connection: OpaquePointer, seconds: Double) {
         let key = Self.key(connection)
         state.withLock { s in
-            s.entries[key]?.lingerUntil = monotonicNanos() &+ UInt64(seconds * 1e9)
+            s.entries[key]?.lingerUntil = clock() &+ UInt64(seconds * 1e9)
         }
     }
 
     /// Closes the connections past their request deadline or their linger. Called by the reaper.
-    func reap() {
-        let now = monotonicNanos()
+    package func reap() {
         let cuts: [Cut] = state.withLock { s in
+            let now = clock()
             var cuts: [Cut] = []
             for (key, entry) in s.entries where !entry.closing {
                 if let until = entry.lingerUntil {
@@ -134,10 +139,12 @@ final class ConnectionTracker: @unchecked Sendable {
                         close(&s, key)
                         cuts.append(.lingered(address: entry.address))
                     }
-                } else if entry.phase != .handling, now &- entry.readySince > requestTimeoutNanos {
-                    close(&s, key)
-                    cuts.append(.deadline(address: entry.address, phase: entry.phase,
-                                          seconds: Double(now &- entry.readySince) / 1e9))
+                } else if entry.phase != .handling {
+                    let waited = Self.elapsed(since: entry.readySince, now: now)
+                    if waited > requestTimeoutNanos {
+                        close(&s, key)
+                        cuts.append(.deadline(address: entry.address, phase: entry.phase, seconds: Double(waited) / 1e9))
+                    }
                 }
             }
             return cuts
@@ -145,8 +152,11 @@ final class ConnectionTracker: @unchecked Sendable {
         if !cuts.isEmpty { onCut(cuts) }
     }
 
+    /// Nanoseconds from `start` to `now`, 0 when `start` is later: a wrapped difference would read as centuries.
+    package static func elapsed(since start: UInt64, now: UInt64) -> UInt64 { now > start ? now - start : 0 }
+
     /// Connections counted against the limits (not being closed).
-    var openCount: Int { state.withLock { $0.open } }
+    package var openCount: Int { state.withLock { $0.open } }
 
     private func evictOldest(_ s: inout State, sparing spared: UInt, onlyFrom address: String?) -> Cut? {
         var victim: (key: UInt, entry: Entry)?

@@ -34,9 +34,10 @@ public enum ServerError: Error, CustomStringConvertible {
 /// libmicrohttpd calls the access handler several times per request: once when the headers are in, once per
 /// body chunk, and a last time with no data. We answer on the last call (answering on the first makes MHD
 /// close the connection after the response, which kills keep-alive), except for the answers decided when the
-/// headers are in (framing, admission, 413 from `Content-Length`, 503 from `--max-body-memory`), which must
-/// not read the body at all. libmicrohttpd 0.9.75 cannot queue a response while a body is arriving, so an
-/// answer decided in the middle of a chunked body (413, 503) is written past it (`answerMidUpload`).
+/// headers are in (framing, a request target past the limits, admission, 413 from `Content-Length`, 503 from
+/// `--max-body-memory`), which must not read the body at all. libmicrohttpd 0.9.75 cannot queue a response while
+/// a body is arriving, so an answer decided in the middle of a chunked body (413, 503) is written past it
+/// (`answerMidUpload`).
 ///
 /// Limits libmicrohttpd does not hold by itself are kept by `ConnectionTracker` (request deadline, eviction)
 /// and `BodyMemory` (the ceiling on bodies in memory).
@@ -57,6 +58,11 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     private var tlsStrings: [UnsafeMutablePointer<CChar>] = []
     /// How long a connection answered in the middle of its upload stays open for the client to read the answer.
     static let lingerSeconds = 1.0
+    /// Each connection's memory pool in libmicrohttpd: its read buffer (half the pool to start with) holds the
+    /// request line and header fields, and every header field and query parameter takes a 64-byte record
+    /// from the rest. Twice the 32 KiB header block the README promises, so such a block with the most query
+    /// parameters (`LYNX_MAX_QUERY_PARAMETERS`) fits with room for the records and the answer's head.
+    static let connectionMemoryBytes = 64 << 10
 
     public init(config: ServerConfig, handler: HTTPHandler, logger: Logger = Logger(label: "lynx.http")) {
         self.config = config
@@ -127,6 +133,11 @@ public final class MicroHTTPDServer: @unchecked Sendable {
                 MHD_OptionItem(option: MHD_OPTION.PER_IP_CONNECTION_LIMIT, value: max(1, config.maxConnectionsPerIP), ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: max(0, config.connectionTimeoutSeconds), ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: Self.connectionMemoryBytes, ptr_value: nil),
+                MHD_OptionItem(
+                    option: MHD_OPTION.URI_LOG_CALLBACK,
+                    value: unsafeBitCast(checkTarget as TargetCallback, to: Int.self),
+                    ptr_value: nil),
                 MHD_OptionItem(
                     option: MHD_OPTION.NOTIFY_COMPLETED,
                     value: unsafeBitCast(requestCompletedTrampoline as MHD_RequestCompletedCallback, to: Int.self),
@@ -212,8 +223,9 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         uploadSize: UnsafeMutablePointer<Int>,
         slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
-        // First call: headers are in, no body yet.
-        guard let raw = slot.pointee else {
+        // First call: headers are in, no body yet (the slot holds nil, or the mark of a refused target).
+        guard let raw = slot.pointee, raw != lynx_target_refused() else {
+            let targetRefused = slot.pointee != nil
             let context = RequestContext()
             inFlight.add(1, ordering: .relaxed)
             tracker.setPhase(connection, .receiving)
@@ -227,17 +239,22 @@ public final class MicroHTTPDServer: @unchecked Sendable {
                 transferEncodings: Int(lynx_mhd_header_count(connection, "Transfer-Encoding"))) {
                 return answerEarly(handler.refusal(refusal), on: connection, context: context)
             }
+            if targetRefused {
+                let refusal = ServerRefusal.targetTooLong(maxBytes: Int(LYNX_MAX_TARGET_BYTES), maxParameters: Int(LYNX_MAX_QUERY_PARAMETERS))
+                return answerEarly(handler.refusal(refusal), on: connection, context: context)
+            }
             let head = RequestHead(method: context.method, path: path, version: versionText) { [unowned self] in
                 self.header(connection, $0)
             }
             if let refusal = handler.admit(head) {
                 return answerEarly(refusal, on: connection, context: context)
             }
-            if let length = header(connection, "Content-Length").flatMap({ Int($0) }), length > 0 {
-                if length > config.maxBodyBytes {
+            // Read as UInt64, as libmicrohttpd does (it refuses longer numbers itself): an Int would miss 2^63 and up.
+            if let length = header(connection, "Content-Length").flatMap({ UInt64($0) }), length > 0 {
+                if length > UInt64(config.maxBodyBytes) {
                     return answerEarly(handler.refusal(.payloadTooLarge(limit: config.maxBodyBytes)), on: connection, context: context)
                 }
-                guard reserveBody(length, context) else {
+                guard reserveBody(Int(length), context) else {
                     return answerEarly(handler.refusal(bodyMemoryFull), on: connection, context: context)
                 }
             }
@@ -359,8 +376,9 @@ public final class MicroHTTPDServer: @unchecked Sendable {
 
     fileprivate func completed(connection: OpaquePointer?, slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
         guard let slot, let raw = slot.pointee else { return }
-        let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         slot.pointee = nil
+        guard raw != lynx_target_refused() else { return }  // refused before the access handler ran
+        let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         inFlight.subtract(1, ordering: .relaxed)
         releaseBody(context)
         if let connection { tracker.setPhase(connection, .waiting) }
@@ -441,6 +459,14 @@ private let connectionNotifyTrampoline: MHD_NotifyConnectionCallback = { cls, co
     } else {
         server.connectionClosed(connection)
     }
+}
+
+private typealias TargetCallback = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer?
+
+/// See `lynx_check_target` in the shim.
+private let checkTarget: TargetCallback = { cls, uri, connection in
+    guard let uri else { return nil }
+    return lynx_check_target(cls, uri, connection)
 }
 
 private typealias UnescapeCallback = @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int

@@ -9,6 +9,8 @@ public enum ServerRefusal: Sendable {
     case badFraming(String)
     /// A protocol version other than HTTP/1.0 and HTTP/1.1.
     case versionNotSupported(String)
+    /// The request target is longer than `maxBytes` or has more than `maxParameters` query parameters.
+    case targetTooLong(maxBytes: Int, maxParameters: Int)
 }
 
 /// Framing checks made when the headers are in, before any body is read.
