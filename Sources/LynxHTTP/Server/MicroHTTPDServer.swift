@@ -51,12 +51,15 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     private let inFlight = Atomic<Int>(0)
     private let tracker: ConnectionTracker
     private let bodyMemory: BodyMemory
+    private let heapTrimmer = HeapTrimmer(threshold: 8 << 20)
     private let logger: Logger
     private var reaper: DispatchSourceTimer?
     /// C copies of the TLS settings; libmicrohttpd keeps the pointers.
     private var tlsStrings: [UnsafeMutablePointer<CChar>] = []
     /// How long a connection answered in the middle of its upload stays open for the client to read the answer.
     static let lingerSeconds = 1.0
+    /// Answers up to this size are not counted against `--max-body-memory`: the connection limit bounds them.
+    static let uncountedAnswerBytes = 64 << 10
 
     public init(config: ServerConfig, handler: HTTPHandler, logger: Logger = Logger(label: "lynx.http")) {
         self.config = config
@@ -362,6 +365,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         slot.pointee = nil
         inFlight.subtract(1, ordering: .relaxed)
+        heapTrimmer.requestCompleted(heldBytes: context.reservedBytes)
         releaseBody(context)
         if let connection { tracker.setPhase(connection, .waiting) }
         if context.status != 0 {
@@ -371,6 +375,14 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     }
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
+        // libmicrohttpd holds the whole answer until the client has read it, so a large one is counted like a
+        // request body until the request completes; past the ceiling the client gets the 503 instead.
+        if response.body.count > Self.uncountedAnswerBytes {
+            guard bodyMemory.reserve(response.body.count) else {
+                return queue(handler.refusal(bodyMemoryFull), on: connection, context: context)
+            }
+            context.reservedBytes += response.body.count
+        }
         context.status = response.status
         let mhdResponse: OpaquePointer?
         if let file = response.file {  // libmicrohttpd closes the descriptor with the response
