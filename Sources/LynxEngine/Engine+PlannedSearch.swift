@@ -14,32 +14,36 @@ public struct BatchSearchAnswer: Sendable {
 
 extension Engine {
     /// The `k` nearest records that pass `filter` (nil: every record), by the plan `SearchPlanner` chooses
-    /// (or `plan` forces). Same concurrency as the other reads.
+    /// (or `plan` forces). Same concurrency as the other reads. The vectors and metadata copied for the answer
+    /// are counted against `budget`.
     public func search(
         _ query: [Float], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice,
-        includeMetadata: Bool, includeVector: Bool
+        includeMetadata: Bool, includeVector: Bool, budget: ReadBudget = .unlimited
     ) throws -> SearchAnswer {
         try checkReadable()
         try validate(query, field: .query(0))
         metrics.searches.add()
-        return stateLock.read {
+        var budget = budget
+        return try stateLock.read {
             let decision = planner.decide(filter, choice: choice, state: state, indexKind: indexKind)
             metrics.searchPlans.add([decision.plan.kind.rawValue])
             let hits = query.withUnsafeBufferPointer { run(decision, filter, $0, k: k, params: params) }
-            return SearchAnswer(items: items(hits, includeMetadata: includeMetadata, includeVector: includeVector),
-                                plan: decision.plan)
+            return SearchAnswer(
+                items: try items(hits, includeMetadata: includeMetadata, includeVector: includeVector, budget: &budget),
+                plan: decision.plan)
         }
     }
 
-    /// Several searches with one filter, planned once, answered under one read lock.
+    /// Several searches with one filter, planned once, answered under one read lock; one `budget` for all.
     public func search(
         batch queries: [[Float]], k: Int, params: SearchParams, filter: Filter?, plan choice: SearchPlanChoice,
-        includeMetadata: Bool, includeVector: Bool
+        includeMetadata: Bool, includeVector: Bool, budget: ReadBudget = .unlimited
     ) throws -> BatchSearchAnswer {
         try checkReadable()
         for (i, query) in queries.enumerated() { try validate(query, field: .query(i)) }
         metrics.searches.add(UInt64(queries.count))
-        return stateLock.read {
+        var budget = budget
+        return try stateLock.read {
             let decision = planner.decide(filter, choice: choice, state: state, indexKind: indexKind)
             metrics.searchPlans.add([decision.plan.kind.rawValue], UInt64(queries.count))
             let lists: [[SearchHit]]
@@ -52,9 +56,12 @@ extension Engine {
                                  filter: filter.map(predicate))
                 }
             }
-            return BatchSearchAnswer(
-                lists: lists.map { items($0, includeMetadata: includeMetadata, includeVector: includeVector) },
-                plan: decision.plan)
+            var answers: [[SearchResultItem]] = []
+            answers.reserveCapacity(lists.count)
+            for hits in lists {
+                answers.append(try items(hits, includeMetadata: includeMetadata, includeVector: includeVector, budget: &budget))
+            }
+            return BatchSearchAnswer(lists: answers, plan: decision.plan)
         }
     }
 

@@ -36,33 +36,42 @@ extension Engine {
     /// such record that exists throughout, once; records written meanwhile appear when their id is above the
     /// cursor. Costs O(log N + limit) without a filter (see `SortedIDs`); with one, the ids are walked from the
     /// cursor until the page is full, so a rare match costs up to a walk of the store.
-    /// Precondition: `limit > 0`.
+    /// The vectors and metadata copied are counted against `budget`. Precondition: `limit > 0`.
     public func records(after: UInt64?, limit: Int, matching filter: Filter? = nil,
-                        includeVector: Bool, includeMetadata: Bool) throws -> RecordPage {
+                        includeVector: Bool, includeMetadata: Bool, budget: ReadBudget = .unlimited) throws -> RecordPage {
         precondition(limit > 0, "a page holds at least one record")
         try checkReadable()
-        return stateLock.read {
+        var budget = budget
+        return try stateLock.read {
             let keep = filter.map { filter in { (id: UInt64) in filter.matches(self.state.metadata[id]?.document) } }
             var ids = state.ids.ids(after: after, limit: limit + 1, keep: keep)
             let hasMore = ids.count > limit
             if hasMore { ids.removeLast() }
-            let records = ids.map { id in
-                RecordView(id: id, vector: includeVector ? state.vector(id) : nil,
-                           metadata: includeMetadata ? state.metadata[id] : nil)
+            var records: [RecordView] = []
+            records.reserveCapacity(ids.count)
+            for id in ids {
+                let record = RecordView(id: id, vector: includeVector ? state.vector(id) : nil,
+                                        metadata: includeMetadata ? state.metadata[id] : nil)
+                try budget.take(vector: record.vector, metadata: record.metadata)
+                records.append(record)
             }
             return RecordPage(records: records, nextAfter: hasMore ? ids.last : nil)
         }
     }
 
     /// The records with these ids, read from one consistent state; ids that do not exist are listed, not errors.
-    public func records(ids: [UInt64]) throws -> RecordLookup {
+    /// The vectors and metadata copied are counted against `budget`.
+    public func records(ids: [UInt64], budget: ReadBudget = .unlimited) throws -> RecordLookup {
         try checkReadable()
-        return stateLock.read {
+        var budget = budget
+        return try stateLock.read {
             var lookup = RecordLookup(found: [], missing: [])
             lookup.found.reserveCapacity(ids.count)
             for id in ids {
                 if let vector = state.vector(id) {
-                    lookup.found.append(VectorRecord(id: id, vector: vector, metadata: state.metadata[id]))
+                    let metadata = state.metadata[id]
+                    try budget.take(vector: vector, metadata: metadata)
+                    lookup.found.append(VectorRecord(id: id, vector: vector, metadata: metadata))
                 } else {
                     lookup.missing.append(id)
                 }

@@ -337,14 +337,21 @@ public final class Engine: @unchecked Sendable {
                    includeMetadata: includeMetadata, includeVector: includeVector).lists
     }
 
-    /// Hits as answers, with metadata and vectors when asked. Call under the state's read lock.
-    func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool) -> [SearchResultItem] {
-        hits.map { hit in
-            SearchResultItem(
+    /// Hits as answers, with metadata and vectors when asked, counted against `budget`. Call under the state's
+    /// read lock.
+    func items(_ hits: [SearchHit], includeMetadata: Bool, includeVector: Bool,
+               budget: inout ReadBudget) throws(EngineError) -> [SearchResultItem] {
+        var items: [SearchResultItem] = []
+        items.reserveCapacity(hits.count)
+        for hit in hits {
+            let item = SearchResultItem(
                 id: hit.id, distance: hit.distance,
                 metadata: includeMetadata ? state.metadata[hit.id] : nil,
                 vector: includeVector ? state.vector(hit.id) : nil)
+            try budget.take(vector: item.vector, metadata: item.metadata)
+            items.append(item)
         }
+        return items
     }
 
     public func stats() -> StoreStats {

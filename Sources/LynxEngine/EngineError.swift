@@ -34,4 +34,6 @@ public enum EngineError: Error, Equatable, Sendable {
     case unfinishedRestore(path: String)
     /// A replica was handed transactions that do not continue its log (the first LSN is not `expected`).
     case replicaOutOfOrder(expected: UInt64, received: UInt64)
+    /// A read's answer would pass its `ReadBudget` (`limit` bytes); nothing was returned.
+    case readTooLarge(limit: Int)
 }

@@ -43,6 +43,10 @@ struct LynxdOptions: ParsableCommand {
     var maxBodyBytes: Int?
     @Option(name: .customLong("max-batch"), help: "Most records in one POST /vectors batch, queries in one POST /search/batch, ids in one POST /vectors/get or /vectors/delete, and records in one GET /vectors page; more gets 422 (env LYNX_MAX_BATCH; default 10000).")
     var maxBatch: Int?
+    @Option(name: .customLong("max-search-results"), help: "Most results one search may ask for: queries times k; more gets 422 (env LYNX_MAX_SEARCH_RESULTS; default 100000).")
+    var maxSearchResults: Int?
+    @Option(name: .customLong("max-response-bytes"), help: "Largest answer to a read (search, GET /vectors, POST /vectors/get), in bytes of JSON and of the vectors and metadata copied to make it; larger gets 422 (env LYNX_MAX_RESPONSE_BYTES; default 67108864).")
+    var maxResponseBytes: Int?
     @Option(name: .customLong("max-metadata-bytes"), help: "Largest metadata of one record, in bytes of compact JSON; more gets 422 (env LYNX_MAX_METADATA_BYTES; default 65536).")
     var maxMetadataBytes: Int?
     @Option(name: .customLong("max-collections"), help: "Most collections besides default; PUT /collections/{name} beyond it gets 409 (env LYNX_MAX_COLLECTIONS; default 1024).")
@@ -150,6 +154,7 @@ struct LynxdSettings {
     var server = ServerConfig()
     var maxCollections = 1024
     var maxMetadataBytes = 65_536
+    var readLimits = ReadLimits()
     var engine = EngineConfig()
     var logLevel = "info"
     var logFormat = LogFormat.text
@@ -220,6 +225,8 @@ extension LynxdOptions {
         s.engine.metric = try choice(metric, "LYNX_METRIC", "metric", Metric.self)
         s.engine.index = try choice(index, "LYNX_INDEX", "index", IndexKind.self)
         s.engine.maxBatch = try int(maxBatch, "LYNX_MAX_BATCH", "max-batch", 1...1_000_000) ?? 10_000
+        s.readLimits.maxSearchResults = try int(maxSearchResults, "LYNX_MAX_SEARCH_RESULTS", "max-search-results", 1...100_000_000) ?? ReadLimits.defaultMaxSearchResults
+        s.readLimits.maxResponseBytes = try int(maxResponseBytes, "LYNX_MAX_RESPONSE_BYTES", "max-response-bytes", 1024...(1 << 40)) ?? ReadLimits.defaultMaxResponseBytes
         s.maxMetadataBytes = try int(maxMetadataBytes, "LYNX_MAX_METADATA_BYTES", "max-metadata-bytes", 2...(1 << 24)) ?? 65_536
         s.maxCollections = try int(maxCollections, "LYNX_MAX_COLLECTIONS", "max-collections", 0...100_000) ?? 1024
         s.engine.syncMode = try choice(sync, "LYNX_SYNC", "sync", SyncMode.self) ?? .flush

@@ -21,6 +21,7 @@ extension LynxdSettings {
             "index_threads": "\(e.indexThreads)", "index_max_pending": "\(e.indexMaxPending)",
             "index_pending_wait": "\(e.indexPendingWaitSeconds)", "shutdown_checkpoint_timeout": "\(e.shutdownCheckpointSeconds)",
             "max_collections": "\(maxCollections)", "max_metadata_bytes": "\(maxMetadataBytes)",
+            "max_search_results": "\(readLimits.maxSearchResults)", "max_response_bytes": "\(readLimits.maxResponseBytes)",
             "auth_metrics": "\(access.protectsProbes)", "allow_unauthenticated": "\(allowUnauthenticated)",
             "min_free_disk_bytes": "\(minFreeDiskBytes)", "log_format": "\(logFormat.rawValue)",
             "max_connections_per_ip": "\(server.maxConnectionsPerIP)", "request_timeout": "\(server.requestTimeoutSeconds)",

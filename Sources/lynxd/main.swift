@@ -67,7 +67,7 @@ func run() {
 
     let cluster = settings.cluster.map { ClusterNode(config: $0, database: database, logger: Logger(label: "lynx.cluster")) }
     let api = LynxAPI(database: database, maxBatch: settings.engine.maxBatch, maxMetadataBytes: settings.maxMetadataBytes,
-                      version: lynxVersion, access: settings.access, minFreeDiskBytes: settings.minFreeDiskBytes, cluster: cluster)
+                      readLimits: settings.readLimits, version: lynxVersion, access: settings.access, minFreeDiskBytes: settings.minFreeDiskBytes, cluster: cluster)
     let server = MicroHTTPDServer(config: settings.server, handler: api, logger: Logger(label: "lynx.http"))
     do {
         try server.start()

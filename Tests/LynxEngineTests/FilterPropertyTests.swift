@@ -157,8 +157,8 @@ final class FilterPropertyTests: XCTestCase {
         case ("$gte", _): condition = .gte(typed)
         case ("$lt", _): condition = .lt(typed)
         case ("$lte", _): condition = .lte(typed)
-        case ("$in", .array(let items)): condition = .in(items)
-        case ("$nin", .array(let items)): condition = .nin(items)
+        case ("$in", .array(let items)): condition = .in(Set(items))
+        case ("$nin", .array(let items)): condition = .nin(Set(items))
         case ("$exists", .bool(let wanted)): condition = .exists(wanted)
         default: preconditionFailure("\(op) \(text)")
         }
@@ -192,6 +192,41 @@ final class FilterPropertyTests: XCTestCase {
         // Neither side may be trivially constant.
         XCTAssertGreaterThan(matched, cases / 10)
         XCTAssertLessThan(matched, cases * 9 / 10)
+    }
+
+    /// `$in`/`$nin` over a set answer as a scan of the member list with `FieldValue`'s equality does (the
+    /// evaluator before sets), on random members and values: numbers of both kinds that are equal across them
+    /// (1, 1.0, 1e0; 2^53 as an integer and as a double; -0.0 and 0), strings, booleans, null, arrays.
+    func testSetMembershipAgreesWithALinearScan() throws {
+        let texts = Self.numbers + Self.strings + Self.others + ["1e0", "0", "0.0", "-0", "9007199254740992e0", "-2.250"]
+        let values = try texts.map { text in
+            try Metadata(json: Array("{\"v\":\(text)}".utf8)).document.value(at: FieldPath(["v"]))!
+        }
+        // Equal values hash alike: a set relies on it.
+        for a in values { for b in values where a == b { XCTAssertEqual(a.hashValue, b.hashValue, "\(a) == \(b)") } }
+        func linear(_ members: [FieldValue], _ value: FieldValue?) -> Bool {
+            guard let value else { return false }
+            if case .array(let elements) = value { return elements.contains { members.contains($0) } }
+            return members.contains(value)
+        }
+        var r = SplitMix64(seed: 19)
+        var hits = 0
+        for _ in 0..<20_000 {
+            let members = (0..<r.below(6)).map { _ in r.pick(values) }
+            let value: FieldValue? = switch r.below(10) {
+            case 0: nil
+            case 1, 2: .array((0..<r.below(4)).map { _ in r.pick(values) })
+            default: r.pick(values)
+            }
+            let document = value.map { FieldValue.object([(key: "v", value: $0)]) }
+            let expected = linear(members, value)
+            if expected { hits += 1 }
+            let path = FieldPath(["v"])
+            XCTAssertEqual(Filter.condition(path, .in(Set(members))).matches(document), expected, "\(value.map { "\($0)" } ?? "missing") in \(members)")
+            XCTAssertEqual(Filter.condition(path, .nin(Set(members))).matches(document), !expected, "\(value.map { "\($0)" } ?? "missing") nin \(members)")
+        }
+        XCTAssertGreaterThan(hits, 2_000)
+        XCTAssertLessThan(hits, 18_000)
     }
 
     /// The cases the docs call out, by name, so a failure says which rule broke.

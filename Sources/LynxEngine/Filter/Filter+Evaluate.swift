@@ -30,7 +30,7 @@ extension Condition {
     private func matchesScalar(_ value: FieldValue) -> Bool {
         switch self {
         case .eq(let operand): return value == operand
-        case .in(let operands): return operands.contains(value)
+        case .in(let operands): return value.isScalar && operands.contains(value)
         case .gt(let operand): return Self.order(value, operand).map { $0 > 0 } ?? false
         case .gte(let operand): return Self.order(value, operand).map { $0 >= 0 } ?? false
         case .lt(let operand): return Self.order(value, operand).map { $0 < 0 } ?? false

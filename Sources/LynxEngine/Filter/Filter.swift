@@ -31,7 +31,9 @@ public indirect enum Filter: Sendable, Hashable {
     public static let all = Filter.and([])
 }
 
-/// One test of the value at a path. Operands are scalars (`FieldValue.isScalar`).
+/// One test of the value at a path. Operands are scalars (`FieldValue.isScalar`). `$in`/`$nin` hold a set, built
+/// once when the filter is made, so a record's test costs one lookup whatever the number of members; a set
+/// agrees with the list it came from because `FieldValue` hashes equal values (1 and 1.0) alike.
 public enum Condition: Sendable, Hashable {
     case eq(FieldValue)
     case ne(FieldValue)
@@ -39,7 +41,7 @@ public enum Condition: Sendable, Hashable {
     case gte(FieldValue)
     case lt(FieldValue)
     case lte(FieldValue)
-    case `in`([FieldValue])
-    case nin([FieldValue])
+    case `in`(Set<FieldValue>)
+    case nin(Set<FieldValue>)
     case exists(Bool)
 }

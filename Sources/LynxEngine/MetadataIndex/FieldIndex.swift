@@ -133,7 +133,7 @@ struct FieldIndex {
     private func answer(_ condition: Condition) -> Answer? {
         switch condition {
         case .eq(let v): return .keys(postings[v] == nil ? [] : [v])
-        case .in(let vs): return .keys(Array(Set(vs).filter { postings[$0] != nil }))
+        case .in(let vs): return .keys(Array(vs.filter { postings[$0] != nil }))
         case .gt(let v): return range(v) { $0 > 0 }
         case .gte(let v): return range(v) { $0 >= 0 }
         case .lt(let v): return range(v) { $0 < 0 }

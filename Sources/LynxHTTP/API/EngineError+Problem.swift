@@ -30,6 +30,8 @@ extension EngineError {
             return .invalidRequest("cannot index the field \"\(path)\": \(reason)")
         case .internalError(let detail):
             return .internalError(detail)
+        case .readTooLarge(let limit):
+            return .responseTooLarge(limit: limit)
         case .replicaOutOfOrder(let expected, let received):
             return .internalError("replicated transactions out of order (expected LSN \(expected), received \(received))")
         case .directoryInUse, .settingConflict, .unfinishedRestore:

@@ -12,11 +12,21 @@ import LynxJSON
 ///   `$exists` a boolean.
 /// - Numbers are typed as in metadata (`FieldValue.init(_:)`): integers in `Int64`'s range exactly, the rest as
 ///   their nearest double.
+/// - At most `maxTerms` terms (422 naming the limit): evaluating a filter costs about one step per term for each
+///   record it visits, so this bounds the work one request can ask for.
 enum FilterDecoder {
     static let logicalOperators = ["$and", "$or", "$not"]
     static let fieldOperators = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"]
+    /// Terms one filter may hold: a condition is one, a `$in`/`$nin` one per member (at least one), and each
+    /// item of an `$and`/`$or` one more.
+    static let maxTerms = 10_000
 
     static func decode(_ value: JSONValue, path: String = "filter") throws(Problem) -> Filter {
+        var terms = 0
+        return try decode(value, path: path, terms: &terms)
+    }
+
+    private static func decode(_ value: JSONValue, path: String, terms: inout Int) throws(Problem) -> Filter {
         guard case .object(let object) = value else {
             throw invalid(path, "expected an object of conditions, got \(value.typeName)")
         }
@@ -25,26 +35,27 @@ enum FilterDecoder {
         for (key, member) in object.members {
             let memberPath = "\(path).\(key)"
             if key.hasPrefix("$") {
-                parts.append(try logical(key, member, path: memberPath))
+                parts.append(try logical(key, member, path: memberPath, terms: &terms))
             } else {
-                parts.append(try field(FieldPath(dotted: key), member, path: memberPath))
+                parts.append(try field(FieldPath(dotted: key), member, path: memberPath, terms: &terms))
             }
         }
         return parts.count == 1 ? parts[0] : .and(parts)
     }
 
-    private static func logical(_ op: String, _ value: JSONValue, path: String) throws(Problem) -> Filter {
+    private static func logical(_ op: String, _ value: JSONValue, path: String, terms: inout Int) throws(Problem) -> Filter {
         switch op {
         case "$and", "$or":
             guard case .array(let items) = value else {
                 throw invalid(path, "expected an array of filter objects, got \(value.typeName)")
             }
             guard !items.isEmpty else { throw invalid(path, "expected at least one filter object") }
+            try count(items.count, path: path, terms: &terms)
             var parts: [Filter] = []
-            for (i, item) in items.enumerated() { parts.append(try decode(item, path: "\(path)[\(i)]")) }
+            for (i, item) in items.enumerated() { parts.append(try decode(item, path: "\(path)[\(i)]", terms: &terms)) }
             return op == "$and" ? .and(parts) : .or(parts)
         case "$not":
-            return .not(try decode(value, path: path))
+            return .not(try decode(value, path: path, terms: &terms))
         default:
             let hint = fieldOperators.contains(op) ? "; \(op) goes inside a field: {\"field\": {\"\(op)\": ...}}" : ""
             throw invalid(path, "unknown operator \(op) (allowed here: \(logicalOperators.joined(separator: ", ")))\(hint)")
@@ -52,7 +63,7 @@ enum FilterDecoder {
     }
 
     /// The conditions on one field: a scalar (`$eq`) or an object of operators.
-    private static func field(_ field: FieldPath, _ value: JSONValue, path: String) throws(Problem) -> Filter {
+    private static func field(_ field: FieldPath, _ value: JSONValue, path: String, terms: inout Int) throws(Problem) -> Filter {
         switch value {
         case .array:
             throw invalid(path, "an array is not a value to compare with; to match any of several values use {\"$in\": [...]}")
@@ -63,15 +74,19 @@ enum FilterDecoder {
                 guard op.hasPrefix("$") else {
                     throw invalid("\(path).\(op)", "expected an operator (\(fieldOperators.joined(separator: ", "))), got \"\(op)\"; to filter on a nested member use a dotted path: \"\(field).\(op)\"")
                 }
-                conditions.append(.condition(field, try condition(op, operand, path: "\(path).\(op)")))
+                conditions.append(.condition(field, try condition(op, operand, path: "\(path).\(op)", terms: &terms)))
             }
             return conditions.count == 1 ? conditions[0] : .and(conditions)
         default:
+            try count(1, path: path, terms: &terms)
             return .condition(field, .eq(FieldValue(value)))
         }
     }
 
-    private static func condition(_ op: String, _ operand: JSONValue, path: String) throws(Problem) -> Condition {
+    private static func condition(_ op: String, _ operand: JSONValue, path: String, terms: inout Int) throws(Problem) -> Condition {
+        var n = 1
+        if op == "$in" || op == "$nin", case .array(let members) = operand { n = max(1, members.count) }
+        try count(n, path: path, terms: &terms)
         switch op {
         case "$eq": return .eq(try scalar(operand, path: path))
         case "$ne": return .ne(try scalar(operand, path: path))
@@ -79,8 +94,8 @@ enum FilterDecoder {
         case "$gte": return .gte(try orderable(operand, path: path))
         case "$lt": return .lt(try orderable(operand, path: path))
         case "$lte": return .lte(try orderable(operand, path: path))
-        case "$in": return .in(try scalars(operand, path: path))
-        case "$nin": return .nin(try scalars(operand, path: path))
+        case "$in": return .in(Set(try scalars(operand, path: path)))
+        case "$nin": return .nin(Set(try scalars(operand, path: path)))
         case "$exists":
             guard case .bool(let wanted) = operand else {
                 throw invalid(path, "expected true or false, got \(operand.typeName)")
@@ -118,6 +133,17 @@ enum FilterDecoder {
         operands.reserveCapacity(items.count)
         for (i, item) in items.enumerated() { operands.append(try scalar(item, path: "\(path)[\(i)]", inList: true)) }
         return operands
+    }
+
+    /// Adds `n` terms; past `maxTerms`, a 422 at `path` with the limit.
+    private static func count(_ n: Int, path: String, terms: inout Int) throws(Problem) {
+        terms += n
+        guard terms > maxTerms else { return }
+        var p = Problem.outOfRange(
+            "\(path): the filter holds more than \(maxTerms) terms (a condition is one, a $in or $nin one per member, an $and or $or item one)",
+            field: path)
+        p.extra = [("limit", .number(JSONNumber(maxTerms)))]
+        throw p
     }
 
     private static func invalid(_ path: String, _ detail: String) -> Problem {

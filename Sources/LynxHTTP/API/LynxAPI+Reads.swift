@@ -10,16 +10,18 @@ extension LynxAPI {
         let page = try decoder.page(request)
         let records = try engineCall {
             try engine.records(after: page.after, limit: page.limit, matching: page.filter,
-                               includeVector: page.includeVector, includeMetadata: page.includeMetadata)
+                               includeVector: page.includeVector, includeMetadata: page.includeMetadata,
+                               budget: readLimits.budget)
         }
-        return Responses.page(records)
+        return try Responses.page(records, limit: readLimits.maxResponseBytes)
     }
 
     /// `POST /vectors/get` with `{"ids": [...]}`: the records that exist, and the ids that do not.
     func getVectors(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HTTPResponse {
         try RequestDecoder.noQuery(request)
         let ids = try decoder.ids(RequestDecoder.json(request))
-        return Responses.lookup(try engineCall { try engine.records(ids: ids) })
+        let lookup = try engineCall { try engine.records(ids: ids, budget: readLimits.budget) }
+        return try Responses.lookup(lookup, limit: readLimits.maxResponseBytes)
     }
 
     /// `POST /count` with no body, `{}` or `{"filter": ...}`: `{"count": n}`.

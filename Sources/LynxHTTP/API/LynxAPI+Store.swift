@@ -53,9 +53,11 @@ extension LynxAPI {
         let o = query.options
         let answer = try api.engineCall {
             try engine.search(query.vector, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
-                              includeMetadata: o.includeMetadata, includeVector: o.includeVector)
+                              includeMetadata: o.includeMetadata, includeVector: o.includeVector,
+                              budget: api.readLimits.budget)
         }
-        return .now(Responses.searchResults(answer.items, plan: o.explain ? answer.plan : nil))
+        return .now(try Responses.searchResults(answer.items, plan: o.explain ? answer.plan : nil,
+                                                limit: api.readLimits.maxResponseBytes))
     }
 
     static func batchSearch(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
@@ -64,9 +66,11 @@ extension LynxAPI {
         let o = query.options
         let answer = try api.engineCall(batch: true) {
             try engine.search(batch: query.queries, k: o.k, params: o.params, filter: o.filter, plan: o.plan,
-                              includeMetadata: o.includeMetadata, includeVector: o.includeVector)
+                              includeMetadata: o.includeMetadata, includeVector: o.includeVector,
+                              budget: api.readLimits.budget)
         }
-        return .now(Responses.batchSearchResults(answer.lists, plan: o.explain ? answer.plan : nil))
+        return .now(try Responses.batchSearchResults(answer.lists, plan: o.explain ? answer.plan : nil,
+                                                     limit: api.readLimits.maxResponseBytes))
     }
 
     static func flush(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {

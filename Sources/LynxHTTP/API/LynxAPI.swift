@@ -21,6 +21,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     /// Largest metadata of one record, in bytes of compact JSON (`--max-metadata-bytes`).
     let maxMetadataBytes: Int
+    /// What one read may make the server hold.
+    let readLimits: ReadLimits
     /// Who may call what (`AccessPolicy`), checked in `admit`.
     let access: AccessPolicy
     public static let defaultMinFreeDiskBytes: UInt64 = 64 << 20
@@ -31,13 +33,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     /// This node's place in a cluster (nil: a single node, without `--etcd-endpoints`).
     let cluster: ClusterNode?
 
-    public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes, version: String,
+    public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes,
+                readLimits: ReadLimits = ReadLimits(), version: String,
                 access: AccessPolicy = .open, minFreeDiskBytes: UInt64 = LynxAPI.defaultMinFreeDiskBytes,
                 requestLogger: Logger = Logger(label: "lynx.http"), cluster: ClusterNode? = nil) {
         self.cluster = cluster
         self.database = database
-        self.decoder = RequestDecoder(maxBatch: maxBatch)
+        self.decoder = RequestDecoder(maxBatch: maxBatch, maxSearchResults: readLimits.maxSearchResults)
         self.maxMetadataBytes = maxMetadataBytes
+        self.readLimits = readLimits
         self.version = version
         self.access = access
         self.minFreeDiskBytes = minFreeDiskBytes

@@ -68,6 +68,15 @@ public struct Problem: Error, Sendable {
         return p
     }
 
+    /// The answer would pass `--max-response-bytes`: nothing is sent but this; the request changed nothing.
+    public static func responseTooLarge(limit: Int) -> Problem {
+        var p = Problem(
+            status: 422, slug: "response-too-large", title: "Response too large",
+            detail: "the answer would exceed the limit of \(limit) bytes (--max-response-bytes); ask for less: fewer queries or records, a smaller k, or fewer include members")
+        p.extra = [("limit", .number(JSONNumber(Int64(limit))))]
+        return p
+    }
+
     public static func unsupportedMediaType(_ contentType: String?) -> Problem {
         Problem(
             status: 415, slug: "unsupported-media-type", title: "Unsupported media type",

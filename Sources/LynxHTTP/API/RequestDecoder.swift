@@ -31,6 +31,8 @@ struct BatchSearchRequest {
 /// Pure functions of the body and the limits; nothing here touches the store.
 struct RequestDecoder {
     let maxBatch: Int
+    /// Most results one search request may ask for: queries times `k` (`--max-search-results`).
+    let maxSearchResults: Int
     static let maxK = 1000
     static let maxEfSearch = 10_000
     static let maxNProbe = 65_536
@@ -192,7 +194,9 @@ struct RequestDecoder {
         try Self.onlyKeys(object, Self.searchOptionKeys.union(["vector"]), path: "")
         guard let vectorValue = object["vector"] else { throw Problem.invalidRequest("vector: required", field: "vector") }
         let vector = try Self.vector(vectorValue, field: "vector")
-        return SearchRequest(vector: vector, options: try Self.searchOptions(object))
+        let options = try Self.searchOptions(object)
+        try resultsWithinLimit(queries: 1, k: options.k)
+        return SearchRequest(vector: vector, options: options)
     }
 
     func batchSearch(_ body: JSONValue) throws(Problem) -> BatchSearchRequest {
@@ -202,10 +206,23 @@ struct RequestDecoder {
         try Self.onlyKeys(object, Self.searchOptionKeys.union(["queries"]), path: "")
         guard let queriesValue = object["queries"] else { throw Problem.invalidRequest("queries: required", field: "queries") }
         let items = try batchItems(queriesValue, field: "queries", noun: "query")
+        let options = try Self.searchOptions(object)
+        try resultsWithinLimit(queries: items.count, k: options.k)
         var queries: [[Float]] = []
         queries.reserveCapacity(items.count)
         for (i, item) in items.enumerated() { queries.append(try Self.vector(item, field: "queries[\(i)]")) }
-        return BatchSearchRequest(queries: queries, options: try Self.searchOptions(object))
+        return BatchSearchRequest(queries: queries, options: options)
+    }
+
+    /// 422 with the limit when `queries` times `k` passes `--max-search-results`: the results a search could
+    /// make the server hold, refused before any is made.
+    func resultsWithinLimit(queries: Int, k: Int) throws(Problem) {
+        guard queries * k > maxSearchResults else { return }
+        var p = Problem.outOfRange(
+            "k: \(queries) \(queries == 1 ? "query" : "queries") of k = \(k) ask for \(queries * k) results, more than the limit of \(maxSearchResults) per request (--max-search-results)",
+            field: "k")
+        p.extra = [("limit", .number(JSONNumber(maxSearchResults)))]
+        throw p
     }
 
     /// k, ef_search, n_probe, filter and include, with their defaults.

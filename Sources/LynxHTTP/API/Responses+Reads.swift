@@ -3,34 +3,40 @@ import LynxJSON
 
 extension Responses {
     /// `{"vectors": [record, ...], "next_after": id | null}`.
-    static func page(_ page: RecordPage) -> HTTPResponse {
-        var w = JSONWriter(capacity: 64 + page.records.reduce(0) { $0 + 24 + ($1.vector?.count ?? 0) * 12 + ($1.metadata?.json.count ?? 0) })
+    static func page(_ page: RecordPage, limit: Int) throws(Problem) -> HTTPResponse {
+        var w = JSONWriter(capacity: min(limit, 64 + page.records.reduce(0) { $0 + 24 + ($1.vector?.count ?? 0) * 12 + ($1.metadata?.json.count ?? 0) }))
         w.beginObject()
         w.key("vectors")
         w.beginArray()
-        for r in page.records { writeRecord(id: r.id, vector: r.vector, metadata: r.metadata, to: &w) }
+        for r in page.records {
+            try check(w, limit: limit)
+            writeRecord(id: r.id, vector: r.vector, metadata: r.metadata, to: &w)
+        }
         w.endArray()
         w.key("next_after")
         if let next = page.nextAfter { w.uint64(next) } else { w.null() }
         w.endObject()
-        return HTTPResponse(status: 200, body: w.bytes)
+        return try answer(w, limit: limit)
     }
 
     /// `{"vectors": [record, ...], "missing": [id, ...]}`, both in the order asked.
-    static func lookup(_ lookup: RecordLookup) -> HTTPResponse {
-        var w = JSONWriter(capacity: 64 + lookup.missing.count * 12
-                           + lookup.found.reduce(0) { $0 + 24 + $1.vector.count * 12 + ($1.metadata?.json.count ?? 0) })
+    static func lookup(_ lookup: RecordLookup, limit: Int) throws(Problem) -> HTTPResponse {
+        var w = JSONWriter(capacity: min(limit, 64 + lookup.missing.count * 12
+                           + lookup.found.reduce(0) { $0 + 24 + $1.vector.count * 12 + ($1.metadata?.json.count ?? 0) }))
         w.beginObject()
         w.key("vectors")
         w.beginArray()
-        for r in lookup.found { writeRecord(id: r.id, vector: r.vector, metadata: r.metadata, to: &w) }
+        for r in lookup.found {
+            try check(w, limit: limit)
+            writeRecord(id: r.id, vector: r.vector, metadata: r.metadata, to: &w)
+        }
         w.endArray()
         w.key("missing")
         w.beginArray()
         for id in lookup.missing { w.uint64(id) }
         w.endArray()
         w.endObject()
-        return HTTPResponse(status: 200, body: w.bytes)
+        return try answer(w, limit: limit)
     }
 
     /// `{"id", "vector"?, "metadata"?}`: the members present that the read asked for.

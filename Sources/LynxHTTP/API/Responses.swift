@@ -31,26 +31,38 @@ enum Responses {
         return HTTPResponse(status: 200, body: w.bytes)
     }
 
-    static func searchResults(_ results: [SearchResultItem], plan: SearchPlan?) -> HTTPResponse {
-        var w = JSONWriter(capacity: 32 + results.count * 48)
+    static func searchResults(_ results: [SearchResultItem], plan: SearchPlan?, limit: Int) throws(Problem) -> HTTPResponse {
+        var w = JSONWriter(capacity: min(limit, 32 + results.count * 48))
         w.beginObject()
         w.key("results")
-        writeHits(results, to: &w)
+        try writeHits(results, to: &w, limit: limit)
         if let plan { write(plan, to: &w) }
         w.endObject()
-        return HTTPResponse(status: 200, body: w.bytes)
+        return try answer(w, limit: limit)
     }
 
     /// `{"results": [[hit, ...], ...]}`: one list per query, in the order of the request.
-    static func batchSearchResults(_ lists: [[SearchResultItem]], plan: SearchPlan?) -> HTTPResponse {
-        var w = JSONWriter(capacity: 32 + lists.reduce(0) { $0 + 8 + $1.count * 48 })
+    static func batchSearchResults(_ lists: [[SearchResultItem]], plan: SearchPlan?, limit: Int) throws(Problem) -> HTTPResponse {
+        var w = JSONWriter(capacity: min(limit, 32 + lists.reduce(0) { $0 + 8 + $1.count * 48 }))
         w.beginObject()
         w.key("results")
         w.beginArray()
-        for results in lists { writeHits(results, to: &w) }
+        for results in lists { try writeHits(results, to: &w, limit: limit) }
         w.endArray()
         if let plan { write(plan, to: &w) }
         w.endObject()
+        return try answer(w, limit: limit)
+    }
+
+    /// Stops an answer once it holds more than `limit` bytes (`--max-response-bytes`); called after each item, so
+    /// a refused answer grows no further than one item past the limit.
+    static func check(_ w: JSONWriter, limit: Int) throws(Problem) {
+        if w.bytes.count > limit { throw Problem.responseTooLarge(limit: limit) }
+    }
+
+    /// The finished answer, unless it passes `limit`.
+    static func answer(_ w: JSONWriter, limit: Int) throws(Problem) -> HTTPResponse {
+        try check(w, limit: limit)
         return HTTPResponse(status: 200, body: w.bytes)
     }
 
@@ -64,9 +76,10 @@ enum Responses {
         w.endObject()
     }
 
-    private static func writeHits(_ results: [SearchResultItem], to w: inout JSONWriter) {
+    private static func writeHits(_ results: [SearchResultItem], to w: inout JSONWriter, limit: Int) throws(Problem) {
         w.beginArray()
         for item in results {
+            try check(w, limit: limit)
             w.beginObject()
             w.key("id"); w.uint64(item.id)
             // Always finite: the engine rejects vectors whose distances could overflow float32.

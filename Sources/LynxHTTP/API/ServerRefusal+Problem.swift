@@ -8,7 +8,7 @@ extension Problem {
             self = .payloadTooLarge(limit: limit)
         case .bodyMemoryFull(let limit, let retryAfter):
             self = .unavailable(
-                "the request bodies being received would pass the server's ceiling of \(limit) bytes (--max-body-memory); try again shortly",
+                "the request and answer bodies held in memory would pass the server's ceiling of \(limit) bytes (--max-body-memory); try again shortly",
                 retryAfter: retryAfter)
             extra = [("limit", .number(JSONNumber(Int64(limit))))]
         case .badFraming(let detail):

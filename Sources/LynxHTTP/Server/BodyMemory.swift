@@ -1,9 +1,10 @@
 import Synchronization
 
-/// The process-wide ceiling on request bodies held in memory (`--max-body-memory`): the sum of the bytes
-/// reserved by bodies being received or handled. A body reserves its `Content-Length` before any of it is read,
-/// or (chunked) reserves as it grows; it releases when its request completes. A reservation that would take
-/// the sum over the ceiling is refused, and the request gets 503 with `Retry-After`.
+/// The process-wide ceiling on request and answer bodies held in memory (`--max-body-memory`): the sum of the
+/// bytes reserved by bodies being received or handled and by large answers being sent. A body reserves its
+/// `Content-Length` before any of it is read, or (chunked) reserves as it grows; an answer reserves its size
+/// when it is queued; both release when their request completes. A reservation that would take the sum over
+/// the ceiling is refused, and the request gets 503 with `Retry-After`.
 ///
 /// Threads: any; lock-free.
 final class BodyMemory: Sendable {

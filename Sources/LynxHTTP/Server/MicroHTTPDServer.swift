@@ -52,6 +52,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     private let inFlight = Atomic<Int>(0)
     private let tracker: ConnectionTracker
     private let bodyMemory: BodyMemory
+    private let heapTrimmer = HeapTrimmer(threshold: 8 << 20)
     private let logger: Logger
     private var reaper: DispatchSourceTimer?
     /// C copies of the TLS settings; libmicrohttpd keeps the pointers.
@@ -63,6 +64,8 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     /// from the rest. Twice the 32 KiB header block the README promises, so such a block with the most query
     /// parameters (`LYNX_MAX_QUERY_PARAMETERS`) fits with room for the records and the answer's head.
     static let connectionMemoryBytes = 64 << 10
+    /// Answers up to this size are not counted against `--max-body-memory`: the connection limit bounds them.
+    static let uncountedAnswerBytes = 64 << 10
 
     public init(config: ServerConfig, handler: HTTPHandler, logger: Logger = Logger(label: "lynx.http")) {
         self.config = config
@@ -380,6 +383,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         guard raw != lynx_target_refused() else { return }  // refused before the access handler ran
         let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         inFlight.subtract(1, ordering: .relaxed)
+        heapTrimmer.requestCompleted(heldBytes: context.reservedBytes)
         releaseBody(context)
         if let connection { tracker.setPhase(connection, .waiting) }
         if context.status != 0 {
@@ -389,6 +393,14 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     }
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
+        // libmicrohttpd holds the whole answer until the client has read it, so a large one is counted like a
+        // request body until the request completes; past the ceiling the client gets the 503 instead.
+        if response.body.count > Self.uncountedAnswerBytes {
+            guard bodyMemory.reserve(response.body.count) else {
+                return queue(handler.refusal(bodyMemoryFull), on: connection, context: context)
+            }
+            context.reservedBytes += response.body.count
+        }
         context.status = response.status
         let mhdResponse: OpaquePointer?
         if let file = response.file {  // libmicrohttpd closes the descriptor with the response

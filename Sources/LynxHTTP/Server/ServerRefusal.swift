@@ -3,7 +3,8 @@
 public enum ServerRefusal: Sendable {
     /// The body is over `--max-body-bytes` (from `Content-Length`, or a chunked body as it passes the limit).
     case payloadTooLarge(limit: Int)
-    /// The body would take the bodies in memory over `--max-body-memory`; try again after `retryAfter` seconds.
+    /// The body (or the answer) would take the bodies in memory over `--max-body-memory`; try again after
+    /// `retryAfter` seconds.
     case bodyMemoryFull(limit: Int, retryAfter: Int)
     /// The request's framing is ambiguous (RFC 9112 §6.3); the connection is closed after the answer.
     case badFraming(String)
