@@ -173,7 +173,8 @@ def test_slow_readers_hold_no_more_than_max_body_memory(start_server):
     size = len(answer.content)
     assert 5 * MIB < size < 8 * MIB, size  # more than the kernel's socket buffers take off the server
     baseline = rss_anon_kib(pid)
-    slow = [request_without_reading(srv.port, page) for _ in range(10)]
+    readers = 20  # unbounded, they would hold 20 answers (about 150 MiB)
+    slow = [request_without_reading(srv.port, page) for _ in range(readers)]
     try:
         time.sleep(1.0)
         # At most 24 MiB of answers are held for the slow readers; a reader that reads gets the 503 meanwhile.
@@ -181,7 +182,8 @@ def test_slow_readers_hold_no_more_than_max_body_memory(start_server):
         assert problem["limit"] == 24 * MIB, problem
         assert "--max-body-memory" in problem["detail"], problem
         held = rss_anon_kib(pid) - baseline
-        assert held < 48 * 1024, f"10 slow readers of {size} bytes took {held} KiB"
+        # The ceiling's 24 MiB, and what the answers refused meanwhile left in the heap for a moment.
+        assert held < 64 * 1024, f"{readers} slow readers of {size} bytes took {held} KiB"
     finally:
         for s in slow:
             s.close()

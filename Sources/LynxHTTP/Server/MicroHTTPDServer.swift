@@ -397,6 +397,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         // request body until the request completes; past the ceiling the client gets the 503 instead.
         if response.body.count > Self.uncountedAnswerBytes {
             guard bodyMemory.reserve(response.body.count) else {
+                heapTrimmer.requestCompleted(heldBytes: response.body.count)  // made, and dropped for the 503
                 return queue(handler.refusal(bodyMemoryFull), on: connection, context: context)
             }
             context.reservedBytes += response.body.count
