@@ -2,48 +2,18 @@ import LynxEngine
 import LynxJSON
 import LynxReplication
 
-/// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`), the refusal of writes on
-/// a node that does not lead, and the acknowledgement rules of a leader (docs/REPLICATION.md).
+/// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`) and the refusal of writes
+/// on a node that does not lead (docs/REPLICATION.md). When a leader acknowledges a write is `WriteAcknowledger`'s.
 extension LynxAPI {
-    /// Write routes a follower still serves, on its own copy (they change no record).
-    static let followerServes: Set<String> = ["/flush", "/checkpoint", "/index/rebuild", "/snapshots", "/snapshots/{name}"]
-
-    /// The answer a node that does not lead gives a write, or nil when it may take it.
-    func clusterRefusal(method: String, template: String, methods: [String]) -> Problem? {
-        guard let cluster, cluster.currentRole != .leader || !cluster.mayAcknowledge() else { return nil }
-        guard AccessPolicy.access(method: method, template: template, methods: methods) == .write else { return nil }
-        if Self.followerServes.contains(AccessPolicy.storeRoute(template)) { return nil }
+    /// The answer a node that does not lead gives a write other than the local ones (`RoutePolicy.followerServes`),
+    /// or nil when it may take it.
+    func clusterRefusal(_ policy: RoutePolicy) -> Problem? {
+        guard let cluster, policy.access == .write, !policy.followerServes,
+              cluster.currentRole != .leader || !cluster.mayAcknowledge() else { return nil }
         if cluster.currentRole == .follower, let leader = cluster.leader {
             return .notLeader(node: cluster.config.nodeName, leader: leader)
         }
         return .noLeader(node: cluster.config.nodeName)
-    }
-
-    /// `respond`, as long as this node may still acknowledge writes (it leads and its lease is surely held); else
-    /// 503 `not-leader` for the write at `lsn`.
-    static func fenced(_ cluster: ClusterNode, lsn: UInt64,
-                       _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> @Sendable (Bool) -> HTTPResponse {
-        let node = cluster.config.nodeName
-        return { isDurable in cluster.mayAcknowledge() ? respond(isDurable) : Problem.leadershipLost(node: node, lsn: lsn).response }
-    }
-
-    /// `--replication sync`: the write at `lsn` is answered once durable here and on `replicas` followers, and
-    /// while the lease is surely held.
-    func acknowledgeReplicated(_ engine: Engine, lsn: UInt64, cluster: ClusterNode, replicas: Int,
-                               _ respond: @escaping @Sendable (_ durable: Bool) -> HTTPResponse) -> HandlerResult {
-        let answer = Self.fenced(cluster, lsn: lsn, respond)
-        return .later { complete in
-            engine.whenDurable(lsn) { result in
-                if case .failure(let error) = result { return complete(Self.notDurable(error, lsn: lsn)) }
-                cluster.whenReplicated(engine: engine, lsn: lsn) { replicated in
-                    // A wait ended by stepping down is a lost leadership, not a slow follower: `answer` says so.
-                    guard replicated || !cluster.mayAcknowledge() else {
-                        return complete(Problem.replicationTimeout(lsn: lsn, replicas: replicas, seconds: cluster.config.syncTimeoutSeconds).response)
-                    }
-                    complete(answer(true))
-                }
-            }
-        }
     }
 
     /// `GET /replication/log` (and its collection twin): the leader's log after `after`.

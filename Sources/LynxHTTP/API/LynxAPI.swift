@@ -11,12 +11,13 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     typealias Handler = (LynxAPI, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
     /// A route of one store: run against the collection the path names (or the default one).
     typealias StoreHandler = (LynxAPI, Engine, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
+    typealias Routes = Router<Handler>
 
     let database: Database
     let decoder: RequestDecoder
     let httpMetrics: HTTPMetrics
     let version: String
-    let router: Router<Handler>
+    let router: Routes
     public static let defaultMaxMetadataBytes = 65_536
 
     /// Largest metadata of one record, in bytes of compact JSON (`--max-metadata-bytes`).
@@ -32,12 +33,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     let requestLogger: Logger
     /// This node's place in a cluster (nil: a single node, without `--etcd-endpoints`).
     let cluster: ClusterNode?
+    /// When a write is acknowledged, and what the acknowledgement says.
+    let acknowledger: WriteAcknowledger
 
     public init(database: Database, maxBatch: Int, maxMetadataBytes: Int = LynxAPI.defaultMaxMetadataBytes,
                 readLimits: ReadLimits = ReadLimits(), version: String,
                 access: AccessPolicy = .open, minFreeDiskBytes: UInt64 = LynxAPI.defaultMinFreeDiskBytes,
                 requestLogger: Logger = Logger(label: "lynx.http"), cluster: ClusterNode? = nil) {
         self.cluster = cluster
+        acknowledger = WriteAcknowledger(cluster: cluster)
         self.database = database
         self.decoder = RequestDecoder(maxBatch: maxBatch, maxSearchResults: readLimits.maxSearchResults)
         self.maxMetadataBytes = maxMetadataBytes
@@ -50,25 +54,25 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         httpMetrics = HTTPMetrics(templates: router.routes.map(\.template))
     }
 
-    /// The one route table. The store's routes are served twice: on the default collection at the root (the
-    /// single-store API) and on every collection under `/collections/{collection}`.
-    private static func makeRouter() -> Router<Handler> {
-        var r = Router<Handler>()
-        r.add("/health", [("GET", health), ("HEAD", health)])
-        r.add("/health/live", [("GET", live), ("HEAD", live)])
-        r.add("/health/ready", [("GET", ready), ("HEAD", ready)])
-        r.add("/metrics", [("GET", metrics), ("HEAD", metrics)])
-        r.add("/replication", [("GET", replicationStatus), ("HEAD", replicationStatus)])
-        r.add("/replication/catalog", [("GET", replicationCatalog), ("HEAD", replicationCatalog)])
-        r.add("/collections", [("GET", listCollections), ("HEAD", listCollections)])
-        r.add("/collections/{collection}", [("PUT", putCollection), ("GET", getCollection), ("HEAD", getCollection),
-                                            ("DELETE", deleteCollection)])
+    /// The one route table, each method with its policy (`RoutePolicy`). The store's routes are served twice: on the
+    /// default collection at the root (the single-store API) and on every collection under `/collections/{collection}`.
+    private static func makeRouter() -> Routes {
+        var r = Routes()
+        r.add("/health", [("GET", .probe, health), ("HEAD", .probe, health)])
+        r.add("/health/live", [("GET", .open, live), ("HEAD", .open, live)])
+        r.add("/health/ready", [("GET", .probe, ready), ("HEAD", .probe, ready)])
+        r.add("/metrics", [("GET", .probe, metrics), ("HEAD", .probe, metrics)])
+        r.add("/replication", [("GET", .read, replicationStatus), ("HEAD", .read, replicationStatus)])
+        r.add("/replication/catalog", [("GET", .read, replicationCatalog), ("HEAD", .read, replicationCatalog)])
+        r.add("/collections", [("GET", .read, listCollections), ("HEAD", .read, listCollections)])
+        r.add("/collections/{collection}", [("PUT", .write, putCollection), ("GET", .read, getCollection),
+                                            ("HEAD", .read, getCollection), ("DELETE", .write, deleteCollection)])
         for (template, handlers) in storeRoutes {
-            r.add(template, handlers.map { method, handler in
-                (method, { api, request, captures throws(Problem) in try handler(api, api.database.defaultEngine, request, captures) })
+            r.add(template, handlers.map { method, policy, handler in
+                (method, policy, { api, request, captures throws(Problem) in try handler(api, api.database.defaultEngine, request, captures) })
             })
-            r.add("/collections/{collection}" + template, handlers.map { method, handler in
-                (method, { api, request, captures throws(Problem) in
+            r.add("/collections/{collection}" + template, handlers.map { method, policy, handler in
+                (method, policy, { api, request, captures throws(Problem) in
                     try handler(api, try api.collection(captures["collection"]), request, captures)
                 })
             })
@@ -76,25 +80,29 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         return r
     }
 
-    /// The store routes, relative to their collection.
-    static let storeRoutes: [(template: String, handlers: [(method: String, handler: StoreHandler)])] = [
-        ("/vectors", [("POST", upsert), ("GET", { api, engine, request, _ throws(Problem) in .now(try api.page(request, on: engine)) })]),
+    /// The store routes, relative to their collection. A `POST` that only reads is a read; `GET /replication/log`
+    /// is a write: the request is also the follower's acknowledgement, which `--replication sync` counts, so a
+    /// read-only key must not be able to make one.
+    static let storeRoutes: [(template: String, handlers: [(method: String, policy: RoutePolicy, handler: StoreHandler)])] = [
+        ("/vectors", [("POST", .write, upsert),
+                      ("GET", .read, { api, engine, request, _ throws(Problem) in .now(try api.page(request, on: engine)) })]),
         // Listed before /vectors/{id}, so that these are never read as ids.
-        ("/vectors/get", [("POST", { api, engine, request, _ throws(Problem) in .now(try api.getVectors(request, on: engine)) })]),
-        ("/vectors/delete", [("POST", { api, engine, request, _ throws(Problem) in try api.deleteVectors(request, on: engine) })]),
-        ("/vectors/{id}", [("GET", getVector), ("HEAD", getVector), ("DELETE", deleteVector)]),
-        ("/count", [("POST", { api, engine, request, _ throws(Problem) in .now(try api.count(request, on: engine)) })]),
-        ("/search", [("POST", search)]),
-        ("/search/batch", [("POST", batchSearch)]),
-        ("/flush", [("POST", flush)]),
-        ("/checkpoint", [("POST", checkpoint)]),
-        ("/index/rebuild", [("POST", rebuildIndex)]),
-        ("/stats", [("GET", stats), ("HEAD", stats)]),
-        ("/indexes", [("GET", listIndexes), ("HEAD", listIndexes)]),
-        ("/indexes/{field}", [("GET", describeIndex), ("HEAD", describeIndex), ("PUT", createIndex), ("DELETE", dropIndex)]),
-        ("/snapshots", [("POST", createBackup), ("GET", listBackups), ("HEAD", listBackups)]),
-        ("/snapshots/{name}", [("GET", downloadBackup), ("HEAD", downloadBackup), ("DELETE", deleteBackup)]),
-        ("/replication/log", [("GET", replicationLog)]),
+        ("/vectors/get", [("POST", .read, { api, engine, request, _ throws(Problem) in .now(try api.getVectors(request, on: engine)) })]),
+        ("/vectors/delete", [("POST", .write, { api, engine, request, _ throws(Problem) in try api.deleteVectors(request, on: engine) })]),
+        ("/vectors/{id}", [("GET", .read, getVector), ("HEAD", .read, getVector), ("DELETE", .write, deleteVector)]),
+        ("/count", [("POST", .read, { api, engine, request, _ throws(Problem) in .now(try api.count(request, on: engine)) })]),
+        ("/search", [("POST", .read, search)]),
+        ("/search/batch", [("POST", .read, batchSearch)]),
+        ("/flush", [("POST", .localWrite, flush)]),
+        ("/checkpoint", [("POST", .localWrite, checkpoint)]),
+        ("/index/rebuild", [("POST", .localWrite, rebuildIndex)]),
+        ("/stats", [("GET", .read, stats), ("HEAD", .read, stats)]),
+        ("/indexes", [("GET", .read, listIndexes), ("HEAD", .read, listIndexes)]),
+        ("/indexes/{field}", [("GET", .read, describeIndex), ("HEAD", .read, describeIndex), ("PUT", .write, createIndex),
+                              ("DELETE", .write, dropIndex)]),
+        ("/snapshots", [("POST", .localWrite, createBackup), ("GET", .read, listBackups), ("HEAD", .read, listBackups)]),
+        ("/snapshots/{name}", [("GET", .read, downloadBackup), ("HEAD", .read, downloadBackup), ("DELETE", .localWrite, deleteBackup)]),
+        ("/replication/log", [("GET", .write, replicationLog)]),
     ]
 
     /// The engine of the collection named `name`; 404 when there is none, 400 when the name is not valid.
@@ -104,16 +112,17 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         return engine
     }
 
-    public func routeTemplate(for path: String) -> String? { router.match(path)?.route.template }
+    public func match(_ path: String) -> (any HTTPRouteMatch)? { router.match(path) }
 
     public func refusal(_ refusal: ServerRefusal) -> HTTPResponse { Problem(refusal).response }
 
-    /// Refuses a request its key does not allow (`AccessPolicy`), before its body is read.
-    public func admit(_ head: RequestHead) -> HTTPResponse? {
+    /// Refuses a request its key does not allow (`AccessPolicy`), before its body is read. A method a route lacks,
+    /// or a path no route has, passes as a read: its 404 or 405 changes nothing.
+    public func admit(_ head: RequestHead, match: (any HTTPRouteMatch)?) -> HTTPResponse? {
         guard access.keys != nil else { return nil }
-        let route = router.match(head.path)?.route
-        return access.refusal(method: head.method, template: route?.template, methods: route?.methods ?? [],
-                              header: head.header)?.response
+        let route = (match as? Routes.Match)?.route
+        return access.refusal(access: route?.endpoint(head.method)?.policy.access ?? .read, method: head.method,
+                              template: route?.template, header: head.header)?.response
     }
 
     public func didCloseConnection(_ reason: ConnectionCloseReason) { httpMetrics.recordClosed(reason) }
@@ -126,17 +135,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ])
     }
 
-    public func handle(_ request: HTTPRequest) -> HandlerResult {
+    public func handle(_ request: HTTPRequest, match: (any HTTPRouteMatch)?) -> HandlerResult {
         do {
-            guard let match = router.match(request.path) else {
+            guard let match = match as? Routes.Match else {
                 throw Problem.notFound("no route \(request.method) \(request.path); see openapi/openapi.yaml for the API")
             }
-            guard let handler = match.route.handlers.first(where: { $0.method == request.method })?.handler else {
+            guard let (policy, handler) = match.route.endpoint(request.method) else {
                 throw Problem.methodNotAllowed(request.method, path: match.route.template, allow: match.route.methods)
             }
-            if let refusal = clusterRefusal(method: request.method, template: match.route.template, methods: match.route.methods) {
-                throw refusal
-            }
+            if let refusal = clusterRefusal(policy) { throw refusal }
             return try handler(self, request, match.captures)
         } catch {
             return .now(error.response)
@@ -162,32 +169,31 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Answers a write now, or (durable request or `--sync always`) after the committer has synced its LSN.
-    /// A waiting request suspends its connection, so no server thread waits on fsync.
+    /// Answers a write when `WriteAcknowledger` decides it may be acknowledged, with what it says. A waiting request
+    /// suspends its connection, so no server thread waits on fsync or on followers.
     func acknowledge(
         _ engine: Engine, lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
     ) -> HandlerResult {
-        let respond: @Sendable (Bool) -> HTTPResponse = { isDurable in Responses.object(status: status) { body(&$0, isDurable) } }
-        if let cluster, case .sync(let replicas) = cluster.config.mode {
-            return acknowledgeReplicated(engine, lsn: lsn, cluster: cluster, replicas: replicas, respond)
-        }
-        // In a cluster, only while the lease is surely held (LynxAPI+Replication.swift).
-        let answer = cluster.map { Self.fenced($0, lsn: lsn, respond) } ?? respond
-        guard durable || engine.acknowledgesDurableOnly else { return .now(answer(false)) }
-        return afterDurable(engine, lsn) { result in
-            switch result {
-            case .success:
-                return answer(true)
-            case .failure(let error):
-                return Self.notDurable(error, lsn: lsn)
+        let respond: @Sendable (Acknowledgement) -> HTTPResponse = { ack in
+            switch ack {
+            case .acknowledged(let isDurable):
+                return Responses.object(status: status) { body(&$0, isDurable) }
+            case .notDurable(let error):
+                var problem = error.problem()
+                problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
+                return problem.response
+            case .replicationTimeout(let replicas, let seconds):
+                return Problem.replicationTimeout(lsn: lsn, replicas: replicas, seconds: seconds).response
+            case .leadershipLost(let node):
+                return Problem.leadershipLost(node: node, lsn: lsn).response
             }
         }
-    }
-
-    static func notDurable(_ error: EngineError, lsn: UInt64) -> HTTPResponse {
-        var problem = error.problem()
-        problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
-        return problem.response
+        switch acknowledger.acknowledge(engine, lsn: lsn, durable: durable) {
+        case .decided(let ack):
+            return .now(respond(ack))
+        case .pending(let start):
+            return .later { complete in start { complete(respond($0)) } }
+        }
     }
 
     /// Suspends the request until `lsn` is durable, then answers with `respond(result)`.

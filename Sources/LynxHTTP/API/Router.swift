@@ -1,4 +1,5 @@
-/// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method.
+/// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method, each
+/// with its policy (`RoutePolicy`).
 /// A path matches a template with as many segments, equal literals, and a non-empty segment for each capture.
 /// Templates are tried in table order, so a literal (`/vectors/get`) listed before a capture (`/vectors/{id}`)
 /// wins.
@@ -6,9 +7,14 @@ struct Router<Handler> {
     struct Route {
         let template: String
         let segments: [Segment]
-        let handlers: [(method: String, handler: Handler)]
+        let handlers: [(method: String, policy: RoutePolicy, handler: Handler)]
 
         var methods: [String] { handlers.map(\.method) }
+
+        /// The policy and handler of `method`; nil when the route lacks it.
+        func endpoint(_ method: String) -> (policy: RoutePolicy, handler: Handler)? {
+            handlers.first { $0.method == method }.map { ($0.policy, $0.handler) }
+        }
     }
 
     enum Segment: Equatable {
@@ -23,7 +29,7 @@ struct Router<Handler> {
 
     private(set) var routes: [Route] = []
 
-    mutating func add(_ template: String, _ handlers: [(method: String, handler: Handler)]) {
+    mutating func add(_ template: String, _ handlers: [(method: String, policy: RoutePolicy, handler: Handler)]) {
         let segments = Self.split(Substring(template)).map { s -> Segment in
             s.hasPrefix("{") && s.hasSuffix("}") ? .capture(String(s.dropFirst().dropLast())) : .literal(s)
         }
@@ -56,6 +62,10 @@ struct Router<Handler> {
         if rest.isEmpty { return [] }
         return rest.split(separator: "/", omittingEmptySubsequences: false)
     }
+}
+
+extension Router.Match: HTTPRouteMatch {
+    var template: String { route.template }
 }
 
 /// The segments a matched path gave its template's captures, by capture name.

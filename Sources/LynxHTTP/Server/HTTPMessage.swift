@@ -93,14 +93,22 @@ public enum HandlerResult: Sendable {
     case later(@Sendable (_ complete: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
 }
 
+/// What the application's route table made of a request's path: found once, when the headers are in, and handed
+/// back with the request (`HTTPHandler.admit`, `handle`). The server reads only its template.
+public protocol HTTPRouteMatch {
+    /// The route's template (the metrics label), e.g. `/vectors/{id}`.
+    var template: String { get }
+}
+
 /// The application side of the server. Called on libmicrohttpd's worker threads, concurrently.
 public protocol HTTPHandler: AnyObject, Sendable {
-    /// The route template a path belongs to (for metrics labels), e.g. `/vectors/{id}`; nil when unknown.
-    func routeTemplate(for path: String) -> String?
+    /// The route a path belongs to; nil when none.
+    func match(_ path: String) -> (any HTTPRouteMatch)?
     /// Called once the headers are in, before any body is read: nil lets the request go on, a response refuses
     /// it (the body is then never read).
-    func admit(_ head: RequestHead) -> HTTPResponse?
-    func handle(_ request: HTTPRequest) -> HandlerResult
+    func admit(_ head: RequestHead, match: (any HTTPRouteMatch)?) -> HTTPResponse?
+    /// The whole request, with what `match` made of its path.
+    func handle(_ request: HTTPRequest, match: (any HTTPRouteMatch)?) -> HandlerResult
     /// Words an answer the server decided by itself (limits, framing).
     func refusal(_ refusal: ServerRefusal) -> HTTPResponse
     /// Called once per finished request, on a server thread.
@@ -122,6 +130,6 @@ public enum ConnectionCloseReason: String, CaseIterable, Sendable {
 }
 
 extension HTTPHandler {
-    public func admit(_ head: RequestHead) -> HTTPResponse? { nil }
+    public func admit(_ head: RequestHead, match: (any HTTPRouteMatch)?) -> HTTPResponse? { nil }
     public func didCloseConnection(_ reason: ConnectionCloseReason) {}
 }

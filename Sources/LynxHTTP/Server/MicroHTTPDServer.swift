@@ -234,7 +234,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
             tracker.setPhase(connection, .receiving)
             context.method = String(cString: method)
             let path = String(cString: url)
-            context.route = handler.routeTemplate(for: path) ?? "unmatched"
+            context.match = handler.match(path)
             slot.pointee = Unmanaged.passRetained(context).toOpaque()
             let versionText = String(cString: version)
             if let refusal = RequestFraming.refusal(
@@ -249,7 +249,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
             let head = RequestHead(method: context.method, path: path, version: versionText) { [unowned self] in
                 self.header(connection, $0)
             }
-            if let refusal = handler.admit(head) {
+            if let refusal = handler.admit(head, match: context.match) {
                 return answerEarly(refusal, on: connection, context: context)
             }
             // Read as UInt64, as libmicrohttpd does (it refuses longer numbers itself): an Int would miss 2^63 and up.
@@ -311,7 +311,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
             contentType: header(connection, "Content-Type"),
             body: context.body)
         context.body = []
-        switch handler.handle(request) {
+        switch handler.handle(request, match: context.match) {
         case .now(let response):
             return queue(response, on: connection, context: context)
         case .later(let start):

@@ -11,7 +11,9 @@ import LynxEngine
 final class RequestContext {
     let startedAt: UInt64 = monotonicNanos()
     var method = ""
-    var route = "unmatched"
+    /// The route the path matched, found once when the headers are in (nil: none).
+    var match: (any HTTPRouteMatch)?
+    var route: String { match?.template ?? "unmatched" }
     var body: [UInt8] = []
     /// Bytes of `BodyMemory` this request holds (released when it completes).
     var reservedBytes = 0
