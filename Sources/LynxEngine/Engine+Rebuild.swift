@@ -16,10 +16,10 @@ extension Engine {
     /// in. The builder pauses meanwhile (pending records stay pending and searchable). A checkpoint follows, so a
     /// restart loads the rebuilt structure.
     public func rebuildIndex() throws -> RebuildReport {
-        try checkWritable()
+        try checkReady()
         let started = monotonicSeconds()
         let action: String = try linkLock.withLock { _ in try writerLock.withLock { _ in
-            try checkWritable()
+            try checkReady()
             var index = stateLock.read { state.index }
             let action: String
             if var ivf = index as? IVFIndex {

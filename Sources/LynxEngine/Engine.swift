@@ -32,6 +32,8 @@ public final class Engine: @unchecked Sendable {
     let logger: Logger
     /// The store's id (`StoreID.rawValue`); changed only by `adoptStoreID` while the store is empty.
     private let identity: Atomic<UInt64>
+    /// Whether this node takes client writes (nil: always). Set by `Database` before the engine is shared.
+    var writeGate: WriteGate?
 
     let stateLock = ReadWriteLock()
     var state: StoreState
@@ -118,8 +120,15 @@ public final class Engine: @unchecked Sendable {
 
     func setStatus(_ status: EngineStatus) { statusBox.withLock { $0 = status } }
 
-    /// Throws unless the store accepts writes now.
+    /// Throws unless the store accepts a client's write now: it is ready and this node's `writeGate` lets writes
+    /// in (a follower's store refuses them itself, `EngineError.writeRefused`).
     func checkWritable() throws {
+        try checkReady()
+        if let refusal = writeGate?.refusal() { throw EngineError.writeRefused(refusal) }
+    }
+
+    /// Throws unless the store can be written now (a leader's transactions, a rebuild of its own index).
+    func checkReady() throws {
         switch status {
         case .ready: return
         case .recovering(let progress): throw EngineError.recovering(progress: progress)
@@ -209,7 +218,8 @@ public final class Engine: @unchecked Sendable {
         let deadline = monotonicSeconds() + config.indexPendingWaitSeconds
         while true {
             let lsn: UInt64? = try writerLock.withLock { _ in
-                try checkWritable()
+                // The status only: a client's write passed `WriteGate` before it came here, a replica's never does.
+                try checkReady()
                 let (plan, count) = try prepare()
                 let pending = stateLock.read { state.pendingCount }
                 guard pending == 0 || pending + count <= config.indexMaxPending else { return nil }

@@ -32,6 +32,8 @@ public enum EngineError: Error, Equatable, Sendable {
     case settingConflict(path: String, setting: String, existing: String, requested: String)
     /// Opening a data directory: `lynxd restore` was interrupted there (`StoreRestore.stagingName` is present).
     case unfinishedRestore(path: String)
+    /// This node takes no client writes now (`WriteGate`): another node leads. Nothing was written.
+    case writeRefused(WriteRefusal)
     /// A replica was handed transactions that do not continue its log (the first LSN is not `expected`).
     case replicaOutOfOrder(expected: UInt64, received: UInt64)
     /// A read's answer would pass its `ReadBudget` (`limit` bytes); nothing was returned.

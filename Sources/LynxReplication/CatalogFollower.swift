@@ -49,7 +49,7 @@ final class CatalogFollower: @unchecked Sendable {
             if let entry = wanted[name], entry.storeID == engine.storeID, engine.storedSettings.matches(entry.settings) { continue }
             // Gone from the leader, or made anew there (another store id).
             node.stopFollowing(name)
-            try node.database.delete(name)
+            try node.database.delete(name, replicating: true)
             node.logger.notice("collection dropped as on the leader", metadata: ["collection": "\(name)"])
         }
         for entry in catalog.entries {

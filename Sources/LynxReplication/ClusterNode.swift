@@ -57,6 +57,18 @@ public final class ClusterNode: @unchecked Sendable {
             histories.forget(id)
             feed!.forget(id)
         }
+        database.writeGate.install { [weak self] in self?.writeRefusal() }
+    }
+
+    /// Why this node takes no client writes now: it does not lead, or it leads but its lease may be expiring (it
+    /// could not acknowledge the write). nil: it may take them.
+    func writeRefusal() -> WriteRefusal? {
+        if mayAcknowledge() { return nil }
+        let (role, leader) = self.role.withLock { ($0.role, $0.leader) }
+        if role == .follower, let leader {
+            return WriteRefusal(node: config.nodeName, leaderNode: leader.node, leaderURL: leader.url)
+        }
+        return WriteRefusal(node: config.nodeName)
     }
 
     // MARK: - What the HTTP layer asks

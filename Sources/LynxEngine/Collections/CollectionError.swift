@@ -11,6 +11,8 @@ public enum CollectionError: Error, Equatable, Sendable {
     case protected(CollectionName)
     /// `limit` collections exist already.
     case tooMany(limit: Int)
+    /// This node takes no client writes now (`WriteGate`): another node leads. Nothing was changed.
+    case writeRefused(WriteRefusal)
     /// The catalog's files could not be changed (disk full, I/O error): nothing was changed.
     case storage(String)
 }

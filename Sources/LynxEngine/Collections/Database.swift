@@ -23,6 +23,8 @@ public final class Database: @unchecked Sendable {
     private let enginesLock = ReadWriteLock()
     private var engines: [CollectionName: Engine] = [:]
     private let removalObservers = PlainMutex<[@Sendable (StoreID) -> Void]>([])
+    /// Whether this node's stores take client writes (`WriteGate`); every engine of the database consults it.
+    public let writeGate: WriteGate
 
     /// Opens the default collection and every collection found (without recovering them: `recoverAll`).
     /// `services`: the threads every collection's engine shares (nil: each engine makes its own, as in tests).
@@ -31,7 +33,14 @@ public final class Database: @unchecked Sendable {
         baseConfig = config
         self.maxCollections = maxCollections
         self.logger = logger
-        let make = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io, services: services) }
+        let gate = WriteGate()
+        writeGate = gate
+        let made = makeEngine ?? { config, logger in try Engine(config: config, logger: logger, io: io, services: services) }
+        let make: EngineMaker = { config, logger in
+            let engine = try made(config, logger)
+            engine.writeGate = gate
+            return engine
+        }
         self.makeEngine = make
         files = CollectionFiles(root: config.dataDir, io: io)
         engines[.default] = try make(config, Self.logger(logger, for: .default))
@@ -87,10 +96,12 @@ public final class Database: @unchecked Sendable {
 
     /// Creates the collection, durably and atomically, and opens it. When it exists already with the same
     /// settings nothing changes and `created` is false; with other settings it throws `.conflict`.
-    /// `storeID`: the id of the store it is a copy of (a follower making the leader's collection); nil: a new one.
+    /// `storeID`: the id of the store it is a copy of (a follower making the leader's collection); nil: a new
+    /// store, a client's write, which `writeGate` must let in.
     public func create(_ name: CollectionName, _ settings: CollectionSettings,
                        storeID: StoreID? = nil) throws(CollectionError) -> (engine: Engine, created: Bool) {
         try settings.validate()
+        if storeID == nil, let refusal = writeGate.refusal() { throw .writeRefused(refusal) }
         return try serialised { () throws(CollectionError) in
             if let existing = engine(name) {
                 let stored = existing.storedSettings
@@ -135,9 +146,11 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Deletes the collection durably: once this returns it is gone, also after a crash. Writes in flight on it
-    /// fail; its files are removed.
-    public func delete(_ name: CollectionName) throws(CollectionError) {
+    /// fail; its files are removed. `replicating`: a follower dropping its copy as its leader did (not a client's
+    /// write, so `writeGate` is not asked).
+    public func delete(_ name: CollectionName, replicating: Bool = false) throws(CollectionError) {
         guard name != .default else { throw .protected(name) }
+        if !replicating, let refusal = writeGate.refusal() { throw .writeRefused(refusal) }
         try serialised { () throws(CollectionError) in
             guard let engine = enginesLock.write({ engines.removeValue(forKey: name) }) else { throw .notFound(name) }
             engine.failStop("the collection \(name) was deleted")

@@ -32,7 +32,7 @@ extension Engine {
     /// must start right after this log's last LSN (`.replicaOutOfOrder` otherwise, nothing written). Returns the
     /// last LSN written; durability follows through `whenDurable` as for any write.
     public func applyReplicated(_ transactions: [LoggedTransaction]) throws -> UInt64 {
-        try checkWritable()
+        try checkReady()
         guard let first = transactions.first else { return lastLSN }
         for t in transactions {
             for op in t.ops {
@@ -56,7 +56,7 @@ extension Engine {
         let staged = transactions.reduce(0) { $0 + $1.ops.count }
         let lsn = linksInBackground
             ? try withRoomInTail(for: staged, write)
-            : try writerLock.withLock { _ in try checkWritable(); return try write() }
+            : try writerLock.withLock { _ in try checkReady(); return try write() }
         var upserts: UInt64 = 0, deletes: UInt64 = 0
         for t in transactions {
             for op in t.ops {

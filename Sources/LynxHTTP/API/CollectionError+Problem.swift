@@ -28,6 +28,8 @@ extension CollectionError {
             return p
         case .storage(let detail):
             return .insufficientStorage(detail + "; nothing was changed")
+        case .writeRefused(let refusal):
+            return refusal.problem
         }
     }
 }

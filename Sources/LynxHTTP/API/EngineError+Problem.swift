@@ -22,6 +22,8 @@ extension EngineError {
             return .unavailable(detail + "; retry later", retryAfter: retryAfter)
         case .failed(let reason):
             return .unavailable(reason)
+        case .writeRefused(let refusal):
+            return refusal.problem
         case .metadataIndexConflict(let path, let existing):
             return .conflict("the field \(path) already has an index of type \(existing.rawValue); drop it first to index it as another type")
         case .metadataIndexNotFound(let path):

@@ -2,20 +2,10 @@ import LynxEngine
 import LynxJSON
 import LynxReplication
 
-/// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`) and the refusal of writes
-/// on a node that does not lead (docs/REPLICATION.md). When a leader acknowledges a write is `WriteAcknowledger`'s.
+/// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`; docs/REPLICATION.md). A
+/// node that does not lead refuses client writes in its stores (`WriteGate`, installed by `ClusterNode`); when a
+/// leader acknowledges a write is `WriteAcknowledger`'s.
 extension LynxAPI {
-    /// The answer a node that does not lead gives a write other than the local ones (`RoutePolicy.followerServes`),
-    /// or nil when it may take it.
-    func clusterRefusal(_ policy: RoutePolicy) -> Problem? {
-        guard let cluster, policy.access == .write, !policy.followerServes,
-              cluster.currentRole != .leader || !cluster.mayAcknowledge() else { return nil }
-        if cluster.currentRole == .follower, let leader = cluster.leader {
-            return .notLeader(node: cluster.config.nodeName, leader: leader)
-        }
-        return .noLeader(node: cluster.config.nodeName)
-    }
-
     /// `GET /replication/log` (and its collection twin): the leader's log after `after`.
     static func replicationLog(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         let log = try RequestDecoder.logRequest(request)

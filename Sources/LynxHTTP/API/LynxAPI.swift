@@ -54,7 +54,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         httpMetrics = HTTPMetrics(templates: router.routes.map(\.template))
     }
 
-    /// The one route table, each method with its policy (`RoutePolicy`). The store's routes are served twice: on the
+    /// The one route table, each method with who may call it (`RouteAccess`). The store's routes are served twice: on the
     /// default collection at the root (the single-store API) and on every collection under `/collections/{collection}`.
     private static func makeRouter() -> Routes {
         var r = Routes()
@@ -68,11 +68,11 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         r.add("/collections/{collection}", [("PUT", .write, putCollection), ("GET", .read, getCollection),
                                             ("HEAD", .read, getCollection), ("DELETE", .write, deleteCollection)])
         for (template, handlers) in storeRoutes {
-            r.add(template, handlers.map { method, policy, handler in
-                (method, policy, { api, request, captures throws(Problem) in try handler(api, api.database.defaultEngine, request, captures) })
+            r.add(template, handlers.map { method, access, handler in
+                (method, access, { api, request, captures throws(Problem) in try handler(api, api.database.defaultEngine, request, captures) })
             })
-            r.add("/collections/{collection}" + template, handlers.map { method, policy, handler in
-                (method, policy, { api, request, captures throws(Problem) in
+            r.add("/collections/{collection}" + template, handlers.map { method, access, handler in
+                (method, access, { api, request, captures throws(Problem) in
                     try handler(api, try api.collection(captures["collection"]), request, captures)
                 })
             })
@@ -83,7 +83,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     /// The store routes, relative to their collection. A `POST` that only reads is a read; `GET /replication/log`
     /// is a write: the request is also the follower's acknowledgement, which `--replication sync` counts, so a
     /// read-only key must not be able to make one.
-    static let storeRoutes: [(template: String, handlers: [(method: String, policy: RoutePolicy, handler: StoreHandler)])] = [
+    static let storeRoutes: [(template: String, handlers: [(method: String, access: RouteAccess, handler: StoreHandler)])] = [
         ("/vectors", [("POST", .write, upsert),
                       ("GET", .read, { api, engine, request, _ throws(Problem) in .now(try api.page(request, on: engine)) })]),
         // Listed before /vectors/{id}, so that these are never read as ids.
@@ -93,15 +93,15 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         ("/count", [("POST", .read, { api, engine, request, _ throws(Problem) in .now(try api.count(request, on: engine)) })]),
         ("/search", [("POST", .read, search)]),
         ("/search/batch", [("POST", .read, batchSearch)]),
-        ("/flush", [("POST", .localWrite, flush)]),
-        ("/checkpoint", [("POST", .localWrite, checkpoint)]),
-        ("/index/rebuild", [("POST", .localWrite, rebuildIndex)]),
+        ("/flush", [("POST", .write, flush)]),
+        ("/checkpoint", [("POST", .write, checkpoint)]),
+        ("/index/rebuild", [("POST", .write, rebuildIndex)]),
         ("/stats", [("GET", .read, stats), ("HEAD", .read, stats)]),
         ("/indexes", [("GET", .read, listIndexes), ("HEAD", .read, listIndexes)]),
         ("/indexes/{field}", [("GET", .read, describeIndex), ("HEAD", .read, describeIndex), ("PUT", .write, createIndex),
                               ("DELETE", .write, dropIndex)]),
-        ("/snapshots", [("POST", .localWrite, createBackup), ("GET", .read, listBackups), ("HEAD", .read, listBackups)]),
-        ("/snapshots/{name}", [("GET", .read, downloadBackup), ("HEAD", .read, downloadBackup), ("DELETE", .localWrite, deleteBackup)]),
+        ("/snapshots", [("POST", .write, createBackup), ("GET", .read, listBackups), ("HEAD", .read, listBackups)]),
+        ("/snapshots/{name}", [("GET", .read, downloadBackup), ("HEAD", .read, downloadBackup), ("DELETE", .write, deleteBackup)]),
         ("/replication/log", [("GET", .write, replicationLog)]),
     ]
 
@@ -121,7 +121,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     public func admit(_ head: RequestHead, match: (any HTTPRouteMatch)?) -> HTTPResponse? {
         guard access.keys != nil else { return nil }
         let route = (match as? Routes.Match)?.route
-        return access.refusal(access: route?.endpoint(head.method)?.policy.access ?? .read, method: head.method,
+        return access.refusal(access: route?.endpoint(head.method)?.access ?? .read, method: head.method,
                               template: route?.template, header: head.header)?.response
     }
 
@@ -140,10 +140,9 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
             guard let match = match as? Routes.Match else {
                 throw Problem.notFound("no route \(request.method) \(request.path); see openapi/openapi.yaml for the API")
             }
-            guard let (policy, handler) = match.route.endpoint(request.method) else {
+            guard let (_, handler) = match.route.endpoint(request.method) else {
                 throw Problem.methodNotAllowed(request.method, path: match.route.template, allow: match.route.methods)
             }
-            if let refusal = clusterRefusal(policy) { throw refusal }
             return try handler(self, request, match.captures)
         } catch {
             return .now(error.response)

@@ -1,5 +1,5 @@
 /// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method, each
-/// with its policy (`RoutePolicy`).
+/// with who may call it (`RouteAccess`).
 /// A path matches a template with as many segments, equal literals, and a non-empty segment for each capture.
 /// Templates are tried in table order, so a literal (`/vectors/get`) listed before a capture (`/vectors/{id}`)
 /// wins.
@@ -7,13 +7,13 @@ struct Router<Handler> {
     struct Route {
         let template: String
         let segments: [Segment]
-        let handlers: [(method: String, policy: RoutePolicy, handler: Handler)]
+        let handlers: [(method: String, access: RouteAccess, handler: Handler)]
 
         var methods: [String] { handlers.map(\.method) }
 
-        /// The policy and handler of `method`; nil when the route lacks it.
-        func endpoint(_ method: String) -> (policy: RoutePolicy, handler: Handler)? {
-            handlers.first { $0.method == method }.map { ($0.policy, $0.handler) }
+        /// Who may call `method`, and its handler; nil when the route lacks it.
+        func endpoint(_ method: String) -> (access: RouteAccess, handler: Handler)? {
+            handlers.first { $0.method == method }.map { ($0.access, $0.handler) }
         }
     }
 
@@ -29,7 +29,7 @@ struct Router<Handler> {
 
     private(set) var routes: [Route] = []
 
-    mutating func add(_ template: String, _ handlers: [(method: String, policy: RoutePolicy, handler: Handler)]) {
+    mutating func add(_ template: String, _ handlers: [(method: String, access: RouteAccess, handler: Handler)]) {
         let segments = Self.split(Substring(template)).map { s -> Segment in
             s.hasPrefix("{") && s.hasSuffix("}") ? .capture(String(s.dropFirst().dropLast())) : .literal(s)
         }
