@@ -28,6 +28,13 @@ class EngineTestCase: XCTestCase {
         try engine.recover()
         return engine
     }
+
+    /// A database (the default collection and up to 8 more) in `dir`, recovered; the caller closes it.
+    func openDatabase(_ dir: String, index: IndexKind = .flat, dimension: Int = 2) throws -> Database {
+        let db = try Database(config: .forTests(dir: dir, dimension: dimension, index: index), maxCollections: 8)
+        try db.recoverAll()
+        return db
+    }
 }
 
 extension EngineConfig {

@@ -6,29 +6,12 @@ import LynxEngine
 
 /// A store's id (`Engine.storeID`): drawn at each creation, kept across restarts, carried by a copy, and reported
 /// when the store leaves the database, so that nothing remembered of an old store is taken for a new one's.
-final class StoreIdentityTests: XCTestCase {
-    private func newDir() -> String {
-        let dir = NSTemporaryDirectory() + "lynx-id-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
-    private func open(_ dir: String) throws -> Database {
-        var config = EngineConfig()
-        config.dataDir = dir
-        config.dimension = 2
-        config.index = .flat
-        config.indexThreads = 1
-        let db = try Database(config: config, maxCollections: 8)
-        try db.recoverAll()
-        return db
-    }
-
+final class StoreIdentityTests: EngineTestCase {
     private let x = CollectionName("x")!
     private let settings = CollectionSettings(dimension: 2, index: .flat)
 
     func testAStoreMadeAnewUnderItsNameIsAnotherStoreAndItsPredecessorIsReportedGone() throws {
-        let db = try open(newDir())
+        let db = try openDatabase(newDir())
         defer { db.close() }
         let removed = Mutex<[StoreID]>([])
         db.onStoreRemoved { id in removed.withLock { $0.append(id) } }
@@ -50,14 +33,14 @@ final class StoreIdentityTests: XCTestCase {
         let dir = newDir()
         let (root, made, given): (StoreID, StoreID, StoreID)
         do {
-            let db = try open(dir)
+            let db = try openDatabase(dir)
             defer { db.close() }
             root = db.defaultEngine.storeID
             made = try db.create(x, settings).engine.storeID
             given = StoreID(rawValue: 0xfeed_beef)!
             XCTAssertEqual(try db.create(CollectionName("copy")!, settings, storeID: given).engine.storeID, given)
         }
-        let db = try open(dir)
+        let db = try openDatabase(dir)
         defer { db.close() }
         XCTAssertEqual(db.defaultEngine.storeID, root)
         XCTAssertEqual(db.engine(x)?.storeID, made)
@@ -68,7 +51,7 @@ final class StoreIdentityTests: XCTestCase {
         let dir = newDir()
         let leader = StoreID(rawValue: 4242)!
         do {
-            let db = try open(dir)
+            let db = try openDatabase(dir)
             defer { db.close() }
             try db.defaultEngine.adoptStoreID(leader)
             XCTAssertEqual(db.defaultEngine.storeID, leader)
@@ -76,7 +59,7 @@ final class StoreIdentityTests: XCTestCase {
             XCTAssertThrowsError(try db.defaultEngine.adoptStoreID(StoreID(rawValue: 7)!))
             XCTAssertEqual(db.defaultEngine.storeID, leader)
         }
-        let db = try open(dir)
+        let db = try openDatabase(dir)
         defer { db.close() }
         XCTAssertEqual(db.defaultEngine.storeID, leader, "the manifest keeps the adopted id")
     }
@@ -84,7 +67,7 @@ final class StoreIdentityTests: XCTestCase {
     func testAReplacedStoreIsReportedGone() throws {
         let root = newDir()
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let source = try open(root + "/a")
+        let source = try openDatabase(root + "/a")
         _ = try source.defaultEngine.upsert([VectorRecord(id: 1, vector: [1, 0])])
         let backup = try source.defaultEngine.createBackup()
         let opened = try source.defaultEngine.openBackup(backup.name)
@@ -93,7 +76,7 @@ final class StoreIdentityTests: XCTestCase {
         let sourceID = source.defaultEngine.storeID
         source.close()
 
-        let db = try open(root + "/b")
+        let db = try openDatabase(root + "/b")
         defer { db.close() }
         let before = db.defaultEngine.storeID
         let removed = Mutex<[StoreID]>([])

@@ -6,23 +6,10 @@ import LynxEngine
 
 /// `WriteGate`: a node that does not lead refuses client writes in its stores themselves, before anything is
 /// written, while the writes it makes as its leader's copy and the maintenance of its own copy go on.
-final class WriteGateTests: XCTestCase {
-    private func open() throws -> Database {
-        let dir = NSTemporaryDirectory() + "lynx-gate-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        var config = EngineConfig()
-        config.dataDir = dir
-        config.dimension = 2
-        config.index = .flat
-        config.indexThreads = 1
-        let db = try Database(config: config, maxCollections: 8)
-        try db.recoverAll()
-        addTeardownBlock { db.close(checkpoint: false) }
-        return db
-    }
-
+final class WriteGateTests: EngineTestCase {
     func testAClosedGateRefusesEveryClientWriteAndChangesNothing() throws {
-        let db = try open()
+        let db = try openDatabase(newDir())
+        defer { db.close(checkpoint: false) }
         let books = try db.create(CollectionName("books")!, CollectionSettings(dimension: 2, index: .flat)).engine
         // HNSW links in the background: its writes take the pending-tail path.
         let graph = try db.create(CollectionName("graph")!, CollectionSettings(dimension: 2, index: .hnsw)).engine
