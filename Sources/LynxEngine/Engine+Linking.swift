@@ -12,8 +12,17 @@ extension Engine {
     }
 
     /// Records pending and linked so far, read together (their sum moves only with new writes).
-    public func linkingReport() -> (pending: Int, linked: UInt64) {
-        stateLock.read { (state.pendingCount, metrics.linked.current) }
+    public func linkingReport() -> LinkingReport {
+        stateLock.read { linkingState }
+    }
+
+    /// The linking report; the caller holds `stateLock`. `linked` moves under the write lock, so it agrees with
+    /// `pending`. Housekeeping runs on a copy that is swapped in at its end, so `housekeepingDue` stays true
+    /// until the consolidated graph is the one searches use.
+    var linkingState: LinkingReport {
+        let pending = state.pendingCount
+        return LinkingReport(pending: pending, linked: metrics.linked.current,
+                             behind: pending > 0 || (linksInBackground && state.index.housekeepingDue))
     }
 
     /// Waits until the builder has nothing left to do, at most `seconds`: nothing pending and no housekeeping due
@@ -21,7 +30,7 @@ extension Engine {
     @discardableResult
     public func waitUntilLinked(seconds: Double) -> Bool {
         let deadline = monotonicSeconds() + seconds
-        while stateLock.read({ state.pendingCount > 0 || (linksInBackground && state.index.housekeepingDue) }) {
+        while stateLock.read({ linkingState.behind }) {
             if monotonicSeconds() > deadline { return false }
             usleep(2000)
         }

@@ -375,7 +375,7 @@ public final class Engine: @unchecked Sendable {
                 indexBytes: memory.indexBytes + pendingMemory.indexBytes + state.ids.memoryBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
-                pending: state.pendingCount, linked: metrics.linked.current)  // (linked moves under the write lock)
+                linking: linkingState)
         }
     }
 

@@ -13,10 +13,18 @@ public struct StoreStats: Sendable {
     public var inserts: UInt64
     public var deletes: UInt64
     public var searches: UInt64
+    public var linking: LinkingReport
+}
+
+/// Where the background linking of a store stands, read together under one lock.
+public struct LinkingReport: Sendable, Equatable {
     /// Records acknowledged and searchable but not yet linked into the index.
     public var pending: Int
     /// Records the builder has linked since start.
     public var linked: UInt64
+    /// The builder has work left: records pending, or the index's housekeeping (HNSW: consolidation of
+    /// tombstones, which re-links nodes no search reaches) due or running. False: the graph is settled.
+    public var behind: Bool
 }
 
 /// Where the engine is in its life.

@@ -249,11 +249,12 @@ class LynxServer:
         return r.json()
 
     def wait_linked(self, timeout: float = 60.0) -> dict:
-        """Waits until no record is pending (linked into the HNSW graph); returns the last health answer."""
+        """Waits until the builder is settled (nothing pending, no consolidation due or running); returns the last
+        health answer."""
         deadline = time.monotonic() + timeout
         while True:
             h = self.health()
-            if h["linking"]["pending"] == 0:
+            if not h["linking"]["behind"]:
                 return h
             assert time.monotonic() < deadline, f"still {h['linking']['pending']} pending after {timeout} s"
             time.sleep(0.02)

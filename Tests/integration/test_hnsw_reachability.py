@@ -31,7 +31,9 @@ def test_rebuild_relinks_a_node_no_search_could_reach(start_server, tmp_path):
     record = srv.get("/vectors/100015")
     assert record.status_code == 200, "the fixture's record must be stored"
     count = srv.stats()["count"]
-    # Replaying the fixture's log deletes enough to run a consolidation, which re-links the node.
+    # Replaying the fixture's log deletes enough to run a consolidation, which re-links the node. It runs in the
+    # background once the replayed records are linked, so the first look waits for the builder to settle.
+    srv.wait_linked()
     assert reachable(srv) == count
 
     r = srv.post("/index/rebuild", json={})

@@ -50,10 +50,10 @@ extension Responses {
     /// `count`, `linking` and `wal` of one ready store.
     static func writeStoreState(_ engine: Engine, to w: inout JSONWriter) {
         let log = engine.logReport()
-        let count = engine.count, (pending, linked) = engine.linkingReport()
+        let count = engine.count, linking = engine.linkingReport()
         w.key("count"); w.int(count)
         w.key("linking")
-        writePending(pending: pending, linked: linked, to: &w)
+        writeLinking(linking, to: &w)
         w.key("wal")
         w.beginObject()
         w.key("enabled"); w.bool(log.enabled)

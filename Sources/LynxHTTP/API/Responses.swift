@@ -111,7 +111,7 @@ enum Responses {
             w.key("metadata_bytes"); w.int(s.metadataBytes)
             w.endObject()
             w.key("linking")
-            writePending(pending: s.pending, linked: s.linked, to: &w)
+            writeLinking(s.linking, to: &w)
             w.key("totals")
             w.beginObject()
             w.key("inserts"); w.uint64(s.inserts)
@@ -122,11 +122,11 @@ enum Responses {
     }
 
     /// `{"pending": n, "behind": bool, "linked_total": n}`: records acknowledged but not yet linked into the index.
-    static func writePending(pending: Int, linked: UInt64, to w: inout JSONWriter) {
+    static func writeLinking(_ linking: LinkingReport, to w: inout JSONWriter) {
         w.beginObject()
-        w.key("pending"); w.int(pending)
-        w.key("behind"); w.bool(pending > 0)
-        w.key("linked_total"); w.uint64(linked)
+        w.key("pending"); w.int(linking.pending)
+        w.key("behind"); w.bool(linking.behind)
+        w.key("linked_total"); w.uint64(linking.linked)
         w.endObject()
     }
 }

@@ -79,7 +79,7 @@ enum MetricsExposition {
                 "Searches by the plan that ran them: exact (the filter's matches scored exactly), graph (HNSW traversal with the filter inside), scan (Flat or IVF search with the filter inside), unfiltered.",
                 "plan", { $0.engine.metrics.searchPlans }, fixed: SearchPlan.Kind.allCases.map(\.rawValue))
         gauge("lynx_index_pending_vectors", "Records acknowledged and searchable (exactly) but not yet linked into the index.") {
-            Double($0.stats.pending)
+            Double($0.stats.linking.pending)
         }
         counter("lynx_index_linked_total", "Pending records the builder linked into the index.") { Double($0.engine.metrics.linked.current) }
         histogram("lynx_index_link_duration_seconds", "Duration of one builder step (planning and applying its records' links).") {
