@@ -65,7 +65,7 @@ final class Checkpointer: @unchecked Sendable {
     /// report taken under the log's locks (eight lock round trips), so it is looked at only once enough bytes
     /// were appended since the last look for it to have reached the threshold.
     func noteAppend() {
-        guard let log = engine.log else { return }
+        let log = engine.log
         let written = log.bytesWritten
         guard written >= checkAtBytes.load(ordering: .relaxed) else { return }
         let lag = log.report(checkpointAgeSeconds: 0).checkpointLagBytes

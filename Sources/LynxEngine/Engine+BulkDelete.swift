@@ -35,15 +35,13 @@ extension Engine {
             return (victims, victims.count)
         }
         func write(_ victims: [UInt64]) throws -> UInt64 {
-            guard !victims.isEmpty else { return log?.lastLSN ?? memoryLSN }
+            guard !victims.isEmpty else { return log.lastLSN }
             let lsn = try appendToLog(victims.map { WALOperation.delete(id: $0) })
             stateLock.write { for id in victims { state.remove(id) } }
             deleted = victims.count
             return lsn
         }
-        let lsn = linksInBackground
-            ? try withRoomInTail(preparing: prepare, write)
-            : try writerLock.withLock { _ in try checkWritable(); return try write(prepare().plan) }
+        let lsn = try admit(.client, preparing: prepare, write)
         metrics.deletes.add(UInt64(deleted))
         return BulkDeleteReport(deleted: deleted, lsn: lsn)
     }

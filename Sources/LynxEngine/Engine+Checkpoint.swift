@@ -42,11 +42,7 @@ extension Engine {
         // 1. Capture: the state and its LSN, and (when the old file is free) a switch to the next generation.
         let (captured, seq, lsn): (StoreState, UInt64, UInt64) = try writerLock.withLock { _ in
             let copy = stateLock.read { state }
-            guard let log else {
-                return (copy, directory.lastSnapshotSeq + 1, memoryLSN)
-            }
-            let lsn = log.lastLSN
-            let seq = log.canSwitch ? try log.switchGeneration() : log.generation
+            let (seq, lsn) = try log.startCheckpoint()
             return (copy, seq, lsn)
         }
         // 2. Serialise and write the snapshot (temp file, fsync, rename, directory fsync) with writes flowing.
@@ -54,7 +50,7 @@ extension Engine {
         let chunks = try directory.writeSnapshot(of: captured, seq: seq, lastLSN: lsn)
         // 3. The snapshot is safe: older generations, snapshots and the chunk files only they used are dead.
         directory.lastSnapshotSeq = seq
-        log?.snapshotIsSafe(seq: seq)
+        log.snapshotIsSafe(seq: seq)
         checkpointer?.didCheckpoint(lsn: lsn)
         directory.removeOlderThan(snapshot: seq, logger: logger)
         metrics.checkpointRowChunks.add(["written"], UInt64(chunks.written))

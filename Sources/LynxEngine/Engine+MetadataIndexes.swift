@@ -19,8 +19,7 @@ extension Engine {
     public func createMetadataIndex(_ path: FieldPath, type: MetadataIndexType) throws -> MetadataIndexCreation {
         try checkWritable()
         try Self.validateIndexed(path)
-        return try writerLock.withLock { _ in
-            try checkWritable()
+        return try admit(.client, staging: 0) {
             // Only writers change the state, and we hold the writer lock: what we read stays true until we apply.
             let (existing, metadata) = stateLock.read { (state.metadataIndexes[path]?.type, state.metadata) }
             if let existing {
@@ -37,8 +36,7 @@ extension Engine {
     /// Drops the index over `path` and logs it. Throws `.metadataIndexNotFound` when there is none.
     public func dropMetadataIndex(_ path: FieldPath) throws -> UInt64 {
         try checkWritable()
-        return try writerLock.withLock { _ in
-            try checkWritable()
+        return try admit(.client, staging: 0) {
             guard stateLock.read({ state.metadataIndexes[path] != nil }) else {
                 throw EngineError.metadataIndexNotFound(path: path)
             }

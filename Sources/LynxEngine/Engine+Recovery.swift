@@ -34,7 +34,7 @@ extension Engine {
         setStatus(.ready)
         logger.info("ready", metadata: [
             "vectors": "\(count)", "pending": "\(pendingCount)", "recovery_seconds": "\((seconds * 1000).rounded() / 1000)",
-            "last_lsn": "\(log?.lastLSN ?? memoryLSN)",
+            "last_lsn": "\(log.lastLSN)",
         ])
     }
 
@@ -139,12 +139,12 @@ extension Engine {
     private func openLog(after outcome: LogReplay.Outcome, of plan: LogReplay, baseSeq: UInt64) throws {
         let files = plan.files
         guard config.walEnabled else {
-            memoryLSN = outcome.appliedLSN
             if outcome.appliedFrames > 0 || outcome.damaged {  // (a damaged log with --wal off: the recovered prefix is what survives)
                 // No log from now on: persist what the log held, then drop it.
                 try writeRecoverySnapshot(seq: plan.nextGeneration, lsn: outcome.appliedLSN)
             }
             for file in files { try? directory.io.unlink(file.path) }
+            log = MemoryLog(lastLSN: outcome.appliedLSN, safeSnapshotSeq: directory.lastSnapshotSeq)
             return
         }
         switch outcome.continuation {
@@ -207,15 +207,13 @@ extension Engine {
         builder?.stop()
         checkpointer?.stop()
         if status == .ready && checkpoint {
-            _ = writerLock.withLock { _ in try? log?.sync() }
+            _ = writerLock.withLock { _ in try? log.sync() }
             shutdownCheckpoint()
         }
         committer?.stop()
         writerLock.withLock { _ in
-            if let log {
-                _ = try? log.sync()
-                log.close()
-            }
+            _ = try? log.sync()
+            log.close()
         }
         directory.unlock()
         if ownsServices { services.shutdown() }

@@ -7,7 +7,8 @@ import Synchronization
 /// The index worker: the one place where writes are ordered, logged, applied and made durable.
 ///
 /// Concurrency contract:
-/// - Writes (`upsert`, `delete`) may be called from any thread. They are serialised by `writerLock`:
+/// - Writes (`upsert`, `delete`, bulk deletes, metadata indexes, a replica's transactions) may be called from any
+///   thread. They enter through `admit` and are serialised by `writerLock`:
 ///   validate → append to the log → apply → return the LSN. A failed append applies nothing. A batch is applied
 ///   under one hold of the state's write lock, so readers see all of it or none of it.
 /// - Where the index is linked in the background (HNSW, `EngineConfig.indexThreads > 0`), "apply" means staging the
@@ -23,6 +24,14 @@ import Synchronization
 /// - Background work (group commit, automatic checkpoints, linking) runs on the threads of `EngineServices`,
 ///   shared by the process's engines.
 /// - `checkpoint` may be called from any thread; one runs at a time; writes continue while it writes the snapshot.
+///
+/// Lock order (a lock is only taken while holding locks above it, never below):
+/// 1. `backups.lock` (one backup operation at a time; a backup then checkpoints)
+/// 2. `checkpointLock` (one checkpoint at a time) or `linkLock` (the builder's steps, rebuilds): never held together
+/// 3. `writerLock` (orders writes; `admit` is the only way in for writes)
+/// 4. `stateLock` (readers and the apply)
+/// 5. leaves, which take no other lock: `statusBox`, the write gate's, the log's (`LogManager`, `WALWriter`), the
+///    retained log's, the committer's, the metrics'.
 public final class Engine: @unchecked Sendable {
     public let dimension: Int
     public let metric: Metric
@@ -40,15 +49,14 @@ public final class Engine: @unchecked Sendable {
     /// Serialises writers (and the checkpoint's capture of the state).
     let writerLock = PlainMutex<Void>(())
     let statusBox = PlainMutex<EngineStatus>(.recovering(progress: 0))
-    /// LSNs handed out when there is no log (`walEnabled == false`).
-    var memoryLSN: UInt64 = 0
     /// Free bytes seen when the last log append or checkpoint ran out of space (`Engine+DiskSpace.swift`).
     let diskFullMark = Atomic<UInt64>(Engine.noDiskFullMark)
 
     let directory: DataDirectory
     /// The store's backups (`backups/` in its folder).
     let backups: BackupDirectory
-    var log: LogManager?
+    /// Set by recovery, before the store is ready: the write-ahead log, or `MemoryLog` with `--wal off`.
+    var log: any TransactionLog = MemoryLog(lastLSN: 0, safeSnapshotSeq: 0)
     var committer: Committer?
     var checkpointer: Checkpointer?
     let checkpointLock = PlainMutex<Void>(())
@@ -61,6 +69,8 @@ public final class Engine: @unchecked Sendable {
     let services: EngineServices
     /// Whether the engine made `services` itself (and stops them when it closes).
     let ownsServices: Bool
+    /// This store's long maintenance, one job at a time (`scheduleMaintenance`).
+    let maintenanceQueue = DispatchQueue(label: "lynx.maintenance")
 
     /// Whether writes are staged in a pending tail and linked in the background (see the type's comment).
     public var linksInBackground: Bool { Self.linksInBackground(indexKind, config) }
@@ -101,7 +111,7 @@ public final class Engine: @unchecked Sendable {
     /// anything (a store with frames of its own is not another store's copy; it starts over from a snapshot).
     public func adoptStoreID(_ id: StoreID) throws {
         try writerLock.withLock { _ in
-            guard (log?.lastLSN ?? memoryLSN) == 0 else {
+            guard log.lastLSN == 0 else {
                 throw EngineError.internalError("only an empty store can take another store's id")
             }
             try directory.rewriteManifest(storeID: id)
@@ -158,30 +168,18 @@ public final class Engine: @unchecked Sendable {
             try validate(record.vector, field: .record(i))
         }
         let ops = records.map { WALOperation.upsert(id: $0.id, vector: $0.vector, metadata: $0.metadata?.json ?? []) }
-        let lsn: UInt64
-        if linksInBackground {
-            lsn = try withRoomInTail(for: records.count) {
-                let lsn = try appendToLog(ops)
-                stateLock.write { for record in records { state.upsert(record) } }
-                return lsn
-            }
-        } else {
-            lsn = try writerLock.withLock { _ in
-                try checkWritable()
-                let lsn = try appendToLog(ops)
-                // Only this thread mutates `state` (we hold writerLock), so reading it here needs no lock.
-                if config.twoPhaseWrites && state.index.plansUpserts {
-                    for record in records {
-                        let plan = stateLock.read { state.planUpsert(record) }
-                        stateLock.write { state.applyUpsert(plan, record) }
-                    }
-                } else {
-                    stateLock.write {
-                        for record in records { state.upsert(record) }
-                    }
+        let lsn = try admit(.client, staging: records.count) {
+            let lsn = try appendToLog(ops)
+            // Only this thread mutates `state` (we hold writerLock), so reading it here needs no lock.
+            if !linksInBackground && config.twoPhaseWrites && state.index.plansUpserts {
+                for record in records {
+                    let plan = stateLock.read { state.planUpsert(record) }
+                    stateLock.write { state.applyUpsert(plan, record) }
                 }
-                return lsn
+            } else {
+                stateLock.write { for record in records { state.upsert(record) } }
             }
+            return lsn
         }
         metrics.upserts.add(UInt64(records.count))
         return lsn
@@ -190,54 +188,15 @@ public final class Engine: @unchecked Sendable {
     /// Deletes one record. Throws `.notFound` (and logs nothing) when it is absent.
     public func delete(_ id: UInt64) throws -> UInt64 {
         try checkWritable()
-        let write = { [self] () throws -> UInt64 in
+        let lsn = try admit(.client, staging: 1) {
             // Only the writer changes membership, and we hold the writer lock: this check stays true.
             guard stateLock.read({ state.contains(id) }) else { throw EngineError.notFound(id: id) }
             let lsn = try appendToLog([.delete(id: id)])
             stateLock.write { _ = state.remove(id) }
             return lsn
         }
-        let lsn = linksInBackground
-            ? try withRoomInTail(for: 1, write)
-            : try writerLock.withLock { _ in try checkWritable(); return try write() }
         metrics.deletes.add()
         return lsn
-    }
-
-    /// Runs `write` under the writer lock once the pending tail has room for `count` more records (or is empty: a
-    /// batch larger than the bound still goes in alone). Waits for the builder at most `indexPendingWaitSeconds`,
-    /// then throws `.overloaded` without writing anything.
-    func withRoomInTail(for count: Int, _ write: () throws -> UInt64) throws -> UInt64 {
-        try withRoomInTail(preparing: { ((), count) }, { _ in try write() })
-    }
-
-    /// As `withRoomInTail(for:_:)`, for a write that finds out under the writer lock what it will do: `prepare`
-    /// (called under it, again after each wait) returns the plan for `write` and how many records it stages.
-    func withRoomInTail<Plan>(preparing prepare: () throws -> (plan: Plan, count: Int),
-                              _ write: (Plan) throws -> UInt64) throws -> UInt64 {
-        let deadline = monotonicSeconds() + config.indexPendingWaitSeconds
-        while true {
-            let lsn: UInt64? = try writerLock.withLock { _ in
-                // The status only: a client's write passed `WriteGate` before it came here, a replica's never does.
-                try checkReady()
-                let (plan, count) = try prepare()
-                let pending = stateLock.read { state.pendingCount }
-                guard pending == 0 || pending + count <= config.indexMaxPending else { return nil }
-                return try write(plan)
-            }
-            if let lsn {
-                builder?.wake()
-                return lsn
-            }
-            let left = deadline - monotonicSeconds()
-            guard left > 0 else {
-                metrics.pendingFullRejections.add()
-                throw EngineError.overloaded(
-                    "\(pendingCount) records are waiting to be linked into the index (the bound is \(config.indexMaxPending)); nothing was written",
-                    retryAfterSeconds: 1)
-            }
-            builder?.waitForProgress(seconds: min(left, 0.05))
-        }
     }
 
     /// Whether every write is acknowledged only once durable (`--sync always`).
@@ -245,13 +204,13 @@ public final class Engine: @unchecked Sendable {
 
     /// Calls `done` once every write up to `lsn` is durable, or with the error that stopped the store; never on
     /// the caller's thread when it has to wait. Without a log, durability comes only from checkpoints: `done` runs
-    /// after one, which runs on a background queue (one at a time).
+    /// after one, which runs as this store's maintenance.
     public func whenDurable(_ lsn: UInt64, _ done: @escaping @Sendable (Result<UInt64, EngineError>) -> Void) {
         if let committer {
             committer.waitDurable(lsn, done)
             return
         }
-        services.durabilityQueue.async { [self] in
+        scheduleMaintenance { [self] in
             do {
                 let report = try checkpoint()
                 done(.success(report.lsn))
@@ -263,17 +222,12 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The LSN of the newest acknowledged write.
-    public var lastLSN: UInt64 {
-        writerLock.withLock { _ in log?.lastLSN ?? memoryLSN }
-    }
+    /// The LSN of the newest transaction in the log (read without the writer lock: a write being applied may
+    /// already count).
+    public var lastLSN: UInt64 { log.lastLSN }
 
     /// Appends under the writer lock; maps storage faults to engine errors. Nothing is applied when it throws.
     func appendToLog(_ ops: [WALOperation]) throws -> UInt64 {
-        guard let log else {
-            memoryLSN += 1
-            return memoryLSN
-        }
         do {
             let before = log.bytesWritten
             let lsn = try log.append(ops)
@@ -385,12 +339,7 @@ public final class Engine: @unchecked Sendable {
     public var pendingCount: Int { stateLock.read { state.pendingCount } }
 
     public func logReport() -> LogReport {
-        guard let log else {
-            return LogReport(
-                enabled: false, lastLSN: memoryLSN, durableLSN: 0, checkpointLagBytes: 0, checkpointLagFrames: 0,
-                checkpointAgeSeconds: checkpointer?.ageSeconds ?? 0, unsyncedBytes: 0, checkpointSeq: directory.lastSnapshotSeq)
-        }
-        return log.report(checkpointAgeSeconds: checkpointer?.ageSeconds ?? 0)
+        log.report(checkpointAgeSeconds: checkpointer?.ageSeconds ?? 0)
     }
 
     // MARK: - Validation

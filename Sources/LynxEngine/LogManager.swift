@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Threads: `append` and `switchGeneration` are called under the engine's writer lock; `sync` from the
 /// committer thread concurrently with `append`; the counters from anywhere.
-final class LogManager: @unchecked Sendable {
+final class LogManager: TransactionLog, @unchecked Sendable {
     let directory: String
     let io: FileIO
     /// Files above this size are truncated when a generation reuses them.
@@ -56,6 +56,7 @@ final class LogManager: @unchecked Sendable {
 
     var writer: WALWriter { current.withLock { $0.writer } }
     var generation: UInt64 { writer.checkpointSeq }
+    var writesAhead: Bool { true }
     var lastLSN: UInt64 { writer.lastLSN }
     var durableLSN: UInt64 { writer.durableLSN }
     var bytesWritten: UInt64 { appended.load(ordering: .relaxed) }
@@ -82,6 +83,13 @@ final class LogManager: @unchecked Sendable {
 
     /// True when the file of the previous generation may be overwritten (a snapshot covers it).
     var canSwitch: Bool { safeSnapshotSeq.load(ordering: .relaxed) >= generation }
+
+    /// The snapshot to write covers every transaction so far; it is the next generation's when the previous
+    /// generation's file is free (the switch happens now), else the current one's again (see the type's comment).
+    func startCheckpoint() throws -> (seq: UInt64, lsn: UInt64) {
+        let lsn = lastLSN
+        return (canSwitch ? try switchGeneration() : generation, lsn)
+    }
 
     /// Starts generation g+1 in the other file. Called under the writer lock, so no append races it.
     /// The old generation is fdatasync'd first: until the new snapshot is safe, recovery needs it.

@@ -95,7 +95,7 @@ final class LeaderFeed: @unchecked Sendable {
             // Frames of another store (one deleted and made anew under this name, or a request that names none)
             // are no prefix of this one, and no acknowledgement of it.
             if request.storeID != history.storeID { return answer(.diverged(at: 1, termKnown: true)) }
-            if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.retainedLastLSN) {
+            if let d = history.divergence(followerLSN: request.after, followerTerm: request.lastTerm, lastLSN: engine.lastLSN) {
                 return answer(.diverged(at: d.at, termKnown: d.termKnown))
             }
         }
@@ -115,7 +115,7 @@ final class LeaderFeed: @unchecked Sendable {
     }
 
     private func encode(term: UInt64, history: TermHistory, engine: Engine, _ list: [LoggedTransaction]) -> LogAnswer {
-        let batch = ReplicationBatch(leaderTerm: term, leaderLastLSN: engine.retainedLastLSN, history: history, transactions: list)
+        let batch = ReplicationBatch(leaderTerm: term, leaderLastLSN: engine.lastLSN, history: history, transactions: list)
         do {
             return .batch(try batch.encoded())
         } catch {

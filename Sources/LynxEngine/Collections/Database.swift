@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import LynxStorage
 
@@ -25,6 +26,8 @@ public final class Database: @unchecked Sendable {
     private let removalObservers = PlainMutex<[@Sendable (StoreID) -> Void]>([])
     /// Whether this node's stores take client writes (`WriteGate`); every engine of the database consults it.
     public let writeGate: WriteGate
+    /// Creations and deletions of collections asked for by clients, one at a time (`scheduleCatalogChange`).
+    private let catalogQueue = DispatchQueue(label: "lynx.catalog")
 
     /// Opens the default collection and every collection found (without recovering them: `recoverAll`).
     /// `services`: the threads every collection's engine shares (nil: each engine makes its own, as in tests).
@@ -52,6 +55,13 @@ public final class Database: @unchecked Sendable {
             for engine in engines.values { engine.close(checkpoint: false) }
             throw error
         }
+    }
+
+    /// Runs `work` (a creation or deletion of a collection: file work with fsyncs) off the caller's thread, one at a
+    /// time, apart from every store's maintenance (`Engine.scheduleMaintenance`): a store's long backup does not
+    /// hold up `PUT /collections`.
+    public func scheduleCatalogChange(_ work: @escaping @Sendable () -> Void) {
+        catalogQueue.async(execute: work)
     }
 
     /// Recovers every collection, the default one first. The first failure stops it (naming the collection): a

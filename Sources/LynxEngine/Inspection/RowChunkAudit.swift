@@ -33,7 +33,7 @@ final class RowChunkAudit: RowChunkSource, @unchecked Sendable {
             default: reason = "\(error)"
             }
             failures.append((name, reason))
-            _ = into.initialize(repeating: 0)
+            into.initialize(repeating: 0)
         }
     }
 }

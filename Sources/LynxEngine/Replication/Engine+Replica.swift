@@ -4,11 +4,7 @@ import LynxStorage
 /// in (`applyReplicated`). Which node leads, and the wire, belong to LynxReplication.
 extension Engine {
     /// The LSN up to which the log is fdatasync'd.
-    public var durableLSN: UInt64 { log?.durableLSN ?? 0 }
-
-    /// The LSN of the newest transaction in the log, as `lastLSN`, but read from the retained window (its own
-    /// lock), not under the writer lock that every write holds: for a leader's answers to followers.
-    public var retainedLastLSN: UInt64 { retained.map { $0.nextLSN - 1 } ?? lastLSN }
+    public var durableLSN: UInt64 { log.durableLSN }
 
     /// The first LSN a follower can still be fed from memory; older ones need a snapshot.
     public var retainedStartLSN: UInt64 { retained?.startLSN ?? (lastLSN + 1) }
@@ -42,7 +38,7 @@ extension Engine {
             }
         }
         let write = { [self] () throws -> UInt64 in
-            guard let log else { throw EngineError.internalError("a replica needs its write-ahead log") }
+            guard log.writesAhead else { throw EngineError.internalError("a replica needs its write-ahead log") }
             let next = log.lastLSN + 1
             guard first.firstLSN == next else { throw EngineError.replicaOutOfOrder(expected: next, received: first.firstLSN) }
             var last = next - 1
@@ -54,9 +50,7 @@ extension Engine {
             return last
         }
         let staged = transactions.reduce(0) { $0 + $1.ops.count }
-        let lsn = linksInBackground
-            ? try withRoomInTail(for: staged, write)
-            : try writerLock.withLock { _ in try checkReady(); return try write() }
+        let lsn = try admit(.store, staging: staged, write)
         var upserts: UInt64 = 0, deletes: UInt64 = 0
         for t in transactions {
             for op in t.ops {

@@ -6,6 +6,9 @@ import Dispatch
 /// `indexThreads - 1` helpers, linking whichever engines have pending records, in turn). Each kind of thread
 /// starts when the first engine that needs it registers.
 ///
+/// Maintenance that runs long (checkpoints and rebuilds asked for, backups) is not theirs: each store has a queue of
+/// its own (`Engine.scheduleMaintenance`), so that one store's long job never holds up another's.
+///
 /// Create one per process and pass it to every `Engine`; an engine opened without one makes its own (and stops
 /// it when it closes). Closing an engine unregisters it; `shutdown` stops the threads, after the engines closed.
 ///
@@ -19,8 +22,6 @@ public final class EngineServices: @unchecked Sendable {
     private let nextCommitThread = PlainMutex<Int>(0)
     let checkpoints = ServiceThread<Checkpointer>(name: "lynx-checkpoint", serve: { $0.runIfDue() })
     private let builder = PlainMutex<(thread: ServiceThread<IndexBuilder>, pool: ParallelPool)?>(nil)
-    /// Runs the checkpoints that make writes durable for engines without a log (`Engine.whenDurable`), one at a time.
-    let durabilityQueue = DispatchQueue(label: "lynx.durability")
 
     /// `commitThreads` logs can fdatasync at once; an engine's log is served by one of them, assigned in turn.
     public init(indexThreads: Int = EngineConfig.defaultIndexThreads, builderNiceness: Int32 = 10,

@@ -9,7 +9,7 @@ extension LynxAPI {
     static func createBackup(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         let (name, rotate) = try RequestDecoder.backupRequest(request)
-        return api.inBackground { () throws(Problem) in
+        return api.inBackground({ engine.scheduleMaintenance($0) }) { () throws(Problem) in
             let summary = try api.engineCall { try engine.createBackup(named: name, rotate: rotate) }
             var response = Responses.object(status: 201) { w in Self.write(summary, to: &w) }
             response.headers.append(("Location", "snapshots/\(summary.name)"))

@@ -14,7 +14,7 @@ extension LynxAPI {
         guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
         let settings = try RequestDecoder.collectionSettings(RequestDecoder.json(request))
         // Creation does file work (fsyncs): off the server's threads, like other maintenance.
-        return api.inBackground { () throws(Problem) in
+        return api.inBackground({ api.database.scheduleCatalogChange($0) }) { () throws(Problem) in
             let (engine, created) = try api.engineCall { try api.database.create(name, settings) }
             return Responses.collection(name, engine, status: created ? 201 : 200)
         }
@@ -30,7 +30,7 @@ extension LynxAPI {
     static func deleteCollection(_ api: LynxAPI, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         let name = try collectionName(captures)
-        return api.inBackground { () throws(Problem) in
+        return api.inBackground({ api.database.scheduleCatalogChange($0) }) { () throws(Problem) in
             try api.engineCall { try api.database.delete(name) }
             return Responses.object { w in w.key("deleted"); w.string(name.value) }
         }

@@ -89,7 +89,7 @@ extension LynxAPI {
     static func checkpoint(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         try RequestDecoder.emptyOrEmptyObject(request)
-        return api.inBackground { () throws(Problem) in
+        return api.inBackground({ engine.scheduleMaintenance($0) }) { () throws(Problem) in
             let report = try api.engineCall { try engine.checkpoint() }
             return Responses.object { w in
                 w.key("checkpoint_seq"); w.uint64(report.checkpointSeq)
@@ -102,7 +102,7 @@ extension LynxAPI {
     static func rebuildIndex(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
         try RequestDecoder.noQuery(request)
         try RequestDecoder.emptyOrEmptyObject(request)
-        return api.inBackground { () throws(Problem) in
+        return api.inBackground({ engine.scheduleMaintenance($0) }) { () throws(Problem) in
             let report = try api.engineCall { try engine.rebuildIndex() }
             return Responses.object { w in
                 w.key("index"); w.string(report.index.rawValue)

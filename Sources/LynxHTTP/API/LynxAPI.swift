@@ -151,14 +151,12 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
 
     // MARK: - Shared by the handlers
 
-    /// Long maintenance work (checkpoints, rebuilds) runs here, one job at a time, so that it holds no
-    /// server thread: the connection is suspended meanwhile and resumed with the answer.
-    private let maintenance = DispatchQueue(label: "lynx.maintenance")
-
-    func inBackground(_ work: @escaping @Sendable () throws(Problem) -> HTTPResponse) -> HandlerResult {
-        let queue = maintenance
-        return .later { complete in
-            queue.async {
+    /// Runs long work where the layer below schedules it (`schedule`: a store's maintenance or the catalog's
+    /// changes), holding no server thread: the connection is suspended meanwhile and resumed with the answer.
+    func inBackground(_ schedule: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+                      _ work: @escaping @Sendable () throws(Problem) -> HTTPResponse) -> HandlerResult {
+        .later { complete in
+            schedule {
                 do {
                     complete(try work())
                 } catch {
