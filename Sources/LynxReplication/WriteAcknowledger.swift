@@ -14,6 +14,15 @@ public enum Acknowledgement: Sendable, Equatable {
     case leadershipLost(node: String)
 }
 
+/// What a client's write waits for before it is acknowledged, at the least: `--sync always` makes every write wait
+/// until durable, and `--replication sync` until enough followers have it too.
+public enum WriteWait: Sendable, Equatable {
+    /// In the log (page cache) and applied.
+    case applied
+    /// fdatasync'd (`?durable=true`).
+    case durable
+}
+
 /// When an acknowledgement is known: at once, or later through a callback (the edge suspends the request meanwhile,
 /// so no thread waits).
 public enum AcknowledgementWait: Sendable {
@@ -35,9 +44,18 @@ public final class WriteAcknowledger: Sendable {
         self.cluster = cluster
     }
 
+    /// The one call for a client's write: applies it to the store (which refuses it itself on a follower, with
+    /// `EngineError.writeRefused`) and says when it may be acknowledged. Throws what the store throws; nothing is
+    /// written then. A write with nothing to wait for (`acknowledgedAtOnce`) is acknowledged at once, not durable.
+    public func write(_ write: StoreWrite, to engine: Engine, wait: WriteWait) throws -> (result: StoreWriteResult, ack: AcknowledgementWait) {
+        let result = try engine.write(write)
+        guard !result.acknowledgedAtOnce else { return (result, .decided(.acknowledged(durable: false))) }
+        return (result, acknowledge(engine, lsn: result.lsn, durable: wait == .durable))
+    }
+
     /// The acknowledgement of the write that ended at `lsn` of the store; `durable`: the client asked to wait
     /// until it is durable.
-    public func acknowledge(_ engine: Engine, lsn: UInt64, durable: Bool) -> AcknowledgementWait {
+    func acknowledge(_ engine: Engine, lsn: UInt64, durable: Bool) -> AcknowledgementWait {
         if let cluster, case .sync(let replicas) = cluster.config.mode {
             return .pending { done in
                 engine.whenDurable(lsn) { result in

@@ -108,7 +108,7 @@ final class DatabaseTests: XCTestCase {
         let fm = FileManager.default
         for leftover in [".creating-half", ".deleting-gone-1"] {
             try fm.createDirectory(atPath: "\(dir)/collections/\(leftover)/rows", withIntermediateDirectories: true)
-            fm.createFile(atPath: "\(dir)/collections/\(leftover)/MANIFEST", contents: Data("x".utf8))
+            _ = fm.createFile(atPath: "\(dir)/collections/\(leftover)/MANIFEST", contents: Data("x".utf8))
         }
         let db = try open(dir)
         defer { db.close() }

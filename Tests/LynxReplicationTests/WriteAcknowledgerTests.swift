@@ -43,22 +43,27 @@ final class WriteAcknowledgerTests: XCTestCase {
 
     private let acknowledger = WriteAcknowledger(cluster: nil)
 
+    private func upsert(_ e: Engine, id: UInt64, wait: WriteWait) throws -> (StoreWriteResult, (Acknowledgement?, pending: Bool)) {
+        let (result, ack) = try acknowledger.write(.upsert([VectorRecord(id: id, vector: [1, 2])]), to: e, wait: wait)
+        return (result, outcome(ack))
+    }
+
     func testAWriteNotAskedDurableIsAcknowledgedAtOnceAndADurableOneOnceSynced() throws {
         let e = try engine()
-        let lsn = try e.upsert([VectorRecord(id: 1, vector: [1, 2])])
-        let now = outcome(acknowledger.acknowledge(e, lsn: lsn, durable: false))
+        let (first, now) = try upsert(e, id: 1, wait: .applied)
+        XCTAssertEqual(first, StoreWriteResult(lsn: 1, count: 1, acknowledgedAtOnce: false))
         XCTAssertEqual(now.0, .acknowledged(durable: false))
         XCTAssertFalse(now.pending)
-        let later = outcome(acknowledger.acknowledge(e, lsn: lsn, durable: true))
+        let (second, later) = try upsert(e, id: 2, wait: .durable)
+        XCTAssertEqual(second.lsn, 2)
         XCTAssertEqual(later.0, .acknowledged(durable: true))
         XCTAssertTrue(later.pending)
-        XCTAssertGreaterThanOrEqual(e.durableLSN, lsn)
+        XCTAssertGreaterThanOrEqual(e.durableLSN, 2)
     }
 
     func testUnderSyncAlwaysEveryWriteWaitsForItsSync() throws {
         let e = try engine(sync: .always)
-        let lsn = try e.upsert([VectorRecord(id: 1, vector: [1, 2])])
-        let ack = outcome(acknowledger.acknowledge(e, lsn: lsn, durable: false))
+        let (_, ack) = try upsert(e, id: 1, wait: .applied)
         XCTAssertEqual(ack.0, .acknowledged(durable: true))
         XCTAssertTrue(ack.pending)
     }
@@ -67,8 +72,26 @@ final class WriteAcknowledgerTests: XCTestCase {
         let io = FaultInjectingFileIO()
         let e = try engine(io)
         io.fail(.fdatasync, errno: EIO)
-        let lsn = try e.upsert([VectorRecord(id: 1, vector: [1, 2])])
-        let ack = outcome(acknowledger.acknowledge(e, lsn: lsn, durable: true))
+        let (_, ack) = try upsert(e, id: 1, wait: .durable)
         guard case .notDurable(.failed)? = ack.0 else { return XCTFail("expected notDurable(.failed), got \(String(describing: ack.0))") }
+    }
+
+    func testAWriteTheStoreRefusesThrowsAndWritesNothing() throws {
+        let e = try engine()
+        XCTAssertThrowsError(try acknowledger.write(.delete(id: 9), to: e, wait: .durable)) { error in
+            guard case EngineError.notFound(id: 9) = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(e.lastLSN, 0)
+    }
+
+    func testAMetadataIndexThatWasThereIsAcknowledgedAtOnceWithoutALogEntry() throws {
+        let e = try engine()
+        let path = FieldPath(dotted: "genre")
+        let (made, _) = try acknowledger.write(.createMetadataIndex(path, .keyword), to: e, wait: .applied)
+        XCTAssertEqual(made, StoreWriteResult(lsn: 1, count: 1, acknowledgedAtOnce: false))
+        let (again, ack) = try acknowledger.write(.createMetadataIndex(path, .keyword), to: e, wait: .durable)
+        XCTAssertEqual(again, StoreWriteResult(lsn: 1, count: 0, acknowledgedAtOnce: true))
+        XCTAssertEqual(outcome(ack).0, .acknowledged(durable: false))
+        XCTAssertEqual(e.lastLSN, 1)
     }
 }

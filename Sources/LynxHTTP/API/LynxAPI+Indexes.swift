@@ -10,35 +10,25 @@ extension LynxAPI {
     /// `PUT /indexes/{field}` with `{"type": ...}`: 201 when built, 200 when an index of that type was there.
     static func createIndex(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         let field = indexedField(captures)
-        let durable = try RequestDecoder.durableFlag(request)
+        let wait = try RequestDecoder.writeWait(request)
         let type = try RequestDecoder.metadataIndexType(RequestDecoder.json(request))
-        let outcome = try api.engineCall { try engine.createMetadataIndex(field, type: type) }
-        switch outcome {
-        case .existed:
-            return .now(Responses.object { w in
-                w.key("field"); w.string(field.description)
-                w.key("type"); w.string(type.rawValue)
-                w.key("created"); w.bool(false)
-            })
-        case .created(let lsn):
-            return api.acknowledge(engine, lsn: lsn, durable: durable, status: 201) { w, isDurable in
-                w.key("field"); w.string(field.description)
-                w.key("type"); w.string(type.rawValue)
-                w.key("created"); w.bool(true)
-                w.key("lsn"); w.uint64(lsn)
-                w.key("durable"); w.bool(isDurable)
-            }
+        return try api.write(.createMetadataIndex(field, type), to: engine, wait: wait, created: true) { w, result, isDurable in
+            w.key("field"); w.string(field.description)
+            w.key("type"); w.string(type.rawValue)
+            w.key("created"); w.bool(!result.acknowledgedAtOnce)
+            guard !result.acknowledgedAtOnce else { return }  // the index was there: nothing was logged
+            w.key("lsn"); w.uint64(result.lsn)
+            w.key("durable"); w.bool(isDurable)
         }
     }
 
     /// `DELETE /indexes/{field}`: 404 when the field has no index.
     static func dropIndex(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         let field = indexedField(captures)
-        let durable = try RequestDecoder.durableFlag(request)
-        let lsn = try api.engineCall { try engine.dropMetadataIndex(field) }
-        return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
+        let wait = try RequestDecoder.writeWait(request)
+        return try api.write(.dropMetadataIndex(field), to: engine, wait: wait) { w, result, isDurable in
             w.key("dropped"); w.string(field.description)
-            w.key("lsn"); w.uint64(lsn)
+            w.key("lsn"); w.uint64(result.lsn)
             w.key("durable"); w.bool(isDurable)
         }
     }

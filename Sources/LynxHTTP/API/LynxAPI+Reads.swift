@@ -34,15 +34,15 @@ extension LynxAPI {
 
     /// `POST /vectors/delete[?durable=true]` with `{"ids": [...]}` or `{"filter": ...}`: one logged transaction.
     func deleteVectors(_ request: HTTPRequest, on engine: Engine) throws(Problem) -> HandlerResult {
-        let durable = try RequestDecoder.durableFlag(request)
-        let report: BulkDeleteReport
+        let wait = try RequestDecoder.writeWait(request)
+        let selection: StoreWrite
         switch try decoder.deleteSelection(RequestDecoder.json(request)) {
-        case .ids(let ids): report = try engineCall { try engine.delete(ids: ids) }
-        case .filter(let filter): report = try engineCall { try engine.delete(matching: filter) }
+        case .ids(let ids): selection = .deleteIDs(ids)
+        case .filter(let filter): selection = .deleteMatching(filter)
         }
-        return acknowledge(engine, lsn: report.lsn, durable: durable) { w, isDurable in
-            w.key("deleted"); w.int(report.deleted)
-            w.key("lsn"); w.uint64(report.lsn)
+        return try write(selection, to: engine, wait: wait) { w, result, isDurable in
+            w.key("deleted"); w.int(result.count)
+            w.key("lsn"); w.uint64(result.lsn)
             w.key("durable"); w.bool(isDurable)
         }
     }

@@ -4,7 +4,7 @@ import LynxJSON
 /// The routes of one store (a collection): writes, reads, searches and maintenance.
 extension LynxAPI {
     static func upsert(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _: PathCaptures) throws(Problem) -> HandlerResult {
-        let durable = try RequestDecoder.durableFlag(request)
+        let wait = try RequestDecoder.writeWait(request)
         guard RequestDecoder.isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
         let decoded: RequestDecoder.DecodedRecords
         if let fast = api.decoder.fastRecords(request.body, dimensionHint: engine.dimension) {
@@ -19,21 +19,19 @@ extension LynxAPI {
                                                size: size, limit: api.maxMetadataBytes)
             }
         }
-        let lsn = try api.engineCall(batch: decoded.isBatch) { try engine.upsert(records) }
-        return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
-            w.key("upserted"); w.int(records.count)
-            w.key("lsn"); w.uint64(lsn)
+        return try api.write(.upsert(records), to: engine, wait: wait, batch: decoded.isBatch) { w, result, isDurable in
+            w.key("upserted"); w.int(result.count)
+            w.key("lsn"); w.uint64(result.lsn)
             w.key("durable"); w.bool(isDurable)
         }
     }
 
     static func deleteVector(_ api: LynxAPI, _ engine: Engine, _ request: HTTPRequest, _ captures: PathCaptures) throws(Problem) -> HandlerResult {
         let id = try RequestDecoder.pathID(captures["id"])
-        let durable = try RequestDecoder.durableFlag(request)
-        let lsn = try api.engineCall { try engine.delete(id) }
-        return api.acknowledge(engine, lsn: lsn, durable: durable) { w, isDurable in
+        let wait = try RequestDecoder.writeWait(request)
+        return try api.write(.delete(id: id), to: engine, wait: wait) { w, result, isDurable in
             w.key("deleted"); w.uint64(id)
-            w.key("lsn"); w.uint64(lsn)
+            w.key("lsn"); w.uint64(result.lsn)
             w.key("durable"); w.bool(isDurable)
         }
     }

@@ -166,15 +166,22 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Answers a write when `WriteAcknowledger` decides it may be acknowledged, with what it says. A waiting request
-    /// suspends its connection, so no server thread waits on fsync or on followers.
-    func acknowledge(
-        _ engine: Engine, lsn: UInt64, durable: Bool, status: Int = 200, body: @escaping @Sendable (inout JSONWriter, Bool) -> Void
-    ) -> HandlerResult {
+    /// Makes a client's write through `WriteAcknowledger.write` (which applies it and decides when it may be
+    /// acknowledged) and answers with what it says: `body` writes the answer's members from the result and whether
+    /// the write is durable. A waiting request suspends its connection, so no server thread waits on fsync or on
+    /// followers. `batch`: the body named its vectors by index (for the errors); `created`: the answer is 201
+    /// when the write made something (200 when it was there already).
+    func write(
+        _ write: StoreWrite, to engine: Engine, wait: WriteWait, batch: Bool = false, created: Bool = false,
+        body: @escaping @Sendable (inout JSONWriter, StoreWriteResult, Bool) -> Void
+    ) throws(Problem) -> HandlerResult {
+        let (result, ack) = try engineCall(batch: batch) { try acknowledger.write(write, to: engine, wait: wait) }
+        let lsn = result.lsn
+        let status = created && !result.acknowledgedAtOnce ? 201 : 200
         let respond: @Sendable (Acknowledgement) -> HTTPResponse = { ack in
             switch ack {
             case .acknowledged(let isDurable):
-                return Responses.object(status: status) { body(&$0, isDurable) }
+                return Responses.object(status: status) { body(&$0, result, isDurable) }
             case .notDurable(let error):
                 var problem = error.problem()
                 problem.detail = "the write (lsn \(lsn)) was applied but could not be made durable: " + problem.detail
@@ -185,7 +192,7 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
                 return Problem.leadershipLost(node: node, lsn: lsn).response
             }
         }
-        switch acknowledger.acknowledge(engine, lsn: lsn, durable: durable) {
+        switch ack {
         case .decided(let ack):
             return .now(respond(ack))
         case .pending(let start):

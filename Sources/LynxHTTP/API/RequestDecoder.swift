@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import LynxReplication
 
 /// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
 struct SearchOptions {
@@ -308,8 +309,8 @@ struct RequestDecoder {
         }
     }
 
-    /// `durable` query parameter and nothing else.
-    static func durableFlag(_ request: HTTPRequest) throws(Problem) -> Bool {
+    /// What a write waits for, from its `durable` query parameter (and no other).
+    static func writeWait(_ request: HTTPRequest) throws(Problem) -> WriteWait {
         var durable = false
         for (name, value) in request.query {
             guard name == "durable" else {
@@ -322,7 +323,7 @@ struct RequestDecoder {
             default: throw Problem.invalidRequest("durable: expected true or false, got '\(value)'", field: "durable")
             }
         }
-        return durable
+        return durable ? .durable : .applied
     }
 
     static func noQuery(_ request: HTTPRequest) throws(Problem) {
