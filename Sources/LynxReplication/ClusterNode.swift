@@ -194,7 +194,7 @@ public final class ClusterNode: @unchecked Sendable {
         w.beginObject()
         w.key("node"); w.string(config.nodeName)
         w.key("url"); w.string(config.advertiseURL)
-        w.key("position"); w.int64(Int64(position))
+        w.key("position"); position.write(to: &w)
         w.key("role"); w.string(currentRole.rawValue)
         w.endObject()
         _ = try? etcd.put(config.nodeKey, value: w.bytes, lease: lease)
@@ -250,11 +250,13 @@ public final class ClusterNode: @unchecked Sendable {
         // The best live node goes first; a dead one's node key expires with its lease, so the next best is then
         // the best. Past three TTLs any node campaigns (the best one is alive in etcd but not campaigning).
         if waited < ClusterConfig.campaignFallbackTTLs * ttl {
-            // Positions settle within one publication period; the best one (highest, then lowest name) goes first.
+            // Positions settle within one publication period. A node goes first unless another is ahead of it (or
+            // exactly as far, with a lower name); nodes neither of which is ahead may both campaign.
             guard let nodes = try? etcd.getPrefix(config.nodesPrefix) else { return }
             let mine = position
             let better = nodes.compactMap { Self.published($0.value) }.contains { other in
-                other.node != config.nodeName && (other.position > mine || (other.position == mine && other.node < config.nodeName))
+                other.node != config.nodeName
+                    && (other.position.isAhead(of: mine) || (other.position == mine && other.node < config.nodeName))
             }
             if better { return }
         }
@@ -295,7 +297,7 @@ public final class ClusterNode: @unchecked Sendable {
             // The lease was alive when the campaign was sent; keep-alives extend it from there.
             r.ackDeadline = min(sent, lastKeepAliveSent) + ttl * ClusterConfig.acknowledgeFraction
         }
-        logger.notice("leading", metadata: ["term": "\(term)", "position": "\(position)"])
+        logger.notice("leading", metadata: ["term": "\(term)", "newest_term_held": "\(position.newestTerm)"])
     }
 
     func stepDown(_ reason: String) {
@@ -345,8 +347,15 @@ public final class ClusterNode: @unchecked Sendable {
         for store in followers.withLock({ Array($0.keys) }) { stopFollowing(store) }
     }
 
-    /// How far this node's stores are: the sum of their last LSNs (the election's measure; docs/REPLICATION.md).
-    var position: UInt64 { database.collections.reduce(0) { $0 + $1.engine.lastLSN } }
+    /// How far this node's stores are (the election's measure; docs/REPLICATION.md, "Choosing the leader").
+    var position: ElectionPosition {
+        var stores: [UInt64: StorePosition] = [:]
+        for (_, engine) in database.collections {
+            let last = engine.lastLSN
+            stores[engine.storeID.rawValue] = StorePosition(term: histories.history(of: engine).term(at: last), lsn: last)
+        }
+        return ElectionPosition(stores: stores)
+    }
 
     // MARK: - Values in etcd
 
@@ -358,9 +367,9 @@ public final class ClusterNode: @unchecked Sendable {
     }
 
     /// A node's name and position as it publishes them under `nodes/`.
-    static func published(_ json: [UInt8]) -> (node: String, position: UInt64)? {
+    static func published(_ json: [UInt8]) -> (node: String, position: ElectionPosition)? {
         guard let o = (try? JSONParser.parse(json))?.objectValue, let node = o["node"]?.stringValue,
-              let position = o["position"]?.numberValue?.uint64 else { return nil }
+              let value = o["position"], let position = ElectionPosition(value) else { return nil }
         return (node, position)
     }
 }

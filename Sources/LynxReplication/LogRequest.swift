@@ -1,7 +1,7 @@
 import LynxStorage
 
 /// A follower's `GET /replication/log`, as the HTTP layer decoded it from the query.
-public struct LogRequest: Sendable {
+public struct LogRequest: Sendable, Equatable {
     /// The follower's name (its acknowledgements are kept under it).
     public var node: String
     /// The follower's last LSN of this store; frames after it are wanted.
@@ -58,7 +58,7 @@ extension LogRequest {
 }
 
 /// The leader's answer to a `LogRequest`.
-public enum LogAnswer: Sendable {
+public enum LogAnswer: Sendable, Equatable {
     /// An encoded `ReplicationBatch` (possibly without transactions, when none came within the wait).
     case batch([UInt8])
     /// The follower is behind what the leader retains: it must start over from a snapshot.
@@ -73,18 +73,6 @@ public enum LogAnswer: Sendable {
     case storeGone
     /// The leader could not serve it (its own storage failed).
     case failed(String)
-}
-
-extension LogAnswer {
-    /// How the refusals travel over HTTP: the status and the problem members the leader writes and a follower
-    /// reads (docs/REPLICATION.md, "The log route").
-    public enum Wire {
-        public static let divergedStatus = 409
-        public static let snapshotNeededStatus = 410
-        public static let divergedAt = "diverged_at"
-        public static let termKnown = "term_known"
-        public static let startLSN = "start_lsn"
-    }
 }
 
 /// A node of the cluster as others reach it.

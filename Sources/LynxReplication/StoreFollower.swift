@@ -109,16 +109,14 @@ final class StoreFollower: @unchecked Sendable {
                                  term: node.knownTerm, storeID: last == 0 ? nil : engine.storeID, waitSeconds: Self.waitSeconds)
         let response = try client.request("GET", leader.url + prefix + "/replication/log?" + request.query, headers: node.authHeaders,
                                           timeoutSeconds: Self.requestTimeoutSeconds)
-        switch response.status {
-        case 200:
-            try apply(ReplicationBatch.decode(response.body), to: engine, history: history)
-        case LogAnswer.Wire.snapshotNeededStatus:
+        switch LogAnswer(status: response.status, body: response.body) {
+        case .batch(let bytes)?:
+            try apply(ReplicationBatch.decode(bytes), to: engine, history: history)
+        case .snapshotNeeded?:
             node.logger.notice("behind the leader's retained log: starting over from its snapshot", metadata: ["collection": "\(store)"])
             try bootstrap(client)
-        case LogAnswer.Wire.divergedStatus:
-            let problem = Self.object(response.body)
-            var at = problem?[LogAnswer.Wire.divergedAt]?.numberValue?.uint64 ?? 1
-            if problem?[LogAnswer.Wire.termKnown]?.boolValue == false, let own = history.start(of: history.term(at: last)) {
+        case .diverged(var at, let termKnown)?:
+            if !termKnown, let own = history.start(of: history.term(at: last)) {
                 at = min(at, own)
             }
             let discarded = last >= at ? last - at + 1 : 0

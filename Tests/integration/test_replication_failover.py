@@ -92,7 +92,7 @@ def report(rounds) -> None:
 
 def test_sync_failover_loses_no_acknowledged_write(make_cluster):
     """--replication sync --sync-replicas 1, durable writes: a 200 means the write is durable on the leader and on
-    one follower, and the follower with the highest position is elected, so every acknowledged write of every
+    one follower, and the follower furthest on the newest term is elected, so every acknowledged write of every
     epoch must be on the final leader with its content."""
     c = make_cluster(3, replication="sync", sync_replicas=1, lease_ttl=TTL)
     seen = run_kill_loop(c, durable=True, kills=KILLS)

@@ -16,10 +16,9 @@ extension LynxAPI {
                 switch answer {
                 case .batch(let bytes):
                     complete(HTTPResponse(status: 200, contentType: ReplicationBatch.mediaType, body: bytes))
-                case .snapshotNeeded(let start):
-                    complete(Problem.snapshotNeeded(startLSN: start, after: log.after).response)
-                case .diverged(let at, let known):
-                    complete(Problem.diverged(at: at, termKnown: known).response)
+                case .snapshotNeeded, .diverged:
+                    // Their wire form is LogAnswer's own (the follower reads it back): refusal(to:) is never nil here.
+                    complete(Problem(answer.refusal(to: log)!).response)
                 case .notLeader(let leader):
                     complete((leader.map { Problem.notLeader(node: cluster.config.nodeName, leader: $0) }
                               ?? .noLeader(node: cluster.config.nodeName)).response)

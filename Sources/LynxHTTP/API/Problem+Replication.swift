@@ -52,17 +52,9 @@ extension Problem {
         return p
     }
 
-    static func diverged(at: UInt64, termKnown: Bool) -> Problem {
-        var p = Problem(status: LogAnswer.Wire.divergedStatus, slug: "diverged", title: "Diverged",
-                        detail: "the follower's log is not on this leader's history from lsn \(at) on")
-        p.extra = [(LogAnswer.Wire.divergedAt, .number(JSONNumber(at))), (LogAnswer.Wire.termKnown, .bool(termKnown))]
-        return p
-    }
-
-    static func snapshotNeeded(startLSN: UInt64, after: UInt64) -> Problem {
-        var p = Problem(status: LogAnswer.Wire.snapshotNeededStatus, slug: "snapshot-needed", title: "Snapshot needed",
-                        detail: "lsn \(after + 1) is older than this leader's window (it starts at lsn \(startLSN))")
-        p.extra = [(LogAnswer.Wire.startLSN, .number(JSONNumber(startLSN)))]
-        return p
+    /// A refusal of the log route that the follower acts on (`LogAnswer.refusal`).
+    init(_ refusal: LogRefusal) {
+        self.init(status: refusal.status, slug: refusal.slug, title: refusal.title, detail: refusal.detail)
+        extra = refusal.members
     }
 }
