@@ -92,11 +92,11 @@ final class RouterTests: XCTestCase {
     }
 
     /// A trailing slash, an empty segment, another case, a query left on, too many or too few segments, and a
-    /// target that is not a path (`*`, absolute form) match nothing.
+    /// target that is not a path (`*`, absolute form, no leading slash) match nothing.
     func testOddTargetsMatchNothing() {
         let odd = ["", "/", "//", "/vectors/", "//vectors", "/collections//vectors", "/collections/c/", "/Vectors",
                    "/VECTORS", "/vectors?limit=1", "/health/live/", "/vectors/1/2", "/collections/c/vectors/1/x",
-                   "*", "http://localhost/vectors", "collections/c"]
+                   "*", "http://localhost/vectors", "vectors", "health", "metrics", "collections/c"]
         for path in odd {
             XCTAssertNil(fixture.api.router.match(path), "'\(path)' matched \(fixture.api.router.match(path)?.route.template ?? "")")
         }

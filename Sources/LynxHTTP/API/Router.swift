@@ -41,6 +41,8 @@ package struct Router<Handler> {
 
     /// The first route whose template matches `path`, with its captures.
     package func match(_ path: String) -> Match? {
+        // A target that is not a path (`*`, `vectors`, `http://host/vectors`) matches nothing.
+        guard path.first == "/" else { return nil }
         let parts = Self.split(Substring(path))
         // A trailing slash or an empty segment never matches (`/vectors/`, `/collections//x`).
         guard !parts.contains(where: \.isEmpty) || parts.isEmpty else { return nil }
