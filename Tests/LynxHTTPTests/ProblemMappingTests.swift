@@ -2,6 +2,7 @@ import Foundation
 import LynxEngine
 import LynxHTTP
 import LynxJSON
+import LynxStorage
 import XCTest
 
 /// Every error of the layers below, and every refusal of the server, as the problem a client gets: status, type
@@ -112,6 +113,20 @@ final class ProblemMappingTests: XCTestCase {
             let a = try check(error.problem(), 500, "internal", "Internal error")
             XCTAssertEqual(a.detail, "a collection's files could not be opened")
         }
+    }
+
+    /// An error of no API type (here the storage layer's, which names its file) that reaches the edge becomes a
+    /// 500 without its text: the text names server paths.
+    func testAnUntypedErrorReachesTheClientWithoutItsPath() throws {
+        let failure = SyscallFailure(syscall: "pwrite", path: Self.secret + "/wal/00000001.log", errno: EIO)
+        for error: any Error in [StorageError.io(failure), StorageError.locked(byPID: 3, path: Self.secret),
+                                 CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: Self.secret])] {
+            let a = try Answer(error.response)
+            XCTAssertEqual(a.status, 500)
+            XCTAssertEqual(a.slug, "internal")
+            XCTAssertFalse(a.detail.contains("lynx-secret"), "a server path reached the client: \(a.detail)")
+        }
+        XCTAssertEqual(try Answer(StorageError.io(failure).response).detail, "I/O error (pwrite: Input/output error)")
     }
 
     /// The generic ladder (`Error.response`) gives what each type's own mapping gives.

@@ -213,7 +213,8 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         } catch let error as BackupError {
             throw error.problem
         } catch {
-            throw Problem.internalError("\(error)")
+            requestLogger.error("unexpected error", metadata: ["error": "\(error)"])
+            throw Problem.unexpected(error)
         }
     }
 }
@@ -225,6 +226,6 @@ extension Error {
         if let engineError = self as? EngineError { return engineError.problem().response }
         if let collectionError = self as? CollectionError { return collectionError.problem.response }
         if let backupError = self as? BackupError { return backupError.problem.response }
-        return Problem.internalError("\(self)").response
+        return Problem.unexpected(self).response
     }
 }
