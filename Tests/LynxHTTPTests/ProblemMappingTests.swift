@@ -13,10 +13,15 @@ final class ProblemMappingTests: XCTestCase {
     private static let secret = "/srv/lynx-secret/data"
     private static let ioText = "I/O error (pwrite: Input/output error)"
 
+    /// The lines of openapi/openapi.yaml.
+    private static let openAPI: [String] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../openapi/openapi.yaml")
+        return ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }()
+
     /// type slug → the statuses openapi.yaml's problem schemas allow it.
     private static let documented: [String: Set<Int>] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../openapi/openapi.yaml")
-        let lines = ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let lines = openAPI
         var statuses: [String: Set<Int>] = [:]
         for (i, line) in lines.enumerated() where line.contains("type: {") && line.contains("urn:lynx:problem:") && i + 1 < lines.count {
             let next = lines[i + 1].trimmingCharacters(in: .whitespaces)
@@ -46,6 +51,33 @@ final class ProblemMappingTests: XCTestCase {
         XCTAssertFalse(String(decoding: problem.response.body, as: UTF8.self).contains("lynx-secret"),
                        "a server path reached the client: \(answer.detail)", file: file, line: line)
         return answer
+    }
+
+    /// The title of each problem example in openapi.yaml is the one the server gives its type (the replication
+    /// wire's problems, not reachable from here, aside).
+    func testTheOpenAPIExamplesHaveTheServersTitles() throws {
+        let books = try XCTUnwrap(CollectionName("books"))
+        let problems: [Problem] = [
+            .invalidJSON("x"), .invalidRequest("x"), .notFound("x"), .conflict("x"), .unsupportedMediaType(nil),
+            .methodNotAllowed("PUT", path: "/", allow: []), .payloadTooLarge(limit: 1), .responseTooLarge(limit: 1),
+            .dimensionMismatch(field: "vector", expected: 1, actual: 2), .duplicateID("x", field: "id"),
+            .outOfRange("x"), .unavailable("x"), .insufficientStorage("x"), .internalError("x"),
+            Problem(ServerRefusal.badFraming("x")), Problem(ServerRefusal.versionNotSupported("x")),
+            Problem(ServerRefusal.targetTooLong(maxBytes: 1, maxParameters: 1)),
+            CollectionError.invalidName("x").problem, CollectionError.notFound(books).problem,
+            CollectionError.protected(books).problem, CollectionError.tooMany(limit: 1).problem,
+            WriteRefusal(node: "n").problem, WriteRefusal(node: "n", leaderNode: "l", leaderURL: "u").problem,
+        ]
+        let titles = Dictionary(problems.map { ($0.slug, $0.title) }, uniquingKeysWith: { a, _ in a })
+        var compared = 0
+        for line in Self.openAPI where line.contains(#""title": ""#) {
+            guard let object = try? JSONParser.parse(Array(line.drop { $0 != "{" }.utf8)),
+                  let slug = object["type"]?.stringValue?.replacingOccurrences(of: "urn:lynx:problem:", with: ""),
+                  let title = titles[slug] else { continue }
+            XCTAssertEqual(object["title"]?.stringValue, title, "openapi.yaml's example of \(slug)")
+            compared += 1
+        }
+        XCTAssertGreaterThanOrEqual(compared, 20)
     }
 
     func testTheOpenAPIDocumentIsRead() {
