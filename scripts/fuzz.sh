@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# libFuzzer on the JSON reader, the WAL reader and the snapshot decoder (Fuzz/<target>/main.swift).
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 20 seconds each, targets json wal snapshot)
+# libFuzzer on the JSON reader, the WAL reader, the snapshot decoder, the replication batch decoder and the upsert
+# body's two decoders, fast and tree, against each other (Fuzz/<target>/main.swift).
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 20 seconds each, targets json wal snapshot replication decoders)
 # SwiftPM has no fuzzer product, so this compiles the library targets with swiftc into its own folder
-# (.build-fuzz): the C targets with clang, LynxJSON, LynxIndex, LynxStorage and LynxEngine (and swift-log, which the
-# engine imports) as static libraries with -sanitize=fuzzer,address (coverage and AddressSanitizer, checks kept:
+# (.build-fuzz): the C targets with clang, LynxJSON, LynxIndex, LynxStorage, LynxEngine, LynxCluster, LynxReplication
+# and LynxHTTP (and swift-log, which the engine imports; libmicrohttpd's headers, which LynxHTTP imports) as static
+# libraries with -sanitize=fuzzer,address (coverage and AddressSanitizer, checks kept:
 # -O, not the release build's -Ounchecked), then each target. Each runs from its committed corpus Fuzz/corpus/<target>
 # (read only: new inputs go to .build-fuzz/corpus/<target>). A crash, leak or sanitizer report fails the run; the
 # input is saved as .build-fuzz/crash-<target>-*. Keep it: copy it into Fuzz/corpus/<target>/ and add a unit test.
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json wal snapshot replication)
+[ ${#targets[@]} -gt 0 ] || targets=(json wal snapshot replication decoders)
 out=.build-fuzz
 mkdir -p "$out/modules"
 [ -d .build/checkouts/swift-log ] || swift package resolve >/dev/null
@@ -25,6 +27,7 @@ module CCRC32C { header "$PWD/Sources/CCRC32C/include/ccrc32c.h" export * }
 module CFileOps { header "$PWD/Sources/CFileOps/include/cfileops.h" export * }
 module CLynxKernels { header "$PWD/Sources/CLynxKernels/include/clynxkernels.h" export * }
 module CCurl { header "$PWD/Sources/CCurl/shim.h" link "curl" export * }
+module CMicroHTTPD [system] { header "$PWD/Sources/CMicroHTTPD/shim.h" link "microhttpd" link "gnutls" export * }
 MAP
 for c in CCRC32C/crc32c CFileOps/fileops CLynxKernels/kernels; do
   clang -c -O2 -fsanitize=fuzzer-no-link,address -I "Sources/${c%/*}/include" "Sources/$c.c" -o "$out/${c#*/}.o"
@@ -44,9 +47,11 @@ library LynxStorage Sources/LynxStorage
 library LynxEngine -enable-testing Sources/LynxEngine
 library LynxCluster Sources/LynxCluster
 library LynxReplication Sources/LynxReplication
+# -package-name: LynxHTTP's tests and Fuzz/decoders reach its decoders as package declarations.
+library LynxHTTP -package-name lynx $(pkg-config --cflags-only-I libmicrohttpd | sed 's/-I/-Xcc -I/g') Sources/LynxHTTP
 for t in "${targets[@]}"; do
-  if ! swiftc "${flags[@]}" Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" \
-      -lLynxReplication -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging -lcurl "$out"/*.o >"$log" 2>&1; then
+  if ! swiftc "${flags[@]}" -package-name lynx Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" -lLynxHTTP -lLynxReplication \
+      -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging -lcurl -lmicrohttpd -lgnutls "$out"/*.o >"$log" 2>&1; then
     grep -E "error" "$log" | head -30 >&2; echo "fuzz build of $t failed" >&2; exit 1
   fi
 done

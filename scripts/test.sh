@@ -34,7 +34,7 @@ scripts/tsan.sh 'EnginePendingTests|EngineServicesTests'
 
 # --- proof (issue 13): libFuzzer, a bounded slice (the fuzz build and 20 s per target). AddressSanitizer over every
 # unit test (scripts/asan.sh) is not run here: its debug build and the slower tests cost more than this budget.
-echo "== libFuzzer: JSON reader, WAL reader, snapshot decoder, replication batch decoder (scripts/fuzz.sh 20)"
+echo "== libFuzzer: JSON reader, WAL reader, snapshot decoder, replication batch decoder, upsert decoders (scripts/fuzz.sh 20)"
 scripts/fuzz.sh 20
 # --- end of proof
 

@@ -3,7 +3,7 @@ import LynxJSON
 
 extension CollectionError {
     /// The one place where collection errors become HTTP problems.
-    var problem: Problem {
+    package var problem: Problem {
         switch self {
         case .invalidName(let name):
             return .invalidCollectionName(name)

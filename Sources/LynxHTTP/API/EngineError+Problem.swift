@@ -3,7 +3,7 @@ import LynxEngine
 extension EngineError {
     /// The one place where engine errors become HTTP problems. `batch`: the request body was a batch
     /// (`{"vectors": [...]}` or `{"queries": [...]}`), so a vector is named by its index.
-    func problem(batch: Bool = false) -> Problem {
+    package func problem(batch: Bool = false) -> Problem {
         switch self {
         case .dimensionMismatch(let field, let expected, let actual):
             return .dimensionMismatch(field: field.jsonPath(batch: batch), expected: expected, actual: actual)

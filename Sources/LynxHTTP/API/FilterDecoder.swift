@@ -14,14 +14,14 @@ import LynxJSON
 ///   their nearest double.
 /// - At most `maxTerms` terms (422 naming the limit): evaluating a filter costs about one step per term for each
 ///   record it visits, so this bounds the work one request can ask for.
-enum FilterDecoder {
+package enum FilterDecoder {
     static let logicalOperators = ["$and", "$or", "$not"]
     static let fieldOperators = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"]
     /// Terms one filter may hold: a condition is one, a `$in`/`$nin` one per member (at least one), and each
     /// item of an `$and`/`$or` one more.
     static let maxTerms = 10_000
 
-    static func decode(_ value: JSONValue, path: String = "filter") throws(Problem) -> Filter {
+    package static func decode(_ value: JSONValue, path: String = "filter") throws(Problem) -> Filter {
         var terms = 0
         return try decode(value, path: path, terms: &terms)
     }

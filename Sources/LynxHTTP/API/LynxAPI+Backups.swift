@@ -79,7 +79,7 @@ extension RequestDecoder {
 
 extension BackupError {
     /// The one place where backup refusals become HTTP problems.
-    var problem: Problem {
+    package var problem: Problem {
         switch self {
         case .invalidName(let text):
             return .invalidRequest("invalid snapshot name '\(text)': \(BackupName.rule)")

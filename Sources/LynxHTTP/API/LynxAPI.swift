@@ -8,16 +8,16 @@ import LynxReplication
 /// The REST API: routes requests to the database's collections and renders answers. Thread-safe: called
 /// concurrently on the server's worker threads; all state lives in the database and the metrics.
 public final class LynxAPI: HTTPHandler, @unchecked Sendable {
-    typealias Handler = (LynxAPI, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
+    package typealias Handler = (LynxAPI, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
     /// A route of one store: run against the collection the path names (or the default one).
     typealias StoreHandler = (LynxAPI, Engine, HTTPRequest, PathCaptures) throws(Problem) -> HandlerResult
-    typealias Routes = Router<Handler>
+    package typealias Routes = Router<Handler>
 
     let database: Database
     let decoder: RequestDecoder
     let httpMetrics: HTTPMetrics
     let version: String
-    let router: Routes
+    package let router: Routes
     public static let defaultMaxMetadataBytes = 65_536
 
     /// Largest metadata of one record, in bytes of compact JSON (`--max-metadata-bytes`).
@@ -218,18 +218,19 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
         } catch let error as BackupError {
             throw error.problem
         } catch {
-            throw Problem.internalError("\(error)")
+            requestLogger.error("unexpected error", metadata: ["error": "\(error)"])
+            throw Problem.unexpected(error)
         }
     }
 }
 
 extension Error {
     /// Every error leaves the API as a problem.
-    var response: HTTPResponse {
+    package var response: HTTPResponse {
         if let problem = self as? Problem { return problem.response }
         if let engineError = self as? EngineError { return engineError.problem().response }
         if let collectionError = self as? CollectionError { return collectionError.problem.response }
         if let backupError = self as? BackupError { return backupError.problem.response }
-        return Problem.internalError("\(self)").response
+        return Problem.unexpected(self).response
     }
 }

@@ -4,7 +4,7 @@ import LynxReplication
 
 extension WriteRefusal {
     /// 421 `not-leader` naming the leader, or 503 `no-leader` while none is known.
-    var problem: Problem {
+    package var problem: Problem {
         if let leaderNode, let leaderURL { return .notLeader(node: node, leader: PeerAddress(node: leaderNode, url: leaderURL)) }
         return .noLeader(node: node)
     }

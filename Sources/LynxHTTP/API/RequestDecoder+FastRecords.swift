@@ -8,7 +8,7 @@ import LynxJSON
 /// A rule added to `records(_:)` that rejects a body must be added here too (declining is enough: return nil);
 /// Tests/integration/test_ingest_decoding.py checks that declined bodies get the tree decoder's errors.
 extension RequestDecoder {
-    func fastRecords(_ body: [UInt8], dimensionHint: Int) -> DecodedRecords? {
+    package func fastRecords(_ body: [UInt8], dimensionHint: Int) -> DecodedRecords? {
         do {
             return try JSONReader.read(body, maxDepth: 64) { (r: inout JSONReader) throws(JSONParseError) -> DecodedRecords? in
                 guard try r.beginObject(), let firstKey = try r.nextKey() else { return nil }

@@ -11,7 +11,7 @@ struct PageRequest {
 }
 
 /// What `POST /vectors/delete` deletes: the records with these ids, or those that pass a filter.
-enum DeleteSelection {
+package enum DeleteSelection {
     case ids([UInt64])
     case filter(Filter)
 }
@@ -78,7 +78,7 @@ extension RequestDecoder {
     }
 
     /// `{"ids": [...]}` of `POST /vectors/get`.
-    func ids(_ body: JSONValue) throws(Problem) -> [UInt64] {
+    package func ids(_ body: JSONValue) throws(Problem) -> [UInt64] {
         let object = try Self.bodyObject(body, shape: #"{"ids": [...]}"#)
         try Self.onlyKeys(object, ["ids"], path: "")
         guard let value = object["ids"] else { throw Problem.invalidRequest("ids: required", field: "ids") }
@@ -86,7 +86,7 @@ extension RequestDecoder {
     }
 
     /// `{"ids": [...]}` or `{"filter": {...}}` of `POST /vectors/delete`: exactly one of them.
-    func deleteSelection(_ body: JSONValue) throws(Problem) -> DeleteSelection {
+    package func deleteSelection(_ body: JSONValue) throws(Problem) -> DeleteSelection {
         let object = try Self.bodyObject(body, shape: #"{"ids": [...]} or {"filter": {...}}"#)
         try Self.onlyKeys(object, ["ids", "filter"], path: "")
         switch (object["ids"], object["filter"]) {

@@ -4,33 +4,33 @@ import LynxJSON
 import LynxReplication
 
 /// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
-struct SearchOptions {
-    var k: Int
-    var filter: Filter?
-    var params: SearchParams
-    var includeMetadata: Bool
-    var includeVector: Bool
+package struct SearchOptions {
+    package var k: Int
+    package var filter: Filter?
+    package var params: SearchParams
+    package var includeMetadata: Bool
+    package var includeVector: Bool
     /// Whether the answer says which plan ran (`"explain": true`).
-    var explain: Bool = false
+    package var explain: Bool = false
     /// `"plan"`: a diagnostic that forces one plan.
-    var plan: SearchPlanChoice = .automatic
+    package var plan: SearchPlanChoice = .automatic
 }
 
 /// A decoded `POST /search` body.
-struct SearchRequest {
-    var vector: [Float]
-    var options: SearchOptions
+package struct SearchRequest {
+    package var vector: [Float]
+    package var options: SearchOptions
 }
 
 /// A decoded `POST /search/batch` body: one or more query vectors (at most `--max-batch`), answered in order.
-struct BatchSearchRequest {
-    var queries: [[Float]]
-    var options: SearchOptions
+package struct BatchSearchRequest {
+    package var queries: [[Float]]
+    package var options: SearchOptions
 }
 
 /// Turns request bodies into engine calls, strictly: every rejection is a `Problem` that names the field.
 /// Pure functions of the body and the limits; nothing here touches the store.
-struct RequestDecoder {
+package struct RequestDecoder {
     let maxBatch: Int
     /// Most results one search request may ask for: queries times `k` (`--max-search-results`).
     let maxSearchResults: Int
@@ -38,6 +38,11 @@ struct RequestDecoder {
     static let maxEfSearch = 10_000
     static let maxNProbe = 65_536
     static let maxMetadataDepth = 32
+
+    package init(maxBatch: Int, maxSearchResults: Int) {
+        self.maxBatch = maxBatch
+        self.maxSearchResults = maxSearchResults
+    }
 
     /// Nesting depth of a JSON value: a scalar is 0, `{}` or `[]` is 1.
     static func depth(_ value: JSONValue) -> Int {
@@ -51,7 +56,7 @@ struct RequestDecoder {
     // MARK: - Body
 
     /// Checks the media type and parses the JSON body.
-    static func json(_ request: HTTPRequest) throws(Problem) -> JSONValue {
+    package static func json(_ request: HTTPRequest) throws(Problem) -> JSONValue {
         guard isJSON(request.contentType) else { throw Problem.unsupportedMediaType(request.contentType) }
         do {
             return try JSONParser.parse(request.body, maxDepth: 64)
@@ -99,12 +104,12 @@ struct RequestDecoder {
     // MARK: - Upsert
 
     /// The records of a `POST /vectors` body, and whether it was a batch (`{"vectors": [...]}`) or one record.
-    struct DecodedRecords {
-        var records: [VectorRecord]
-        var isBatch: Bool
+    package struct DecodedRecords {
+        package var records: [VectorRecord]
+        package var isBatch: Bool
     }
 
-    func records(_ body: JSONValue) throws(Problem) -> DecodedRecords {
+    package func records(_ body: JSONValue) throws(Problem) -> DecodedRecords {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("the body must be a JSON object: a record {\"id\", \"vector\", \"metadata\"?} or a batch {\"vectors\": [...]}")
         }
@@ -188,7 +193,7 @@ struct RequestDecoder {
 
     static let searchOptionKeys: Set<String> = ["k", "filter", "ef_search", "n_probe", "include", "explain", "plan"]
 
-    func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
+    package func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("the body must be a JSON object {\"vector\": [...], \"k\": n, ...}")
         }
@@ -200,7 +205,7 @@ struct RequestDecoder {
         return SearchRequest(vector: vector, options: options)
     }
 
-    func batchSearch(_ body: JSONValue) throws(Problem) -> BatchSearchRequest {
+    package func batchSearch(_ body: JSONValue) throws(Problem) -> BatchSearchRequest {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("the body must be a JSON object {\"queries\": [[...], ...], \"k\": n, ...}")
         }
@@ -333,7 +338,7 @@ struct RequestDecoder {
     }
 
     /// The `{id}` of `/vectors/{id}`: decimal digits without a leading zero (one id has one path), 0 ... 2^64−1.
-    static func pathID(_ text: Substring) throws(Problem) -> UInt64 {
+    package static func pathID(_ text: Substring) throws(Problem) -> UInt64 {
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text == "0" || text.first != "0",
               let id = UInt64(text) else {
             throw Problem.invalidRequest("'\(text)' is not a vector id: expected an integer from 0 to 18446744073709551615, without leading zeros", field: "id")

@@ -3,33 +3,35 @@
 /// A path matches a template with as many segments, equal literals, and a non-empty segment for each capture.
 /// Templates are tried in table order, so a literal (`/vectors/get`) listed before a capture (`/vectors/{id}`)
 /// wins.
-struct Router<Handler> {
-    struct Route {
-        let template: String
-        let segments: [Segment]
-        let handlers: [(method: String, access: RouteAccess, handler: Handler)]
+package struct Router<Handler> {
+    package struct Route {
+        package let template: String
+        package let segments: [Segment]
+        package let handlers: [(method: String, access: RouteAccess, handler: Handler)]
 
-        var methods: [String] { handlers.map(\.method) }
+        package var methods: [String] { handlers.map(\.method) }
 
         /// Who may call `method`, and its handler; nil when the route lacks it.
-        func endpoint(_ method: String) -> (access: RouteAccess, handler: Handler)? {
+        package func endpoint(_ method: String) -> (access: RouteAccess, handler: Handler)? {
             handlers.first { $0.method == method }.map { ($0.access, $0.handler) }
         }
     }
 
-    enum Segment: Equatable {
+    package enum Segment: Equatable {
         case literal(Substring)
         case capture(String)
     }
 
-    struct Match {
-        let route: Route
-        let captures: PathCaptures
+    package struct Match {
+        package let route: Route
+        package let captures: PathCaptures
     }
 
-    private(set) var routes: [Route] = []
+    package private(set) var routes: [Route] = []
 
-    mutating func add(_ template: String, _ handlers: [(method: String, access: RouteAccess, handler: Handler)]) {
+    package init() {}
+
+    package mutating func add(_ template: String, _ handlers: [(method: String, access: RouteAccess, handler: Handler)]) {
         let segments = Self.split(Substring(template)).map { s -> Segment in
             s.hasPrefix("{") && s.hasSuffix("}") ? .capture(String(s.dropFirst().dropLast())) : .literal(s)
         }
@@ -38,7 +40,9 @@ struct Router<Handler> {
     }
 
     /// The first route whose template matches `path`, with its captures.
-    func match(_ path: String) -> Match? {
+    package func match(_ path: String) -> Match? {
+        // A target that is not a path (`*`, `vectors`, `http://host/vectors`) matches nothing.
+        guard path.first == "/" else { return nil }
         let parts = Self.split(Substring(path))
         // A trailing slash or an empty segment never matches (`/vectors/`, `/collections//x`).
         guard !parts.contains(where: \.isEmpty) || parts.isEmpty else { return nil }
@@ -65,12 +69,12 @@ struct Router<Handler> {
 }
 
 extension Router.Match: HTTPRouteMatch {
-    var template: String { route.template }
+    package var template: String { route.template }
 }
 
 /// The segments a matched path gave its template's captures, by capture name.
-struct PathCaptures {
-    var values: [String: Substring] = [:]
+package struct PathCaptures {
+    package var values: [String: Substring] = [:]
 
-    subscript(_ name: String) -> Substring { values[name] ?? "" }
+    package subscript(_ name: String) -> Substring { values[name] ?? "" }
 }

@@ -2,7 +2,7 @@ import LynxJSON
 
 extension Problem {
     /// The problem for an answer the server decided by itself.
-    init(_ refusal: ServerRefusal) {
+    package init(_ refusal: ServerRefusal) {
         switch refusal {
         case .payloadTooLarge(let limit):
             self = .payloadTooLarge(limit: limit)
