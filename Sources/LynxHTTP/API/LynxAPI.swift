@@ -211,26 +211,30 @@ public final class LynxAPI: HTTPHandler, @unchecked Sendable {
     func engineCall<T>(batch: Bool = false, _ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
-        } catch let error as EngineError {
-            throw error.problem(batch: batch)
-        } catch let error as CollectionError {
-            throw error.problem
-        } catch let error as BackupError {
-            throw error.problem
         } catch {
-            requestLogger.error("unexpected error", metadata: ["error": "\(error)"])
-            throw Problem.unexpected(error)
+            let problem = Problem(error, batch: batch)
+            // The client's problem leaves out what names server files; the log keeps all of it.
+            if problem.status == 500 { requestLogger.error("internal error", metadata: ["error": "\(error)"]) }
+            throw problem
+        }
+    }
+}
+
+extension Problem {
+    /// The one mapping of errors to problems: the API's own, the engine's (`batch`: the body named its vectors
+    /// by index), and anything else as `unexpected` (500, without its text).
+    package init(_ error: any Error, batch: Bool = false) {
+        switch error {
+        case let problem as Problem: self = problem
+        case let error as EngineError: self = error.problem(batch: batch)
+        case let error as CollectionError: self = error.problem
+        case let error as BackupError: self = error.problem
+        default: self = .unexpected(error)
         }
     }
 }
 
 extension Error {
     /// Every error leaves the API as a problem.
-    package var response: HTTPResponse {
-        if let problem = self as? Problem { return problem.response }
-        if let engineError = self as? EngineError { return engineError.problem().response }
-        if let collectionError = self as? CollectionError { return collectionError.problem.response }
-        if let backupError = self as? BackupError { return backupError.problem.response }
-        return Problem.unexpected(self).response
-    }
+    package var response: HTTPResponse { Problem(self).response }
 }

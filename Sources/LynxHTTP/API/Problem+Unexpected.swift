@@ -1,7 +1,7 @@
 import LynxStorage
 
 extension Problem {
-    /// 500 for an error of no type the API maps (`engineCall`, `Error.response`). Its text is not sent: the
+    /// 500 for an error of no type the API maps (`Problem(_:batch:)`). Its text is not sent: the
     /// errors of the layers below name server files (`StorageError`'s does, from its `SyscallFailure`), so a
     /// storage error says what failed without them and any other only its type. Callers log the full error.
     static func unexpected(_ error: any Error) -> Problem {
