@@ -123,7 +123,7 @@ extension HNSWIndex {
             let l = g.links(c.slot, level)
             let n = Int(l[0])
             // pass 1: collect the unvisited neighbours and prefetch the first cache lines of each one's vector, so
-            // that their cache misses are in flight at once (docs/INDEXES.md has the measurements behind the line count).
+            // that their cache misses are in flight at once (BENCHMARKS.md, "Index measurements", has the figures behind the line count).
             var cnt = 0
             var i = 1
             while i <= n {

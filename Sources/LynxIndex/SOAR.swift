@@ -9,7 +9,7 @@
 /// The first term prefers a near centroid (λ = 0: the second-nearest). The second penalises a residual parallel
 /// to r: a query that misses x's primary list usually lies in the direction of r from c, and a second list
 /// whose residual is parallel to r is missed by the same queries. λ = 1 measured best on the dev set
-/// (docs/IVF.md: recall per scanned row at λ 0, 0.5, 1, 1.5, 2, 4).
+/// (BENCHMARKS.md, "IVF measurements": recall per λ).
 ///
 /// Cost: two passes over the k centroids (x·cⱼ and r·cⱼ), twice a primary assignment.
 /// Thread safety: pure function over the caller's buffers.

@@ -436,7 +436,7 @@ final class IVFIndexTests: XCTestCase {
 
     /// recall@10 on the dev set with √n clusters (l2 and cosine), default spill (1): the target is ≥ 0.90
     /// at nProbe 16. Measured 0.972 (l2) / 0.977 (cosine); without spill 0.882 / 0.899, FAISS `IndexIVFFlat`
-    /// 0.875 / 0.897 (docs/IVF.md).
+    /// 0.875 / 0.897 (BENCHMARKS.md, "IVF measurements").
     func testDevSetRecall() throws {
         let dev = try DevData.load()
         for metric in [Metric.l2, .cosine] {
