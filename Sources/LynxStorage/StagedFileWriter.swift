@@ -5,8 +5,8 @@ import Glibc
 /// Writes a file sequentially through an aligned staging buffer, with `O_DIRECT` when the filesystem allows it.
 ///
 /// Why: a checkpoint writes the whole store (hundreds of MB). Through the page cache, the kernel's copy into
-/// fresh cache pages (`copy_folio_from_iter_atomic`) was ~12% of the machine's CPU under a steady ingest, plus
-/// writeback later. With `O_DIRECT` the device reads the staging buffer directly; the only copy is the one into
+/// fresh cache pages (`copy_folio_from_iter_atomic`) took a large share of the machine's CPU under a steady
+/// ingest (BENCHMARKS.md, "Storage format measurements"), plus writeback later. With `O_DIRECT` the device reads the staging buffer directly; the only copy is the one into
 /// the (reused, already mapped) staging buffer. When `O_DIRECT` is refused (EINVAL: tmpfs and some others), the
 /// same chunks go through the page cache.
 ///

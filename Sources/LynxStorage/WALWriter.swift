@@ -109,9 +109,9 @@ public final class WALWriter: @unchecked Sendable {
             if truncateAbove != nil && preallocationBytes > 0 && size > UInt64(WALFormat.headerSize) {
                 // A reused file: turn the old generation's frames into zeros to the end of the file (a metadata
                 // operation), so that this generation writes zeros ahead and then overwrites dirty cached pages,
-                // as in a fresh file. Overwriting the old frames' clean cached pages instead cost ~1.4 µs more
-                // per append (stand-alone C: 3.3–3.6 vs 1.9–2.1 µs of CPU per 1584-byte frame, zeroing and
-                // fdatasyncs included). Where the filesystem cannot, the old frames stay and die by their salts.
+                // as in a fresh file: overwriting the old frames' clean cached pages costs more CPU per append
+                // (BENCHMARKS.md, "Storage format measurements"). Where the filesystem cannot, the old frames
+                // stay and die by their salts.
                 zeroed = (try? io.zeroRange(f, from: UInt64(WALFormat.headerSize), count: size - UInt64(WALFormat.headerSize))) != nil
             }
             try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
