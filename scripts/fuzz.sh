@@ -2,9 +2,9 @@
 # libFuzzer on the JSON reader, the WAL reader and the snapshot decoder (Fuzz/<target>/main.swift).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 20 seconds each, targets json wal snapshot)
 # SwiftPM has no fuzzer product, so this compiles the library targets with swiftc into its own folder
-# (.build-fuzz): the C targets with clang, LynxJSON, LynxIndex, LynxStorage and LynxEngine (and swift-log, which the
-# engine imports) as static libraries with -sanitize=fuzzer,address (coverage and AddressSanitizer, checks kept:
-# -O, not the release build's -Ounchecked), then each target. Each runs from its committed corpus Fuzz/corpus/<target>
+# (.build-fuzz): the C targets with clang, LynxSupport, LynxJSON, LynxIndex, LynxStorage, LynxEngine, LynxCluster
+# and LynxReplication (and swift-log, which the engine imports) as static libraries with -sanitize=fuzzer,address
+# (coverage and AddressSanitizer, checks kept: -O, not the release build's -Ounchecked), then each target. Each runs from its committed corpus Fuzz/corpus/<target>
 # (read only: new inputs go to .build-fuzz/corpus/<target>). A crash, leak or sanitizer report fails the run; the
 # input is saved as .build-fuzz/crash-<target>-*. Keep it: copy it into Fuzz/corpus/<target>/ and add a unit test.
 set -euo pipefail
@@ -38,6 +38,7 @@ library() {  # name, extra swiftc flags..., then the source folder last
   fi
 }
 library Logging -package-name swift_log .build/checkouts/swift-log/Sources/Logging
+library LynxSupport Sources/LynxSupport
 library LynxJSON Sources/LynxJSON
 library LynxIndex Sources/LynxIndex
 library LynxStorage Sources/LynxStorage
@@ -46,7 +47,7 @@ library LynxCluster Sources/LynxCluster
 library LynxReplication Sources/LynxReplication
 for t in "${targets[@]}"; do
   if ! swiftc "${flags[@]}" Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" \
-      -lLynxReplication -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging -lcurl "$out"/*.o >"$log" 2>&1; then
+      -lLynxReplication -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLynxSupport -lLogging -lcurl "$out"/*.o >"$log" 2>&1; then
     grep -E "error" "$log" | head -30 >&2; echo "fuzz build of $t failed" >&2; exit 1
   fi
 done

@@ -9,6 +9,7 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import LynxSupport
 #endif
 
 let lynxVersion = "0.1.0"

@@ -1,5 +1,4 @@
-import LynxEngine
-import Synchronization
+import LynxSupport
 
 /// Request counters and latency histograms of the front end. Thread-safe.
 ///

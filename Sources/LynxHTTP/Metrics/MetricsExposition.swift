@@ -1,4 +1,5 @@
 import LynxEngine
+import LynxSupport
 
 /// Renders `/metrics` in the Prometheus text exposition format (version 0.0.4).
 enum MetricsExposition {
