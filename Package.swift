@@ -11,7 +11,9 @@
 //               client over etcd's JSON gateway (uses only LynxJSON of ours)
 //   LynxReplication  log shipping and leadership: the leader's feed, followers, elections in etcd, terms
 //               (LynxEngine + LynxCluster)
-//   LynxHTTP    libmicrohttpd front end: routing, problem+json, metrics exposition
+//   LynxTransport  the HTTP transport on libmicrohttpd (CMicroHTTPD): server, connection limits, body memory,
+//               request context, TLS, request metrics; knows no engine (only LynxSupport of ours)
+//   LynxHTTP    the API on the transport: routing, access, decoding, problem+json, metrics exposition
 //   lynxd       the executable (flags, signals)
 import PackageDescription
 
@@ -59,13 +61,17 @@ let package = Package(
             dependencies: ["LynxCluster", "LynxEngine", "LynxJSON", "LynxStorage", "LynxIndex", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "LynxTransport",
+            dependencies: ["CMicroHTTPD", "LynxSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "LynxHTTP",
-            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LynxTransport", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON", "LynxIndex", "LynxSupport",
+                "LynxHTTP", "LynxTransport", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON", "LynxIndex", "LynxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,7 +87,8 @@ let package = Package(
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
         .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage", "LynxSupport"]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON", "LynxSupport"]),
-        .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP"]),
+        .testTarget(name: "LynxTransportTests", dependencies: ["LynxTransport"]),
+        .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP", "LynxTransport"]),
     ],
     swiftLanguageModes: [.v5]
 )

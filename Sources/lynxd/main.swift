@@ -10,6 +10,7 @@ import Logging
 #if canImport(Glibc)
 import Glibc
 import LynxSupport
+import LynxTransport
 #endif
 
 let lynxVersion = "0.1.0"

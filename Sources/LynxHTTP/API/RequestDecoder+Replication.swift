@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxReplication
 import LynxStorage
+import LynxTransport
 
 extension RequestDecoder {
     /// The query of `GET /replication/log` (docs/REPLICATION.md): `after` required, the rest optional.

@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import LynxTransport
 
 /// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
 struct SearchOptions {

@@ -1,3 +1,4 @@
+import LynxTransport
 
 /// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method, each
 /// with who may call it (`RouteAccess`).
