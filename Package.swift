@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 //
 // Layers, lowest first. A target may depend only on targets above it in this list:
+//   LynxSupport under every layer, imports none of ours: the one mutex, read-write lock and condition variable,
+//               the monotonic clock, thread start, the byte writer and reader, metric primitives (Glibc only)
 //   LynxIndex   pure index math: distances, Flat/HNSW/IVF, top-k (no Foundation, no I/O); AVX2 kernels in CLynxKernels
 //   LynxJSON    strict, fast JSON scanner and writer for request/response bodies (pure)
 //   LynxStorage write-ahead log, snapshots, manifest, directory lock, file-I/O seam
@@ -9,7 +11,9 @@
 //               client over etcd's JSON gateway (uses only LynxJSON of ours)
 //   LynxReplication  log shipping and leadership: the leader's feed, followers, elections in etcd, terms
 //               (LynxEngine + LynxCluster)
-//   LynxHTTP    libmicrohttpd front end: routing, problem+json, metrics exposition
+//   LynxTransport  the HTTP transport on libmicrohttpd (CMicroHTTPD): server, connection limits, body memory,
+//               request context, TLS, request metrics; knows no engine (only LynxSupport of ours)
+//   LynxHTTP    the API on the transport: routing, access, decoding, problem+json, metrics exposition
 //   lynxd       the executable (flags, signals)
 import PackageDescription
 
@@ -41,44 +45,50 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CLynxKernels"),
-        .target(name: "LynxIndex", dependencies: ["CLynxKernels"], swiftSettings: hotPathFlags),
+        .target(name: "LynxSupport"),
+        .target(name: "LynxIndex", dependencies: ["CLynxKernels", "LynxSupport"], swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
         .target(name: "CFileOps"),
-        .target(name: "LynxStorage", dependencies: ["CCRC32C", "CFileOps"]),
+        .target(name: "LynxStorage", dependencies: ["CCRC32C", "CFileOps", "LynxSupport"]),
         .target(
             name: "LynxEngine",
-            dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "LynxCluster", dependencies: ["CCurl", "LynxJSON"]),
+        .target(name: "LynxCluster", dependencies: ["CCurl", "LynxJSON", "LynxSupport"]),
         .target(
             name: "LynxReplication",
-            dependencies: ["LynxCluster", "LynxEngine", "LynxJSON", "LynxStorage", "LynxIndex", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LynxCluster", "LynxEngine", "LynxJSON", "LynxStorage", "LynxIndex", "LynxSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "LynxTransport",
+            dependencies: ["CMicroHTTPD", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "LynxHTTP",
-            dependencies: ["CMicroHTTPD", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", "LynxStorage", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LynxTransport", "LynxEngine", "LynxReplication", "LynxJSON", "LynxIndex", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON",
+                "LynxHTTP", "LynxTransport", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON", "LynxIndex", "LynxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "lynx-bench",
-            dependencies: ["LynxIndex", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LynxIndex", "LynxSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hotPathFlags
         ),
-        .testTarget(name: "LynxIndexTests", dependencies: ["LynxIndex"]),
+        .testTarget(name: "LynxIndexTests", dependencies: ["LynxIndex", "LynxSupport"]),
         .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
         .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
-        .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage"]),
-        .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON"]),
-        .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP"]),
+        .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage", "LynxSupport"]),
+        .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON", "LynxSupport"]),
+        .testTarget(name: "LynxTransportTests", dependencies: ["LynxTransport"]),
+        .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP", "LynxTransport"]),
     ],
     swiftLanguageModes: [.v5]
 )

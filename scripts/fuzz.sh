@@ -3,10 +3,10 @@
 # body's two decoders, fast and tree, against each other (Fuzz/<target>/main.swift).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 20 seconds each, targets json wal snapshot replication decoders)
 # SwiftPM has no fuzzer product, so this compiles the library targets with swiftc into its own folder
-# (.build-fuzz): the C targets with clang, LynxJSON, LynxIndex, LynxStorage, LynxEngine, LynxCluster, LynxReplication
-# and LynxHTTP (and swift-log, which the engine imports; libmicrohttpd's headers, which LynxHTTP imports) as static
-# libraries with -sanitize=fuzzer,address (coverage and AddressSanitizer, checks kept:
-# -O, not the release build's -Ounchecked), then each target. Each runs from its committed corpus Fuzz/corpus/<target>
+# (.build-fuzz): the C targets with clang, LynxSupport, LynxJSON, LynxIndex, LynxStorage, LynxEngine, LynxCluster,
+# LynxReplication, LynxTransport and LynxHTTP (and swift-log, which the engine imports; libmicrohttpd's headers, which
+# the transport imports) as static libraries with -sanitize=fuzzer,address (coverage and AddressSanitizer, checks
+# kept: -O, not the release build's -Ounchecked), then each target. Each runs from its committed corpus Fuzz/corpus/<target>
 # (read only: new inputs go to .build-fuzz/corpus/<target>). A crash, leak or sanitizer report fails the run; the
 # input is saved as .build-fuzz/crash-<target>-*. Keep it: copy it into Fuzz/corpus/<target>/ and add a unit test.
 set -euo pipefail
@@ -41,17 +41,20 @@ library() {  # name, extra swiftc flags..., then the source folder last
   fi
 }
 library Logging -package-name swift_log .build/checkouts/swift-log/Sources/Logging
+library LynxSupport Sources/LynxSupport
 library LynxJSON Sources/LynxJSON
 library LynxIndex Sources/LynxIndex
 library LynxStorage Sources/LynxStorage
 library LynxEngine -enable-testing Sources/LynxEngine
 library LynxCluster Sources/LynxCluster
 library LynxReplication Sources/LynxReplication
+library LynxTransport -package-name lynx $(pkg-config --cflags-only-I libmicrohttpd | sed 's/-I/-Xcc -I/g') Sources/LynxTransport
 # -package-name: LynxHTTP's tests and Fuzz/decoders reach its decoders as package declarations.
-library LynxHTTP -package-name lynx $(pkg-config --cflags-only-I libmicrohttpd | sed 's/-I/-Xcc -I/g') Sources/LynxHTTP
+library LynxHTTP -package-name lynx Sources/LynxHTTP
 for t in "${targets[@]}"; do
-  if ! swiftc "${flags[@]}" -package-name lynx Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" -lLynxHTTP -lLynxReplication \
-      -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLogging -lcurl -lmicrohttpd -lgnutls "$out"/*.o >"$log" 2>&1; then
+  if ! swiftc "${flags[@]}" -package-name lynx Fuzz/$t/main.swift -o "$out/fuzz-$t" -L "$out" -lLynxHTTP -lLynxTransport \
+      -lLynxReplication -lLynxCluster -lLynxEngine -lLynxStorage -lLynxIndex -lLynxJSON -lLynxSupport -lLogging -lcurl \
+      -lmicrohttpd -lgnutls "$out"/*.o >"$log" 2>&1; then
     grep -E "error" "$log" | head -30 >&2; echo "fuzz build of $t failed" >&2; exit 1
   fi
 done

@@ -15,6 +15,7 @@
 // The batch limit is small (4) so that short inputs reach it; the dimension hint only sizes a buffer.
 import LynxEngine
 import LynxHTTP
+import LynxTransport
 
 private let decoder = RequestDecoder(maxBatch: 4, maxSearchResults: 100_000)
 

@@ -8,6 +8,7 @@
 import LynxEngine
 import LynxReplication
 import LynxStorage
+import LynxSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReplicationBatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,5 +1,6 @@
 import Foundation
 import LynxJSON
+import LynxSupport
 
 /// etcd v3 through its JSON gateway (`/v3/...`), tried endpoint by endpoint (the first that answers).
 /// Thread-safe (serialises its own HTTPClient use with a lock): a call waits for the one in flight, so a slow
@@ -7,18 +8,15 @@ import LynxJSON
 ///
 /// Lease keep-alive is one message POSTed to `/v3/lease/keepalive`: the gateway turns the gRPC stream into a
 /// request whose body is the one message, answers one result and ends.
-public final class EtcdClient: @unchecked Sendable {
-    private let lock = NSLock()
-    private let gateway: EtcdGateway
+public final class EtcdClient: Sendable {
+    private let gateway: PlainMutex<EtcdGateway>
 
     public init(endpoints: [String], timeoutSeconds: Double = 1) {
-        gateway = EtcdGateway(endpoints: endpoints, timeoutSeconds: timeoutSeconds)
+        gateway = PlainMutex(EtcdGateway(endpoints: endpoints, timeoutSeconds: timeoutSeconds))
     }
 
     private func call(_ path: String, _ message: JSONValue) throws(EtcdError) -> EtcdGateway.Answer {
-        lock.lock()
-        defer { lock.unlock() }
-        return try gateway.call(path, message)
+        try gateway.withLock { gateway throws(EtcdError) in try gateway.call(path, message) }
     }
 
     public func grantLease(ttlSeconds: Int) throws(EtcdError) -> Int64 {

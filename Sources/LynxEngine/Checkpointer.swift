@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import LynxSupport
 import Synchronization
 
 /// Decides one engine's automatic checkpoints: when the log's checkpoint lag passes `walBytes`, or `interval`

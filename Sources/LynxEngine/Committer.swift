@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import LynxStorage
+import LynxSupport
 
 /// Group commit of one log: one fdatasync serves every writer waiting at that moment, and in `--sync flush` mode
 /// an unsynced write is synced at the latest `interval` after it. The syncing is done by a commit thread shared

@@ -1,3 +1,5 @@
+import LynxSupport
+
 extension Engine {
     /// Who a write comes from, which decides what it must pass to enter the write path.
     enum Writer {

@@ -1,5 +1,6 @@
 import Logging
 import LynxStorage
+import LynxSupport
 
 extension Engine {
     /// Writes a snapshot of the whole state and retires the log generation it covers. Writes go on meanwhile:

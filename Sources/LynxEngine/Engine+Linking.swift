@@ -2,6 +2,7 @@ import LynxIndex
 
 #if canImport(Glibc)
 import Glibc
+import LynxSupport
 #endif
 
 extension Engine {

@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 
 /// What `POST /index/rebuild` did.
 public struct RebuildReport: Sendable {

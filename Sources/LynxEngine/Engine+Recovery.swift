@@ -1,6 +1,7 @@
 import Logging
 import LynxIndex
 import LynxStorage
+import LynxSupport
 
 extension Engine {
     /// Start-up recovery: load the newest valid snapshot, replay the log generations it lacks up to the last

@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import LynxIndex
 import LynxStorage
+import LynxSupport
 import Synchronization
 
 /// The index worker: the one place where writes are ordered, logged, applied and made durable.

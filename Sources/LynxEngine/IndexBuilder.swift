@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// One engine's share of the builder threads: whether it has pending records to link (`wake`), whether its
 /// linking is paused, and the condition its writers wait on when the tail is full. The linking itself
 /// (`Engine.linkPending`) runs on the builder thread shared by the process's engines (`EngineServices`), one

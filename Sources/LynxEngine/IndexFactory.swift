@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 
 /// Makes the index the manifest names, and decodes one from a snapshot.
 enum IndexFactory {

@@ -1,4 +1,5 @@
 import LynxStorage
+import LynxSupport
 import Synchronization
 
 /// The engine's log: two WAL files, `wal-0.log` and `wal-1.log`, used by alternate generations.

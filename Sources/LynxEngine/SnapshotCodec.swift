@@ -1,5 +1,6 @@
 import LynxIndex
 import LynxStorage
+import LynxSupport
 
 /// The engine's sections inside a snapshot file (the file's framing and checksums are LynxStorage's;
 /// docs/WAL.md documents both). All integers little-endian.

@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// Why this node takes no client writes now: another node leads the store (`leader`, when one is known). Strings
 /// only: who leads, and how nodes agree on it, is the replication layer's.
 public struct WriteRefusal: Error, Equatable, Sendable {

@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// Fixed-width rows of `Float`, stored in chunks of `rowsPerChunk` rows, each chunk its own heap block.
 ///
 /// Why not one contiguous `[Float]`: two stalls that grow with the store.

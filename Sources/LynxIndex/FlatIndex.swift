@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// Exact (brute-force) index: a row-major matrix of the vectors as given (in 1,024-row chunks, see `ChunkedRows`),
 /// their ids, an id → row map and, under cosine, each row's inverse norm. Remove moves the last row into the hole,
 /// so rows stay dense.
@@ -127,9 +129,9 @@ public struct FlatIndex: VectorIndex {
 
     public init(from r: inout BinaryReader) throws {
         let (dim, metric, version) = try r.readIndexHeader(magic: FlatIndex.magic, versions: 1...FlatIndex.formatVersion, kind: "flat")
-        guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
+        guard dim > 0 else { throw BinaryDecodingError.corrupt("dimension 0") }
         let n64 = try r.readUInt64()
-        guard n64 < UInt64(Int32.max) else { throw IndexDecodingError.corrupt("count \(n64)") }
+        guard n64 < UInt64(Int32.max) else { throw BinaryDecodingError.corrupt("count \(n64)") }
         let n = Int(n64)
         self.init(dimension: dim, metric: metric)
         ids = try r.readUInt64s(count: n)
@@ -138,7 +140,7 @@ public struct FlatIndex: VectorIndex {
         slotOf.reserveCapacity(n)
         for (i, id) in ids.enumerated() {
             if slotOf.updateValue(Int32(i), forKey: id) != nil {
-                throw IndexDecodingError.corrupt("duplicate id \(id)")
+                throw BinaryDecodingError.corrupt("duplicate id \(id)")
             }
         }
     }

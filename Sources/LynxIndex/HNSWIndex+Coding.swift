@@ -1,3 +1,5 @@
+import LynxSupport
+
 extension HNSWIndex {
     // MARK: - stats
 
@@ -52,7 +54,7 @@ extension HNSWIndex {
         let hasSeed = try r.readUInt8()
         let seedValue = try r.readUInt64()
         guard dim > 0, m >= 2, m <= 2048, efc >= 1, efs >= 1, hasSeed <= 1 else {
-            throw IndexDecodingError.corrupt("bad hnsw header")
+            throw BinaryDecodingError.corrupt("bad hnsw header")
         }
         self.init(dimension: dim, metric: metric, m: m, efConstruction: efc, efSearch: efs,
                   seed: hasSeed == 1 ? seedValue : nil)
@@ -61,13 +63,13 @@ extension HNSWIndex {
         maxLevel = Int(Int32(bitPattern: try r.readUInt32()))
         let n64 = try r.readUInt64(), up64 = try r.readUInt64(), free64 = try r.readUInt64()
         guard n64 < UInt64(UInt32.max - 1), up64 < UInt64(Int.max / 8), free64 <= n64 else {
-            throw IndexDecodingError.corrupt("bad hnsw counts")
+            throw BinaryDecodingError.corrupt("bad hnsw counts")
         }
         let n = Int(n64), nUp = Int(up64)
         ids = try r.readUInt64s(count: n)
         levels = try r.readUInt8s(count: n)
         states = try r.readUInt8s(count: n).enumerated().map { s, byte in
-            guard let state = SlotState(rawValue: byte) else { throw IndexDecodingError.corrupt("bad level/flag at slot \(s)") }
+            guard let state = SlotState(rawValue: byte) else { throw BinaryDecodingError.corrupt("bad level/flag at slot \(s)") }
             return state
         }
         upperStart = try r.readUInt32s(count: n)
@@ -84,33 +86,33 @@ extension HNSWIndex {
         let n = ids.count
         if entryPoint == HNSWIndex.none {
             guard maxLevel == -1, states.allSatisfy({ $0 == .free }) else {
-                throw IndexDecodingError.corrupt("graph without entry point")
+                throw BinaryDecodingError.corrupt("graph without entry point")
             }
         } else {
             guard entryPoint < UInt32(n), maxLevel == Int(levels[Int(entryPoint)]),
                   states[Int(entryPoint)] != .free else {
-                throw IndexDecodingError.corrupt("bad entry point")
+                throw BinaryDecodingError.corrupt("bad entry point")
             }
         }
         for s in 0..<n {
             let lv = Int(levels[s])
-            guard lv <= max(maxLevel, 0) || states[s] == .free else { throw IndexDecodingError.corrupt("bad level/flag at slot \(s)") }
+            guard lv <= max(maxLevel, 0) || states[s] == .free else { throw BinaryDecodingError.corrupt("bad level/flag at slot \(s)") }
             let c0 = Int(links0[s * stride0])
-            guard c0 <= maxM0 else { throw IndexDecodingError.corrupt("bad link count at slot \(s)") }
+            guard c0 <= maxM0 else { throw BinaryDecodingError.corrupt("bad link count at slot \(s)") }
             for i in 0..<c0 where links0[s * stride0 + 1 + i] >= UInt32(n) {
-                throw IndexDecodingError.corrupt("link out of range at slot \(s)")
+                throw BinaryDecodingError.corrupt("link out of range at slot \(s)")
             }
             if lv > 0 {
                 let start = Int(upperStart[s])
-                guard start + lv * strideUp <= upperLinks.count else { throw IndexDecodingError.corrupt("bad upper block at slot \(s)") }
+                guard start + lv * strideUp <= upperLinks.count else { throw BinaryDecodingError.corrupt("bad upper block at slot \(s)") }
                 for l in 0..<lv {
                     let off = start + l * strideUp
                     let c = Int(upperLinks[off])
-                    guard c <= m else { throw IndexDecodingError.corrupt("bad upper link count at slot \(s)") }
+                    guard c <= m else { throw BinaryDecodingError.corrupt("bad upper link count at slot \(s)") }
                     for i in 0..<c {
                         let t = upperLinks[off + 1 + i]
                         guard t < UInt32(n), Int(levels[Int(t)]) > l else {
-                            throw IndexDecodingError.corrupt("upper link out of range at slot \(s)")
+                            throw BinaryDecodingError.corrupt("upper link out of range at slot \(s)")
                         }
                     }
                 }
@@ -118,16 +120,16 @@ extension HNSWIndex {
             if states[s] == .tombstone { tombstones += 1 }
             if states[s] == .live {
                 if slotOf.updateValue(UInt32(s), forKey: ids[s]) != nil {
-                    throw IndexDecodingError.corrupt("duplicate id \(ids[s])")
+                    throw BinaryDecodingError.corrupt("duplicate id \(ids[s])")
                 }
             }
         }
         var seen = Set<UInt32>()
         for f in freeSlots {
             guard f < UInt32(n), states[Int(f)] == .free, seen.insert(f).inserted else {
-                throw IndexDecodingError.corrupt("bad free slot list")
+                throw BinaryDecodingError.corrupt("bad free slot list")
             }
         }
-        guard seen.count == n - slotOf.count - tombstones else { throw IndexDecodingError.corrupt("free slot list incomplete") }
+        guard seen.count == n - slotOf.count - tombstones else { throw BinaryDecodingError.corrupt("free slot list incomplete") }
     }
 }

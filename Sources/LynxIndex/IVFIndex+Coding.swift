@@ -1,3 +1,5 @@
+import LynxSupport
+
 extension IVFIndex {
     /// Layout version 2 (little-endian), see docs/IVF.md: magic "LXIV" u32, version u32, dimension u32, metric u8,
     /// configured clusters u32, default nProbe u32, seed u64, train threshold u64, trained u8, trained count u64,
@@ -42,37 +44,37 @@ extension IVFIndex {
     public init(from r: inout BinaryReader) throws {
         let (dim, metric, version) = try r.readIndexHeader(magic: IVFIndex.magic, versions: 1...IVFIndex.formatVersion,
                                                            kind: "ivf")
-        guard dim > 0 else { throw IndexDecodingError.corrupt("dimension 0") }
+        guard dim > 0 else { throw BinaryDecodingError.corrupt("dimension 0") }
         let configured = Int(try r.readUInt32())
-        guard configured < IVFIndex.maxLists else { throw IndexDecodingError.corrupt("n_clusters \(configured)") }
+        guard configured < IVFIndex.maxLists else { throw BinaryDecodingError.corrupt("n_clusters \(configured)") }
         let nProbe = Int(try r.readUInt32())
-        guard nProbe >= 1 else { throw IndexDecodingError.corrupt("n_probe 0") }
+        guard nProbe >= 1 else { throw BinaryDecodingError.corrupt("n_probe 0") }
         let seed = try r.readUInt64()
         let threshold64 = try r.readUInt64()
         guard threshold64 >= 1, threshold64 <= UInt64(Int.max) else {
-            throw IndexDecodingError.corrupt("train threshold \(threshold64)")
+            throw BinaryDecodingError.corrupt("train threshold \(threshold64)")
         }
         let trainedByte = try r.readUInt8()
-        guard trainedByte <= 1 else { throw IndexDecodingError.corrupt("trained flag \(trainedByte)") }
+        guard trainedByte <= 1 else { throw BinaryDecodingError.corrupt("trained flag \(trainedByte)") }
         let trainedCount64 = try r.readUInt64()
-        guard trainedCount64 <= UInt64(Int.max) else { throw IndexDecodingError.corrupt("trained count") }
+        guard trainedCount64 <= UInt64(Int.max) else { throw BinaryDecodingError.corrupt("trained count") }
         let iterations = Int(try r.readUInt32())
         let nLists = Int(try r.readUInt32())
         let n64 = try r.readUInt64()
-        guard n64 <= UInt64(Int.max / 2) else { throw IndexDecodingError.corrupt("count \(n64)") }
+        guard n64 <= UInt64(Int.max / 2) else { throw BinaryDecodingError.corrupt("count \(n64)") }
         var spill = 0
         var spilled64: UInt64 = 0
         if version >= 2 {
             spill = Int(try r.readUInt8())
-            guard spill <= IVFIndex.maxSpill else { throw IndexDecodingError.corrupt("spill \(spill)") }
+            guard spill <= IVFIndex.maxSpill else { throw BinaryDecodingError.corrupt("spill \(spill)") }
             spilled64 = try r.readUInt64()
             guard spilled64 <= n64, spill > 0 || spilled64 == 0 else {
-                throw IndexDecodingError.corrupt("\(spilled64) spilled copies of \(n64) vectors, spill \(spill)")
+                throw BinaryDecodingError.corrupt("\(spilled64) spilled copies of \(n64) vectors, spill \(spill)")
             }
         }
         let trained = trainedByte == 1
         guard nLists >= 1, nLists < IVFIndex.maxLists, trained || nLists == 1 else {
-            throw IndexDecodingError.corrupt("\(nLists) lists")
+            throw BinaryDecodingError.corrupt("\(nLists) lists")
         }
         self.init(dimension: dim, metric: metric, nClusters: configured, defaultNProbe: nProbe, seed: seed,
                   trainThreshold: Int(threshold64), spill: spill)
@@ -81,9 +83,9 @@ extension IVFIndex {
         trainingIterations = iterations
         if trained {
             let (cells, overflow) = nLists.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw IndexDecodingError.corrupt("lists × dimension overflows") }
+            guard !overflow else { throw BinaryDecodingError.corrupt("lists × dimension overflows") }
             centroids = try r.readFloats(count: cells)
-            guard centroids.allSatisfy({ $0.isFinite }) else { throw IndexDecodingError.corrupt("centroid not finite") }
+            guard centroids.allSatisfy({ $0.isFinite }) else { throw BinaryDecodingError.corrupt("centroid not finite") }
             centroidNorms = KMeans.squaredNorms(centroids, nLists, dim)
         }
         let sizes = try IVFIndex.readSizes(&r, nLists, total: n64)
@@ -95,7 +97,7 @@ extension IVFIndex {
             var l = try readRows(&r, s)
             l.partners = [UInt32](repeating: UInt32(c), count: s)
             for (row, id) in l.ids.enumerated() where location.updateValue(IVFIndex.pack(c, row), forKey: id) != nil {
-                throw IndexDecodingError.corrupt("duplicate id \(id)")
+                throw BinaryDecodingError.corrupt("duplicate id \(id)")
             }
             lists.append(l)
         }
@@ -108,7 +110,7 @@ extension IVFIndex {
                 // the primary copy exists, in the list this row names, which is not this one
                 guard let p = location[id], case let (pc, pr) = IVFIndex.unpack(p), Int(l.partners[row]) == pc,
                       pc != c, Int(lists[pc].partners[pr]) == pc else {
-                    throw IndexDecodingError.corrupt("spilled row \(row) of list \(c) (id \(id)) has no matching primary copy")
+                    throw BinaryDecodingError.corrupt("spilled row \(row) of list \(c) (id \(id)) has no matching primary copy")
                 }
                 lists[pc].partners[pr] = UInt32(c)
                 spillLocation[id] = IVFIndex.pack(c, row)
@@ -122,11 +124,11 @@ extension IVFIndex {
         let sizes64 = try r.readUInt64s(count: nLists)
         var sum: UInt64 = 0
         for s in sizes64 {
-            guard s < UInt64(UInt32.max) else { throw IndexDecodingError.corrupt("list size \(s)") }
+            guard s < UInt64(UInt32.max) else { throw BinaryDecodingError.corrupt("list size \(s)") }
             sum += s
-            guard sum <= total else { throw IndexDecodingError.corrupt("list sizes exceed \(total)") }
+            guard sum <= total else { throw BinaryDecodingError.corrupt("list sizes exceed \(total)") }
         }
-        guard sum == total else { throw IndexDecodingError.corrupt("list sizes sum to \(sum), expected \(total)") }
+        guard sum == total else { throw BinaryDecodingError.corrupt("list sizes sum to \(sum), expected \(total)") }
         return sizes64.map { Int($0) }
     }
 
@@ -135,7 +137,7 @@ extension IVFIndex {
         var l = InvertedList()
         l.ids = try r.readUInt64s(count: s)
         let (cells, overflow) = s.multipliedReportingOverflow(by: dimension)
-        guard !overflow else { throw IndexDecodingError.corrupt("size × dimension overflows") }
+        guard !overflow else { throw BinaryDecodingError.corrupt("size × dimension overflows") }
         l.data = try r.readFloats(count: cells)
         if metric == .cosine { l.invNorms = try r.readFloats(count: s) }
         return l

@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// The prefix every serialized index layout starts with (docs/INDEXES.md): u32 magic, u32 format version,
 /// u32 dimension, u8 metric code. Each index writes its own fields after it.
 extension BinaryWriter {
@@ -23,9 +25,9 @@ extension BinaryReader {
         -> (dimension: Int, metric: Metric, version: UInt32)
     {
         let magic = try readUInt32()
-        guard magic == expected else { throw IndexDecodingError.badMagic(found: magic) }
+        guard magic == expected else { throw BinaryDecodingError.badMagic(found: magic) }
         let version = try readUInt32()
-        guard versions.contains(version) else { throw IndexDecodingError.unsupportedVersion(kind: kind, version: version) }
+        guard versions.contains(version) else { throw BinaryDecodingError.unsupportedVersion(kind: kind, version: version) }
         let dimension = Int(try readUInt32())
         let metric = try decodeMetric(try readUInt8())
         return (dimension, metric, version)
@@ -46,6 +48,6 @@ func decodeMetric(_ c: UInt8) throws -> Metric {
     case 0: return .l2
     case 1: return .cosine
     case 2: return .dot
-    default: throw IndexDecodingError.corrupt("unknown metric code \(c)")
+    default: throw BinaryDecodingError.corrupt("unknown metric code \(c)")
     }
 }

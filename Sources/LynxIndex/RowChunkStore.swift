@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// Out-of-line storage of `ChunkedRows` chunks, so that a snapshot rewrites only the chunks that changed.
 ///
 /// The index layer knows nothing of files: a serializer hands each chunk to a `RowChunkSink` and writes the
@@ -37,6 +39,13 @@ public protocol RowChunkSource: Sendable {
 }
 
 extension BinaryWriter {
+    /// Where `write(rows:)` stores row chunks out of line; nil writes them inline. Kept in the writer's
+    /// `attachment`, so that the serializers of every index find it without a parameter of their own.
+    public var rowSink: (any RowChunkSink)? {
+        get { attachment as? any RowChunkSink }
+        set { attachment = newValue }
+    }
+
     /// Writes `rows` as a row block (docs/INDEXES.md): with a `rowSink`, mode 1 and one reference per chunk
     /// (u64 token, u32 rows, u32 CRC-32C); without, mode 0 and the rows inline (f32 × count·width).
     public mutating func write(rows: ChunkedRows) {
@@ -58,6 +67,13 @@ extension BinaryWriter {
 }
 
 extension BinaryReader {
+    /// Loads the row chunks a row block refers to (`readRows`); nil when there are none. Kept in the reader's
+    /// `attachment`.
+    public var rowSource: (any RowChunkSource)? {
+        get { attachment as? any RowChunkSource }
+        set { attachment = newValue }
+    }
+
     /// Reads a row block written by `write(rows:)` holding `count` rows of `width` floats. Mode 1 needs
     /// `rowSource`; each chunk must hold at least the rows the count implies (1,024, fewer in the last) and at
     /// most 1,024.
@@ -65,7 +81,7 @@ extension BinaryReader {
     /// mode byte.
     public mutating func readRows(width: Int, count: Int, blockVersion: Bool = true) throws -> ChunkedRows {
         let (cells, overflow) = count.multipliedReportingOverflow(by: width)
-        guard !overflow, count >= 0 else { throw IndexDecodingError.corrupt("count × dimension overflows") }
+        guard !overflow, count >= 0 else { throw BinaryDecodingError.corrupt("count × dimension overflows") }
         let mode = blockVersion ? try readUInt8() : 0
         switch mode {
         case 0:
@@ -74,10 +90,10 @@ extension BinaryReader {
             let chunks = Int(try readUInt32())
             let expected = (count + ChunkedRows.rowsPerChunk - 1) / ChunkedRows.rowsPerChunk
             guard chunks == expected else {
-                throw IndexDecodingError.corrupt("\(chunks) row chunks for \(count) rows (expected \(expected))")
+                throw BinaryDecodingError.corrupt("\(chunks) row chunks for \(count) rows (expected \(expected))")
             }
             guard let source = rowSource else {
-                throw IndexDecodingError.corrupt("the rows are stored out of line, and no chunk source was given")
+                throw BinaryDecodingError.corrupt("the rows are stored out of line, and no chunk source was given")
             }
             var references: [RowChunkReference] = []
             references.reserveCapacity(chunks)
@@ -88,13 +104,13 @@ extension BinaryReader {
                 // A chunk stored before rows were removed from its end holds more than are in use.
                 let want = min(ChunkedRows.rowsPerChunk, count - i * ChunkedRows.rowsPerChunk)
                 guard rows >= want, rows <= ChunkedRows.rowsPerChunk else {
-                    throw IndexDecodingError.corrupt("row chunk \(i) holds \(rows) rows, expected \(want)")
+                    throw BinaryDecodingError.corrupt("row chunk \(i) holds \(rows) rows, expected \(want)")
                 }
                 references.append(RowChunkReference(token: token, rows: rows, checksum: checksum))
             }
             return try ChunkedRows(width: width, count: count, references: references, source: source)
         default:
-            throw IndexDecodingError.corrupt("unknown row block mode \(mode)")
+            throw BinaryDecodingError.corrupt("unknown row block mode \(mode)")
         }
     }
 }

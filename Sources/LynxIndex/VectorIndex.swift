@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// A vector index with value semantics.
 ///
 /// Implementations keep their large storage in arrays, so copying an index is O(1) and the copy is a consistent
@@ -184,7 +186,7 @@ public enum IndexKind: String, CaseIterable, Sendable {
         case FlatIndex.magic: return try FlatIndex(from: &reader)
         case HNSWIndex.magic: return try HNSWIndex(from: &reader)
         case IVFIndex.magic: return try IVFIndex(from: &reader)
-        default: throw IndexDecodingError.badMagic(found: magic)
+        default: throw BinaryDecodingError.badMagic(found: magic)
         }
     }
 }

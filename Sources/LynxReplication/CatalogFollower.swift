@@ -1,6 +1,7 @@
 import LynxCluster
 import LynxEngine
 import LynxStorage
+import LynxSupport
 
 /// Keeps this node's collections the leader's: every half second it reads the leader's catalog, makes the
 /// collections it lacks (with the leader's settings and store ids), drops the ones the leader no longer has (or

@@ -6,6 +6,7 @@ import Logging
 import LynxCluster
 import LynxEngine
 import LynxJSON
+import LynxSupport
 import Synchronization
 
 /// One lynxd in a cluster: holds a lease in etcd, campaigns for the leader key when no node holds it, and either
@@ -33,12 +34,12 @@ public final class ClusterNode: @unchecked Sendable {
         var ackDeadline: Double = 0
         var leaderlessSince: Double = monotonicSeconds()
     }
-    private let role = Mutex(Role())
-    private let followers = Mutex<[CollectionName: StoreFollower]>([:])
-    private let carried = Mutex<[CollectionName: StoreReplicaStatus]>([:])
+    private let role = PlainMutex(Role())
+    private let followers = PlainMutex<[CollectionName: StoreFollower]>([:])
+    private let carried = PlainMutex<[CollectionName: StoreReplicaStatus]>([:])
     private var catalogFollower: CatalogFollower?
     private let stopping = Atomic<Bool>(false)
-    private let stopped = DispatchSemaphore(value: 0)
+    private let stopped = Completion<Void>()
 
     // The control thread's own state.
     private var lease: Int64 = 0
@@ -133,7 +134,7 @@ public final class ClusterNode: @unchecked Sendable {
                 tick()
                 usleep(useconds_t(ClusterConfig.controlPeriodSeconds * 1_000_000))
             }
-            stopped.signal()
+            stopped.complete(())
         }
     }
 

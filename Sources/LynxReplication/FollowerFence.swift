@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import LynxEngine
+import LynxSupport
 import Synchronization
 
 /// How a follower thread (`StoreFollower`, `CatalogFollower`) is stopped without waiting for it: `stop` raises
@@ -10,7 +11,7 @@ import Synchronization
 final class FollowerFence: Sendable {
     private let stopping = Atomic<Bool>(false)
     /// Held while a change is made; true once stopped.
-    private let fence = Mutex(false)
+    private let fence = PlainMutex(false)
 
     var isStopped: Bool { stopping.load(ordering: .relaxed) }
 

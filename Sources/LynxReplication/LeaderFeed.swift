@@ -1,7 +1,7 @@
 import Dispatch
 import LynxEngine
 import LynxStorage
-import Synchronization
+import LynxSupport
 
 /// The leader's side of log shipping: answers followers' log requests from the stores' retained transactions,
 /// holding a request open until something new is in the log or its wait ends, and keeps each follower's
@@ -37,7 +37,7 @@ final class LeaderFeed: @unchecked Sendable {
         var acks: [StoreID: [String: Ack]] = [:]
         var syncWaits: [StoreID: [SyncWait]] = [:]
     }
-    private let state = Mutex(State())
+    private let state = PlainMutex(State())
     private let histories: StoreHistories
     private let work = DispatchQueue(label: "lynx.replication.feed", attributes: .concurrent)
     /// The leader's term, or nil when this node does not lead.

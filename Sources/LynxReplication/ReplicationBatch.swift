@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxStorage
+import LynxSupport
 
 /// One answer of `GET /replication/log`: the leader's term, its term history for the store, and whole committed
 /// transactions that continue the follower's log. Byte layout in docs/REPLICATION.md ("The batch"); the frames are
@@ -31,20 +32,20 @@ public struct ReplicationBatch: Sendable {
         let sizes = try transactions.map { try WALCodec.encodedSize($0.ops) }
         let frameBytes = sizes.reduce(0, +)
         guard frameBytes <= Int(UInt32.max) else { throw StorageError.invalidArgument("a replication batch over 4 GiB") }
-        var w = ByteWriter()
-        w.bytes.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count)
-        w.bytes.append(contentsOf: Self.magic)
-        w.u16(Self.version)
-        w.u16(UInt16(history.entries.count))
-        w.u64(history.storeID.rawValue)
-        w.u64(leaderTerm)
-        w.u64(leaderLastLSN)
-        w.u64(transactions.first?.firstLSN ?? 0)
-        w.u32(UInt32(frameBytes))
-        w.u32(CRC32C.extend(0, w.bytes))
+        var w = BinaryWriter()
+        w.reserveCapacity(Self.headerSize + Self.historyEntrySize * history.entries.count)
+        w.write(contentsOf: Self.magic)
+        w.write(Self.version)
+        w.write(UInt16(history.entries.count))
+        w.write(history.storeID.rawValue)
+        w.write(leaderTerm)
+        w.write(leaderLastLSN)
+        w.write(transactions.first?.firstLSN ?? 0)
+        w.write(UInt32(frameBytes))
+        w.write(CRC32C.extend(0, w.bytes))
         for e in history.entries {
-            w.u64(e.term)
-            w.u64(e.startLSN)
+            w.write(e.term)
+            w.write(e.startLSN)
         }
         let head = w.bytes
         let total = head.count + frameBytes

@@ -7,7 +7,7 @@ import LynxCluster
 import LynxEngine
 import LynxJSON
 import LynxStorage
-import Synchronization
+import LynxSupport
 
 /// What a store's follower reports (`GET /replication`, `/metrics`).
 public struct StoreReplicaStatus: Sendable {
@@ -36,7 +36,7 @@ final class StoreFollower: @unchecked Sendable {
         /// When the store last held everything the leader had.
         var caughtUpAt = monotonicSeconds()
     }
-    private let progress = Mutex(Progress())
+    private let progress = PlainMutex(Progress())
 
     init(store: CollectionName, leader: PeerAddress, node: ClusterNode, carrying previous: StoreReplicaStatus?) {
         self.store = store
@@ -165,14 +165,9 @@ final class StoreFollower: @unchecked Sendable {
     }
 
     private func waitDurable(_ engine: Engine, _ lsn: UInt64) throws {
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<UInt64, EngineError>?>(nil)
-        engine.whenDurable(lsn) { result in
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        if case .failure(let error) = outcome.withLock({ $0! }) { throw error }
+        let outcome = Completion<Result<UInt64, EngineError>>()
+        engine.whenDurable(lsn) { result in outcome.complete(result) }
+        if case .failure(let error) = outcome.wait() { throw error }
     }
 
     /// Replaces this store with a backup the leader makes now, then follows on from its LSN.

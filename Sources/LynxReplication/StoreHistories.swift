@@ -1,7 +1,7 @@
 import Logging
 import LynxEngine
 import LynxStorage
-import Synchronization
+import LynxSupport
 
 /// The term history of every store of the database, cached in memory by store id and kept in each store's `TERMS`
 /// file. A write to the file happens before the history is used for anything that depends on it. A store that
@@ -15,7 +15,7 @@ final class StoreHistories: @unchecked Sendable {
         /// Whether the store's TERMS file holds `history`.
         var saved: Bool
     }
-    private let cache = Mutex<[StoreID: Known]>([:])
+    private let cache = PlainMutex<[StoreID: Known]>([:])
 
     init(database: Database, io: FileIO = SystemFileIO()) {
         self.database = database

@@ -1,4 +1,5 @@
 import Foundation
+import LynxSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,8 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     }
 
     public let base: FileIO
-    private let lock = NSLock()
+    /// Guards the four fields below.
+    private let lock = PlainMutex<Void>(())
     private var armed: [Operation: [Armed]] = [:]
     private var counts: [Operation: Int] = [:]
     private var failNextWriteWithENOSPC = false
@@ -44,10 +46,13 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
 
     public init(wrapping base: FileIO = SystemFileIO()) { self.base = base }
 
+    private func locked<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
+
     /// Fail `op` with `errno` on the call `after` calls from now, `times` times in a row.
     public func fail(_ op: Operation, errno code: Int32, after: Int = 0, times: Int = 1, pathContaining: String? = nil) {
-        lock.lock(); defer { lock.unlock() }
-        armed[op, default: []].append(Armed(skip: after, times: times, fault: .error(code), pathContaining: pathContaining))
+        locked {
+            armed[op, default: []].append(Armed(skip: after, times: times, fault: .error(code), pathContaining: pathContaining))
+        }
     }
 
     /// Fail a pwrite with `errno` (default ENOSPC) without writing anything.
@@ -58,56 +63,59 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     /// Make a pwrite store only its first `keep` bytes (clamped to the request) and report that count;
     /// the pwrite after it fails with ENOSPC, like a disk that just filled up.
     public func shortWrite(keep: Int, after: Int = 0) {
-        lock.lock(); defer { lock.unlock() }
-        armed[.pwrite, default: []].append(Armed(skip: after, times: 1, fault: .short(keep: keep)))
+        locked {
+            armed[.pwrite, default: []].append(Armed(skip: after, times: 1, fault: .short(keep: keep)))
+        }
     }
 
     /// Removes every armed fault.
     public func clearFaults() {
-        lock.lock(); defer { lock.unlock() }
-        armed.removeAll()
-        failNextWriteWithENOSPC = false
+        locked {
+            armed.removeAll()
+            failNextWriteWithENOSPC = false
+        }
     }
 
     /// How many times `op` was called (including failed calls).
     public func calls(_ op: Operation) -> Int {
-        lock.lock(); defer { lock.unlock() }
-        return counts[op, default: 0]
+        locked { counts[op, default: 0] }
     }
 
     private func count(_ op: Operation) {
-        lock.lock(); defer { lock.unlock() }
-        counts[op, default: 0] += 1
+        locked {
+            counts[op, default: 0] += 1
+        }
     }
 
     /// Decides whether this call of `op` fails.
     private func take(_ op: Operation, _ path: String) -> Fault? {
-        lock.lock(); defer { lock.unlock() }
-        counts[op, default: 0] += 1
-        if op == .pwrite && failNextWriteWithENOSPC {
-            failNextWriteWithENOSPC = false
-            return .error(ENOSPC)
-        }
-        guard var list = armed[op], !list.isEmpty else { return nil }
-        var result: Fault? = nil
-        var i = 0
-        while i < list.count {
-            if let part = list[i].pathContaining, !path.contains(part) {
-                i += 1
-            } else if list[i].skip > 0 {
-                list[i].skip -= 1
-                i += 1
-            } else if result == nil {
-                result = list[i].fault
-                list[i].times -= 1
-                if list[i].times <= 0 { list.remove(at: i) } else { i += 1 }
-            } else {
-                i += 1
+        return locked {
+            counts[op, default: 0] += 1
+            if op == .pwrite && failNextWriteWithENOSPC {
+                failNextWriteWithENOSPC = false
+                return .error(ENOSPC)
             }
+            guard var list = armed[op], !list.isEmpty else { return nil }
+            var result: Fault? = nil
+            var i = 0
+            while i < list.count {
+                if let part = list[i].pathContaining, !path.contains(part) {
+                    i += 1
+                } else if list[i].skip > 0 {
+                    list[i].skip -= 1
+                    i += 1
+                } else if result == nil {
+                    result = list[i].fault
+                    list[i].times -= 1
+                    if list[i].times <= 0 { list.remove(at: i) } else { i += 1 }
+                } else {
+                    i += 1
+                }
+            }
+            armed[op] = list
+            if case .short = result { failNextWriteWithENOSPC = true }
+            return result
         }
-        armed[op] = list
-        if case .short = result { failNextWriteWithENOSPC = true }
-        return result
     }
 
     private func check(_ op: Operation, _ syscall: String, _ path: String) throws {
@@ -136,7 +144,7 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
         case .short(let keep)?:
             let k = max(0, min(keep, bytes.count - 1))
             if k == 0 {
-                lock.lock(); failNextWriteWithENOSPC = false; lock.unlock()
+                locked { failNextWriteWithENOSPC = false }
                 throw StorageError.fromErrno(ENOSPC, syscall: "pwrite", path: file.path)
             }
             return try base.pwrite(file, UnsafeRawBufferPointer(rebasing: bytes[0..<k]), at: offset)
@@ -231,8 +239,8 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
 
     /// What `availableBytes(at:)` answers instead of the wrapped `FileIO` (nil: its answer).
     public var availableBytesOverride: UInt64? {
-        get { lock.lock(); defer { lock.unlock() }; return freeBytes }
-        set { lock.lock(); freeBytes = newValue; lock.unlock() }
+        get { locked { freeBytes } }
+        set { locked { freeBytes = newValue } }
     }
 
     public func availableBytes(at path: String) -> UInt64? { availableBytesOverride ?? base.availableBytes(at: path) }

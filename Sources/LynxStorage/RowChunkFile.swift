@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import LynxSupport
 #endif
 
 /// One stored chunk of vector rows: `rows/<token>.lrows` in the data directory (docs/WAL.md, "Row chunk files").
@@ -57,13 +58,13 @@ public enum RowChunkFile {
         let header = UnsafeMutableRawPointer.allocate(byteCount: headerSize, alignment: headerSize)
         defer { header.deallocate() }
         header.initializeMemory(as: UInt8.self, repeating: 0, count: headerSize)
-        var fields = ByteWriter()
-        fields.bytes.append(contentsOf: magic)
-        fields.u32(version)
-        fields.u32(UInt32(width))
-        fields.u32(UInt32(rows))
-        fields.u32(0)
-        fields.u64(token)
+        var fields = BinaryWriter()
+        fields.write(contentsOf: magic)
+        fields.write(version)
+        fields.write(UInt32(width))
+        fields.write(UInt32(rows))
+        fields.write(UInt32(0))
+        fields.write(token)
         fields.bytes.withUnsafeBytes { header.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let headerBytes = UnsafeRawBufferPointer(start: header, count: headerSize)
         let body = UnsafeRawBufferPointer(start: payload, count: roundUp(rows * width * MemoryLayout<Float>.stride))

@@ -1,4 +1,5 @@
 import Foundation
+import LynxSupport
 
 /// One tagged section of a snapshot (the engine decides what tags mean).
 public struct SnapshotSection: Sendable, Equatable {
@@ -97,15 +98,15 @@ public enum SnapshotFile {
         let tmp = final + ".tmp"
         let out = try StagedFileWriter(path: tmp, io: io, direct: direct)
         do {
-            var w = ByteWriter()
-            w.bytes.append(contentsOf: magic)
-            w.u16(version)
-            w.u16(0)
-            w.u64(checkpointSeq)
-            w.u64(lastLSN)
-            w.u32(UInt32(sections.count))
-            w.u32(0)
-            w.u32(CRC32C.checksum(w.bytes))
+            var w = BinaryWriter()
+            w.write(contentsOf: magic)
+            w.write(version)
+            w.write(UInt16(0))
+            w.write(checkpointSeq)
+            w.write(lastLSN)
+            w.write(UInt32(sections.count))
+            w.write(UInt32(0))
+            w.write(CRC32C.checksum(w.bytes))
             var fileCRC: UInt32 = 0
             func put(_ bytes: UnsafeRawBufferPointer) throws {
                 try out.write(bytes)
@@ -122,17 +123,17 @@ public enum SnapshotFile {
                     length += UInt64(piece.count)
                     crc = CRC32C.extend(crc, piece)
                 }
-                var sh = ByteWriter()
-                sh.u32(s.tag)
-                sh.u32(crc)
-                sh.u64(length)
+                var sh = BinaryWriter()
+                sh.write(s.tag)
+                sh.write(crc)
+                sh.write(length)
                 try out.patch(at: headerOffset, sh.bytes)
                 // The whole-file checksum runs over the header, then takes the section's by combination.
                 fileCRC = CRC32C.combine(CRC32C.extend(fileCRC, sh.bytes), crc, lengthB: length)
             }
-            var tr = ByteWriter()
-            tr.u32(fileCRC)
-            tr.bytes.append(contentsOf: endMagic)
+            var tr = BinaryWriter()
+            tr.write(fileCRC)
+            tr.write(contentsOf: endMagic)
             try out.write(tr.bytes)
             try out.finish()
             try io.fsync(out.file)              // durability 1: the temp file's content (and its length)

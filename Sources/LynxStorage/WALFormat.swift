@@ -1,4 +1,5 @@
 import Foundation
+import LynxSupport
 
 /// Constants of the WAL file format (see docs/WAL.md and the header comment of WALReader.swift).
 public enum WALFormat {
@@ -44,16 +45,16 @@ public struct WALHeader: Sendable, Equatable {
 
     /// The 40 on-disk bytes.
     public func encoded() -> [UInt8] {
-        var w = ByteWriter()
-        w.bytes.append(contentsOf: WALFormat.magic)
-        w.u16(version)
-        w.u16(flags)
-        w.u64(checkpointSeq)
-        w.u32(salt1)
-        w.u32(salt2)
-        w.u64(firstLSN)
-        w.u32(0) // reserved
-        w.u32(checksum)
+        var w = BinaryWriter()
+        w.write(contentsOf: WALFormat.magic)
+        w.write(version)
+        w.write(flags)
+        w.write(checkpointSeq)
+        w.write(salt1)
+        w.write(salt2)
+        w.write(firstLSN)
+        w.write(UInt32(0)) // reserved
+        w.write(checksum)
         return w.bytes
     }
 

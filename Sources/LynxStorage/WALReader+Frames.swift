@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// One frame of a log file as `WALReader.frames` reports it: what is stored, and what replay makes of it.
 public struct WALFrameReport: Sendable, Equatable {
     public enum Replay: Sendable, Equatable {

@@ -5,6 +5,7 @@
 // whose commit frame is valid; it stops at the first frame that is missing, torn or invalid.
 
 import Foundation
+import LynxSupport
 
 /// Why replay stopped.
 public enum WALStopReason: String, Error, Sendable, Equatable, CaseIterable {

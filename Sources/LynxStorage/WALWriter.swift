@@ -1,4 +1,5 @@
 import Foundation
+import LynxSupport
 
 /// Appends transactions to a WAL file. Rollback-free (SQLite-style): a reset rewrites the header with new
 /// salts and lets new frames overwrite the old ones in place; stale frames die by their salts.
@@ -21,7 +22,7 @@ public final class WALWriter: @unchecked Sendable {
     public let path: String
     public let io: FileIO
 
-    private let lock = NSLock()
+    private let lock = PlainMutex<Void>(())
     private var file: OpenFile?
     private var header: WALHeader
     private var end: UInt64
@@ -207,40 +208,40 @@ public final class WALWriter: @unchecked Sendable {
     @discardableResult
     public func append(_ ops: [WALOperation]) throws -> UInt64 {
         let size = try WALCodec.encodedSize(ops)
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = poison { throw p }
-        guard let f = file else { throw StorageError.closed("WAL \(path)") }
-        if size > scratchSize {
-            scratch.deallocate()
-            scratchSize = max(size, scratchSize * 2)
-            scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
-        }
-        let first = last &+ 1
-        let newCRC = WALCodec.encode(ops, into: scratch, firstLSN: first, salt1: header.salt1, salt2: header.salt2, seed: crc)
-        do {
-            if end + UInt64(size) > allocated && preallocationBytes > 0 {
-                try preallocate(f, through: end + UInt64(size))
+        return try locked {
+            if let p = poison { throw p }
+            guard let f = file else { throw StorageError.closed("WAL \(path)") }
+            if size > scratchSize {
+                scratch.deallocate()
+                scratchSize = max(size, scratchSize * 2)
+                scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
             }
-            if let m = mapped(f, through: end + UInt64(size)) {
-                (m + Int(end)).copyMemory(from: scratch, byteCount: size)
-                releaseWrittenPages(m, below: end + UInt64(size))
-            } else {
-                try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
+            let first = last &+ 1
+            let newCRC = WALCodec.encode(ops, into: scratch, firstLSN: first, salt1: header.salt1, salt2: header.salt2, seed: crc)
+            do {
+                if end + UInt64(size) > allocated && preallocationBytes > 0 {
+                    try preallocate(f, through: end + UInt64(size))
+                }
+                if let m = mapped(f, through: end + UInt64(size)) {
+                    (m + Int(end)).copyMemory(from: scratch, byteCount: size)
+                    releaseWrittenPages(m, below: end + UInt64(size))
+                } else {
+                    try io.pwriteFully(f, UnsafeRawBufferPointer(start: scratch, count: size), at: end)
+                }
+            } catch {
+                // Drop whatever part of the transaction reached the file. Best effort: shrinking needs no space,
+                // and if it fails the bytes are overwritten by the next append and fail validation meanwhile.
+                if (try? io.ftruncate(f, to: end)) != nil { allocated = end }
+                throw error
             }
-        } catch {
-            // Drop whatever part of the transaction reached the file. Best effort: shrinking needs no space,
-            // and if it fails the bytes are overwritten by the next append and fail validation meanwhile.
-            if (try? io.ftruncate(f, to: end)) != nil { allocated = end }
-            throw error
+            end += UInt64(size)
+            crc = newCRC
+            last = first &+ UInt64(ops.count - 1)
+            frames += ops.count
+            sinceReset += UInt64(size)
+            written += UInt64(size)
+            return last
         }
-        end += UInt64(size)
-        crc = newCRC
-        last = first &+ UInt64(ops.count - 1)
-        frames += ops.count
-        sinceReset += UInt64(size)
-        written += UInt64(size)
-        return last
     }
 
     /// Extends the file with zeros from `allocated` to the next multiple of `preallocationBytes` past `needed`
@@ -323,25 +324,23 @@ public final class WALWriter: @unchecked Sendable {
     /// Never retries: a failure poisons the writer and throws `.syncFailed`.
     @discardableResult
     public func sync() throws -> UInt64 {
-        lock.lock()
-        if let p = poison { lock.unlock(); throw p }
-        guard let f = file else { lock.unlock(); throw StorageError.closed("WAL \(path)") }
-        let target = last
-        if target == durable { lock.unlock(); return target }
-        lock.unlock()
+        let (f, target, done): (OpenFile, UInt64, Bool) = try locked {
+            if let p = poison { throw p }
+            guard let f = file else { throw StorageError.closed("WAL \(path)") }
+            return (f, last, last == durable)
+        }
+        if done { return target }
         do {
             try io.fdatasync(f)
         } catch {
             let e = Self.asSyncFailure(error, path: path)
-            lock.lock()
-            if poison == nil { poison = e }
-            lock.unlock()
+            locked { if poison == nil { poison = e } }
             throw e
         }
-        lock.lock()
-        defer { lock.unlock() }
-        if target > durable { durable = target }
-        return durable
+        return locked {
+            if target > durable { durable = target }
+            return durable
+        }
     }
 
     /// Rollback-free restart of the log. PRECONDITION: everything up to `lastLSN` is durable elsewhere
@@ -352,44 +351,44 @@ public final class WALWriter: @unchecked Sendable {
     /// the header; then fsyncs. Old frames are not erased: the next appends overwrite them, and those beyond
     /// the new end fail the salt check. LSNs keep increasing across resets. On failure the writer is poisoned.
     public func reset(checkpointSeq: UInt64, truncateAbove: UInt64 = 64 << 20) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = poison { throw p }
-        guard let f = file else { throw StorageError.closed("WAL \(path)") }
-        var salt2 = UInt32.random(in: .min ... .max)
-        if salt2 == header.salt2 { salt2 &+= 1 }
-        let h = WALHeader(checkpointSeq: checkpointSeq, salt1: header.salt1 &+ 1, salt2: salt2, firstLSN: last &+ 1)
-        do {
-            try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
-            if try io.fileSize(f) > truncateAbove {
-                try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
+        try locked {
+            if let p = poison { throw p }
+            guard let f = file else { throw StorageError.closed("WAL \(path)") }
+            var salt2 = UInt32.random(in: .min ... .max)
+            if salt2 == header.salt2 { salt2 &+= 1 }
+            let h = WALHeader(checkpointSeq: checkpointSeq, salt1: header.salt1 &+ 1, salt2: salt2, firstLSN: last &+ 1)
+            do {
+                try h.encoded().withUnsafeBytes { try io.pwriteFully(f, $0, at: 0) }
+                if try io.fileSize(f) > truncateAbove {
+                    try io.ftruncate(f, to: UInt64(WALFormat.headerSize))
+                }
+                try io.fsync(f) // new header (and truncation) durable before any new frame is acknowledged
+                allocated = try io.fileSize(f)
+            } catch {
+                // The on-disk header may or may not be the new one: refuse further use.
+                // Reported as .syncFailed whatever the errno: the writer is dead, like after a failed fsync.
+                let e = Self.asSyncFailure(error, path: path)
+                poison = e
+                throw e
             }
-            try io.fsync(f) // new header (and truncation) durable before any new frame is acknowledged
-            allocated = try io.fileSize(f)
-        } catch {
-            // The on-disk header may or may not be the new one: refuse further use.
-            // Reported as .syncFailed whatever the errno: the writer is dead, like after a failed fsync.
-            let e = Self.asSyncFailure(error, path: path)
-            poison = e
-            throw e
+            header = h
+            end = UInt64(WALFormat.headerSize)
+            crc = h.checksum
+            frames = 0
+            sinceReset = 0
+            releasedBelow = 0
+            durable = last
         }
-        header = h
-        end = UInt64(WALFormat.headerSize)
-        crc = h.checksum
-        frames = 0
-        sinceReset = 0
-        releasedBelow = 0
-        durable = last
     }
 
     /// Closes the file. Does not sync. Later calls throw `.closed`.
     public func close() throws {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let f = file else { return }
-        file = nil
-        unmap()
-        try io.close(f)
+        try locked {
+            guard let f = file else { return }
+            file = nil
+            unmap()
+            try io.close(f)
+        }
     }
 
     private static func asSyncFailure(_ error: Error, path: String) -> StorageError {
@@ -402,7 +401,7 @@ public final class WALWriter: @unchecked Sendable {
 
     // MARK: counters (any thread)
 
-    private func locked<T>(_ body: () -> T) -> T { lock.lock(); defer { lock.unlock() }; return body() }
+    private func locked<T>(_ body: () throws -> T) rethrows -> T { try lock.withLock { _ in try body() } }
 
     /// Offset just past the last committed frame: where the next append goes.
     public var endOffset: UInt64 { locked { end } }

@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import LynxIndex
+import LynxSupport
 import Synchronization
 
 struct DataSet {

@@ -6,6 +6,7 @@ import LynxReplication
 
 #if canImport(Glibc)
 import Glibc
+import LynxTransport
 #endif
 
 /// `lynxd`'s command line. Every flag also reads an environment variable (for containers); a flag given on

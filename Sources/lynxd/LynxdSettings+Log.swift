@@ -1,5 +1,6 @@
 import Logging
 import LynxReplication
+import LynxTransport
 
 extension LynxdSettings {
     /// Every setting of this run, keyed by its flag's name with `_` for `-`, for the start-up `configuration`

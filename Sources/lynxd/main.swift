@@ -9,6 +9,8 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import LynxSupport
+import LynxTransport
 #endif
 
 let lynxVersion = "0.1.0"

@@ -2,6 +2,7 @@ import Foundation
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import LynxSupport
 import Synchronization
 import XCTest
 

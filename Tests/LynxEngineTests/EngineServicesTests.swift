@@ -2,6 +2,7 @@ import Foundation
 import LynxEngine
 import LynxIndex
 import LynxStorage
+import LynxSupport
 import XCTest
 
 /// Many engines on one `EngineServices`: the process's threads stay the same whether it holds 2 engines or 200,

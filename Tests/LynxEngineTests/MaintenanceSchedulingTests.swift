@@ -1,3 +1,4 @@
+import LynxSupport
 import Dispatch
 import LynxEngine
 import XCTest

@@ -1,6 +1,7 @@
 import Foundation
 import LynxEngine
 import LynxHTTP
+import LynxTransport
 import LynxJSON
 import XCTest
 

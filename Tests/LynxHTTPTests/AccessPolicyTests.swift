@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxHTTP
+import LynxTransport
 import XCTest
 
 /// Who may call what (`AccessPolicy`, checked by `LynxAPI.admit` before a body is read) under each way lynxd can

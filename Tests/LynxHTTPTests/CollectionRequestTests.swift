@@ -1,4 +1,5 @@
 import LynxHTTP
+import LynxTransport
 import LynxJSON
 import XCTest
 

@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxHTTP
+import LynxTransport
 import LynxIndex
 import LynxJSON
 import XCTest

@@ -1,6 +1,7 @@
 import Foundation
 import LynxEngine
 import LynxHTTP
+import LynxTransport
 import XCTest
 
 /// The route table and its policies, through the API's own entry points: a path is matched once (`match`), the

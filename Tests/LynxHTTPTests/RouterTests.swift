@@ -1,4 +1,5 @@
 import LynxHTTP
+import LynxTransport
 import XCTest
 
 /// The route table (`LynxAPI.router`) and the matcher (`Router`): which templates exist with which methods and

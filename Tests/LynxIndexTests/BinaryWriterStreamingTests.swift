@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 import XCTest
 
 /// A streaming `BinaryWriter` (what checkpoints use) must emit exactly the bytes the in-memory writer collects,

@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 import XCTest
 
 final class DistanceTests: XCTestCase {
@@ -83,7 +84,7 @@ final class DistanceTests: XCTestCase {
         XCTAssertEqual(try r.readUInt64s(count: 1), [9])
         XCTAssertTrue(r.isAtEnd)
         XCTAssertThrowsError(try r.readUInt32()) { err in
-            guard case IndexDecodingError.truncated = err else { return XCTFail("\(err)") }
+            guard case BinaryDecodingError.truncated = err else { return XCTFail("\(err)") }
         }
         var r2 = BinaryReader(Array(w.bytes.prefix(10)))
         _ = try r2.readUInt8(); _ = try r2.readUInt32()

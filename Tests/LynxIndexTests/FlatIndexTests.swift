@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 import XCTest
 
 final class FlatIndexTests: XCTestCase {
@@ -73,7 +74,7 @@ final class FlatIndexTests: XCTestCase {
 
     func testUpsertReplacesAndVectorIsBitExact() {
         var index = FlatIndex(dimension: 3, metric: .cosine)
-        let v: [Float] = [0.1, 1e-40, -1e18]  // a subnormal and a large one, within what the engine accepts
+        let v: [Float] = [0.1, Float("1e-40")!, -1e18]  // a subnormal and a large one, within what the engine accepts
         index.upsert(id: 42, vector: v)
         XCTAssertEqual(index.vector(42)!.map(\.bitPattern), v.map(\.bitPattern))
         index.upsert(id: 42, vector: [1, 0, 0])

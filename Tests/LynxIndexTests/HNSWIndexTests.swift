@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 import XCTest
 
 final class HNSWIndexTests: XCTestCase {

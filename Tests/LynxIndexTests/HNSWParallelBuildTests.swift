@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LynxIndex
+import LynxSupport
 import Synchronization
 import XCTest
 

@@ -1,4 +1,5 @@
 import LynxIndex
+import LynxSupport
 import XCTest
 
 /// A sink and source in memory: counts what was stored anew and what was reused.
@@ -24,7 +25,7 @@ final class MemoryRowChunks: RowChunkSink, RowChunkSource, @unchecked Sendable {
     func load(_ reference: RowChunkReference, width: Int, into: UnsafeMutableBufferPointer<Float>) throws {
         guard let rows = files[reference.token], rows.count == reference.rows * width,
               reference.checksum == UInt32(truncatingIfNeeded: reference.token &* 2654435761) else {
-            throw IndexDecodingError.corrupt("no chunk \(reference.token)")
+            throw BinaryDecodingError.corrupt("no chunk \(reference.token)")
         }
         _ = into.initialize(from: rows)
     }

@@ -1,3 +1,4 @@
+import LynxSupport
 import XCTest
 import LynxEngine
 import LynxStorage

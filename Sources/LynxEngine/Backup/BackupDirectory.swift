@@ -1,5 +1,6 @@
 import Logging
 import LynxStorage
+import LynxSupport
 
 /// A store's backups: `<store folder>/backups/<name>.tar`, one archive each (`BackupArchive`, docs/BACKUP.md).
 ///

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import LynxStorage
+import LynxSupport
 
 /// The collections of one data directory, each an `Engine` of its own (own log, snapshots and index), and the
 /// `default` collection in the directory's root, made from the start-up flags.

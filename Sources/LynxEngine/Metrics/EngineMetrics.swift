@@ -1,3 +1,5 @@
+import LynxSupport
+
 /// The engine's own counters, read by `/metrics`. Thread-safe.
 public final class EngineMetrics: Sendable {
     public let upserts = Counter()

@@ -1,4 +1,5 @@
 import LynxStorage
+import LynxSupport
 
 /// One committed transaction as the log holds it: its frames' operations and the LSN of its first frame (frame i
 /// has LSN `firstLSN + i`; the last one is the commit frame).

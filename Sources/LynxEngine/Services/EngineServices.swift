@@ -1,4 +1,5 @@
 import Dispatch
+import LynxSupport
 
 /// The background threads of a process's engines, shared by all of them so that the number of threads does not
 /// grow with the number of engines (collections): commit threads (group commit of every engine's log), one

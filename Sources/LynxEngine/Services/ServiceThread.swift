@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import LynxSupport
 #endif
 
 /// One thread that serves many clients (one per engine: its committer, checkpointer or index builder) in turn,

@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// `POST/GET /snapshots` and `GET/DELETE /snapshots/{name}`: online backups of one store (docs/BACKUP.md). The
 /// API calls a backup a snapshot, as Qdrant does; it is one tar archive of the store at one LSN.

@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// The routes of the database: collections, health and metrics.
 extension LynxAPI {

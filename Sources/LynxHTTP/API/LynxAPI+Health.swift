@@ -1,4 +1,5 @@
 import LynxJSON
+import LynxTransport
 
 /// The orchestrator's probes: `/health/live` (the process answers) and `/health/ready` (send it traffic).
 extension LynxAPI {

@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// `PUT/GET/DELETE /indexes/{field}` and `GET /indexes`: the metadata indexes of one store
 /// (docs/METADATA_INDEXES.md). Each handler takes the engine it acts on, so any route prefix can mount them.

@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// Reading in id order, by ids and by filter, and deleting many records in one transaction. Each handler acts on
 /// the engine it is given (the collection the path names, or the default one).

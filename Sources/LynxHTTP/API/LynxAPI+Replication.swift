@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxJSON
 import LynxReplication
+import LynxTransport
 
 /// The cluster's routes (`GET /replication`, `/replication/catalog`, `/replication/log`; docs/REPLICATION.md). A
 /// node that does not lead refuses client writes in its stores (`WriteGate`, installed by `ClusterNode`); when a

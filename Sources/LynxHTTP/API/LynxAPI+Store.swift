@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// The routes of one store (a collection): writes, reads, searches and maintenance.
 extension LynxAPI {

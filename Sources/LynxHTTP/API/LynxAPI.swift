@@ -4,6 +4,7 @@ import LynxIndex
 import LynxJSON
 import Logging
 import LynxReplication
+import LynxTransport
 
 /// The REST API: routes requests to the database's collections and renders answers. Thread-safe: called
 /// concurrently on the server's worker threads; all state lives in the database and the metrics.

@@ -1,4 +1,5 @@
 import LynxJSON
+import LynxTransport
 
 /// An RFC 9457 problem: every error the API gives is one of these, as `application/problem+json`.
 /// `type` is `urn:lynx:problem:<slug>`; the slugs are listed in openapi/openapi.yaml and the README.

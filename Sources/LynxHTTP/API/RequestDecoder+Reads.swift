@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// A decoded `GET /vectors` query: `after`, `limit`, `include`.
 struct PageRequest {

@@ -1,4 +1,5 @@
 import LynxReplication
+import LynxTransport
 
 extension RequestDecoder {
     /// The query of `GET /replication/log` (decoded by `LogRequest(query:)`; docs/REPLICATION.md).

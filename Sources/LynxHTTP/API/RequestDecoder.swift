@@ -2,6 +2,7 @@ import LynxEngine
 import LynxIndex
 import LynxJSON
 import LynxReplication
+import LynxTransport
 
 /// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
 package struct SearchOptions {

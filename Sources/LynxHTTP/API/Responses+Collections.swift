@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 extension Responses {
     /// `/health`: 200 when every collection is ready; 503 while any recovers (with Retry-After) or has failed.

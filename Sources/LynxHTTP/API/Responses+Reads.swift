@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 extension Responses {
     /// `{"vectors": [record, ...], "next_after": id | null}`.

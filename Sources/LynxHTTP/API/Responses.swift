@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxTransport
 
 /// Renders engine answers as JSON bodies.
 enum Responses {

@@ -1,3 +1,5 @@
+import LynxTransport
+
 /// A route table of path templates (`/collections/{collection}/vectors/{id}`) with one handler per method, each
 /// with who may call it (`RouteAccess`).
 /// A path matches a template with as many segments, equal literals, and a non-empty segment for each capture.

@@ -1,4 +1,5 @@
 import LynxJSON
+import LynxTransport
 
 extension Problem {
     /// The problem for an answer the server decided by itself.

@@ -1,4 +1,6 @@
 import LynxEngine
+import LynxSupport
+import LynxTransport
 
 /// Renders `/metrics` in the Prometheus text exposition format (version 0.0.4).
 enum MetricsExposition {

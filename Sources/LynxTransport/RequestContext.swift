@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import LynxEngine
+import LynxSupport
 
 /// Per-request state, owned by libmicrohttpd's `con_cls` slot from the first access-handler call until
 /// the request-completed notification releases it.
@@ -24,11 +21,4 @@ final class RequestContext {
     let deferred = PlainMutex<HTTPResponse?>(nil)
 
     init() {}
-}
-
-@inline(__always)
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }

@@ -1,5 +1,5 @@
 import Foundation
-import LynxHTTP
+import LynxTransport
 import XCTest
 
 /// The request deadline of `ConnectionTracker`, on a clock the test moves by hand.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LynxSupport
 import Synchronization
 
 /// A fixed set of helper threads for one caller's parallel loops: `forEach(n, body)` runs `body(0..<n)` on the

@@ -9,8 +9,8 @@ import Glibc
 /// lock for every ingest request) that showed up as `rt_mutex_slowlock_block` and context switches in `perf`.
 /// An adaptive mutex spins briefly before sleeping, which suits the short critical sections here.
 public final class PlainMutex<State>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var state: State
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var state: State
 
     public init(_ initial: State) {
         state = initial
@@ -27,9 +27,9 @@ public final class PlainMutex<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body` with the lock held and the guarded value passed in-out.
-    @inline(__always)
-    public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+    /// Runs `body` with the lock held and the guarded value passed in-out; throws what `body` throws (typed).
+    @inlinable @inline(__always)
+    public func withLock<R, Failure: Error>(_ body: (inout State) throws(Failure) -> R) throws(Failure) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if MemoryLayout<State>.size == 0 {
@@ -43,6 +43,7 @@ public final class PlainMutex<State>: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held if it is free now; nil (and `body` not run) when another thread holds it.
+    @inlinable
     public func withLockIfFree<R>(_ body: (inout State) throws -> R) rethrows -> R? {
         guard pthread_mutex_trylock(mutex) == 0 else { return nil }
         defer { pthread_mutex_unlock(mutex) }

@@ -4,6 +4,7 @@ import Glibc
 import CMicroHTTPD
 import Dispatch
 import Logging
+import LynxSupport
 import Synchronization
 
 /// Errors raised while starting the HTTP front end.

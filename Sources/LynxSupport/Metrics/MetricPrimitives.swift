@@ -2,9 +2,9 @@ import Synchronization
 
 /// A monotonically increasing count. Thread-safe.
 public final class Counter: Sendable {
-    private let value = Atomic<UInt64>(0)
+    @usableFromInline let value = Atomic<UInt64>(0)
     public init() {}
-    @inline(__always) public func add(_ n: UInt64 = 1) { value.add(n, ordering: .relaxed) }
+    @inlinable @inline(__always) public func add(_ n: UInt64 = 1) { value.add(n, ordering: .relaxed) }
     public var current: UInt64 { value.load(ordering: .relaxed) }
 }
 

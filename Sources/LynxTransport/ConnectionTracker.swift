@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import LynxEngine
+import LynxSupport
 
 /// The open connections and where each stands, for the limits libmicrohttpd cannot hold by itself.
 ///

@@ -5,7 +5,7 @@ import Glibc
 /// A pthread read-write lock: many readers or one writer. Writers are preferred so that a stream of
 /// searches cannot starve the index worker.
 public final class ReadWriteLock: @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+    @usableFromInline let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     public init() {
         lock = .allocate(capacity: 1)
@@ -21,14 +21,14 @@ public final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read<T>(_ body: () throws -> T) rethrows -> T {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func write<T>(_ body: () throws -> T) rethrows -> T {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }

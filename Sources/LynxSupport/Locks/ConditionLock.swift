@@ -2,30 +2,15 @@
 import Glibc
 #endif
 
-/// Starts `body` on a new detached pthread named `name` (visible in `top -H`, `perf`).
-public func spawnThread(name: String, _ body: @escaping () -> Void) {
-    final class Box {
-        let body: () -> Void
-        let name: String
-        init(_ name: String, _ body: @escaping () -> Void) { self.name = name; self.body = body }
-    }
-    let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { arg in
-        let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-        box.body()
-        return nil
-    }, box)
-    precondition(rc == 0, "pthread_create failed: \(rc)")
-    pthread_detach(thread)
-}
-
-/// A mutex with a condition variable, for the engine's background threads.
-final class ConditionLock: @unchecked Sendable {
+/// A mutex with a condition variable (on a monotonic clock), for threads that wait for work or for a state to
+/// change: take the lock with `withLock`, `wait` inside it in a loop on the condition, `signal` after changing it.
+///
+/// Concurrency: any thread; `wait` and `signal` only while holding the lock through `withLock`.
+public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
@@ -41,14 +26,14 @@ final class ConditionLock: @unchecked Sendable {
         cond.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits (the lock must be held) until signalled or `seconds` pass.
-    func wait(seconds: Double) {
+    public func wait(seconds: Double) {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let whole = Int(seconds)
@@ -58,5 +43,5 @@ final class ConditionLock: @unchecked Sendable {
         pthread_cond_timedwait(cond, mutex, &ts)
     }
 
-    func signal() { pthread_cond_broadcast(cond) }
+    public func signal() { pthread_cond_broadcast(cond) }
 }
