@@ -27,21 +27,21 @@ final class DataDirectory: @unchecked Sendable {
         var storeID: StoreID?
         var dimension: Int
         var metric: Metric
-        var indexKind: IndexKind
-        var parameters: [String: String]
+        var index: IndexSpec
+        var indexKind: IndexKind { index.kind }
 
         /// What a stored manifest means to this build; nil when it names a metric or index this build does not know.
         init?(_ stored: Manifest) {
             guard let metric = Metric(rawValue: stored.metric), let kind = IndexKind(rawValue: stored.indexType) else { return nil }
-            self.init(storeID: stored.storeID, dimension: stored.dimension, metric: metric, indexKind: kind, parameters: stored.parameters)
+            self.init(storeID: stored.storeID, dimension: stored.dimension, metric: metric,
+                      index: IndexSpec(kind: kind, manifestParameters: stored.parameters))
         }
 
-        init(storeID: StoreID?, dimension: Int, metric: Metric, indexKind: IndexKind, parameters: [String: String]) {
+        init(storeID: StoreID?, dimension: Int, metric: Metric, index: IndexSpec) {
             self.storeID = storeID
             self.dimension = dimension
             self.metric = metric
-            self.indexKind = indexKind
-            self.parameters = parameters
+            self.index = index
         }
     }
 
@@ -84,13 +84,14 @@ final class DataDirectory: @unchecked Sendable {
             lock.release()
             throw EngineError.unfinishedRestore(path: path)
         }
+        // Only the parameters given, of the index asked for, must match a stored manifest; one made now has them all.
+        let createdKind = config.index ?? IndexSpec.defaultKind
         let requested = Manifest.Request(
             dimension: config.dimension, metric: config.metric?.rawValue, indexType: config.index?.rawValue,
-            parameters: structuralParameters(config), storeID: newStoreID)
-        let createdKind = config.index ?? EngineConfig.defaultIndex
+            parameters: config.indexParameters.manifestParameters(for: createdKind), storeID: newStoreID)
         let defaults = Manifest.Request(
-            dimension: EngineConfig.defaultDimension, metric: Metric.l2.rawValue, indexType: createdKind.rawValue,
-            parameters: IndexFactory.defaultParameters(for: createdKind, config: config))
+            dimension: EngineConfig.defaultDimension, metric: EngineConfig.defaultMetric.rawValue, indexType: createdKind.rawValue,
+            parameters: IndexSpec(kind: createdKind, config.indexParameters).manifestParameters)
         let stored: Manifest
         do {
             stored = try Manifest.loadOrCreate(dir: path, requested: requested, defaults: defaults, io: io)
@@ -106,22 +107,6 @@ final class DataDirectory: @unchecked Sendable {
             throw EngineError.internalError("\(path)/MANIFEST names a metric '\(stored.metric)' or index '\(stored.indexType)' this build does not know")
         }
         return DataDirectory(path: path, io: io, lock: lock, manifest: manifest)
-    }
-
-    /// Index parameters that shape the stored structure (a change would need a rebuild); only those given.
-    static func structuralParameters(_ config: EngineConfig) -> [String: String] {
-        var p: [String: String] = [:]
-        switch config.index ?? .hnsw {
-        case .hnsw:
-            if let m = config.hnswM { p["m"] = String(m) }
-            if let ef = config.hnswEfConstruction { p["ef_construction"] = String(ef) }
-        case .ivf:
-            if let c = config.ivfClusters { p["n_clusters"] = String(c) }
-            if let s = config.ivfSpill { p["spill"] = String(s) }
-        default:
-            break
-        }
-        return p
     }
 
     /// Rewrites the manifest with another store id (atomically): an empty store becoming a copy of another.

@@ -99,8 +99,7 @@ public final class Engine: @unchecked Sendable {
         metric = directory.manifest.metric
         indexKind = directory.manifest.indexKind
         state = StoreState(
-            index: IndexFactory.make(
-                kind: indexKind, dimension: dimension, metric: metric, parameters: directory.manifest.parameters, config: config),
+            index: IndexFactory.make(directory.manifest.index, dimension: dimension, metric: metric, config: config),
             stagesWrites: Self.linksInBackground(indexKind, config))
     }
 
@@ -122,7 +121,7 @@ public final class Engine: @unchecked Sendable {
 
     /// The settings the store was created with (its manifest).
     public var storedSettings: StoredCollectionSettings {
-        StoredCollectionSettings(dimension: dimension, metric: metric, index: indexKind, parameters: directory.manifest.parameters)
+        StoredCollectionSettings(dimension: dimension, metric: metric, index: directory.manifest.index)
     }
 
     // MARK: - Status

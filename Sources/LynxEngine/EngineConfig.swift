@@ -21,15 +21,11 @@ public struct EngineConfig: Sendable {
     public var dimension: Int?
     public var metric: Metric?
     public var index: IndexKind?
-    /// Structural index parameters: nil = the manifest's, or the default on first start.
-    public var hnswM: Int?
-    public var hnswEfConstruction: Int?
-    public var hnswEfSearch: Int = 64
-    /// 0 = √n when IVF trains.
-    public var ivfClusters: Int?
-    public var ivfNProbe: Int = 16
-    /// IVF spilled copies per vector (0 or 1); nil = the manifest's, or `IVFIndex.defaultSpill` on first start.
-    public var ivfSpill: Int?
+    /// Structural index parameters (those of `index`'s kind count): unset = the manifest's, or the default
+    /// (`IndexParameter.defaultValue`) on first start.
+    public var indexParameters = IndexParameters()
+    public var hnswEfSearch: Int = SearchParameter.efSearch.defaultValue
+    public var ivfNProbe: Int = SearchParameter.nProbe.defaultValue
     public var maxBatch: Int = 10_000
     /// false: no log at all (the original library's `enable_wal = false`); data persists only through checkpoints.
     public var walEnabled: Bool = true
@@ -85,9 +81,7 @@ public struct EngineConfig: Sendable {
     public var backupsKept: Int = 3
 
     public static let defaultDimension = 384
-    public static let defaultIndex: IndexKind = .hnsw
-    public static let defaultHNSWM = 16
-    public static let defaultHNSWEfConstruction = 200
+    public static let defaultMetric: Metric = .l2
     public static let defaultIndexMaxPending = 65_536
     public static var defaultIndexThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 

@@ -3,24 +3,15 @@ import LynxSupport
 
 /// Makes the index the manifest names, and decodes one from a snapshot.
 enum IndexFactory {
-    static func make(kind: IndexKind, dimension: Int, metric: Metric, parameters: [String: String], config: EngineConfig) -> any VectorIndex {
-        switch kind {
+    static func make(_ spec: IndexSpec, dimension: Int, metric: Metric, config: EngineConfig) -> any VectorIndex {
+        switch spec {
         case .flat:
             return FlatIndex(dimension: dimension, metric: metric)
-        case .hnsw:
-            return HNSWIndex(
-                dimension: dimension, metric: metric,
-                m: parameters["m"].flatMap { Int($0) } ?? EngineConfig.defaultHNSWM,
-                efConstruction: parameters["ef_construction"].flatMap { Int($0) } ?? EngineConfig.defaultHNSWEfConstruction,
-                efSearch: config.hnswEfSearch,
-                seed: config.hnswSeed)
-        case .ivf:
-            return IVFIndex(
-                dimension: dimension, metric: metric,
-                nClusters: parameters["n_clusters"].flatMap { Int($0) } ?? 0,
-                defaultNProbe: config.ivfNProbe,
-                // a manifest written before spill existed has no key: those data directories keep plain IVF-Flat
-                spill: parameters["spill"].flatMap { Int($0) }.map { min(max($0, 0), IVFIndex.maxSpill) } ?? 0)
+        case .hnsw(let m, let efConstruction):
+            return HNSWIndex(dimension: dimension, metric: metric, m: m, efConstruction: efConstruction,
+                             efSearch: config.hnswEfSearch, seed: config.hnswSeed)
+        case .ivf(let clusters, let spill):
+            return IVFIndex(dimension: dimension, metric: metric, nClusters: clusters, defaultNProbe: config.ivfNProbe, spill: spill)
         }
     }
 
@@ -37,20 +28,5 @@ enum IndexFactory {
             index = ivf
         }
         return index
-    }
-
-    /// Structural parameters written to the manifest at first start (a change needs a rebuild).
-    static func defaultParameters(for kind: IndexKind, config: EngineConfig) -> [String: String] {
-        switch kind {
-        case .flat: return [:]
-        case .hnsw:
-            return [
-                "m": String(config.hnswM ?? EngineConfig.defaultHNSWM),
-                "ef_construction": String(config.hnswEfConstruction ?? EngineConfig.defaultHNSWEfConstruction),
-            ]
-        case .ivf:
-            return ["n_clusters": String(config.ivfClusters ?? 0),
-                    "spill": String(config.ivfSpill ?? IVFIndex.defaultSpill)]
-        }
     }
 }

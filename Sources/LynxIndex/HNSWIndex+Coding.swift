@@ -12,7 +12,7 @@ extension HNSWIndex {
     }
 
     public var parameters: [(String, String)] {
-        [("m", String(m)), ("ef_construction", String(efConstruction)), ("ef_search", String(efSearch)),
+        [(IndexParameter.m.key, String(m)), (IndexParameter.efConstruction.key, String(efConstruction)), (SearchParameter.efSearch.key, String(efSearch)),
          ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
     }
 

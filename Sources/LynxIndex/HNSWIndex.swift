@@ -76,8 +76,9 @@ public struct HNSWIndex: VectorIndex {
     /// consolidates a copy outside its write lock (`VectorIndex.housekeepsAutomatically`).
     public var consolidatesAutomatically = true
 
-    public init(dimension: Int, metric: Metric, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64,
-                seed: UInt64? = nil) {
+    public init(dimension: Int, metric: Metric, m: Int = IndexParameter.m.defaultValue,
+                efConstruction: Int = IndexParameter.efConstruction.defaultValue,
+                efSearch: Int = SearchParameter.efSearch.defaultValue, seed: UInt64? = nil) {
         precondition(dimension > 0, "dimension must be positive")
         precondition(m >= 2 && m <= 2048, "m must be in 2...2048")
         precondition(efConstruction >= 1 && efSearch >= 1, "ef must be positive")

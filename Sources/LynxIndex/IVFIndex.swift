@@ -105,7 +105,8 @@ public struct IVFIndex: VectorIndex {
     ///   - trainThreshold: vector count that triggers the first training; default max(39·nClusters, 1000)
     ///     when nClusters > 0, else 1000.
     ///   - spill: 0 = each vector in one list; 1 = also in a second list chosen by the SOAR loss (2× vector memory).
-    public init(dimension: Int, metric: Metric, nClusters: Int = 0, defaultNProbe: Int = 16, seed: UInt64 = 42,
+    public init(dimension: Int, metric: Metric, nClusters: Int = IndexParameter.clusters.defaultValue,
+                defaultNProbe: Int = SearchParameter.nProbe.defaultValue, seed: UInt64 = 42,
                 trainThreshold: Int? = nil, spill: Int = IVFIndex.defaultSpill) {
         precondition(dimension > 0, "dimension must be positive")
         precondition(nClusters >= 0 && nClusters < IVFIndex.maxLists, "nClusters out of range")
@@ -295,10 +296,10 @@ public struct IVFIndex: VectorIndex {
     }
 
     public var parameters: [(String, String)] {
-        [("n_clusters", String(clusterCount)),
+        [(IndexParameter.clusters.key, String(clusterCount)),
          ("n_clusters_configured", String(configuredClusters)),
-         ("n_probe", String(defaultNProbe)),
-         ("spill", String(spill)),
+         (SearchParameter.nProbe.key, String(defaultNProbe)),
+         (IndexParameter.spill.key, String(spill)),
          ("spilled_count", String(spilledCount)),
          ("trained", isTrained ? "true" : "false"),
          ("train_threshold", String(trainThreshold)),

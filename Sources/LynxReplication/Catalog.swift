@@ -25,10 +25,8 @@ public struct Catalog: Sendable, Equatable {
         self.entries = entries
     }
 
-    /// The structural parameters a catalog entry carries, as integers, when the store has them.
-    static let parameterKeys = ["m", "ef_construction", "n_clusters", "spill"]
-
-    /// `{"term": T, "collections": [{"name", "store_id", "dimension", "metric", "index", "m", "ef_construction", ...}]}`.
+    /// `{"term": T, "collections": [{"name", "store_id", "dimension", "metric", "index", and every parameter of the
+    /// index by its key (`IndexParameter.key`), as integers}]}`.
     public func json() -> [UInt8] {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
@@ -40,10 +38,8 @@ public struct Catalog: Sendable, Equatable {
             w.key("store_id"); w.uint64(e.storeID.rawValue)
             w.key("dimension"); w.int64(Int64(e.settings.dimension))
             w.key("metric"); w.string(e.settings.metric.rawValue)
-            w.key("index"); w.string(e.settings.index.rawValue)
-            for key in Self.parameterKeys {
-                if let v = e.settings.parameters[key].flatMap({ Int64($0) }) { w.key(key); w.int64(v) }
-            }
+            w.key("index"); w.string(e.settings.index.kind.rawValue)
+            for (parameter, value) in e.settings.index.values { w.key(parameter.key); w.int64(Int64(value)) }
             w.endObject()
         }
         w.endArray()
@@ -63,28 +59,12 @@ public struct Catalog: Sendable, Equatable {
                   let index = o["index"]?.stringValue.flatMap(IndexKind.init(rawValue:)) else {
                 throw .peer("an entry of the leader's catalog is not the expected JSON")
             }
-            var parameters: [String: String] = [:]
-            for key in Self.parameterKeys {
-                if let v = o[key]?.numberValue?.int64 { parameters[key] = String(v) }
-            }
-            entries.append(Entry(name: name, storeID: storeID, settings: StoredCollectionSettings(dimension: Int(dimension), metric: metric, index: index,
-                                                                                parameters: parameters)))
+            // A parameter the entry lacks takes its default, as in a collection created without it.
+            var parameters = IndexParameters()
+            for p in IndexParameter.of(index) { parameters[p] = o[p.key]?.numberValue?.int64.flatMap { Int(exactly: $0) } }
+            entries.append(Entry(name: name, storeID: storeID, settings: StoredCollectionSettings(
+                dimension: Int(dimension), metric: metric, index: IndexSpec(kind: index, parameters))))
         }
         return Catalog(term: root["term"]?.numberValue?.uint64 ?? 0, entries: entries)
-    }
-}
-
-extension StoredCollectionSettings {
-    /// Whether a store with these settings is the catalog entry's (the fields the catalog carries agree).
-    func matches(_ entry: StoredCollectionSettings) -> Bool {
-        dimension == entry.dimension && metric == entry.metric && index == entry.index
-            && Catalog.parameterKeys.allSatisfy { parameters[$0] == entry.parameters[$0] }
-    }
-
-    /// The settings that make a collection with these stored ones.
-    var creationSettings: CollectionSettings {
-        CollectionSettings(dimension: dimension, metric: metric, index: index,
-                           hnswM: parameters["m"].flatMap { Int($0) }, hnswEfConstruction: parameters["ef_construction"].flatMap { Int($0) },
-                           ivfClusters: parameters["n_clusters"].flatMap { Int($0) }, ivfSpill: parameters["spill"].flatMap { Int($0) })
     }
 }

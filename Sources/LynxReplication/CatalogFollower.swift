@@ -47,7 +47,7 @@ final class CatalogFollower: @unchecked Sendable {
     private func apply(_ catalog: Catalog) throws {
         let wanted = Dictionary(uniqueKeysWithValues: catalog.entries.map { ($0.name, $0) })
         for (name, engine) in node.database.collections where name != .default {
-            if let entry = wanted[name], entry.storeID == engine.storeID, engine.storedSettings.matches(entry.settings) { continue }
+            if let entry = wanted[name], entry.storeID == engine.storeID, engine.storedSettings == entry.settings { continue }
             // Gone from the leader, or made anew there (another store id).
             node.stopFollowing(name)
             try node.database.delete(name, replicating: true)

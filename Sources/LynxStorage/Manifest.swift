@@ -13,7 +13,8 @@ import Foundation
 ///     checksum=1a2b3c4d                (crc32c of every byte before this line, 8 lower-case hex digits)
 ///
 /// Keys and values are UTF-8 without newlines; keys have no '='. Written atomically (temp, fsync,
-/// rename, directory fsync). Values are strings to the storage layer; the engine gives them meaning.
+/// rename, directory fsync). Values are strings to the storage layer; the engine gives them meaning, and the
+/// index parameters' keys and values are `IndexSpec`'s (LynxIndex, `manifestParameters`).
 public struct Manifest: Sendable, Equatable {
     public static let fileName = "MANIFEST"
     public static let currentFormatVersion = 1

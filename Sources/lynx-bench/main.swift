@@ -86,13 +86,13 @@ struct LynxBench: ParsableCommand {
     @Option(help: "Data-set folder.") var data: String = "../shared/data/dev"
     @Option(help: "hnsw | ivf | flat") var index: String = "hnsw"
     @Option(help: "l2 | cosine | dot (dot uses the cosine ground truth; meaningful for unit-norm data)") var metric: String = "l2"
-    @Option(help: "HNSW links per node.") var m: Int = 16
-    @Option(help: "HNSW beam width at build.") var efConstruction: Int = 200
+    @Option(help: "HNSW links per node.") var m: Int = IndexParameter.m.defaultValue
+    @Option(help: "HNSW beam width at build.") var efConstruction: Int = IndexParameter.efConstruction.defaultValue
     @Option(help: "Comma-separated HNSW beam widths to measure.") var efSearch: String = "16,32,64,128,256"
     @Option(help: "IVF lists; 0 = √n. The index is retrained over the whole set after loading (counted in build time).")
-    var nClusters: Int = 0
+    var nClusters: Int = IndexParameter.clusters.defaultValue
     @Option(help: "Comma-separated IVF probe counts to measure.") var nProbe: String = "1,4,16,64"
-    @Option(help: "IVF spill: 0 = each vector in one list, 1 = also in a second (SOAR) list.") var spill: Int = IVFIndex.defaultSpill
+    @Option(help: "IVF spill: 0 = each vector in one list, 1 = also in a second (SOAR) list.") var spill: Int = IndexParameter.spill.defaultValue
     @Option(help: "Threads: the HNSW build runs HNSWIndex.insertParallel on this many (1: one upsert at a time), and an extra search-throughput figure is measured on this many (queries/s is always also measured on 1 thread).")
     var threads: Int = 1
     @Option(help: "HNSW records per planBatch/applyBatch round of a build with --threads > 1.") var buildBatch: Int = 32
@@ -106,20 +106,21 @@ struct LynxBench: ParsableCommand {
 
     func run() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
-        guard ["hnsw", "ivf", "flat"].contains(index) else { throw ValidationError("unknown index \(index)") }
+        guard let kind = IndexKind(rawValue: index) else { throw ValidationError("unknown index \(index)") }
         let ds = try DataSet.load(data, metric: metric)
         let clock = ContinuousClock()
         if kernels { kernelBench(ds) }
 
         var idx: any VectorIndex
-        if index == "flat" {
+        switch IndexSpec(kind: kind, IndexParameters(m: m, efConstruction: efConstruction, clusters: nClusters, spill: spill)) {
+        case .flat:
             var f = FlatIndex(dimension: ds.dim, metric: metric)
             f.reserveCapacity(ds.n)
             idx = f
-        } else if index == "ivf" {
-            guard (0...IVFIndex.maxSpill).contains(spill) else { throw ValidationError("--spill must be 0 or 1") }
-            idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: nClusters, seed: seed, spill: spill)
-        } else {
+        case .ivf(let clusters, let spill):
+            guard IndexParameter.spill.range.contains(spill) else { throw ValidationError("--spill must be 0 or 1") }
+            idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: clusters, seed: seed, spill: spill)
+        case .hnsw(let m, let efConstruction):
             var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed)
             h.reserveCapacity(ds.n)
             idx = h
@@ -208,11 +209,11 @@ struct LynxBench: ParsableCommand {
             }
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
-                line += [("m", m), ("ef_construction", efConstruction), ("ef_search", ef)]
+                line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef)]
                 if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {
-                line += [("n_clusters", ivf.clusterCount), ("spill", ivf.spill), ("spilled_count", ivf.spilledCount),
-                         ("n_probe", ef)]
+                line += [(IndexParameter.clusters.key, ivf.clusterCount), (IndexParameter.spill.key, ivf.spill),
+                         ("spilled_count", ivf.spilledCount), (SearchParameter.nProbe.key, ef)]
             }
             line += [(load == nil ? "build_seconds" : "load_seconds", seconds(buildTime)), ("build_threads", buildThreads),
                      ("build_cpu_seconds", buildCPU),

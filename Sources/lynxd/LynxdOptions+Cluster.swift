@@ -1,6 +1,16 @@
 import LynxEngine
 import LynxReplication
 
+/// The defaults of the replication flags (help text and `resolveCluster` read them here).
+enum ClusterFlagDefaults {
+    static let cluster = "lynx"
+    static let replication = "async"
+    static let syncReplicas = 1
+    static let syncTimeoutSeconds = 5.0
+    static let leaseTTLSeconds = 3
+    static let windowBytes = 64 << 20
+}
+
 extension LynxdOptions {
     /// `--etcd-endpoints` and the flags that only mean something with it.
     func resolveCluster(into s: inout LynxdSettings, environment env: [String: String]) throws {
@@ -11,14 +21,14 @@ extension LynxdOptions {
             guard let v = T(text) else { throw ConfigError(description: "\(name)='\(text)' is not a number (--\(option))") }
             return v
         }
-        let windowBytes = try number(replicationWindowBytes, "LYNX_REPLICATION_WINDOW_BYTES", "replication-window-bytes") ?? (64 << 20)
+        let windowBytes = try number(replicationWindowBytes, "LYNX_REPLICATION_WINDOW_BYTES", "replication-window-bytes") ?? ClusterFlagDefaults.windowBytes
         guard (1 << 20...1 << 40).contains(windowBytes) else {
             throw ConfigError(description: "--replication-window-bytes \(windowBytes) is out of range 1048576...1099511627776")
         }
-        let mode = string(replication, "LYNX_REPLICATION")?.lowercased() ?? "async"
+        let mode = string(replication, "LYNX_REPLICATION")?.lowercased() ?? ClusterFlagDefaults.replication
         let replicas = try number(syncReplicas, "LYNX_SYNC_REPLICAS", "sync-replicas")
-        let timeout = try number(syncTimeout, "LYNX_SYNC_TIMEOUT", "sync-timeout") ?? 5
-        let ttl = try number(leaseTTL, "LYNX_LEASE_TTL", "lease-ttl") ?? 3
+        let timeout = try number(syncTimeout, "LYNX_SYNC_TIMEOUT", "sync-timeout") ?? ClusterFlagDefaults.syncTimeoutSeconds
+        let ttl = try number(leaseTTL, "LYNX_LEASE_TTL", "lease-ttl") ?? ClusterFlagDefaults.leaseTTLSeconds
         guard let endpoints = string(etcdEndpoints, "LYNX_ETCD_ENDPOINTS"), !endpoints.isEmpty else {
             for (given, flag) in [(nodeName ?? env["LYNX_NODE_NAME"], "--node-name"), (replication ?? env["LYNX_REPLICATION"], "--replication"),
                                   (replicas.map { "\($0)" }, "--sync-replicas")] where given != nil {
@@ -33,7 +43,7 @@ extension LynxdOptions {
         guard let name = string(nodeName, "LYNX_NODE_NAME"), CollectionName.isValid(name) else {
             throw ConfigError(description: "--etcd-endpoints needs --node-name: 1 to 64 ASCII letters, digits, '_' and '-', unique in the cluster")
         }
-        let clusterName = string(cluster, "LYNX_CLUSTER") ?? "lynx"
+        let clusterName = string(cluster, "LYNX_CLUSTER") ?? ClusterFlagDefaults.cluster
         guard CollectionName.isValid(clusterName) else {
             throw ConfigError(description: "--cluster '\(clusterName)': 1 to 64 ASCII letters, digits, '_' and '-'")
         }
@@ -50,7 +60,7 @@ extension LynxdOptions {
             if replicas != nil { throw ConfigError(description: "--sync-replicas needs --replication sync") }
             replicationMode = .async
         case "sync":
-            let k = replicas ?? 1
+            let k = replicas ?? ClusterFlagDefaults.syncReplicas
             guard (1...64).contains(k) else { throw ConfigError(description: "--sync-replicas \(k) is out of range 1...64") }
             replicationMode = .sync(replicas: k)
         default:

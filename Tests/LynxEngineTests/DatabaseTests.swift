@@ -41,15 +41,15 @@ final class DatabaseTests: XCTestCase {
             let (books, created) = try db.create(name("books"), CollectionSettings(dimension: 3, metric: .cosine, index: .flat))
             XCTAssertTrue(created)
             _ = try books.upsert([VectorRecord(id: 7, vector: [1, 2, 3])])
-            let (graph, _) = try db.create(name("graph"), CollectionSettings(dimension: 2, index: .hnsw, hnswM: 8))
+            let (graph, _) = try db.create(name("graph"), CollectionSettings(dimension: 2, index: .hnsw, parameters: IndexParameters(m: 8)))
             _ = try graph.upsert([VectorRecord(id: 1, vector: [0.5, 0.25])])
             _ = try db.defaultEngine.upsert([VectorRecord(id: 7, vector: [9, 9, 9, 9])])
             // The same settings again: nothing changes; others: a conflict naming the stored ones.
             XCTAssertFalse(try db.create(name("books"), CollectionSettings(dimension: 3, metric: .cosine, index: .flat)).created)
-            XCTAssertFalse(try db.create(name("graph"), CollectionSettings(dimension: 2, index: .hnsw, hnswM: 8, hnswEfConstruction: 200)).created)
+            XCTAssertFalse(try db.create(name("graph"), CollectionSettings(dimension: 2, index: .hnsw, parameters: IndexParameters(m: 8, efConstruction: 200))).created)
             XCTAssertThrowsError(try db.create(name("graph"), CollectionSettings(dimension: 2, index: .hnsw))) { error in
                 guard case CollectionError.conflict(_, let existing) = error else { return XCTFail("\(error)") }
-                XCTAssertEqual(existing.parameters["m"], "8")
+                XCTAssertEqual(existing.index.parameters[.m], 8)
             }
         }
         let db = try open(dir)
@@ -57,8 +57,8 @@ final class DatabaseTests: XCTestCase {
         XCTAssertEqual(db.collections.map(\.name.value), ["default", "books", "graph"])
         XCTAssertEqual(try db.engine(name("books"))!.get(7)?.vector, [1, 2, 3])
         XCTAssertEqual(db.engine(name("books"))!.storedSettings,
-                       StoredCollectionSettings(dimension: 3, metric: .cosine, index: .flat, parameters: [:]))
-        XCTAssertEqual(db.engine(name("graph"))!.storedSettings.parameters, ["m": "8", "ef_construction": "200"])
+                       StoredCollectionSettings(dimension: 3, metric: .cosine, index: .flat))
+        XCTAssertEqual(db.engine(name("graph"))!.storedSettings.index, .hnsw(m: 8, efConstruction: 200))
         XCTAssertEqual(try db.engine(name("graph"))!.get(1)?.vector, [0.5, 0.25])
         XCTAssertEqual(try db.defaultEngine.get(7)?.vector, [9, 9, 9, 9])
     }
@@ -93,8 +93,8 @@ final class DatabaseTests: XCTestCase {
         XCTAssertThrowsError(try db.create(name("c"), CollectionSettings(dimension: 0, index: .flat))) {
             guard case CollectionError.settingOutOfRange(.dimension, _) = $0 else { return XCTFail("\($0)") }
         }
-        XCTAssertThrowsError(try db.create(name("c"), CollectionSettings(dimension: 2, index: .flat, hnswM: 8))) {
-            guard case CollectionError.invalidSetting(.m, _) = $0 else { return XCTFail("\($0)") }
+        XCTAssertThrowsError(try db.create(name("c"), CollectionSettings(dimension: 2, index: .flat, parameters: IndexParameters(m: 8)))) {
+            guard case CollectionError.invalidSetting(.parameter(.m), _) = $0 else { return XCTFail("\($0)") }
         }
     }
 

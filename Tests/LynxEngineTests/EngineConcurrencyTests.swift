@@ -84,8 +84,8 @@ final class EngineConcurrencyTests: XCTestCase {
             let engine = try openEngine(dimension: dim) {
                 $0.twoPhaseWrites = twoPhase
                 $0.metric = .cosine
-                $0.hnswM = 8
-                $0.hnswEfConstruction = 50
+                $0.indexParameters[.m] = 8
+                $0.indexParameters[.efConstruction] = 50
             }
             defer { engine.close() }
             var next = 0

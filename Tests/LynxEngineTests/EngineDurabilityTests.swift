@@ -294,7 +294,7 @@ final class EngineDurabilityTests: XCTestCase {
         let old = try open { $0.index = .ivf }
         XCTAssertEqual(spill(old), "0")
         old.close()
-        XCTAssertThrowsError(try Engine(config: config { $0.index = .ivf; $0.ivfSpill = 1 })) { error in
+        XCTAssertThrowsError(try Engine(config: config { $0.index = .ivf; $0.indexParameters[.spill] = 1 })) { error in
             XCTAssertTrue("\(error)".contains("spill"), "\(error)")
         }
     }

@@ -24,8 +24,8 @@ final class EngineServicesTests: XCTestCase {
     /// Engine `i`: HNSW when odd, Flat when even, in its own directory under `root`.
     func config(_ i: Int, _ tweak: (inout EngineConfig) -> Void = { _ in }) -> EngineConfig {
         var c = EngineConfig.forTests(dir: root + "/engine-\(i)", dimension: Self.dimension, index: i % 2 == 1 ? .hnsw : .flat)
-        c.hnswM = 8
-        c.hnswEfConstruction = 32
+        c.indexParameters[.m] = 8
+        c.indexParameters[.efConstruction] = 32
         c.indexThreads = 2
         tweak(&c)
         return c

@@ -21,8 +21,8 @@ class EngineTestCase: XCTestCase {
     func open(_ dir: String, index: IndexKind = .hnsw, dimension: Int = 16, metric: Metric = .l2,
               tweak: (inout EngineConfig) -> Void = { _ in }) throws -> Engine {
         var c = EngineConfig.forTests(dir: dir, dimension: dimension, index: index, metric: metric)
-        c.hnswM = 8
-        c.hnswEfConstruction = 64
+        c.indexParameters[.m] = 8
+        c.indexParameters[.efConstruction] = 64
         tweak(&c)
         let engine = try Engine(config: c)
         try engine.recover()

@@ -230,8 +230,7 @@ public final class Database: @unchecked Sendable {
 
     /// The settings a collection created now with `settings` would store.
     func resolved(_ settings: CollectionSettings) -> StoredCollectionSettings {
-        StoredCollectionSettings(dimension: settings.dimension, metric: settings.metric, index: settings.index,
-                                 parameters: settings.resolvedParameters(base: baseConfig))
+        StoredCollectionSettings(dimension: settings.dimension, metric: settings.metric, index: settings.indexSpec)
     }
 
     private static func logger(_ base: Logger, for name: CollectionName) -> Logger {

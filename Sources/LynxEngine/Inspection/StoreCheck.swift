@@ -31,7 +31,7 @@ struct StoreCheck {
         let manifest = checkManifest(into: &report)
         // The log and row chunk files are found without the manifest; the placeholder is used for nothing else.
         let directory = DataDirectory.inspecting(
-            path: path, manifest: manifest ?? .init(storeID: nil, dimension: 0, metric: .l2, indexKind: .flat, parameters: [:]), io: io)
+            path: path, manifest: manifest ?? .init(storeID: nil, dimension: 0, metric: .l2, index: .flat), io: io)
         let base = try checkSnapshots(manifest, directory, into: &report)
         try checkLeftovers(into: &report)
         try checkLogs(manifest, directory, base: base, into: &report)
@@ -98,8 +98,7 @@ struct StoreCheck {
                     base = Base(seq: snapshot.seq, lsn: snapshot.lastLSN, file: nil, state: state)
                 } else {
                     base?.state = StoreState(
-                        index: IndexFactory.make(kind: manifest.indexKind, dimension: manifest.dimension, metric: manifest.metric,
-                                                 parameters: manifest.parameters, config: config),
+                        index: IndexFactory.make(manifest.index, dimension: manifest.dimension, metric: manifest.metric, config: config),
                         stagesWrites: Engine.linksInBackground(manifest.indexKind, config))
                 }
             } catch {

@@ -1,4 +1,5 @@
 import LynxEngine
+import LynxIndex
 import LynxJSON
 
 extension CollectionError {
@@ -8,9 +9,9 @@ extension CollectionError {
         case .invalidName(let name):
             return .invalidCollectionName(name)
         case .invalidSetting(let setting, let reason):
-            return .invalidRequest("\(setting.rawValue): \(reason)", field: setting.rawValue)
+            return .invalidRequest("\(setting.name): \(reason)", field: setting.name)
         case .settingOutOfRange(let setting, let reason):
-            return .outOfRange("\(setting.rawValue): \(reason)", field: setting.rawValue)
+            return .outOfRange("\(setting.name): \(reason)", field: setting.name)
         case .notFound(let name):
             return .collectionNotFound(name)
         case .conflict(let name, let existing):
@@ -48,8 +49,8 @@ extension Problem {
 
 extension StoredCollectionSettings {
     var summary: String {
-        ([("dimension", String(dimension)), ("metric", metric.rawValue), ("index", index.rawValue)]
-            + parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        ([("dimension", String(dimension)), ("metric", metric.rawValue), ("index", index.kind.rawValue)]
+            + index.values.map { ($0.parameter.key, String($0.value)) }.sorted { $0.0 < $1.0 })
             .map { "\($0)=\($1)" }.joined(separator: ", ")
     }
 }

@@ -3,7 +3,7 @@ import LynxIndex
 import LynxJSON
 
 extension RequestDecoder {
-    static let collectionKeys: Set<String> = ["dimension", "metric", "index", "m", "ef_construction", "n_clusters", "spill"]
+    static let collectionKeys = Set(["dimension", "metric", "index"] + IndexParameter.allCases.map(\.key))
 
     /// The body of `PUT /collections/{name}`: `dimension` (required), `metric`, `index` and the index's structural
     /// parameters. Ranges are checked by the engine (`CollectionSettings.validate`).
@@ -33,11 +33,11 @@ extension RequestDecoder {
             }
             return v
         }
-        return CollectionSettings(
+        var settings = CollectionSettings(
             dimension: try optionalInt("dimension")!,
-            metric: try choice("metric", Metric.self) ?? .l2,
-            index: try choice("index", IndexKind.self) ?? EngineConfig.defaultIndex,
-            hnswM: try optionalInt("m"), hnswEfConstruction: try optionalInt("ef_construction"),
-            ivfClusters: try optionalInt("n_clusters"), ivfSpill: try optionalInt("spill"))
+            metric: try choice("metric", Metric.self) ?? EngineConfig.defaultMetric,
+            index: try choice("index", IndexKind.self) ?? IndexSpec.defaultKind)
+        for p in IndexParameter.allCases { settings.parameters[p] = try optionalInt(p.key) }
+        return settings
     }
 }

@@ -192,7 +192,7 @@ package struct RequestDecoder {
 
     // MARK: - Search
 
-    static let searchOptionKeys: Set<String> = ["k", "filter", "ef_search", "n_probe", "include", "explain", "plan"]
+    static let searchOptionKeys = Set(["k", "filter", "include", "explain", "plan"] + SearchParameter.allCases.map(\.key))
 
     package func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
         guard case .object(let object) = body else {
@@ -236,11 +236,12 @@ package struct RequestDecoder {
     static func searchOptions(_ object: JSONObject) throws(Problem) -> SearchOptions {
         let k = try Self.int(object["k"], field: "k", default: 10, range: 1...Self.maxK)
         var params = SearchParams()
-        if object["ef_search"] != nil {
-            params.efSearch = try Self.int(object["ef_search"], field: "ef_search", default: 0, range: 1...Self.maxEfSearch)
+        let efSearch = SearchParameter.efSearch.key, nProbe = SearchParameter.nProbe.key
+        if object[efSearch] != nil {
+            params.efSearch = try Self.int(object[efSearch], field: efSearch, default: 0, range: 1...Self.maxEfSearch)
         }
-        if object["n_probe"] != nil {
-            params.nProbe = try Self.int(object["n_probe"], field: "n_probe", default: 0, range: 1...Self.maxNProbe)
+        if object[nProbe] != nil {
+            params.nProbe = try Self.int(object[nProbe], field: nProbe, default: 0, range: 1...Self.maxNProbe)
         }
         var filter: Filter?
         if let value = object["filter"], !value.isNull {

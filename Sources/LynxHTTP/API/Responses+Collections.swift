@@ -1,4 +1,5 @@
 import LynxEngine
+import LynxIndex
 import LynxJSON
 import LynxTransport
 
@@ -101,10 +102,10 @@ extension Responses {
         var members: [(String, JSONValue)] = [
             ("dimension", .number(JSONNumber(Int64(s.dimension)))),
             ("metric", .string(s.metric.rawValue)),
-            ("index", .string(s.index.rawValue)),
+            ("index", .string(s.index.kind.rawValue)),
         ]
-        for (key, value) in s.parameters.sorted(by: { $0.key < $1.key }) {
-            members.append((key, Int64(value).map { .number(JSONNumber($0)) } ?? .string(value)))
+        for (parameter, value) in s.index.values.sorted(by: { $0.parameter.key < $1.parameter.key }) {
+            members.append((parameter.key, .number(JSONNumber(Int64(value)))))
         }
         return .object(JSONObject(members: members.map { (key: $0.0, value: $0.1) }))
     }

@@ -18,13 +18,13 @@ struct CheckCommand: ParsableCommand {
             healthy and reported as a warning); 1 damage found; 2 usage (bad flags, not a data directory).
             """)
 
-    @Option(name: .customLong("data-dir"), help: "The data directory to check (env LYNX_DATA_DIR; default ./lynx-data).")
+    @Option(name: .customLong("data-dir"), help: "The data directory to check (env LYNX_DATA_DIR; default \(LynxdSettings.defaults.engine.dataDir)).")
     var dataDir: String?
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
     func run() throws {
-        let dir = dataDir ?? currentEnvironment()["LYNX_DATA_DIR"] ?? "./lynx-data"
+        let dir = dataDir ?? currentEnvironment()["LYNX_DATA_DIR"] ?? LynxdSettings.defaults.engine.dataDir
         let report: DataDirectoryCheckReport
         do {
             report = try DataDirectoryCheck.run(dataDir: dir)

@@ -17,7 +17,7 @@ struct DumpWALCommand: ParsableCommand {
             generation after an invalid one); 2 usage.
             """)
 
-    @Option(name: .customLong("data-dir"), help: "The data directory (env LYNX_DATA_DIR; default ./lynx-data).")
+    @Option(name: .customLong("data-dir"), help: "The data directory (env LYNX_DATA_DIR; default \(LynxdSettings.defaults.engine.dataDir)).")
     var dataDir: String?
     @Option(help: "The collection whose log to print.")
     var collection = "default"
@@ -34,7 +34,7 @@ struct DumpWALCommand: ParsableCommand {
             guard SystemFileIO().fileExists(file), !SystemFileIO().isDirectory(file) else { toolUsageFailure("dump-wal", "no such file: \(file)") }
             files = [try LogDump.file(at: file)]
         } else {
-            let dir = dataDir ?? currentEnvironment()["LYNX_DATA_DIR"] ?? "./lynx-data"
+            let dir = dataDir ?? currentEnvironment()["LYNX_DATA_DIR"] ?? LynxdSettings.defaults.engine.dataDir
             guard SystemFileIO().isDirectory(dir) else { toolUsageFailure("dump-wal", "\(dir) is not a directory") }
             guard let store = DataDirectoryCheck.storePath(dataDir: dir, collection: collection) else {
                 toolUsageFailure("dump-wal", "\(dir) has no collection '\(collection)'")

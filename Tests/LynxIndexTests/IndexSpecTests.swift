@@ -1,0 +1,68 @@
+import LynxIndex
+import XCTest
+
+/// The index specification: defaults, ranges, validation and the manifest's key-value form, which stores on disk
+/// already hold (the keys and values must never change).
+final class IndexSpecTests: XCTestCase {
+    func testDefaultsFillWhatIsNotGiven() {
+        XCTAssertEqual(IndexSpec(kind: .flat), .flat)
+        XCTAssertEqual(IndexSpec(kind: .hnsw), .hnsw(m: 16, efConstruction: 200))
+        XCTAssertEqual(IndexSpec(kind: .ivf), .ivf(clusters: 0, spill: 1))
+        XCTAssertEqual(IndexSpec(kind: .hnsw, IndexParameters(m: 8)), .hnsw(m: 8, efConstruction: 200))
+        // Parameters of another index are not the spec's.
+        XCTAssertEqual(IndexSpec(kind: .flat, IndexParameters(m: 8, spill: 0)), .flat)
+        XCTAssertEqual(IndexSpec(kind: .ivf, IndexParameters(m: 8, spill: 0)), .ivf(clusters: 0, spill: 0))
+    }
+
+    /// The manifest lines of stores made with the defaults, as every data directory since format 1 has them.
+    func testManifestFormIsTheStoredOne() {
+        XCTAssertEqual(IndexSpec.flat.manifestParameters, [:])
+        XCTAssertEqual(IndexSpec(kind: .hnsw).manifestParameters, ["m": "16", "ef_construction": "200"])
+        XCTAssertEqual(IndexSpec(kind: .ivf).manifestParameters, ["n_clusters": "0", "spill": "1"])
+        for spec in [IndexSpec.flat, .hnsw(m: 5, efConstruction: 77), .ivf(clusters: 12, spill: 0)] {
+            XCTAssertEqual(IndexSpec(kind: spec.kind, manifestParameters: spec.manifestParameters), spec)
+            XCTAssertEqual(IndexSpec(kind: spec.kind, spec.parameters), spec)
+        }
+    }
+
+    /// An IVF directory made before spill existed has no such line and keeps plain IVF-Flat; other missing lines
+    /// take the defaults; a value beyond the range is clamped.
+    func testManifestWithoutAKey() {
+        XCTAssertEqual(IndexSpec(kind: .ivf, manifestParameters: ["n_clusters": "0"]), .ivf(clusters: 0, spill: 0))
+        XCTAssertEqual(IndexSpec(kind: .hnsw, manifestParameters: [:]), .hnsw(m: 16, efConstruction: 200))
+        XCTAssertEqual(IndexSpec(kind: .ivf, manifestParameters: ["n_clusters": "3", "spill": "7"]), .ivf(clusters: 3, spill: 1))
+    }
+
+    func testOnlyTheGivenParametersOfTheKindMustMatchAStore() {
+        let given = IndexParameters(m: 8, clusters: 4)
+        XCTAssertEqual(given.manifestParameters(for: .hnsw), ["m": "8"])
+        XCTAssertEqual(given.manifestParameters(for: .ivf), ["n_clusters": "4"])
+        XCTAssertEqual(given.manifestParameters(for: .flat), [:])
+    }
+
+    /// Ranges first (in parameter order), then parameters of another index; the reasons are the texts the HTTP
+    /// problems and the flags' errors show.
+    func testValidation() {
+        func error(_ p: IndexParameters, _ kind: IndexKind?) -> IndexParameterError? {
+            do { try p.validate(for: kind) } catch { return error }
+            return nil
+        }
+        XCTAssertNil(error(IndexParameters(m: 2, efConstruction: 10_000, clusters: 1_000_000, spill: 0), nil))
+        XCTAssertEqual(error(IndexParameters(m: 1), .hnsw), .outOfRange(.m, 1))
+        XCTAssertEqual(error(IndexParameters(m: 1), .hnsw)?.reason, "1 is out of range 2...128")
+        XCTAssertEqual(error(IndexParameters(efConstruction: 0, spill: 2), .hnsw), .outOfRange(.efConstruction, 0))
+        XCTAssertEqual(error(IndexParameters(spill: 2), .ivf)?.reason, "2 is out of range 0...1")
+        XCTAssertEqual(error(IndexParameters(clusters: -1), .ivf)?.reason, "-1 is out of range 0...1000000")
+        XCTAssertEqual(error(IndexParameters(m: 8), .flat), .ofAnotherIndex(.m, .flat))
+        XCTAssertEqual(error(IndexParameters(m: 8), .flat)?.reason, "is a parameter of the hnsw index, not of flat")
+        XCTAssertEqual(error(IndexParameters(spill: 5), .flat), .outOfRange(.spill, 5))
+        XCTAssertNil(error(IndexParameters(m: 8, spill: 1), nil))
+    }
+
+    func testEveryParameterBelongsToOneIndex() {
+        XCTAssertEqual(IndexParameter.of(.hnsw), [.m, .efConstruction])
+        XCTAssertEqual(IndexParameter.of(.ivf), [.clusters, .spill])
+        XCTAssertEqual(IndexParameter.of(.flat), [])
+        for p in IndexParameter.allCases { XCTAssertTrue(p.range.contains(p.defaultValue), "\(p)") }
+    }
+}

@@ -1,0 +1,25 @@
+import XCTest
+import LynxEngine
+import LynxIndex
+import LynxReplication
+
+/// The catalog carries each collection's index with its parameters, so a follower makes the same store.
+final class CatalogTests: XCTestCase {
+    func testEntriesCarryTheIndexSpecification() throws {
+        let body = #"""
+            {"term": 4, "collections": [
+              {"name": "g", "store_id": 11, "dimension": 8, "metric": "cosine", "index": "hnsw", "m": 8, "ef_construction": 64},
+              {"name": "v", "store_id": 12, "dimension": 3, "metric": "l2", "index": "ivf", "n_clusters": 5},
+              {"name": "f", "store_id": 13, "dimension": 2, "metric": "dot", "index": "flat"}]}
+            """#
+        let catalog = try Catalog.decode(Array(body.utf8))
+        XCTAssertEqual(catalog.term, 4)
+        XCTAssertEqual(catalog.entries.map(\.settings.index),
+                       [.hnsw(m: 8, efConstruction: 64), .ivf(clusters: 5, spill: IndexParameter.spill.defaultValue), .flat])
+        XCTAssertEqual(catalog.entries[0].settings.creationSettings,
+                       CollectionSettings(dimension: 8, metric: .cosine, index: .hnsw, parameters: IndexParameters(m: 8, efConstruction: 64)))
+        XCTAssertEqual(try Catalog.decode(catalog.json()), catalog)
+        let again = try XCTUnwrap(String(validating: catalog.json(), as: UTF8.self))
+        XCTAssertTrue(again.contains(#""index":"ivf","n_clusters":5,"spill":1}"#), again)
+    }
+}
