@@ -184,9 +184,9 @@ final class ProblemMappingTests: XCTestCase {
         a = try check(CollectionError.invalidName(String(repeating: "x", count: 200)).problem, 400, "invalid-collection-name",
                       "Invalid collection name", field: "collection")
         XCTAssertEqual(a.detail, "'\(String(repeating: "x", count: 80))' is not a collection name: 1 to 64 of A-Z, a-z, 0-9, '_' and '-'")
-        a = try check(CollectionError.invalidSetting(.m, "hnsw only").problem, 400, "invalid-request", "Invalid request", field: "m")
+        a = try check(CollectionError.invalidSetting(.parameter(.m), "hnsw only").problem, 400, "invalid-request", "Invalid request", field: "m")
         XCTAssertEqual(a.detail, "m: hnsw only")
-        a = try check(CollectionError.settingOutOfRange(.efConstruction, "outside 1...10000").problem, 422, "out-of-range",
+        a = try check(CollectionError.settingOutOfRange(.parameter(.efConstruction), "outside 1...10000").problem, 422, "out-of-range",
                       "Value out of range", field: "ef_construction")
         XCTAssertEqual(a.detail, "ef_construction: outside 1...10000")
         a = try check(CollectionError.notFound(books).problem, 404, "collection-not-found", "No such collection")
