@@ -32,12 +32,12 @@ public struct EngineConfig: Sendable {
     public var syncMode: SyncMode = .flush
     public var syncIntervalSeconds: Double = 1
 
-    /// Zeros the log writes ahead of its appends (docs/WAL.md, "Preallocate"), in 64 KiB pieces: appends then
+    /// Zeros the log writes ahead of its appends (docs/STORAGE_FORMATS.md, "Preallocate"), in 64 KiB pieces: appends then
     /// overwrite blocks that exist, so an fdatasync seldom carries a file-size change, and a small pwrite into a
     /// dirty cached page costs about half of an append past the end of the file (figures in BENCHMARKS.md).
     public var walPreallocationBytes: UInt64 { WALWriter.defaultPreallocationBytes }
     /// Whether the log's appends store their frames through a shared mapping of the file instead of a pwrite
-    /// (docs/WAL.md, "Mapped appends", with the figures). nil: in `flush` mode only: no system call and a shorter
+    /// (docs/STORAGE_FORMATS.md, "Mapped appends", with the figures). nil: in `flush` mode only: no system call and a shorter
     /// hold of the writer lock there; under `--sync always` each fdatasync write-protects the pages just stored to.
     public var walMapAppends: Bool?
     /// `walMapAppends`, or its default for `syncMode`.

@@ -1,6 +1,6 @@
 import LynxStorage
 
-/// Step 2 of recovery (docs/WAL.md, "Recovery"): which log generations are replayed on top of a snapshot, how far,
+/// Step 2 of recovery (docs/STORAGE_FORMATS.md, "Recovery"): which log generations are replayed on top of a snapshot, how far,
 /// and what becomes of the log afterwards. `Engine.recover` runs it applying each transaction to the store;
 /// the inspection (`DataDirectoryCheck`) runs the same code through a read-only file seam into a scratch state,
 /// so what `lynxd check` reports is what recovery does. Decides and reads; it never writes.

@@ -2,7 +2,7 @@ import Logging
 import LynxIndex
 import LynxStorage
 
-/// The data directory's row chunk files (`rows/`, docs/WAL.md): the sink a snapshot's vectors are serialised
+/// The data directory's row chunk files (`rows/`, docs/STORAGE_FORMATS.md): the sink a snapshot's vectors are serialised
 /// through and the source a recovery loads them from. A checkpoint writes only the chunks written to since the
 /// last one; the others keep the file they were stored in.
 ///

@@ -3,7 +3,7 @@ import LynxStorage
 import LynxSupport
 
 /// The engine's sections inside a snapshot file (the file's framing and checksums are LynxStorage's;
-/// docs/WAL.md documents both). All integers little-endian.
+/// docs/STORAGE_FORMATS.md documents both). All integers little-endian.
 ///
 /// - tag 1 `meta`: UTF-8 `key=value` lines: `dimension`, `metric`, `index` (checked against the manifest).
 /// - tag 2 `index`: the index's own serialization (docs/INDEXES.md), vectors included.

@@ -4,7 +4,7 @@ import LynxSupport
 ///
 /// The index layer knows nothing of files: a serializer hands each chunk to a `RowChunkSink` and writes the
 /// reference it gets back; a deserializer hands each reference to a `RowChunkSource`. The engine's chunk files
-/// (docs/WAL.md, "Row chunk files") implement both.
+/// (docs/STORAGE_FORMATS.md, "Row chunk files") implement both.
 ///
 /// A chunk remembers the reference it was last stored under (`RowChunk.stored`) until it is next written to
 /// (`ChunkedRows.writableRow` clears it on the one copy being written; copies sharing the chunk keep it). So a

@@ -4,7 +4,7 @@ import LynxSupport
 
 /// One answer of `GET /replication/log`: the leader's term, its term history for the store, and whole committed
 /// transactions that continue the follower's log. Byte layout in docs/REPLICATION.md ("The batch"); the frames are
-/// WAL frames (docs/WAL.md) with both salts 0, chained from a seed that covers the header and the history.
+/// WAL frames (docs/STORAGE_FORMATS.md) with both salts 0, chained from a seed that covers the header and the history.
 public struct ReplicationBatch: Sendable {
     public var leaderTerm: UInt64
     /// The leader's last LSN when the batch was cut: the follower is `leaderLastLSN - its last LSN` behind.

@@ -1,6 +1,6 @@
 import LynxSupport
 
-/// The byte form of a metadata field path inside log frames (docs/WAL.md, operations 3 and 4): u16 component
+/// The byte form of a metadata field path inside log frames (docs/STORAGE_FORMATS.md, operations 3 and 4): u16 component
 /// count (at least 1), then per component a u16 byte length and that many bytes of UTF-8, all little-endian.
 enum FieldPathCoding {
     static func size(_ path: [String]) -> Int {

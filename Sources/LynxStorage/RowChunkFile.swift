@@ -3,7 +3,7 @@ import Glibc
 import LynxSupport
 #endif
 
-/// One stored chunk of vector rows: `rows/<token>.lrows` in the data directory (docs/WAL.md, "Row chunk files").
+/// One stored chunk of vector rows: `rows/<token>.lrows` in the data directory (docs/STORAGE_FORMATS.md, "Row chunk files").
 ///
 /// A snapshot refers to its vectors' chunks by (token, rows, CRC-32C of the file) instead of holding them, so a
 /// checkpoint writes only the chunks written to since the last one. Files are immutable once written; a new

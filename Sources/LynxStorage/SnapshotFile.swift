@@ -34,7 +34,7 @@ public struct Snapshot: Sendable, Equatable {
 
 /// Snapshot files: `snapshot-<checkpointSeq, 20 digits>.lsnap` in the data directory.
 ///
-/// Layout (little-endian; docs/WAL.md has the full table):
+/// Layout (little-endian; docs/STORAGE_FORMATS.md has the full table):
 ///   header  36 bytes: "LYSN", u16 version=1, u16 flags=0, u64 checkpointSeq, u64 lastLSN, u32 sectionCount,
 ///                     u32 reserved=0, u32 crc32c(bytes 0..<32)
 ///   per section: u32 tag, u32 crc32c(section bytes), u64 length, bytes

@@ -1,7 +1,7 @@
 import Foundation
 import LynxSupport
 
-/// Constants of the WAL file format (see docs/WAL.md and the header comment of WALReader.swift).
+/// Constants of the WAL file format (see docs/STORAGE_FORMATS.md and the header comment of WALReader.swift).
 public enum WALFormat {
     /// "LYWL" as bytes on disk.
     public static let magic: [UInt8] = [0x4C, 0x59, 0x57, 0x4C]

@@ -130,7 +130,7 @@ extension WALReader {
 }
 
 extension WALOperation {
-    /// The operation's code in a frame header (docs/WAL.md).
+    /// The operation's code in a frame header (docs/STORAGE_FORMATS.md).
     public var code: UInt8 {
         switch self {
         case .upsert: return WALFormat.opUpsert

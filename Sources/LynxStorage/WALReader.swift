@@ -1,5 +1,5 @@
 // WALReader: reads a Lynx write-ahead log and replays its committed transactions. The format, byte for byte, is
-// docs/WAL.md ("Write-ahead log"); the frame codec shared with the writer and the replication batch is WALFormat.swift.
+// docs/STORAGE_FORMATS.md ("Write-ahead log"); the frame codec shared with the writer and the replication batch is WALFormat.swift.
 //
 // A frame is valid only if every earlier frame is (the checksum chain). Replay returns only transactions
 // whose commit frame is valid; it stops at the first frame that is missing, torn or invalid.

@@ -43,7 +43,7 @@ public final class WALWriter: @unchecked Sendable {
     public static let defaultPreallocationBytes: UInt64 = 1 << 20
     private let preallocationBytes: UInt64
     /// Appends store their frames through a shared mapping of the file instead of a pwrite, wherever zeros were
-    /// written ahead (docs/WAL.md, "Mapped appends"). Needs preallocation; pwrite wherever the mapping is refused.
+    /// written ahead (docs/STORAGE_FORMATS.md, "Mapped appends"). Needs preallocation; pwrite wherever the mapping is refused.
     private let mapAppends: Bool
     private var mapping: UnsafeMutableRawPointer?
     private var mappingLength = 0

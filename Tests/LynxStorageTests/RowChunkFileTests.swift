@@ -2,7 +2,7 @@ import Foundation
 import LynxStorage
 import XCTest
 
-/// Row chunk files (docs/WAL.md): written from 4096-aligned memory, read back only when size, header and the
+/// Row chunk files (docs/STORAGE_FORMATS.md): written from 4096-aligned memory, read back only when size, header and the
 /// snapshot's CRC-32C all agree.
 final class RowChunkFileTests: XCTestCase {
     var dir: String!

@@ -2,7 +2,7 @@ import Foundation
 import LynxStorage
 import XCTest
 
-/// Appends through a shared mapping of the log (`mapAppends`, docs/WAL.md "Mapped appends"): the same log as
+/// Appends through a shared mapping of the log (`mapAppends`, docs/STORAGE_FORMATS.md "Mapped appends"): the same log as
 /// pwrite appends, no system call per append, and every failure still where the zeros are written ahead.
 final class WALMappedAppendTests: XCTestCase {
     var dir = ""

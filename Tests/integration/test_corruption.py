@@ -2,7 +2,7 @@
 
 It must start (or, where nothing trustworthy is left, refuse clearly), never apply a damaged frame, keep the
 committed prefix, say why in its log and in `lynx_wal_invalid_frames_total{reason}`, and take new writes
-that survive another restart. File layout: docs/WAL.md (40-byte header, frames of 32-byte header + payload).
+that survive another restart. File layout: docs/STORAGE_FORMATS.md (40-byte header, frames of 32-byte header + payload).
 """
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_flipped_byte_in_the_last_frames(start_server, where, reason):
 
 @pytest.mark.slow
 def test_flipped_byte_in_the_very_last_frame_is_a_torn_tail(start_server):
-    """Damage with nothing of its generation after it cannot be told from a torn write (docs/WAL.md): the last
+    """Damage with nothing of its generation after it cannot be told from a torn write (docs/STORAGE_FORMATS.md): the last
     frame is dropped, reported with its reason, and overwritten by the next write."""
     data_dir, wal, fr = prepare(start_server)
     flip(wal, fr[-1]["offset"] + FRAME_HEADER + 20)
@@ -178,7 +178,7 @@ def test_truncated_mid_frame(start_server, cut):
     assert not has(srv, len(fr), 1)
     assert invalid_frames(srv).get("tornFrame") == 1, invalid_frames(srv)
     assert "torn or stale tail" in srv.log_text()
-    # the torn tail is cut off at recovery (docs/WAL.md, Resume)
+    # the torn tail is cut off at recovery (docs/STORAGE_FORMATS.md, Resume)
     assert wal.stat().st_size == last["offset"], f"torn tail not truncated: size {wal.stat().st_size}"
     srv2 = new_writes_survive(start_server, srv, data_dir, damaged_ids=[len(fr)])
     assert invalid_frames(srv2) == {}, f"a clean log after the repair still reports invalid frames: {invalid_frames(srv2)}"
@@ -189,7 +189,7 @@ def test_truncated_mid_frame(start_server, cut):
 @pytest.mark.parametrize("garbage", ["random", "zeros", "short"])
 def test_garbage_appended(start_server, garbage, sync):
     """Bytes right after the last frame, where the next append would go (the file continues with the writer's
-    preallocated zeros in every sync mode, docs/WAL.md): zeros are the clean end of the log; a few bytes read as a
+    preallocated zeros in every sync mode, docs/STORAGE_FORMATS.md): zeros are the clean end of the log; a few bytes read as a
     torn frame header; random bytes as a bad frame header. None of it costs a committed frame or is damage."""
     data_dir, wal, fr = prepare(start_server, sync=sync)
     blob = {"random": os.urandom(4096), "zeros": bytes(4096), "short": os.urandom(17)}[garbage]

@@ -4,7 +4,7 @@ check must report what the restarted server's recovery then does (records, frame
 kind of damage and exit 1 on it (0 when healthy; a torn tail alone is healthy: recovery cuts it off without losing
 a committed write), and 2 on a usage mistake. dump-wal must print exactly the frames that were written, and the
 frames after a damaged one marked as not replayed. Neither may change a byte of the directory.
-File layout: docs/WAL.md.
+File layout: docs/STORAGE_FORMATS.md.
 """
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ for _n in range(256):
 
 
 def crc32c(data: bytes, crc: int = 0) -> int:
-    """docs/WAL.md's CRC-32C, continuing the finished value `crc` (extend)."""
+    """docs/STORAGE_FORMATS.md's CRC-32C, continuing the finished value `crc` (extend)."""
     c = crc ^ 0xFFFFFFFF
     for b in data:
         c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)

@@ -34,6 +34,6 @@ public enum LogDump {
         try WALReader(path: path, io: ReadOnlyFileIO()).frames(visit)
     }
 
-    /// The name of a metadata index type as a create-index frame codes it (docs/WAL.md), nil for an unknown code.
+    /// The name of a metadata index type as a create-index frame codes it (docs/STORAGE_FORMATS.md), nil for an unknown code.
     public static func metadataIndexTypeName(code: UInt8) -> String? { MetadataIndexType(code: code)?.rawValue }
 }

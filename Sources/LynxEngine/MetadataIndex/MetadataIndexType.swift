@@ -19,7 +19,7 @@ public enum MetadataIndexType: String, CaseIterable, Sendable {
     /// Whether range conditions can walk the index's values in order.
     var isOrdered: Bool { self != .bool }
 
-    /// The type's code in the log and in snapshots (docs/WAL.md).
+    /// The type's code in the log and in snapshots (docs/STORAGE_FORMATS.md).
     var code: UInt8 {
         switch self {
         case .keyword: return 1
