@@ -56,7 +56,7 @@ struct LynxdOptions: ParsableCommand {
     var maxConnections: Int?
     @Option(name: .customLong("connection-timeout"), help: "Seconds an idle or stalled connection is kept (env LYNX_CONNECTION_TIMEOUT; default \(LynxdSettings.defaults.server.connectionTimeoutSeconds)).")
     var connectionTimeout: Int?
-    // Server limits and TLS (issue 13, part A).
+    // Server limits and TLS.
     @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one client address at most; past it new ones are closed (env LYNX_MAX_CONNECTIONS_PER_IP; default \(LynxdSettings.defaults.server.maxConnectionsPerIP)).")
     var maxConnectionsPerIP: Int?
     @Option(name: .customLong("request-timeout"), help: "Seconds a connection has to deliver a whole request (headers and body) after it was accepted or answered; then it is closed (env LYNX_REQUEST_TIMEOUT; default \(shown(LynxdSettings.defaults.server.requestTimeoutSeconds))).")
@@ -106,7 +106,7 @@ struct LynxdOptions: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error | critical (env LYNX_LOG_LEVEL; default \(LynxdSettings.defaults.logLevel)).")
     var logLevel: String?
 
-    // Access control, probes, log format (issue 13; LynxdOptions+Access.swift resolves them).
+    // Access control, probes, log format (LynxdOptions+Access.swift resolves them).
     @Option(name: .customLong("api-key"), help: "Key every request must present (Authorization: Bearer KEY or api-key: KEY); prefer --api-key-file, which keeps it out of ps (env LYNX_API_KEY; default none).")
     var apiKey: String?
     @Option(name: .customLong("api-key-file"), help: "File whose first line (trimmed) is the API key (env LYNX_API_KEY_FILE).")
@@ -124,7 +124,7 @@ struct LynxdOptions: ParsableCommand {
     @Option(name: .customLong("log-format"), help: "text | json: one JSON object per line (env LYNX_LOG_FORMAT; default \(LynxdSettings.defaults.logFormat.rawValue)).")
     var logFormat: String?
 
-    // Replication (issue 14; LynxdOptions+Cluster.swift resolves them, docs/REPLICATION.md explains them).
+    // Replication (LynxdOptions+Cluster.swift resolves them, docs/REPLICATION.md explains them).
     @Option(name: .customLong("etcd-endpoints"), help: "Comma-separated etcd client URLs; with them lynxd joins a cluster (env LYNX_ETCD_ENDPOINTS; default none: a single node).")
     var etcdEndpoints: String?
     @Option(name: .customLong("cluster"), help: "Cluster name: the etcd keys live under /lynx/NAME/ (env LYNX_CLUSTER; default \(ClusterFlagDefaults.cluster)).")
