@@ -1,8 +1,8 @@
 import LynxIndex
+import LynxSupport
 
 #if canImport(Glibc)
 import Glibc
-import LynxSupport
 #endif
 
 extension Engine {

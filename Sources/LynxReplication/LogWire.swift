@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxSupport
 import LynxStorage
 
 /// `GET /replication/log` on the wire, both ways (docs/REPLICATION.md, "The log route"): the follower writes the
@@ -26,7 +27,7 @@ extension LogRequest {
                 throw QueryError(message: "\(name): given twice", parameter: name)
             }
             if parameter.isNumber {
-                guard let number = Self.decimal(value) else {
+                guard let number = UInt64(canonicalDecimal: value) else {
                     throw QueryError(message: "\(name): '\(value)' is not an unsigned integer: expected decimal digits without a leading zero, 0 to 18446744073709551615", parameter: name)
                 }
                 values[parameter] = number
@@ -49,12 +50,6 @@ extension LogRequest {
         self.init(node: node, after: after, durable: values[.durable] ?? 0, lastTerm: values[.lastTerm] ?? 0,
                   term: values[.term] ?? 0, storeID: values[.storeID].flatMap(StoreID.init(rawValue:)),
                   waitSeconds: Double(waitMillis) / 1000, maxBytes: Int(maxBytes))
-    }
-
-    /// Decimal digits without a sign or a leading zero, within UInt64.
-    private static func decimal(_ text: String) -> UInt64? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text == "0" || text.first != "0" else { return nil }
-        return UInt64(text)
     }
 }
 

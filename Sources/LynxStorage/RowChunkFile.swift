@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-import LynxSupport
 #endif
+import LynxSupport
 
 /// One stored chunk of vector rows: `rows/<token>.lrows` in the data directory (docs/STORAGE_FORMATS.md, "Row chunk files").
 ///

@@ -94,24 +94,22 @@ public final class MicroHTTPDServer: @unchecked Sendable {
 
     public func start() throws {
         var storage = sockaddr_storage()
-        var useIPv6 = false
-        if config.host.contains(":") {
+        func store<Address>(_ addr: Address) {
+            withUnsafeBytes(of: addr) { src in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) } }
+        }
+        let useIPv6 = config.host.contains(":")
+        if useIPv6 {
             var addr = sockaddr_in6()
             addr.sin6_family = sa_family_t(AF_INET6)
             addr.sin6_port = config.port.bigEndian
             guard inet_pton(AF_INET6, config.host, &addr.sin6_addr) == 1 else { throw ServerError.badHost(config.host) }
-            withUnsafeBytes(of: addr) { src in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) }
-            }
-            useIPv6 = true
+            store(addr)
         } else {
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = config.port.bigEndian
             guard inet_pton(AF_INET, config.host, &addr.sin_addr) == 1 else { throw ServerError.badHost(config.host) }
-            withUnsafeBytes(of: addr) { src in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) }
-            }
+            store(addr)
         }
 
         var flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue

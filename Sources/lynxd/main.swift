@@ -5,12 +5,12 @@ import Dispatch
 import LynxEngine
 import LynxHTTP
 import LynxReplication
+import LynxSupport
+import LynxTransport
 import Logging
 
 #if canImport(Glibc)
 import Glibc
-import LynxSupport
-import LynxTransport
 #endif
 
 let lynxVersion = "0.1.0"

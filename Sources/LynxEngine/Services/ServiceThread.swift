@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-import LynxSupport
 #endif
+import LynxSupport
 
 /// One thread that serves many clients (one per engine: its committer, checkpointer or index builder) in turn,
 /// so that the process's threads do not grow with its engines.

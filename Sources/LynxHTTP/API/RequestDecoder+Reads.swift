@@ -1,5 +1,6 @@
 import LynxEngine
 import LynxJSON
+import LynxSupport
 import LynxTransport
 
 /// A decoded `GET /vectors` query: `after`, `limit`, `include`.
@@ -71,8 +72,7 @@ extension RequestDecoder {
 
     /// Decimal digits only (no sign, no spaces, no leading zero: one spelling per value, as for path ids), 0 ... 2^64−1.
     static func decimal(_ text: String, field: String, what: String) throws(Problem) -> UInt64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text == "0" || text.first != "0",
-              let n = UInt64(text) else {
+        guard let n = UInt64(canonicalDecimal: text) else {
             throw Problem.invalidRequest("\(field): '\(text)' is not \(what): expected decimal digits without a leading zero, 0 to 18446744073709551615", field: field)
         }
         return n

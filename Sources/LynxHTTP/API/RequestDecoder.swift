@@ -1,6 +1,7 @@
 import LynxEngine
 import LynxIndex
 import LynxJSON
+import LynxSupport
 import LynxReplication
 import LynxTransport
 
@@ -341,8 +342,7 @@ package struct RequestDecoder {
 
     /// The `{id}` of `/vectors/{id}`: decimal digits without a leading zero (one id has one path), 0 ... 2^64−1.
     package static func pathID(_ text: Substring) throws(Problem) -> UInt64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text == "0" || text.first != "0",
-              let id = UInt64(text) else {
+        guard let id = UInt64(canonicalDecimal: text) else {
             throw Problem.invalidRequest("'\(text)' is not a vector id: expected an integer from 0 to 18446744073709551615, without leading zeros", field: "id")
         }
         return id

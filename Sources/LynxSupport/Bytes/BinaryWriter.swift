@@ -6,8 +6,8 @@
 /// Streaming mode (`init(streamingTo:)`): the bytes are handed to a sink in pieces instead of accumulating, so a
 /// whole-store serialisation needs no whole-store buffer. Small values collect in `bytes` until it holds
 /// `flushBytes`; bulk arrays of at least `flushBytes / 4` go to the sink directly, without a copy (after what is
-/// buffered). Call `flush()` at the end. `reserveCapacity` is ignored in this mode. (Measured: a fresh 650 MB
-/// buffer per checkpoint cost ~2.2 s of CPU in the kernel's page zeroing alone.)
+/// buffered). Call `flush()` at the end. `reserveCapacity` is ignored in this mode. (A whole-store buffer's page
+/// zeroing was most of a checkpoint's CPU: BENCHMARKS.md, "Streamed snapshot sections".)
 /// Thread safety: a value type; one owner at a time.
 public struct BinaryWriter: @unchecked Sendable {
     public private(set) var bytes: [UInt8]
