@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
         .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage", "LynxSupport"]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON", "LynxSupport"]),
-        .testTarget(name: "LynxTransportTests", dependencies: ["LynxTransport"]),
+        .testTarget(name: "LynxTransportTests", dependencies: ["LynxTransport", "LynxSupport"]),
         .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP", "LynxTransport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -12,9 +12,9 @@ import LynxSupport
 /// - **Eviction**: when an accepted connection takes the open connections past the high-water mark (of the
 ///   whole server, or of its client address), the oldest connection that is waiting for a request or still
 ///   receiving one (never one whose request is being handled or answered) is closed to make room. The mark is
-///   the limit less a reserve of 1/16 (at least one), so that libmicrohttpd's own hard limits (new connections
-///   wait in the backlog past `--max-connections`, are refused past `--max-connections-per-ip`) are reached
-///   only when every connection has a request being handled.
+///   the limit less a reserve (`highWater(forLimit:workerThreads:)`), so that libmicrohttpd's own hard limits
+///   (new connections wait in the backlog past `--max-connections`, are refused past `--max-connections-per-ip`)
+///   are reached only when every connection has a request being handled.
 ///
 /// "Oldest" is the earliest `readySince`: the connection that has waited longest for its request.
 /// A connection is closed with `shutdown(2)`; libmicrohttpd sees the end of the stream and closes it. Every
@@ -68,16 +68,24 @@ package final class ConnectionTracker: @unchecked Sendable {
     let perAddressHighWater: Int
     private let onCut: @Sendable ([Cut]) -> Void
 
-    /// The mark at which eviction starts, for a limit of `limit` connections.
-    static func highWater(forLimit limit: Int) -> Int { max(0, limit - max(1, limit / 16)) }
+    /// The mark at which eviction starts, for a limit of `limit` connections served by `workerThreads` threads.
+    ///
+    /// A connection the tracker shut still counts against libmicrohttpd's limits until its worker closes it, on
+    /// the next turn of that worker's loop; a turn accepts up to 11 connections first. So up to about 22 per
+    /// worker are shut and not yet closed while a burst of connections arrives, and the reserve below the limit
+    /// is that many (at most half the limit), or 1/16 of the limit when that is more.
+    package static func highWater(forLimit limit: Int, workerThreads: Int) -> Int {
+        let shutNotClosed = min(limit / 2, 22 * max(1, workerThreads))
+        return max(0, limit - max(1, limit / 16, shutNotClosed))
+    }
 
     /// `clock` (nanoseconds) is for tests; nil is the monotonic clock.
-    package init(requestTimeoutSeconds: Double, maxConnections: Int, maxConnectionsPerAddress: Int,
+    package init(requestTimeoutSeconds: Double, maxConnections: Int, maxConnectionsPerAddress: Int, workerThreads: Int,
                  clock: (@Sendable () -> UInt64)? = nil, onCut: @escaping @Sendable ([Cut]) -> Void) {
         self.clock = clock ?? { monotonicNanos() }
         requestTimeoutNanos = UInt64(requestTimeoutSeconds * 1e9)
-        highWater = Self.highWater(forLimit: maxConnections)
-        perAddressHighWater = Self.highWater(forLimit: maxConnectionsPerAddress)
+        highWater = Self.highWater(forLimit: maxConnections, workerThreads: workerThreads)
+        perAddressHighWater = Self.highWater(forLimit: maxConnectionsPerAddress, workerThreads: workerThreads)
         self.onCut = onCut
     }
 

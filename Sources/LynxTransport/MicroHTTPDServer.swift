@@ -75,7 +75,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         bodyMemory = BodyMemory(limit: config.maxBodyMemory)
         tracker = ConnectionTracker(
             requestTimeoutSeconds: config.requestTimeoutSeconds, maxConnections: config.maxConnections,
-            maxConnectionsPerAddress: config.maxConnectionsPerIP,
+            maxConnectionsPerAddress: config.maxConnectionsPerIP, workerThreads: max(1, config.threads),
             onCut: { [logger, handler] cuts in
                 Self.log(cuts, logger)
                 for cut in cuts { handler.didCloseConnection(cut.reason) }

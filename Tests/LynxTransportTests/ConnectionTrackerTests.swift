@@ -1,4 +1,5 @@
 import Foundation
+import LynxSupport
 import LynxTransport
 import XCTest
 
@@ -57,8 +58,30 @@ final class ConnectionTrackerTests: XCTestCase {
         XCTAssertEqual(ConnectionTracker.elapsed(since: 5 * second, now: 7 * second), 2 * second)
     }
 
+    /// Past the high-water mark the oldest waiting connection is shut, leaving room below the limit for the
+    /// connections shut and not yet closed by libmicrohttpd (which still count against its limit).
+    func testEvictionKeepsTheOpenConnectionsAtTheMarkBelowTheLimit() {
+        XCTAssertEqual(ConnectionTracker.highWater(forLimit: 256, workerThreads: 2), 256 - 44)
+        XCTAssertEqual(ConnectionTracker.highWater(forLimit: 1024, workerThreads: 2), 1024 - 64, "1/16 when more")
+        XCTAssertEqual(ConnectionTracker.highWater(forLimit: 4, workerThreads: 2), 2, "at most half the limit")
+        XCTAssertEqual(ConnectionTracker.highWater(forLimit: 1, workerThreads: 2), 0)
+
+        let clock = ManualClock(start: second)
+        let evicted = PlainMutex(0)
+        let tracker = ConnectionTracker(
+            requestTimeoutSeconds: 30, maxConnections: 1024, maxConnectionsPerAddress: 256, workerThreads: 2,
+            clock: { clock.read() },
+            onCut: { cuts in evicted.withLock { $0 += cuts.count } })
+        for n in 1...300 {
+            tracker.started(connection(UInt(n)), fd: -1, address: "127.0.0.1")
+            clock.advance(by: 1)
+        }
+        XCTAssertEqual(tracker.openCount, 212)
+        XCTAssertEqual(evicted.withLock { $0 }, 300 - 212)
+    }
+
     private func makeTracker(_ clock: ManualClock, _ cuts: CutLog) -> ConnectionTracker {
-        ConnectionTracker(requestTimeoutSeconds: 1, maxConnections: 64, maxConnectionsPerAddress: 64,
+        ConnectionTracker(requestTimeoutSeconds: 1, maxConnections: 64, maxConnectionsPerAddress: 64, workerThreads: 2,
                           clock: { clock.read() }, onCut: { cuts.record($0) })
     }
 }
