@@ -153,6 +153,32 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
     return found;
 }
 
+/// Σ codes[i]·weights[i] over 32 codes per step: bytes widened to 16 bits, multiplied pairwise into 32-bit sums
+/// (vpmaddwd). The caller bounds the weights so that no 32-bit lane can overflow (`lynx_dot_u8_i16` below).
+__attribute__((target("avx2,fma")))
+int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(codes + i)));
+        __m256i c1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(codes + i + 16)));
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(weights + i))));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(c1, _mm256_loadu_si256((const __m256i *)(weights + i + 16))));
+    }
+    if (i + 16 <= n) {
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(codes + i)));
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(weights + i))));
+        i += 16;
+    }
+    __m256i acc = _mm256_add_epi32(acc0, acc1);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    int32_t sum = _mm_cvtsi128_si32(s);
+    for (; i < n; i++) sum += (int32_t)codes[i] * (int32_t)weights[i];
+    return sum;
+}
+
 int lynx_kernels_avx2(void) {
     const char *choice = getenv("LYNX_KERNELS");
     if (choice && strcmp(choice, "sse") == 0) return 0;
@@ -172,9 +198,18 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
     (void)products; (void)row_term; (void)row_scale; (void)n; (void)term; (void)scale; (void)threshold;
     (void)scores; (void)rows; abort();
 }
+int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    (void)codes; (void)weights; (void)n; abort();
+}
 int lynx_kernels_avx2(void) { return 0; }
 
 #endif
+
+int32_t lynx_dot_u8_i16(const uint8_t *codes, const int16_t *weights, long n) {
+    int32_t sum = 0;
+    for (long i = 0; i < n; i++) sum += (int32_t)codes[i] * (int32_t)weights[i];
+    return sum;
+}
 
 /// lynx_kernels_avx2(), computed once when the program loads: a plain global that Swift reads without the
 /// lazy-initialisation check a Swift `static let` costs on every distance call.

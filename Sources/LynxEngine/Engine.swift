@@ -327,6 +327,7 @@ public final class Engine: @unchecked Sendable {
                 indexParameters: state.index.parameters,
                 vectorBytes: memory.vectorBytes + pendingMemory.vectorBytes,
                 indexBytes: memory.indexBytes + pendingMemory.indexBytes + state.ids.memoryBytes,
+                codeBytes: memory.codeBytes,
                 metadataBytes: state.metadataBytes + state.metadata.count * 48,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
                 linking: linkingState)

@@ -9,6 +9,8 @@ public struct StoreStats: Sendable {
     public var indexParameters: [(String, String)]
     public var vectorBytes: Int
     public var indexBytes: Int
+    /// The codes searched on (`Quantization`).
+    public var codeBytes: Int
     public var metadataBytes: Int
     public var inserts: UInt64
     public var deletes: UInt64

@@ -7,9 +7,9 @@ enum IndexFactory {
         switch spec {
         case .flat:
             return FlatIndex(dimension: dimension, metric: metric)
-        case .hnsw(let m, let efConstruction):
+        case .hnsw(let m, let efConstruction, let quantization):
             return HNSWIndex(dimension: dimension, metric: metric, m: m, efConstruction: efConstruction,
-                             efSearch: config.hnswEfSearch, seed: config.hnswSeed)
+                             efSearch: config.hnswEfSearch, seed: config.hnswSeed, quantization: quantization)
         case .ivf(let clusters, let spill):
             return IVFIndex(dimension: dimension, metric: metric, nClusters: clusters, defaultNProbe: config.ivfNProbe, spill: spill)
         }

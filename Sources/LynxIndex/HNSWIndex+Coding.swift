@@ -8,12 +8,17 @@ extension HNSWIndex {
             vectorBytes: vectors.allocatedBytes + invNorms.capacity * 4,
             indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
                 + ids.capacity * 8 + levels.capacity + states.capacity + freeSlots.capacity * 4
-                + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4))
+                + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4),
+            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4)
     }
 
     public var parameters: [(String, String)] {
-        [(IndexParameter.m.key, String(m)), (IndexParameter.efConstruction.key, String(efConstruction)), (SearchParameter.efSearch.key, String(efSearch)),
-         ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
+        var list = [(IndexParameter.m.key, String(m)), (IndexParameter.efConstruction.key, String(efConstruction)), (SearchParameter.efSearch.key, String(efSearch)),
+                    ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
+        if quantization != .none {
+            list += [(Quantization.key, quantization.type), ("quantizer", quantizer == nil ? "not fitted" : "fitted")]
+        }
+        return list
     }
 
     // MARK: - serialization (layout in docs/INDEXES.md)
@@ -43,6 +48,14 @@ extension HNSWIndex {
         w.write(contentsOf: freeSlots)
         w.write(rows: vectors)
         if metric == .cosine { w.write(contentsOf: invNorms) }
+        w.write(UInt8(quantization == .sq8 ? 1 : 0))
+        guard quantization == .sq8 else { return }
+        w.write(UInt8(quantizer == nil ? 0 : 1))
+        guard let quantizer else { return }
+        w.write(contentsOf: quantizer.lower)
+        w.write(contentsOf: quantizer.step)
+        w.write(rows: codes.cells)
+        if metric == .l2 { w.write(contentsOf: codeTerms) }
     }
 
     public init(from r: inout BinaryReader) throws {
@@ -78,7 +91,29 @@ extension HNSWIndex {
         freeSlots = try r.readUInt32s(count: Int(free64))
         vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2)
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
+        if version >= 3 { try readCodes(&r, slots: n) }
         try validate()
+    }
+
+    /// The quantization part of format 3: its type, whether fitted, then the quantizer and the codes.
+    private mutating func readCodes(_ r: inout BinaryReader, slots n: Int) throws {
+        switch try r.readUInt8() {
+        case 0: return
+        case 1: quantization = .sq8
+        case let other: throw BinaryDecodingError.corrupt("unknown hnsw quantization \(other)")
+        }
+        switch try r.readUInt8() {
+        case 0: return
+        case 1: break
+        case let other: throw BinaryDecodingError.corrupt("bad hnsw quantizer flag \(other)")
+        }
+        let lower = try r.readFloats(count: dimension), step = try r.readFloats(count: dimension)
+        guard lower.allSatisfy(\.isFinite), step.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw BinaryDecodingError.corrupt("bad sq8 ranges")
+        }
+        quantizer = ScalarQuantizer(lower: lower, step: step)
+        codes = CodeRows(width: dimension, cells: try r.readRows(width: CodeRows.cellsPerRow(dimension), count: n))
+        if metric == .l2 { codeTerms = try r.readFloats(count: n) }
     }
 
     /// Structural checks after decoding, so a corrupt file cannot make search read out of bounds.

@@ -178,6 +178,7 @@ extension HNSWIndex {
             }
         }
         slotOf[id] = s
+        codeSlot(s)
     }
 
     /// Tombstones the node of `id` in slot `s`, without consolidation.

@@ -1,6 +1,10 @@
 extension HNSWIndex {
     // MARK: - search
 
+    /// Without codes, the exact `ef` beam search. With codes, the beam search compares the query with the codes;
+    /// then, unless `params.rescore` is false, the best ⌈k · oversample⌉ of the beam (at least k) are scored
+    /// again from the vectors, and the distances returned are exact. With `rescore` false they are the codes'
+    /// estimates.
     public func search(_ query: UnsafeBufferPointer<Float>, k: Int, params: SearchParams,
                        filter: ((UInt64) -> Bool)?) -> [SearchHit] {
         precondition(query.count == dimension, "dimension mismatch")
@@ -13,16 +17,34 @@ extension HNSWIndex {
         let ef = max(params.efSearch ?? efSearch, k)
         let slotCount = ids.count
         var top = CandidateHeap(capacity: ef + 1)
-        withView { g in
-            let ep = HNSWIndex.greedyDescent(g, q, qInv, start: entryPoint, from: maxLevel, downTo: 0)
-            ids.withUnsafeBufferPointer { idb in
-                HNSWIndex.searchLayer(g, q, qInv, entry: ep, level: 0, ef: ef, slotCount: slotCount,
+        ids.withUnsafeBufferPointer { idb in
+            func traverse<S: SlotScorer>(_ g: View, _ scorer: S) {
+                let ep = HNSWIndex.greedyDescent(g, scorer, start: entryPoint, from: maxLevel, downTo: 0)
+                HNSWIndex.searchLayer(g, scorer, entry: ep, level: 0, ef: ef, slotCount: slotCount,
                                       ids: idb.baseAddress, filter: filter, results: &top)
+            }
+            withView { g in
+                guard let quantizer else { return traverse(g, VectorScorer(g: g, q: q, qInv: qInv)) }
+                let w = quantizer.weights(for: q, scale: qInv)
+                let queryTerm = metric == .l2 ? Distance.dot(q, q, dimension) : 0
+                w.weights.withUnsafeBufferPointer { weights in
+                    traverse(g, CodeScorer(g: g, weights: weights.baseAddress!, offset: w.offset, unit: w.unit,
+                                           queryTerm: queryTerm))
+                }
             }
         }
         let found = top.drainAscending()
-        var tk = TopK(k: min(k, found.count))
-        for c in found { tk.push(score: c.score, id: ids[Int(c.slot)]) }
+        guard quantizer != nil, params.rescore ?? true else {
+            var tk = TopK(k: min(k, found.count))
+            for c in found { tk.push(score: c.score, id: ids[Int(c.slot)]) }
+            return tk.hits(metric: metric)
+        }
+        let oversample = params.oversample ?? SearchParams.defaultOversample
+        let rescored = min(found.count, max(k, Int((Double(k) * oversample).rounded(.up))))
+        var tk = TopK(k: min(k, rescored))
+        withView { g in
+            for c in found.prefix(rescored) { tk.push(score: g.score(q, qInv, c.slot), id: ids[Int(c.slot)]) }
+        }
         return tk.hits(metric: metric)
     }
 }

@@ -20,9 +20,18 @@ extension HNSWIndex {
         /// A slot treated as tombstoned in addition to `states` (the plan of a replacement sees the old node
         /// as removed before the removal is applied), or `HNSWIndex.none`.
         let dead: UInt32
+        /// Chunk base table of `codes.cells` and its cells per row; `codeTerms` (nil unless l2 with codes).
+        let codeChunks: UnsafePointer<UnsafeMutablePointer<Float>>
+        let codeCells: Int
+        let codeTerms: UnsafePointer<Float>?
 
         @inline(__always)
         func vec(_ s: UInt32) -> UnsafePointer<Float> { ChunkedRows.address(vectorChunks, row: Int(s), width: dim) }
+
+        @inline(__always)
+        func code(_ s: UInt32) -> UnsafePointer<UInt8> {
+            UnsafeRawPointer(ChunkedRows.address(codeChunks, row: Int(s), width: codeCells)).assumingMemoryBound(to: UInt8.self)
+        }
 
         @inline(__always)
         func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
@@ -50,10 +59,16 @@ extension HNSWIndex {
                     upperLinks.withUnsafeBufferPointer { upper in
                         upperStart.withUnsafeBufferPointer { starts in
                             states.withUnsafeBufferPointer { st in
-                                body(View(dim: dimension, metric: metric, vectorChunks: chunks,
-                                          invNorms: inv.baseAddress, links0: l0.baseAddress!,
-                                          upperLinks: upper.baseAddress, upperStart: starts.baseAddress!,
-                                          states: st.baseAddress!, stride0: stride0, strideUp: strideUp, dead: dead))
+                                codes.cells.withChunkBases { codeChunks in
+                                    codeTerms.withUnsafeBufferPointer { terms in
+                                        body(View(dim: dimension, metric: metric, vectorChunks: chunks,
+                                                  invNorms: inv.baseAddress, links0: l0.baseAddress!,
+                                                  upperLinks: upper.baseAddress, upperStart: starts.baseAddress!,
+                                                  states: st.baseAddress!, stride0: stride0, strideUp: strideUp, dead: dead,
+                                                  codeChunks: codeChunks, codeCells: codes.cells.width,
+                                                  codeTerms: terms.baseAddress))
+                                    }
+                                }
                             }
                         }
                     }
@@ -66,10 +81,10 @@ extension HNSWIndex {
 
     /// Greedy walk from `start` down to level `target + 1`; returns the closest node found on level `target + 1`.
     @inline(__always)
-    static func greedyDescent(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, start: UInt32,
-                              from top: Int, downTo target: Int) -> UInt32 {
+    static func greedyDescent<S: SlotScorer>(_ g: View, _ scorer: S, start: UInt32,
+                                             from top: Int, downTo target: Int) -> UInt32 {
         var cur = start
-        var curd = g.score(q, qInv, cur)
+        var curd = scorer.score(cur)
         var level = top
         while level > target {
             var changed = true
@@ -80,7 +95,7 @@ extension HNSWIndex {
                 var i = 1
                 while i <= c {
                     let n = l[i]
-                    let d = g.score(q, qInv, n)
+                    let d = scorer.score(n)
                     if d < curd {
                         curd = d
                         cur = n
@@ -96,9 +111,9 @@ extension HNSWIndex {
 
     /// Beam search on one level (hnswlib searchBaseLayer / searchBaseLayerST). Every node is traversed; only nodes
     /// that are live (and pass `filter`, given the id table) enter the result heap. Returns up to `ef` results.
-    static func searchLayer(_ g: View, _ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
-                            ef: Int, slotCount: Int, ids: UnsafePointer<UInt64>?,
-                            filter: ((UInt64) -> Bool)?, results top: inout CandidateHeap) {
+    static func searchLayer<S: SlotScorer>(_ g: View, _ scorer: S, entry: UInt32, level: Int,
+                                           ef: Int, slotCount: Int, ids: UnsafePointer<UInt64>?,
+                                           filter: ((UInt64) -> Bool)?, results top: inout CandidateHeap) {
         let visited = VisitedSet(count: slotCount)
         var cand = CandidateHeap(capacity: ef * 2)
         @inline(__always) func allowed(_ s: UInt32) -> Bool {
@@ -106,7 +121,7 @@ extension HNSWIndex {
             if let f = filter { return f(ids.unsafelyUnwrapped[Int(s)]) }
             return true
         }
-        let d0 = g.score(q, qInv, entry)
+        let d0 = scorer.score(entry)
         var lowerBound: Float = .infinity
         if allowed(entry) {
             top.push(d0, entry)
@@ -122,8 +137,9 @@ extension HNSWIndex {
             cand.pop()
             let l = g.links(c.slot, level)
             let n = Int(l[0])
-            // pass 1: collect the unvisited neighbours and prefetch the first cache lines of each one's vector, so
-            // that their cache misses are in flight at once (BENCHMARKS.md, "Index measurements", has the figures behind the line count).
+            // pass 1: collect the unvisited neighbours and prefetch the first cache lines of each one's vector or
+            // code, so that their cache misses are in flight at once (BENCHMARKS.md, "Index measurements", has the
+            // figures behind the line count).
             var cnt = 0
             var i = 1
             while i <= n {
@@ -132,18 +148,14 @@ extension HNSWIndex {
                 if !visited.insert(nb) { continue }
                 pending[cnt] = nb
                 cnt &+= 1
-                let raw = UnsafeRawPointer(g.vec(nb))
-                lynx_prefetch(raw)
-                lynx_prefetch(raw + 64)
-                lynx_prefetch(raw + 128)
-                lynx_prefetch(raw + 192)
+                scorer.prefetch(nb)
             }
             // pass 2: distances
             var j = 0
             while j < cnt {
                 let nb = pending[j]
                 j &+= 1
-                let d = g.score(q, qInv, nb)
+                let d = scorer.score(nb)
                 if top.count < ef || d < lowerBound {
                     cand.push(-d, nb)
                     if allowed(nb) {
@@ -163,13 +175,44 @@ extension HNSWIndex {
         var top = CandidateHeap(capacity: efConstruction + 1)
         let slotCount = ids.count
         withView(dead: dead) { g in
-            HNSWIndex.searchLayer(g, q, qInv, entry: entry, level: level, ef: efConstruction,
+            HNSWIndex.searchLayer(g, VectorScorer(g: g, q: q, qInv: qInv), entry: entry, level: level, ef: efConstruction,
                                   slotCount: slotCount, ids: nil, filter: nil, results: &top)
         }
         return top.drainAscending()
     }
 
     func descend(_ q: UnsafePointer<Float>, _ qInv: Float, from top: Int, downTo target: Int) -> UInt32 {
-        withView { g in HNSWIndex.greedyDescent(g, q, qInv, start: entryPoint, from: top, downTo: target) }
+        withView { g in
+            HNSWIndex.greedyDescent(g, VectorScorer(g: g, q: q, qInv: qInv), start: entryPoint, from: top, downTo: target)
+        }
+    }
+}
+
+/// How a traversal scores a slot against its query: from the vectors (`VectorScorer`) or from the codes
+/// (`HNSWIndex.CodeScorer`, in `+Codes`). Generic parameters, so each traversal is specialized for one.
+protocol SlotScorer {
+    func score(_ s: UInt32) -> Float
+    /// Starts loading what `score(s)` reads.
+    func prefetch(_ s: UInt32)
+}
+
+extension HNSWIndex {
+    /// The query against the stored vectors: the exact score.
+    struct VectorScorer: SlotScorer {
+        let g: View
+        let q: UnsafePointer<Float>
+        let qInv: Float
+
+        @inline(__always)
+        func score(_ s: UInt32) -> Float { g.score(q, qInv, s) }
+
+        @inline(__always)
+        func prefetch(_ s: UInt32) {
+            let raw = UnsafeRawPointer(g.vec(s))
+            lynx_prefetch(raw)
+            lynx_prefetch(raw + 64)
+            lynx_prefetch(raw + 128)
+            lynx_prefetch(raw + 192)
+        }
     }
 }

@@ -7,7 +7,9 @@
 /// - `upperLinks`: levels ≥ 1, only for slots whose level is ≥ 1: a block of `level × (m + 1)` UInt32 starting at
 ///   `upperStart[slot]`, level `l` at `upperStart[slot] + (l − 1)(m + 1)`, each `[count, n0, …]`;
 /// - `ids`, `levels`, `states` (`SlotState`) per slot; `slotOf` maps live ids to slots; `freeSlots` lists the
-///   free (unlinked) slots.
+///   free (unlinked) slots;
+/// - with `quantization` sq8, once `quantizer` is fitted: `codes`, one per slot, and under l2 `codeTerms`, ‖x̃‖² of
+///   each code's vector (`+Codes`).
 ///
 /// Insert: hnswlib's addPoint (greedy descent, ef_construction beam search per level, heuristic neighbour selection
 /// = getNeighborsByHeuristic2, reverse links shrunk by the same heuristic).
@@ -21,7 +23,9 @@
 ///
 /// Search: greedy descent through the upper levels, then an `ef` beam search on level 0 that traverses every node
 /// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
-/// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes).
+/// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes). With codes, the
+/// traversal compares the query with codes and the best candidates are scored again from the vectors; the graph
+/// itself is always built from the vectors.
 ///
 /// Two-phase upsert (`planUpsert`, a read, then `applyUpsert`, writes only): the plan holds every link list the
 /// insert changes (with the replaced node seen as tombstoned and the new vector read from the caller), so the apply
@@ -30,13 +34,14 @@
 ///
 /// Files: this one (storage, levels, link access), `+View` (raw view, greedy descent, layer search), `+Search`,
 /// `+Insert` (upsert, plan/apply, link planning, neighbour heuristic), `+Maintenance` (remove, consolidation,
-/// repair), `+Coding` (serialization, validation, stats).
+/// repair), `+Codes` (fitting and writing codes, scoring a query against them), `+Coding` (serialization,
+/// validation, stats).
 ///
 /// Concurrency: see `VectorIndex`: `search` and `planUpsert` are pure reads and may run on many threads at once;
 /// `upsert`/`applyUpsert`/`remove` need exclusive access to this value.
 public struct HNSWIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXHN")
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
     static let none = UInt32.max
 
     public let dimension: Int
@@ -48,6 +53,8 @@ public struct HNSWIndex: VectorIndex {
     public var efSearch: Int
     /// Seed of the level generator (nil: drawn from the system generator at creation).
     public let seed: UInt64?
+    /// The codes kept beside the vectors (`Quantization`); set at creation (or by decoding).
+    public internal(set) var quantization: Quantization
 
     let maxM0: Int
     let stride0: Int
@@ -66,6 +73,10 @@ public struct HNSWIndex: VectorIndex {
     var upperLinks: [UInt32] = []
     var slotOf: [UInt64: UInt32] = [:]
     var freeSlots: [UInt32] = []
+    /// Fitted once the index holds `ScalarQuantizer.trainingSize` vectors (sq8 only); until then no codes.
+    var quantizer: ScalarQuantizer?
+    var codes: CodeRows
+    var codeTerms: [Float] = []
     var tombstones: Int = 0
     var entryPoint: UInt32 = HNSWIndex.none
     var maxLevel: Int = -1
@@ -78,13 +89,16 @@ public struct HNSWIndex: VectorIndex {
 
     public init(dimension: Int, metric: Metric, m: Int = IndexParameter.m.defaultValue,
                 efConstruction: Int = IndexParameter.efConstruction.defaultValue,
-                efSearch: Int = SearchParameter.efSearch.defaultValue, seed: UInt64? = nil) {
+                efSearch: Int = SearchParameter.efSearch.defaultValue, seed: UInt64? = nil,
+                quantization: Quantization = .none) {
         precondition(dimension > 0, "dimension must be positive")
         precondition(m >= 2 && m <= 2048, "m must be in 2...2048")
         precondition(efConstruction >= 1 && efSearch >= 1, "ef must be positive")
         self.dimension = dimension
         self.metric = metric
         vectors = ChunkedRows(width: dimension)
+        codes = CodeRows(width: dimension)
+        self.quantization = quantization
         self.m = m
         self.efConstruction = max(efConstruction, m)
         self.efSearch = efSearch

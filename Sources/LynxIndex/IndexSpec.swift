@@ -6,11 +6,13 @@
 /// `GET /collections` name them as JSON members, the catalog likewise, and `/stats` and lynx-bench print them.
 ///
 ///     flat                                   no parameters
-///     hnsw  m=16  ef_construction=200        links per node; candidate list while linking
+///     hnsw  m=16  ef_construction=200        links per node; candidate list while linking;
+///           quantization=none                codes searched on (`Quantization`; not a number, so not an
+///                                            `IndexParameter`)
 ///     ivf   n_clusters=0  spill=1            lists (0: √n at each training); extra lists per vector (SOAR)
 public enum IndexSpec: Sendable, Hashable {
     case flat
-    case hnsw(m: Int, efConstruction: Int)
+    case hnsw(m: Int, efConstruction: Int, quantization: Quantization = .none)
     case ivf(clusters: Int, spill: Int)
 
     /// The index of a store created without naming one.
@@ -19,22 +21,24 @@ public enum IndexSpec: Sendable, Hashable {
     /// `kind` with the parameters `given` names for it and the defaults for the others (parameters of another
     /// index are ignored; `IndexParameters.validate` refuses them where that is an error).
     public init(kind: IndexKind, _ given: IndexParameters = IndexParameters()) {
-        self.init(kind: kind) { given[$0] ?? $0.defaultValue }
+        self.init(kind: kind, quantization: given.quantization ?? .none) { given[$0] ?? $0.defaultValue }
     }
 
     /// What a manifest's `param.` lines mean: a key missing from it (a store made before the parameter existed)
     /// or not a number takes `IndexParameter.valueWhenUnrecorded`; a value is clamped to the parameter's range.
+    /// A quantization type this build does not know reads as none (the index's own serialized form, which
+    /// says what it stores, then refuses to decode).
     public init(kind: IndexKind, manifestParameters stored: [String: String]) {
-        self.init(kind: kind) { p in
+        self.init(kind: kind, quantization: Quantization(stored: stored) ?? .none) { p in
             let v = stored[p.key].flatMap { Int($0) } ?? p.valueWhenUnrecorded
             return min(max(v, p.range.lowerBound), p.range.upperBound)
         }
     }
 
-    private init(kind: IndexKind, value: (IndexParameter) -> Int) {
+    private init(kind: IndexKind, quantization: Quantization, value: (IndexParameter) -> Int) {
         switch kind {
         case .flat: self = .flat
-        case .hnsw: self = .hnsw(m: value(.m), efConstruction: value(.efConstruction))
+        case .hnsw: self = .hnsw(m: value(.m), efConstruction: value(.efConstruction), quantization: quantization)
         case .ivf: self = .ivf(clusters: value(.clusters), spill: value(.spill))
         }
     }
@@ -51,21 +55,30 @@ public enum IndexSpec: Sendable, Hashable {
     public var values: [(parameter: IndexParameter, value: Int)] {
         switch self {
         case .flat: return []
-        case .hnsw(let m, let ef): return [(.m, m), (.efConstruction, ef)]
+        case .hnsw(let m, let ef, _): return [(.m, m), (.efConstruction, ef)]
         case .ivf(let clusters, let spill): return [(.clusters, clusters), (.spill, spill)]
         }
+    }
+
+    /// The codes the index keeps (`none` but for an HNSW index made with some).
+    public var quantization: Quantization {
+        if case .hnsw(_, _, let quantization) = self { return quantization }
+        return .none
     }
 
     /// The same values as parameters given, each one set.
     public var parameters: IndexParameters {
         var p = IndexParameters()
         for (parameter, value) in values { p[parameter] = value }
+        p.quantization = quantization
         return p
     }
 
-    /// The manifest's `param.` lines of a store made with this spec (every parameter of the index).
+    /// The manifest's `param.` lines of a store made with this spec (every parameter of the index, and its
+    /// quantization unless none).
     public var manifestParameters: [String: String] {
         Dictionary(uniqueKeysWithValues: values.map { ($0.parameter.key, String($0.value)) })
+            .merging(quantization.storedParameters) { a, _ in a }
     }
 }
 
@@ -118,12 +131,16 @@ public enum IndexParameter: String, CaseIterable, Sendable, Hashable {
 /// value", or the default when the store is made now (`IndexSpec.init(kind:_:)`).
 public struct IndexParameters: Sendable, Hashable {
     private var values: [IndexParameter: Int] = [:]
+    /// The codes to keep (`Quantization`); nil as the numbers are.
+    public var quantization: Quantization?
 
-    public init(m: Int? = nil, efConstruction: Int? = nil, clusters: Int? = nil, spill: Int? = nil) {
+    public init(m: Int? = nil, efConstruction: Int? = nil, clusters: Int? = nil, spill: Int? = nil,
+                quantization: Quantization? = nil) {
         values[.m] = m
         values[.efConstruction] = efConstruction
         values[.clusters] = clusters
         values[.spill] = spill
+        self.quantization = quantization
     }
 
     public subscript(_ parameter: IndexParameter) -> Int? {
@@ -140,12 +157,18 @@ public struct IndexParameters: Sendable, Hashable {
         if let kind, let p = IndexParameter.allCases.first(where: { values[$0] != nil && $0.kind != kind }) {
             throw .ofAnotherIndex(p, kind)
         }
+        if let kind, let quantization, quantization != .none, !Quantization.indexes.contains(kind) {
+            throw .quantizationNotFor(kind)
+        }
     }
 
     /// The given parameters of `kind`'s index in the manifest's form: a store asked for them must have them.
+    /// A quantization given is asked for as the manifest has it: `none` as an empty value, which asks for the key
+    /// to be absent (`Manifest.Request`).
     public func manifestParameters(for kind: IndexKind) -> [String: String] {
         var stored: [String: String] = [:]
         for p in IndexParameter.of(kind) { stored[p.key] = values[p].map { String($0) } }
+        if let quantization { stored[Quantization.key] = quantization == .none ? "" : quantization.type }
         return stored
     }
 }
@@ -155,18 +178,24 @@ public enum IndexParameterError: Error, Sendable, Equatable {
     case outOfRange(IndexParameter, Int)
     /// The parameter belongs to another index than the one named.
     case ofAnotherIndex(IndexParameter, IndexKind)
+    /// A quantization other than none for an index that keeps no codes.
+    case quantizationNotFor(IndexKind)
 
-    public var parameter: IndexParameter {
+    /// The key of the setting refused (`IndexParameter.key`, or `Quantization.key`).
+    public var key: String {
         switch self {
-        case .outOfRange(let p, _), .ofAnotherIndex(let p, _): return p
+        case .outOfRange(let p, _), .ofAnotherIndex(let p, _): return p.key
+        case .quantizationNotFor: return Quantization.key
         }
     }
 
-    /// Without the parameter's name: `5 is out of range 2...128`, `is a parameter of the hnsw index, not of flat`.
+    /// Without the setting's name: `5 is out of range 2...128`, `is a parameter of the hnsw index, not of flat`.
     public var reason: String {
         switch self {
         case .outOfRange(let p, let v): return "\(v) is out of range \(p.range.lowerBound)...\(p.range.upperBound)"
         case .ofAnotherIndex(let p, let kind): return "is a parameter of the \(p.kind.rawValue) index, not of \(kind.rawValue)"
+        case .quantizationNotFor(let kind):
+            return "other than none is for the \(Quantization.indexes.map(\.rawValue).joined(separator: ", ")) index, not \(kind.rawValue)"
         }
     }
 }

@@ -9,25 +9,42 @@ public struct SearchHit: Equatable, Sendable {
 }
 
 /// Per-request search knobs. `nil` means the index's default. Indexes ignore knobs that do not apply to them
-/// (Flat ignores both; HNSW reads `efSearch`; IVF reads `nProbe`).
+/// (Flat ignores them all; HNSW reads `efSearch`, and with codes `rescore` and `oversample`; IVF reads `nProbe`).
 public struct SearchParams: Sendable {
     public var efSearch: Int?
     public var nProbe: Int?
-    public init(efSearch: Int? = nil, nProbe: Int? = nil) {
+    /// With codes: score the best candidates again from the full vectors (default true).
+    public var rescore: Bool?
+    /// With codes and `rescore`: how many candidates are scored again, as a factor on k
+    /// (default `defaultOversample`; at least k, at most the beam).
+    public var oversample: Double?
+
+    public static let defaultOversample = 4.0
+    /// The factors a search may give.
+    public static let oversampleRange = 1.0...100.0
+
+    public init(efSearch: Int? = nil, nProbe: Int? = nil, rescore: Bool? = nil, oversample: Double? = nil) {
         self.efSearch = efSearch
         self.nProbe = nProbe
+        self.rescore = rescore
+        self.oversample = oversample
     }
 }
 
 /// Memory estimates in bytes, based on allocated capacity (not just the live count).
-/// `vectorBytes`: the float storage (plus inverse norms); `indexBytes`: everything else (ids, id map, graph).
+/// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`);
+/// `indexBytes`: everything else (ids, id map, graph).
 public struct IndexMemory: Equatable, Sendable {
     public var vectorBytes: Int
     public var indexBytes: Int
-    public init(vectorBytes: Int, indexBytes: Int) {
+    public var codeBytes: Int
+    public init(vectorBytes: Int, indexBytes: Int, codeBytes: Int = 0) {
         self.vectorBytes = vectorBytes
         self.indexBytes = indexBytes
+        self.codeBytes = codeBytes
     }
+
+    public var totalBytes: Int { vectorBytes + indexBytes + codeBytes }
 }
 
 /// Estimated bytes of a `[UInt64: UInt32]`-like Swift dictionary with `capacity` buckets' worth of entries

@@ -40,6 +40,7 @@ public struct Catalog: Sendable, Equatable {
             w.key("metric"); w.string(e.settings.metric.rawValue)
             w.key("index"); w.string(e.settings.index.kind.rawValue)
             for (parameter, value) in e.settings.index.values { w.key(parameter.key); w.int64(Int64(value)) }
+            for (key, value) in e.settings.index.quantization.storedParameters { w.key(key); w.string(value) }
             w.endObject()
         }
         w.endArray()
@@ -62,6 +63,12 @@ public struct Catalog: Sendable, Equatable {
             // A parameter the entry lacks takes its default, as in a collection created without it.
             var parameters = IndexParameters()
             for p in IndexParameter.of(index) { parameters[p] = o[p.key]?.numberValue?.int64.flatMap { Int(exactly: $0) } }
+            if let type = o[Quantization.key] {
+                guard let quantization = type.stringValue.flatMap(Quantization.init(type:)) else {
+                    throw .peer("an entry of the leader's catalog has a quantization this build does not know")
+                }
+                parameters.quantization = quantization
+            }
             entries.append(Entry(name: name, storeID: storeID, settings: StoredCollectionSettings(
                 dimension: Int(dimension), metric: metric, index: IndexSpec(kind: index, parameters))))
         }

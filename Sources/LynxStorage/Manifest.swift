@@ -42,7 +42,8 @@ public struct Manifest: Sendable, Equatable {
         public var dimension: Int?
         public var metric: String?
         public var indexType: String?
-        /// Parameters that must match the stored ones (a stored-but-not-requested key is fine).
+        /// Parameters that must match the stored ones (a stored-but-not-requested key is fine). An empty value
+        /// asks for the key to be absent, and is not written.
         public var parameters: [String: String]
         /// The id a store created now gets (nil: a new random one); never compared with a stored one.
         public var storeID: StoreID?
@@ -75,9 +76,10 @@ public struct Manifest: Sendable, Equatable {
             }
             for key in requested.parameters.keys.sorted() {
                 let want = requested.parameters[key]!
-                let have = stored.parameters[key]
+                let have = stored.parameters[key] ?? ""
                 if have != want {
-                    throw StorageError.manifestConflict(field: "param.\(key)", existing: have ?? "(unset)", requested: want)
+                    throw StorageError.manifestConflict(field: "param.\(key)", existing: have.isEmpty ? "(unset)" : have,
+                                                        requested: want.isEmpty ? "(unset)" : want)
                 }
             }
             if stored.storeID != nil { return stored }
@@ -96,7 +98,7 @@ public struct Manifest: Sendable, Equatable {
             throw StorageError.invalidArgument("manifest: index type is required on first start")
         }
         let m = Manifest(storeID: requested.storeID ?? StoreID.random(), dimension: dim, metric: metric, indexType: type,
-                         parameters: defaults.parameters.merging(requested.parameters) { _, r in r })
+                         parameters: defaults.parameters.merging(requested.parameters) { _, r in r }.filter { !$0.value.isEmpty })
         try m.validate()
         try io.writeFileAtomically(joinPath(dir, fileName), Array(m.encoded().utf8))
         return m

@@ -98,6 +98,10 @@ struct LynxBench: ParsableCommand {
     @Option(help: "HNSW records per planBatch/applyBatch round of a build with --threads > 1.") var buildBatch: Int = 32
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
+    @Option(help: "HNSW codes searched on: none | sq8.") var quantization: String = Quantization.none.type
+    @Option(help: "With codes: candidates scored again from the full vectors, as a factor on k (default \(SearchParams.defaultOversample)).")
+    var oversample: Double?
+    @Flag(help: "With codes: return the codes' estimates, no rescoring.") var noRescore = false
     @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
     @Flag(help: "Also search all queries in one call (search(batch:)): qps_batch, and whether every list equals the one-query-per-call answer.")
     var batch = false
@@ -107,12 +111,14 @@ struct LynxBench: ParsableCommand {
     func run() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
         guard let kind = IndexKind(rawValue: index) else { throw ValidationError("unknown index \(index)") }
+        guard let quantization = Quantization(type: quantization) else { throw ValidationError("unknown quantization \(self.quantization)") }
         let ds = try DataSet.load(data, metric: metric)
         let clock = ContinuousClock()
         if kernels { kernelBench(ds) }
 
         var idx: any VectorIndex
-        switch IndexSpec(kind: kind, IndexParameters(m: m, efConstruction: efConstruction, clusters: nClusters, spill: spill)) {
+        switch IndexSpec(kind: kind, IndexParameters(m: m, efConstruction: efConstruction, clusters: nClusters, spill: spill,
+                                                     quantization: quantization)) {
         case .flat:
             var f = FlatIndex(dimension: ds.dim, metric: metric)
             f.reserveCapacity(ds.n)
@@ -120,8 +126,9 @@ struct LynxBench: ParsableCommand {
         case .ivf(let clusters, let spill):
             guard IndexParameter.spill.range.contains(spill) else { throw ValidationError("--spill must be 0 or 1") }
             idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: clusters, seed: seed, spill: spill)
-        case .hnsw(let m, let efConstruction):
-            var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed)
+        case .hnsw(let m, let efConstruction, let quantization):
+            var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed,
+                              quantization: quantization)
             h.reserveCapacity(ds.n)
             idx = h
         }
@@ -167,7 +174,8 @@ struct LynxBench: ParsableCommand {
         let efs = settings.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let k = 10
         for ef in efs {
-            let params = index == "ivf" ? SearchParams(nProbe: ef) : SearchParams(efSearch: ef == 0 ? nil : ef)
+            let params = index == "ivf" ? SearchParams(nProbe: ef)
+                : SearchParams(efSearch: ef == 0 ? nil : ef, rescore: !noRescore, oversample: oversample)
             func runAll() -> [[SearchHit]] {
                 ds.queries.withUnsafeBufferPointer { q in
                     (0..<ds.nq).map { i in
@@ -209,7 +217,9 @@ struct LynxBench: ParsableCommand {
             }
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
-                line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef)]
+                line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef),
+                         (Quantization.key, quantization.type), ("rescore", !noRescore),
+                         ("oversample", oversample ?? SearchParams.defaultOversample)]
                 if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {
                 line += [(IndexParameter.clusters.key, ivf.clusterCount), (IndexParameter.spill.key, ivf.spill),
@@ -221,8 +231,8 @@ struct LynxBench: ParsableCommand {
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
             if batch { line += batchFigures(idx, ds, k: k, params: params, loopResults: results) }
             let mem = idx.memory
-            line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes),
-                     ("memory_bytes", mem.vectorBytes + mem.indexBytes),
+            line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes), ("code_bytes", mem.codeBytes),
+                     ("memory_bytes", mem.totalBytes),
                      ("serialized_bytes", serialized.count), ("serialize_seconds", seconds(serTime)),
                      ("deserialize_seconds", seconds(deserTime)),
                      ("loadavg_before_build", loadBefore), ("loadavg", loadAverage())]

@@ -59,6 +59,29 @@ final class IndexSpecTests: XCTestCase {
         XCTAssertNil(error(IndexParameters(m: 8, spill: 1), nil))
     }
 
+    /// A store with codes records its quantization; one without records nothing (as every store before codes).
+    func testQuantizationIsRecordedOnlyWhenThereAreCodes() {
+        let sq8 = IndexSpec.hnsw(m: 16, efConstruction: 200, quantization: .sq8)
+        XCTAssertEqual(sq8.manifestParameters, ["m": "16", "ef_construction": "200", "quantization": "sq8"])
+        XCTAssertEqual(IndexSpec(kind: .hnsw, manifestParameters: sq8.manifestParameters), sq8)
+        XCTAssertEqual(IndexSpec(kind: .hnsw, sq8.parameters), sq8)
+        XCTAssertEqual(IndexSpec(kind: .hnsw, manifestParameters: ["quantization": "pq"]).quantization, .none)
+        XCTAssertEqual(IndexSpec(kind: .flat, IndexParameters(quantization: .sq8)), .flat)
+        // Asked for: none as an absent key, sq8 as itself; not asked for: nothing.
+        XCTAssertEqual(IndexParameters(quantization: Quantization.none).manifestParameters(for: .hnsw), ["quantization": ""])
+        XCTAssertEqual(IndexParameters(quantization: .sq8).manifestParameters(for: .hnsw), ["quantization": "sq8"])
+        XCTAssertEqual(IndexParameters().manifestParameters(for: .hnsw), [:])
+        func error(_ p: IndexParameters, _ kind: IndexKind) -> IndexParameterError? {
+            do { try p.validate(for: kind) } catch { return error }
+            return nil
+        }
+        XCTAssertEqual(error(IndexParameters(quantization: .sq8), .flat), .quantizationNotFor(.flat))
+        XCTAssertEqual(error(IndexParameters(quantization: .sq8), .ivf)?.reason, "other than none is for the hnsw index, not ivf")
+        XCTAssertEqual(error(IndexParameters(quantization: .sq8), .ivf)?.key, "quantization")
+        XCTAssertNil(error(IndexParameters(quantization: Quantization.none), .flat))
+        XCTAssertNil(error(IndexParameters(quantization: .sq8), .hnsw))
+    }
+
     func testEveryParameterBelongsToOneIndex() {
         XCTAssertEqual(IndexParameter.of(.hnsw), [.m, .efConstruction])
         XCTAssertEqual(IndexParameter.of(.ivf), [.clusters, .spill])

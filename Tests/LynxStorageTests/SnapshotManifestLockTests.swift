@@ -183,6 +183,24 @@ extension ManifestTests {
         XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: .init()).storeID, id)
     }
 
+    /// An empty requested value asks for the key to be absent: it is not written, and conflicts with a stored one.
+    func testAnEmptyRequestedParameterMeansAbsent() throws {
+        let made = try Manifest.loadOrCreate(dir: dir, requested: .init(dimension: 4, metric: "l2", indexType: "hnsw",
+                                                                        parameters: ["m": "8", "quantization": ""]))
+        XCTAssertEqual(made.parameters, ["m": "8"])
+        XCTAssertEqual(try Manifest.loadOrCreate(dir: dir, requested: .init(parameters: ["quantization": ""])).parameters, ["m": "8"])
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: dir, requested: .init(parameters: ["quantization": "sq8"])) }) {
+            if case .manifestConflict("param.quantization", "(unset)", "sq8") = $0 { return true } else { return false }
+        }
+        let other = makeTempDir()
+        defer { removeDir(other) }
+        _ = try Manifest.loadOrCreate(dir: other, requested: .init(dimension: 4, metric: "l2", indexType: "hnsw",
+                                                                   parameters: ["quantization": "sq8"]))
+        assertStorageError({ _ = try Manifest.loadOrCreate(dir: other, requested: .init(parameters: ["quantization": ""])) }) {
+            if case .manifestConflict("param.quantization", "sq8", "(unset)") = $0 { return true } else { return false }
+        }
+    }
+
     func testStoreIDZeroIsCorrupt() throws {
         var text = Manifest(storeID: nil, dimension: 4, metric: "l2", indexType: "flat").encoded()
         text = String(text[..<text.range(of: "checksum=")!.lowerBound]) + "store_id=0\n"

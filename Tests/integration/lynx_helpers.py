@@ -203,6 +203,8 @@ class LynxServer:
         return self.base_url + path
 
     def log_text(self) -> str:
+        if self.proc.poll() is not None:
+            self._reader.join(5)  # an exited process's last lines are still on their way from the pipe
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
@@ -248,12 +250,17 @@ class LynxServer:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def wait_linked(self, timeout: float = 60.0) -> dict:
-        """Waits until the builder is settled (nothing pending, no consolidation due or running); returns the last
-        health answer."""
+    def wait_linked(self, timeout: float = 60.0, collection: str | None = None) -> dict:
+        """Waits until the builder is settled (nothing pending, no consolidation due or running), of the default
+        collection or of `collection`; returns the last health (or collection) answer."""
         deadline = time.monotonic() + timeout
         while True:
-            h = self.health()
+            if collection is None:
+                h = self.health()
+            else:
+                r = self.get(f"/collections/{collection}")
+                assert r.status_code == 200, r.text
+                h = r.json()
             if not h["linking"]["behind"]:
                 return h
             assert time.monotonic() < deadline, f"still {h['linking']['pending']} pending after {timeout} s"

@@ -1,6 +1,8 @@
 #ifndef LYNX_CLYNXKERNELS_H
 #define LYNX_CLYNXKERNELS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,6 +23,14 @@ void lynx_dot_block_avx2(const float *q, long nq, const float *x, long nx, long 
 /// (at most n). Call only when lynx_kernels_avx2() is 1.
 long lynx_scores_below_avx2(const float *products, const float *row_term, const float *row_scale, long n,
                             float term, float scale, float threshold, float *scores, int *rows);
+
+/// Σ codes[i]·weights[i] in 32-bit integers (8-bit scalar codes against a query's 16-bit weights), with AVX2.
+/// Exact as long as no partial sum leaves the int32 range: |weights[i]| ≤ (2³¹ − 1) / (255·n) keeps every one in it.
+/// Call only when lynx_kernels_avx2() is 1.
+int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long n);
+
+/// The same sum, one term at a time (the kernel for CPUs without AVX2, and the reference the tests compare with).
+int32_t lynx_dot_u8_i16(const uint8_t *codes, const int16_t *weights, long n);
 
 /// 1 when the CPU has AVX2 and FMA and the environment does not say LYNX_KERNELS=sse; 0 otherwise.
 int lynx_kernels_avx2(void);

@@ -19,7 +19,7 @@ public struct CollectionSettings: Sendable, Equatable {
 
     /// A setting an error names.
     public enum Setting: Sendable, Equatable {
-        case dimension, metric, index
+        case dimension, metric, index, quantization
         case parameter(IndexParameter)
 
         /// Its key in a request body.
@@ -28,6 +28,7 @@ public struct CollectionSettings: Sendable, Equatable {
             case .dimension: return "dimension"
             case .metric: return "metric"
             case .index: return "index"
+            case .quantization: return Quantization.key
             case .parameter(let p): return p.key
             }
         }
@@ -46,8 +47,9 @@ public struct CollectionSettings: Sendable, Equatable {
             try parameters.validate(for: index)
         } catch {
             switch error {
-            case .outOfRange: throw .settingOutOfRange(.parameter(error.parameter), error.reason)
-            case .ofAnotherIndex: throw .invalidSetting(.parameter(error.parameter), error.reason)
+            case .outOfRange(let p, _): throw .settingOutOfRange(.parameter(p), error.reason)
+            case .ofAnotherIndex(let p, _): throw .invalidSetting(.parameter(p), error.reason)
+            case .quantizationNotFor: throw .invalidSetting(.quantization, error.reason)
             }
         }
     }

@@ -3,10 +3,10 @@ import LynxIndex
 import LynxJSON
 
 extension RequestDecoder {
-    static let collectionKeys = Set(["dimension", "metric", "index"] + IndexParameter.allCases.map(\.key))
+    static let collectionKeys = Set(["dimension", "metric", "index", Quantization.key] + IndexParameter.allCases.map(\.key))
 
-    /// The body of `PUT /collections/{name}`: `dimension` (required), `metric`, `index` and the index's structural
-    /// parameters. Ranges are checked by the engine (`CollectionSettings.validate`).
+    /// The body of `PUT /collections/{name}`: `dimension` (required), `metric`, `index`, the index's structural
+    /// parameters and `quantization`. Ranges are checked by the engine (`CollectionSettings.validate`).
     static func collectionSettings(_ body: JSONValue) throws(Problem) -> CollectionSettings {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("body: expected an object with dimension, metric, index and index parameters", field: nil)
@@ -38,6 +38,22 @@ extension RequestDecoder {
             metric: try choice("metric", Metric.self) ?? EngineConfig.defaultMetric,
             index: try choice("index", IndexKind.self) ?? IndexSpec.defaultKind)
         for p in IndexParameter.allCases { settings.parameters[p] = try optionalInt(p.key) }
+        if let value = object[Quantization.key] {
+            settings.parameters.quantization = try quantization(value, path: Quantization.key)
+        }
         return settings
+    }
+
+    /// `{"type": "sq8"}`: the object form of a `Quantization`.
+    static func quantization(_ value: JSONValue, path: String) throws(Problem) -> Quantization {
+        let allowed = Quantization.allCases.map(\.type).joined(separator: ", ")
+        guard case .object(let object) = value else {
+            throw Problem.invalidRequest("\(path): expected an object such as {\"type\": \"sq8\"}, got \(value.typeName)", field: path)
+        }
+        try onlyKeys(object, ["type"], path: path)
+        guard case .string(let type)? = object["type"], let quantization = Quantization(type: type) else {
+            throw Problem.invalidRequest("\(path).type: expected one of \(allowed)", field: path + ".type")
+        }
+        return quantization
     }
 }

@@ -5,7 +5,8 @@ import LynxSupport
 import LynxReplication
 import LynxTransport
 
-/// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, include.
+/// The members `POST /search` and `POST /search/batch` share: k, filter, ef_search, n_probe, rescore, oversample,
+/// include.
 package struct SearchOptions {
     package var k: Int
     package var filter: Filter?
@@ -193,7 +194,8 @@ package struct RequestDecoder {
 
     // MARK: - Search
 
-    static let searchOptionKeys = Set(["k", "filter", "include", "explain", "plan"] + SearchParameter.allCases.map(\.key))
+    static let searchOptionKeys = Set(["k", "filter", "include", "explain", "plan", "rescore", "oversample"]
+                                      + SearchParameter.allCases.map(\.key))
 
     package func search(_ body: JSONValue) throws(Problem) -> SearchRequest {
         guard case .object(let object) = body else {
@@ -233,7 +235,7 @@ package struct RequestDecoder {
         throw p
     }
 
-    /// k, ef_search, n_probe, filter and include, with their defaults.
+    /// k, ef_search, n_probe, rescore, oversample, filter and include, with their defaults.
     static func searchOptions(_ object: JSONObject) throws(Problem) -> SearchOptions {
         let k = try Self.int(object["k"], field: "k", default: 10, range: 1...Self.maxK)
         var params = SearchParams()
@@ -243,6 +245,10 @@ package struct RequestDecoder {
         }
         if object[nProbe] != nil {
             params.nProbe = try Self.int(object[nProbe], field: nProbe, default: 0, range: 1...Self.maxNProbe)
+        }
+        if let rescore = object["rescore"] { params.rescore = try bool(rescore, field: "rescore") }
+        if let oversample = object["oversample"] {
+            params.oversample = try number(oversample, field: "oversample", range: SearchParams.oversampleRange)
         }
         var filter: Filter?
         if let value = object["filter"], !value.isNull {
@@ -298,6 +304,19 @@ package struct RequestDecoder {
             throw Problem.outOfRange("\(field): \(n) is outside \(range.lowerBound)...\(range.upperBound)", field: field)
         }
         return Int(v)
+    }
+
+    /// A number parameter: 400 when it is not a number, 422 when it is outside `range`.
+    static func number(_ value: JSONValue, field: String, range: ClosedRange<Double>) throws(Problem) -> Double {
+        guard case .number(let n) = value else {
+            throw Problem.invalidRequest("\(field): expected a number, got \(value.typeName)", field: field)
+        }
+        // Past Float's range reads as infinite, so it is out of range too.
+        let f = Double(n.float ?? .infinity)
+        guard range.contains(f) else {
+            throw Problem.outOfRange("\(field): \(n) is outside \(range.lowerBound)...\(range.upperBound)", field: field)
+        }
+        return f
     }
 
     /// An optional boolean member (absent: `absent`).

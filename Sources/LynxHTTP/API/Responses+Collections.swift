@@ -97,7 +97,7 @@ extension Responses {
         }
     }
 
-    /// `{"dimension", "metric", "index", and the structural parameters}` (integers as numbers).
+    /// `{"dimension", "metric", "index", the structural parameters (integers as numbers), "quantization"}`.
     static func settingsValue(_ s: StoredCollectionSettings) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("dimension", .number(JSONNumber(Int64(s.dimension)))),
@@ -107,6 +107,7 @@ extension Responses {
         for (parameter, value) in s.index.values.sorted(by: { $0.parameter.key < $1.parameter.key }) {
             members.append((parameter.key, .number(JSONNumber(Int64(value)))))
         }
+        members.append((Quantization.key, .object(JSONObject(members: [(key: "type", value: .string(s.index.quantization.type))]))))
         return .object(JSONObject(members: members.map { (key: $0.0, value: $0.1) }))
     }
 }

@@ -109,6 +109,7 @@ enum Responses {
             w.beginObject()
             w.key("vector_bytes"); w.int(s.vectorBytes)
             w.key("index_bytes"); w.int(s.indexBytes)
+            w.key("code_bytes"); w.int(s.codeBytes)
             w.key("metadata_bytes"); w.int(s.metadataBytes)
             w.endObject()
             w.key("linking")

@@ -72,6 +72,7 @@ enum MetricsExposition {
         for s in stores {
             out.sample("lynx_memory_bytes", s.labels + [("kind", "vectors")], Double(s.stats.vectorBytes))
             out.sample("lynx_memory_bytes", s.labels + [("kind", "index")], Double(s.stats.indexBytes))
+            out.sample("lynx_memory_bytes", s.labels + [("kind", "codes")], Double(s.stats.codeBytes))
             out.sample("lynx_memory_bytes", s.labels + [("kind", "metadata")], Double(s.stats.metadataBytes))
         }
         counter("lynx_upserts_total", "Records upserted.") { Double($0.engine.metrics.upserts.current) }

@@ -1,0 +1,125 @@
+"""Compressed vectors (issue 21): a collection made with sq8 codes searches on them, rescores from the full vectors,
+shows its setting, refuses a conflicting one, and answers alike after a SIGKILL and after a checkpoint and restart.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from lynx_helpers import assert_problem, f32v, run_lynxd
+
+pytestmark = pytest.mark.live
+
+DIM = 24
+N = 1500  # past the 1,024 vectors the quantizer is fitted on
+
+
+def clustered(n: int, seed: int) -> list[list[float]]:
+    rng = random.Random(seed)
+    centers = [[rng.uniform(-1, 1) for _ in range(DIM)] for _ in range(20)]
+    return [f32v(c + rng.uniform(-0.3, 0.3) for c in rng.choice(centers)) for _ in range(n)]
+
+
+def cosine_distance(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    return 1 - dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def search_all(srv, queries, **extra) -> list[list[tuple[int, float]]]:
+    out = []
+    for q in queries:
+        r = srv.post("/collections/q/search", json={"vector": q, "k": 10, **extra})
+        assert r.status_code == 200, r.text
+        out.append([(hit["id"], hit["distance"]) for hit in r.json()["results"]])
+    return out
+
+
+def test_a_collection_with_sq8_codes(start_server):
+    srv = start_server()
+    body = {"dimension": DIM, "metric": "cosine", "quantization": {"type": "sq8"}}
+    assert srv.request("PUT", "/collections/q", json=body).status_code == 201
+    assert srv.request("PUT", "/collections/q", json=body).status_code == 200  # the same settings again
+    conflict = assert_problem(srv.request("PUT", "/collections/q", json={**body, "quantization": {"type": "none"}}), 409)
+    assert "quantization" in conflict["detail"], conflict
+    shown = srv.get("/collections/q").json()
+    assert shown["settings"]["quantization"] == {"type": "sq8"}, shown
+
+    vectors = clustered(N, seed=1)
+    for start in range(0, N, 500):
+        batch = [{"id": i, "vector": v} for i, v in enumerate(vectors[start:start + 500], start)]
+        assert srv.post("/collections/q/vectors", json={"vectors": batch}).status_code == 200
+    srv.wait_linked(collection="q")
+    stats = srv.get("/collections/q/stats").json()
+    assert stats["index"]["quantization"] == "sq8" and stats["index"]["quantizer"] == "fitted", stats["index"]
+    assert stats["memory"]["code_bytes"] >= N * DIM, stats["memory"]
+    assert srv.stats()["memory"]["code_bytes"] == 0  # the default collection has no codes
+
+    queries = clustered(30, seed=2)
+    truth = [sorted(range(N), key=lambda i: cosine_distance(q, vectors[i]))[:10] for q in queries]
+
+    def check(srv) -> tuple[list, list]:
+        """Rescored answers: exact distances and recall; estimates: near the exact ones, and not all equal to them."""
+        rescored, estimated = search_all(srv, queries), search_all(srv, queries, rescore=False)
+        hits = sum(len(set(t) & {i for i, _ in answer}) for t, answer in zip(truth, rescored))
+        assert hits / (10 * len(queries)) >= 0.9, hits
+        for q, answer in zip(queries, rescored):
+            assert len(answer) == 10
+            for i, d in answer:
+                assert d == pytest.approx(cosine_distance(q, vectors[i]), abs=1e-5)
+        for q, answer in zip(queries, estimated):
+            for i, d in answer:
+                assert d == pytest.approx(cosine_distance(q, vectors[i]), abs=0.02)
+        assert estimated != rescored
+        for q, answer in zip(queries, search_all(srv, queries, oversample=1)):
+            assert len(answer) == 10 and all(d == pytest.approx(cosine_distance(q, vectors[i]), abs=1e-5) for i, d in answer)
+        stats = srv.get("/collections/q/stats").json()
+        assert stats["index"]["quantizer"] == "fitted" and stats["memory"]["code_bytes"] >= N * DIM, stats
+        return rescored, estimated
+
+    check(srv)
+    srv.kill()  # the records come back from the log, and are coded again as they are linked
+    again = start_server(data_dir=srv.data_dir)
+    again.wait_linked(collection="q")
+    check(again)
+    assert again.post("/collections/q/checkpoint", json={}).status_code == 200
+    rescored, estimated = check(again)
+    assert again.stop() == 0
+    third = start_server(data_dir=srv.data_dir)  # from the snapshot: graph, quantizer and codes as they were
+    assert "loaded snapshot without rebuilding the index" in third.log_text()
+    assert search_all(third, queries) == rescored
+    assert search_all(third, queries, rescore=False) == estimated
+
+
+def test_quantization_settings_and_search_options_are_checked(start_server):
+    srv = start_server()
+    cases = [
+        ({"dimension": 3, "quantization": "sq8"}, 400, "quantization"),
+        ({"dimension": 3, "quantization": {"type": "pq"}}, 400, "quantization.type"),
+        ({"dimension": 3, "quantization": {}}, 400, "quantization.type"),
+        ({"dimension": 3, "quantization": {"type": "sq8", "bits": 4}}, 400, "quantization.bits"),
+        ({"dimension": 3, "index": "flat", "quantization": {"type": "sq8"}}, 400, "quantization"),
+        ({"dimension": 3, "index": "ivf", "quantization": {"type": "sq8"}}, 400, "quantization"),
+    ]
+    for body, status, field in cases:
+        problem = assert_problem(srv.request("PUT", "/collections/c", json=body), status)
+        assert problem.get("field") == field, (body, problem)
+    assert srv.get("/collections/c").status_code == 404
+    # none is allowed for every index, and is what a collection made without the setting shows
+    assert srv.request("PUT", "/collections/f", json={"dimension": 3, "index": "flat", "quantization": {"type": "none"}}).status_code == 201
+    assert srv.get("/collections/f").json()["settings"]["quantization"] == {"type": "none"}
+    for extra, status, field in [({"oversample": 0.5}, 422, "oversample"), ({"oversample": 1e300}, 422, "oversample"),
+                                 ({"oversample": "4"}, 400, "oversample"), ({"rescore": 1}, 400, "rescore")]:
+        problem = assert_problem(srv.post("/search", json={"vector": [0.5] * 4, **extra}), status)
+        assert problem.get("field") == field, (extra, problem)
+
+
+def test_the_flag_makes_the_default_collection_with_codes(start_server, tmp_path):
+    result = run_lynxd(["--data-dir", str(tmp_path / "bad"), "--index", "flat", "--quantization", "sq8"])
+    assert result.returncode != 0 and "--quantization sq8 is for the hnsw index" in result.stderr.decode(), result.stderr
+    srv = start_server(dimension=8, index="hnsw", quantization="sq8")
+    assert srv.get("/collections/default").json()["settings"]["quantization"] == {"type": "sq8"}
+    assert srv.stop() == 0
+    result = run_lynxd(["--data-dir", str(srv.data_dir), "--index", "hnsw", "--quantization", "none", "--port", "0"])
+    assert result.returncode != 0 and "quantization" in result.stderr.decode(), result.stderr
