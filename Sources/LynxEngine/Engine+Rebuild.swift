@@ -5,7 +5,8 @@ import LynxSupport
 public struct RebuildReport: Sendable {
     public var index: IndexKind
     /// `retrained` (IVF: k-means over all current vectors), `consolidated` (HNSW: tombstones unlinked and
-    /// their slots freed, nodes no search could reach re-linked), or `none` (Flat has no structure).
+    /// their slots freed, nodes no search could reach re-linked, codes fitted again on every vector), or `none`
+    /// (Flat has no structure).
     public var action: String
     public var durationSeconds: Double
 }
@@ -13,7 +14,7 @@ public struct RebuildReport: Sendable {
 extension Engine {
     /// Rebuilds the index's derived structure from the vectors it holds: IVF retrains its quantizer (after a
     /// bulk load the clusters chosen at the first 1,000 vectors are stale), HNSW repairs and frees its deleted
-    /// nodes. Writes wait while it runs; searches go on against the old structure until the new one is swapped
+    /// nodes and fits its codes' quantizer again (likewise fitted on the first vectors). Writes wait while it runs; searches go on against the old structure until the new one is swapped
     /// in. The builder pauses meanwhile (pending records stay pending and searchable). A checkpoint follows, so a
     /// restart loads the rebuilt structure.
     public func rebuildIndex() throws -> RebuildReport {
@@ -31,6 +32,7 @@ extension Engine {
                 hnsw.consolidate()
                 let relinked = hnsw.repairUnreachable()
                 if relinked > 0 { logger.notice("re-linked HNSW nodes that no search could reach", metadata: ["nodes": "\(relinked)"]) }
+                hnsw.refitCodes()
                 index = hnsw
                 action = "consolidated"
             } else {

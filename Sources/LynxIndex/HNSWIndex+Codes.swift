@@ -14,11 +14,19 @@ extension HNSWIndex {
         }
     }
 
-    /// Fits the quantizer on the vector of every slot and codes them all.
+    /// Fits the quantizer again on every live vector and codes every slot with it (`POST /index/rebuild`: the
+    /// ranges fitted on the first vectors may not hold the later ones). Nothing when there are no codes yet.
+    public mutating func refitCodes() {
+        guard quantizer != nil else { return }
+        fitQuantizer()
+    }
+
+    /// Fits the quantizer on the vector of every live slot and codes every slot.
     mutating func fitQuantizer() {
         let rows = vectors, norms = invNorms, cosine = metric == .cosine
-        let fitted = ScalarQuantizer(dimension: dimension, count: ids.count, row: { rows.row($0) },
-                                     scale: { cosine ? norms[$0] : 1 })
+        let live = (0..<ids.count).filter { states[$0] == .live }
+        let fitted = ScalarQuantizer(dimension: dimension, count: live.count, row: { rows.row(live[$0]) },
+                                     scale: { cosine ? norms[live[$0]] : 1 })
         quantizer = fitted
         codes = CodeRows(width: dimension)
         codeTerms = []
@@ -32,10 +40,7 @@ extension HNSWIndex {
     mutating func writeCode(_ s: UInt32, _ quantizer: ScalarQuantizer) {
         let x = vectors.row(Int(s)), scale = codeScale(s), l2 = metric == .l2
         var term: Float = 0
-        codes.set(Int(s)) { code in
-            quantizer.encode(x, scale: scale, into: code)
-            if l2 { term = quantizer.decode(code).reduce(0) { $0 + $1 * $1 } }
-        }
+        codes.set(Int(s)) { term = quantizer.encode(x, scale: scale, into: $0) }
         guard l2 else { return }
         if Int(s) == codeTerms.count { codeTerms.append(term) } else { codeTerms[Int(s)] = term }
     }

@@ -15,6 +15,8 @@ public struct ScalarQuantizer: Sendable, Equatable {
     public let dimension: Int
     public private(set) var lower: [Float]
     public private(set) var step: [Float]
+    /// 1/step, so that coding multiplies.
+    private let inverseStep: [Float]
 
     /// Vectors a quantizer is fitted on: the index encodes nothing before it has this many.
     public static let trainingSize = 1024
@@ -24,6 +26,7 @@ public struct ScalarQuantizer: Sendable, Equatable {
         dimension = lower.count
         self.lower = lower
         self.step = step
+        inverseStep = step.map { 1 / $0 }
     }
 
     /// Fitted on `count` rows of `dimension` floats, each given by `row(r)`, scaled by `scale(r)` (1/‖x‖ under
@@ -45,12 +48,18 @@ public struct ScalarQuantizer: Sendable, Equatable {
         self.init(lower: lo, step: step)
     }
 
-    /// Writes the code of `x` (scaled by `scale`) to `code[0..<dimension]`.
-    public func encode(_ x: UnsafePointer<Float>, scale: Float, into code: UnsafeMutablePointer<UInt8>) {
+    /// Writes the code of `x` (scaled by `scale`) to `code[0..<dimension]`; returns ‖x̃‖², the squared norm of the
+    /// vector the code stands for.
+    @discardableResult
+    public func encode(_ x: UnsafePointer<Float>, scale: Float, into code: UnsafeMutablePointer<UInt8>) -> Float {
+        var squaredNorm: Float = 0
         for i in 0..<dimension {
-            let c = ((x[i] * scale - lower[i]) / step[i]).rounded()
-            code[i] = UInt8(min(max(c, 0), 255))
+            let c = min(max(((x[i] * scale - lower[i]) * inverseStep[i]).rounded(), 0), 255)
+            code[i] = UInt8(c)
+            let decoded = lower[i] + step[i] * c
+            squaredNorm += decoded * decoded
         }
+        return squaredNorm
     }
 
     /// The vector a code stands for.
@@ -117,13 +126,14 @@ struct CodeRows: @unchecked Sendable {
         UnsafeRawPointer(cells.row(r)).assumingMemoryBound(to: UInt8.self)
     }
 
-    /// Row `r` (appending empty rows up to it when it is past the end) set to what `encode` writes.
+    /// Row `r` (an existing one, or the next) set to what `encode` writes; the padding bytes are zero.
     mutating func set(_ r: Int, _ encode: (UnsafeMutablePointer<UInt8>) -> Void) {
-        var scratch = [Float](repeating: 0, count: cells.width)
-        scratch.withUnsafeMutableBytes { encode($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-        scratch.withUnsafeBufferPointer { p in
-            while cells.count < r { cells.append(p.baseAddress!) }
-            if r == cells.count { cells.append(p.baseAddress!) } else { cells.setRow(r, from: p.baseAddress!) }
+        precondition(r <= cells.count, "code rows are appended in order")
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: cells.width) { scratch in
+            let row = scratch.baseAddress!
+            row.initialize(repeating: 0, count: cells.width)
+            encode(UnsafeMutableRawPointer(row).assumingMemoryBound(to: UInt8.self))
+            if r == cells.count { cells.append(row) } else { cells.setRow(r, from: row) }
         }
     }
 }

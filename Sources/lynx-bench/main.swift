@@ -218,7 +218,7 @@ struct LynxBench: ParsableCommand {
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
                 line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef),
-                         (Quantization.key, quantization.type), ("rescore", !noRescore),
+                         (Quantization.key, ((idx as? HNSWIndex)?.quantization ?? quantization).type), ("rescore", !noRescore),
                          ("oversample", oversample ?? SearchParams.defaultOversample)]
                 if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {
