@@ -35,6 +35,15 @@ func loadAverage() -> String {
     (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
 }
 
+/// `RssAnon` of this process, in bytes (anonymous resident memory: the heap, not mapped files).
+func residentAnonymousBytes() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+    return 0
+}
+
 /// CPU time of the calling thread (excludes time spent descheduled on a shared machine).
 func threadCPUSeconds() -> Double {
     var ts = timespec()
@@ -133,6 +142,7 @@ struct LynxBench: ParsableCommand {
             idx = h
         }
         let loadBefore = loadAverage()
+        let residentBefore = residentAnonymousBytes()
         let buildThreads = load == nil && index == "hnsw" ? threads : 1
         var buildTime: Duration = .zero
         let cpuBefore = processCPUSeconds()
@@ -164,6 +174,8 @@ struct LynxBench: ParsableCommand {
         }
         let buildCPU = processCPUSeconds() - cpuBefore
         var serialized: [UInt8] = []
+        // What the build (or load) left resident: the index, and whatever the allocator kept of its work.
+        let residentIndexBytes = residentAnonymousBytes() - residentBefore
         let serTime = clock.measure { serialized = idx.serializedBytes() }
         let deserTime = try clock.measure {
             var r = BinaryReader(serialized)
@@ -229,6 +241,8 @@ struct LynxBench: ParsableCommand {
                      ("build_cpu_seconds", buildCPU),
                      ("recall_at_10", Double(hit) / Double(k * ds.nq)), ("qps", qps), ("qps_cpu", qpsCPU)]
             if threads > 1 { line += [("threads", threads), ("qps_threads", qpsT)] }
+            // After a load the file's bytes were resident too, so only a build's figure is the index's.
+            if load == nil { line += [("rss_anon_bytes_per_vector", Double(residentIndexBytes) / Double(max(1, ds.n)))] }
             if batch { line += batchFigures(idx, ds, k: k, params: params, loopResults: results) }
             let mem = idx.memory
             line += [("vector_bytes", mem.vectorBytes), ("index_bytes", mem.indexBytes), ("code_bytes", mem.codeBytes),
