@@ -58,8 +58,8 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
         {"id": i, "vector": [1 + i % 3, i % 5 + 0.5, 2.25], "metadata": {"shelf": i % 4}} for i in range(120)]}))
     ok(leader.request("PUT", "/collections/books/indexes/shelf", json={"type": "integer"}), 201)
     ok(leader.request("DELETE", "/collections/books/vectors/5"))
-    ok(leader.request("PUT", "/collections/graph", json={"dimension": 4, "index": "hnsw"}), 201)
-    ok(leader.post("/collections/graph/vectors", json={"vectors": [record(i) for i in range(1000, 1400)]}))
+    ok(leader.request("PUT", "/collections/graph", json={"dimension": 4, "index": "hnsw", "quantization": {"type": "sq8"}}), 201)
+    ok(leader.post("/collections/graph/vectors", json={"vectors": [record(i) for i in range(1000, 2200)]}))
     ok(leader.request("PUT", "/collections/gone", json={"dimension": 2, "index": "flat"}), 201)
     ok(leader.post("/collections/gone/vectors", json={"id": 1, "vector": [1, 2]}))
     ok(leader.request("DELETE", "/collections/gone"))
@@ -67,12 +67,16 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
     prefixes = ["", "/collections/books", "/collections/graph"]
     c.wait_converged()
     want = comparable(leader, prefixes)
-    assert len(want["records"][""]) > 200 and len(want["records"]["/collections/graph"]) == 400
+    assert len(want["records"][""]) > 200 and len(want["records"]["/collections/graph"]) == 1200
     assert [i["field"] for i in want["indexes"][""]] == ["g"]
     for f in followers:
         assert comparable(f, prefixes) == want, f"{f.name} differs from leader {leader.name}"
         assert ok(f.get("/vectors/7")) == ok(leader.get("/vectors/7"))
         assert_problem(f.get("/vectors/1"), 404, "not-found")  # deleted on the leader
+        # The catalog carries the quantization: the follower's copy keeps codes as the leader's does.
+        assert ok(f.get("/collections/graph"))["settings"]["quantization"] == {"type": "sq8"}
+        wait_until(lambda: not ok(f.get("/collections/graph"))["linking"]["behind"], timeout=60, what="graph linked")
+        assert ok(f.get("/collections/graph/stats"))["index"]["quantizer"] == "fitted"
 
     # Followers serve searches with the leader's answers (exact stores; HNSW with an ef that makes it exact here).
     queries = [[rng.randrange(-512, 512) / 4 for _ in range(4)] for _ in range(10)]
@@ -81,7 +85,7 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
                            ("/search", {"vector": q, "k": 5, "filter": {"g": "g1"}}),
                            ("/collections/books/search", {"vector": [1, q[0] % 3 + 1, 2], "k": 7,
                                                            "filter": {"shelf": {"$gte": 2}}}),
-                           ("/collections/graph/search", {"vector": q, "k": 10, "ef_search": 1000})):
+                           ("/collections/graph/search", {"vector": q, "k": 10, "ef_search": 1000, "oversample": 100})):
             expected = ok(leader.post(path, json=body))
             for f in followers:
                 assert ok(f.post(path, json=body)) == expected, (f.name, path, body)
