@@ -45,6 +45,15 @@ extension HNSWIndex {
         if Int(s) == codeTerms.count { codeTerms.append(term) } else { codeTerms[Int(s)] = term }
     }
 
+    /// The quantizer, once fitted (for tests and tools).
+    package var fittedQuantizer: ScalarQuantizer? { quantizer }
+
+    /// The code stored for `id`, or nil (no such id, or no codes yet).
+    package func storedCode(_ id: UInt64) -> [UInt8]? {
+        guard quantizer != nil, let s = slotOf[id] else { return nil }
+        return Array(UnsafeBufferPointer(start: codes.row(Int(s)), count: dimension))
+    }
+
     /// The query against the codes: an estimate of the score (`ScalarQuantizer`). Under l2,
     /// ‖q − x̃‖² = ‖q‖² − 2·q·x̃ + ‖x̃‖² with ‖x̃‖² from `codeTerms`; under cosine the codes and the weights are
     /// of the unit vectors.

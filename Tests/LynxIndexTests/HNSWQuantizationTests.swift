@@ -128,6 +128,43 @@ final class HNSWQuantizationTests: XCTestCase {
         XCTAssertGreaterThan(after, before + 40)
     }
 
+    /// Through inserts, replacements, deletes, consolidations (and the slot reuse they bring) and a round trip,
+    /// every live record's code is the code of its vector.
+    func testCodesFollowEveryWriteThroughChurn() throws {
+        for metric in Metric.allCases {
+            var rng = TestRNG(seed: 9)
+            let dim = 9
+            var index = HNSWIndex(dimension: dim, metric: metric, m: 6, efConstruction: 30, seed: 3, quantization: .sq8)
+            var live: [UInt64: [Float]] = [:]
+            for step in 0..<4000 {
+                let id = UInt64.random(in: 0..<1600, using: &rng)
+                if step % 5 == 4, live[id] != nil {
+                    index.remove(id)
+                    live[id] = nil
+                } else {
+                    let v = rng.vector(dim).map { $0 + 0.01 }
+                    index.upsert(id: id, vector: v)
+                    live[id] = v
+                }
+            }
+            XCTAssertGreaterThan(index.freeSlotCount + index.tombstoneCount, 0, "\(metric): the churn never freed a slot")
+            var r = BinaryReader(index.serializedBytes())
+            let back = try HNSWIndex(from: &r)
+            for candidate in [index, back] {
+                let quantizer = try XCTUnwrap(candidate.fittedQuantizer, "\(metric)")
+                var expected = [UInt8](repeating: 0, count: dim)
+                for (id, v) in live {
+                    let scale: Float = metric == .cosine ? 1 / v.reduce(0) { $0 + $1 * $1 }.squareRoot() : 1
+                    v.withUnsafeBufferPointer { quantizer.encode($0.baseAddress!, scale: scale, into: &expected) }
+                    let stored = try XCTUnwrap(candidate.storedCode(id), "\(metric) \(id)")
+                    // Under cosine the index scales by its own 1/‖v‖; a code may differ by one where the two round apart.
+                    XCTAssertTrue(zip(stored, expected).allSatisfy { abs(Int($0) - Int($1)) <= (metric == .cosine ? 1 : 0) },
+                                  "\(metric) id \(id): \(stored) against \(expected)")
+                }
+            }
+        }
+    }
+
     /// Recall on the dev set's real embeddings at the same ef as the exact index's floor.
     func testDevRecall() throws {
         let dev = try DevData.load()
