@@ -43,7 +43,7 @@ library() {  # name, extra swiftc flags..., then the source folder last
 library Logging -package-name swift_log .build/checkouts/swift-log/Sources/Logging
 library LynxSupport Sources/LynxSupport
 library LynxJSON Sources/LynxJSON
-library LynxIndex Sources/LynxIndex
+library LynxIndex -package-name lynx Sources/LynxIndex
 library LynxStorage Sources/LynxStorage
 library LynxEngine -enable-testing Sources/LynxEngine
 library LynxCluster Sources/LynxCluster
