@@ -50,10 +50,11 @@ let package = Package(
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
         .target(name: "CFileOps"),
+        .target(name: "CHeap"),
         .target(name: "LynxStorage", dependencies: ["CCRC32C", "CFileOps", "LynxSupport"]),
         .target(
             name: "LynxEngine",
-            dependencies: ["LynxIndex", "LynxJSON", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CHeap", "LynxIndex", "LynxJSON", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "LynxCluster", dependencies: ["CCurl", "LynxJSON", "LynxSupport"]),
         .target(
@@ -71,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "lynxd",
             dependencies: [
-                "LynxHTTP", "LynxTransport", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON", "LynxIndex", "LynxSupport",
+                "LynxHTTP", "LynxTransport", "LynxEngine", "LynxReplication", "LynxStorage", "LynxJSON", "LynxIndex", "LynxSupport", "CHeap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

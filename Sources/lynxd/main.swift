@@ -1,6 +1,7 @@
 // lynxd: parses the configuration, opens the data directory, serves HTTP, recovers, and stops cleanly on
 // SIGTERM/SIGINT. Everything of substance lives in the libraries; this file only wires them together.
 import ArgumentParser
+import CHeap
 import Dispatch
 import LynxEngine
 import LynxHTTP
@@ -47,6 +48,11 @@ func run() {
     LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: settings.logFormat) }
     let logger = Logger(label: "lynxd")
     logger.info("configuration", metadata: settings.logMetadata)
+    // glibc's own thresholds grow with the largest block freed, after which up to 64 MiB of a thread arena's free
+    // top stays resident, and malloc_trim (the HTTP heap trimmer, HeapRelease) cannot return it. Blocks under
+    // 32 MiB still come from the arenas, as they do once glibc's threshold has grown; a top past 8 MiB (the size of
+    // request the heap trimmer acts on) goes back.
+    _ = lynx_set_heap_thresholds(32 << 20, 8 << 20)
 
     // The process's background threads, shared by every collection's engine.
     // Two commit threads: collections fdatasync their logs independently, two at a time.
