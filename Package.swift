@@ -45,11 +45,12 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CLynxKernels"),
-        .target(name: "LynxSupport"),
+        .target(name: "LynxSupport", dependencies: ["CHeap"]),
         .target(name: "LynxIndex", dependencies: ["CLynxKernels", "LynxSupport"], swiftSettings: hotPathFlags),
         .target(name: "LynxJSON", swiftSettings: hotPathFlags),
         .target(name: "CCRC32C"),
         .target(name: "CFileOps"),
+        .target(name: "CHeap"),
         .target(name: "LynxStorage", dependencies: ["CCRC32C", "CFileOps", "LynxSupport"]),
         .target(
             name: "LynxEngine",

@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <gnutls/gnutls.h>
-#include <malloc.h>  // malloc_trim, for HeapTrimmer
 
 /// Starts a daemon whose options are all passed through one MHD_OPTION_ARRAY.
 static inline struct MHD_Daemon *lynx_mhd_start(unsigned int flags, uint16_t port,

@@ -22,6 +22,7 @@ extension Engine {
             do {
                 report = try runCheckpoint(started: started)
                 noteWriteStored()
+                services.heapRelease.noteWork()
                 metrics.checkpoints.add(["success"])
                 metrics.checkpointDuration.observe(report.durationSeconds)
                 logger.info("checkpoint done", metadata: [

@@ -86,6 +86,7 @@ extension Engine {
             }
             metrics.linkDuration.observe(monotonicSeconds() - started)
             houseKeepIfDue()
+            services.heapRelease.noteWork()
             return work.count
         } ?? 0
     }

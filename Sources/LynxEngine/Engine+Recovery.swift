@@ -33,6 +33,7 @@ extension Engine {
             builder?.start()
         }
         setStatus(.ready)
+        services.heapRelease.noteWork()
         logger.info("ready", metadata: [
             "vectors": "\(count)", "pending": "\(pendingCount)", "recovery_seconds": "\((seconds * 1000).rounded() / 1000)",
             "last_lsn": "\(log.lastLSN)",

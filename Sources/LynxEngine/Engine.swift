@@ -233,6 +233,7 @@ public final class Engine: @unchecked Sendable {
             let lsn = try log.append(ops)
             retained?.append(commitLSN: lsn, ops)
             noteWriteStored()
+            services.heapRelease.noteWork()
             metrics.walBytesWritten.add(UInt64(log.bytesWritten - before))
             checkpointer?.noteAppend()
             return lsn

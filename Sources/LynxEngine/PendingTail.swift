@@ -92,9 +92,17 @@ struct PendingTail {
     }
 
     /// Marks the queue up to `end` (from `nextOperations`) as done; drops the done prefix once it is most of the queue.
+    /// Once nothing is pending the tail starts over empty: its maps and queue, grown for the burst it held, would
+    /// otherwise stay allocated after the burst.
     mutating func advance(to end: Int) {
         head = max(head, min(end, queue.count))
-        if head == queue.count {
+        if head == queue.count && latest.isEmpty {
+            vectors = FlatIndex(dimension: vectors.dimension, metric: vectors.metric)
+            deletes = []
+            latest = [:]
+            queue = []
+            head = 0
+        } else if head == queue.count {
             queue.removeAll(keepingCapacity: queue.count <= 1 << 16)
             head = 0
         } else if head > 4096 && head * 2 > queue.count {

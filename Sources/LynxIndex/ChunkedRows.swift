@@ -164,42 +164,35 @@ public struct ChunkedRows: @unchecked Sendable {
     public var allocatedBytes: Int { chunks.count * Self.rowsPerChunk * width * MemoryLayout<Float>.stride }
 }
 
-/// One heap block of `ChunkedRows`. Shared between copies until one of them writes to it.
+/// One block of `ChunkedRows`. Shared between copies until one of them writes to it.
 ///
-/// Aligned to 4096 bytes, so that a chunk can be written to a file with O_DIRECT straight from this memory (a
-/// full chunk is 4096 × width bytes, a whole number of blocks).
+/// A mapping of its own (`PageMemory`), so a chunk that is dropped (a drained pending tail's, the old side of a
+/// copy-on-write) goes back to the system instead of staying in the allocator. Page-aligned, so that a chunk
+/// can be written to a file with O_DIRECT straight from this memory (a full chunk is 4096 × width bytes, a whole
+/// number of blocks).
 @usableFromInline
 final class RowChunk: @unchecked Sendable {
-    static let alignment = 4096
     @usableFromInline let storage: UnsafeMutablePointer<Float>
     let floats: Int
+    private let memory: PageMemory
     /// Where this chunk's rows were last stored (`RowChunkSink`), nil once written to since. Set by the thread
     /// serialising a copy that shares the chunk; cleared only by a writer holding the chunk uniquely.
     var stored: RowChunkReference?
 
+    /// Zeroed (pages not yet written to cost no memory).
     init(floats: Int) {
         self.floats = floats
-        storage = Self.allocate(floats)
-        storage.initialize(repeating: 0, count: floats)
+        memory = PageMemory.allocate(byteCount: floats * MemoryLayout<Float>.stride)
+        storage = memory.base.bindMemory(to: Float.self, capacity: floats)
     }
 
     func copy() -> RowChunk {
-        let c = RowChunk(uninitializedFloats: floats)
-        c.storage.initialize(from: storage, count: floats)
+        let c = RowChunk(floats: floats)
+        c.storage.update(from: storage, count: floats)
         return c
     }
 
-    private init(uninitializedFloats floats: Int) {
-        self.floats = floats
-        storage = Self.allocate(floats)
-    }
-
-    private static func allocate(_ floats: Int) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: alignment)
-            .bindMemory(to: Float.self, capacity: floats)
-    }
-
-    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+    deinit { memory.deallocate() }
 }
 
 extension BinaryWriter {

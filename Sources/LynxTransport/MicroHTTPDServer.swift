@@ -53,7 +53,9 @@ public final class MicroHTTPDServer: @unchecked Sendable {
     private let inFlight = Atomic<Int>(0)
     private let tracker: ConnectionTracker
     private let bodyMemory: BodyMemory
-    private let heapTrimmer = HeapTrimmer(threshold: 8 << 20)
+    /// Requests whose bodies (request and answer together) reserved at least this many bytes note work on the
+    /// process's heap release, so that a large answer's memory goes back once requests pause.
+    private static let heapReleaseBytes = 8 << 20
     private let logger: Logger
     private var reaper: DispatchSourceTimer?
     /// C copies of the TLS settings; libmicrohttpd keeps the pointers.
@@ -347,6 +349,10 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         return queue(response, on: connection, context: context)
     }
 
+    private func noteHeld(bytes: Int) {
+        if bytes >= Self.heapReleaseBytes { HeapRelease.process.noteWork() }
+    }
+
     /// An answer decided while the body arrives. libmicrohttpd (0.9.75) refuses to queue a response then, so
     /// the answer is written to the connection directly (through its TLS session, if any) with
     /// `Connection: close`, and the sending side is shut. The rest of the body is discarded while the client
@@ -382,7 +388,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         guard raw != lynx_target_refused() else { return }  // refused before the access handler ran
         let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
         inFlight.subtract(1, ordering: .relaxed)
-        heapTrimmer.requestCompleted(heldBytes: context.reservedBytes)
+        noteHeld(bytes: context.reservedBytes)
         releaseBody(context)
         if let connection { tracker.setPhase(connection, .waiting) }
         if context.status != 0 {
@@ -396,7 +402,7 @@ public final class MicroHTTPDServer: @unchecked Sendable {
         // request body until the request completes; past the ceiling the client gets the 503 instead.
         if response.body.count > Self.uncountedAnswerBytes {
             guard bodyMemory.reserve(response.body.count) else {
-                heapTrimmer.requestCompleted(heldBytes: response.body.count)  // made, and dropped for the 503
+                noteHeld(bytes: response.body.count)  // made, and dropped for the 503
                 return queue(handler.refusal(bodyMemoryFull), on: connection, context: context)
             }
             context.reservedBytes += response.body.count

@@ -47,6 +47,8 @@ func run() {
     LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: settings.logFormat) }
     let logger = Logger(label: "lynxd")
     logger.info("configuration", metadata: settings.logMetadata)
+    // Blocks under 32 MiB from glibc's arenas, a thread arena's free top past 8 MiB given back (HeapRelease).
+    HeapRelease.fixThresholds()
 
     // The process's background threads, shared by every collection's engine.
     // Two commit threads: collections fdatasync their logs independently, two at a time.

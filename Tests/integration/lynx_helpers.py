@@ -55,6 +55,15 @@ def lynxd_path() -> Path:
     return Path(os.environ.get("LYNXD", str(DEFAULT_LYNXD)))
 
 
+def rss_anon_kib(pid: int) -> int:
+    """The process's anonymous resident memory (heap, mappings, stacks), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no RssAnon in /proc/{pid}/status")
+
+
 def server_required() -> bool:
     """When true a missing binary is a failure, not a skip (CI, or asked for explicitly)."""
     return os.environ.get("LYNX_REQUIRE_SERVER") == "1" or os.environ.get("CI") == "true"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from lynx_helpers import assert_problem, assert_unchanged, state_snapshot
+from lynx_helpers import assert_problem, assert_unchanged, rss_anon_kib, state_snapshot
 
 pytestmark = pytest.mark.live
 
@@ -33,14 +33,6 @@ def records(n: int, dim: int, *, start: int = 0, text: int = 0, seed: int = 7) -
 def load(srv, n: int, dim: int, *, text: int = 0, batch: int = 2000) -> None:
     for start in range(0, n, batch):
         srv.upsert(records(min(batch, n - start), dim, start=start, text=text))
-
-
-def rss_anon_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no RssAnon in /proc/{pid}/status")
 
 
 # --------------------------------------------------------------------------- --max-search-results

@@ -5,7 +5,8 @@ import LynxSupport
 /// grow with the number of engines (collections): commit threads (group commit of every engine's log), one
 /// checkpoint thread (every engine's automatic checkpoints), and the index builder (one thread and a pool of
 /// `indexThreads - 1` helpers, linking whichever engines have pending records, in turn). Each kind of thread
-/// starts when the first engine that needs it registers.
+/// starts when the first engine that needs it registers. Beside them, `heapRelease` returns the process's free
+/// heap to the system after bursts of the engines' work.
 ///
 /// Maintenance that runs long (checkpoints and rebuilds asked for, backups) is not theirs: each store has a queue of
 /// its own (`Engine.scheduleMaintenance`), so that one store's long job never holds up another's.
@@ -23,6 +24,8 @@ public final class EngineServices: @unchecked Sendable {
     private let nextCommitThread = PlainMutex<Int>(0)
     let checkpoints = ServiceThread<Checkpointer>(name: "lynx-checkpoint", serve: { $0.runIfDue() })
     private let builder = PlainMutex<(thread: ServiceThread<IndexBuilder>, pool: ParallelPool)?>(nil)
+    /// The process's release of free heap; the engines' writes, linking, checkpoints and recovery note work on it.
+    let heapRelease = HeapRelease.process
 
     /// `commitThreads` logs can fdatasync at once; an engine's log is served by one of them, assigned in turn.
     public init(indexThreads: Int = EngineConfig.defaultIndexThreads, builderNiceness: Int32 = 10,
