@@ -321,15 +321,18 @@ public final class Engine: @unchecked Sendable {
 
     public func stats() -> StoreStats {
         stateLock.read {
-            let memory = state.index.memory
-            let pendingMemory = state.tail?.vectors.memory ?? IndexMemory(vectorBytes: 0, indexBytes: 0)
+            let index = state.index.memory
+            let memory = StoreMemory(bytes: [
+                .vectors: index.vectorBytes,
+                .codes: index.codeBytes,
+                .index: index.indexBytes + state.ids.memoryBytes,
+                .pending: state.tail?.memoryBytes ?? 0,
+                .metadata: state.metadataBytes + state.metadata.count * 48,
+                .metadataIndexes: state.metadataIndexes.memoryBytes,
+            ])
             return StoreStats(
                 count: state.count, dimension: dimension, metric: metric, index: indexKind,
-                indexParameters: state.index.parameters,
-                vectorBytes: memory.vectorBytes + pendingMemory.vectorBytes,
-                indexBytes: memory.indexBytes + pendingMemory.indexBytes + state.ids.memoryBytes,
-                codeBytes: memory.codeBytes,
-                metadataBytes: state.metadataBytes + state.metadata.count * 48,
+                indexParameters: state.index.parameters, memory: memory,
                 inserts: metrics.upserts.current, deletes: metrics.deletes.current, searches: metrics.searches.current,
                 linking: linkingState)
         }

@@ -7,15 +7,36 @@ public struct StoreStats: Sendable {
     public var metric: Metric
     public var index: IndexKind
     public var indexParameters: [(String, String)]
-    public var vectorBytes: Int
-    public var indexBytes: Int
-    /// The codes searched on (`Quantization`).
-    public var codeBytes: Int
-    public var metadataBytes: Int
+    public var memory: StoreMemory
     public var inserts: UInt64
     public var deletes: UInt64
     public var searches: UInt64
     public var linking: LinkingReport
+}
+
+/// The heap a store holds, estimated part by part from what is allocated (capacity, not only the live count).
+public struct StoreMemory: Sendable, Equatable {
+    public enum Part: String, CaseIterable, Sendable {
+        /// The index's full-precision vectors (and their inverse norms under cosine).
+        case vectors
+        /// The codes searched on (`Quantization`).
+        case codes
+        /// The index's structure: the graph (HNSW), centroids and lists (IVF), its ids and id maps, and the
+        /// store's sorted ids.
+        case index
+        /// The pending tail: records acknowledged but not yet linked, their vectors, ids and maps.
+        case pending
+        /// Metadata: JSON text and typed documents.
+        case metadata
+        /// The metadata indexes.
+        case metadataIndexes = "metadata_indexes"
+    }
+
+    public var bytes: [Part: Int]
+
+    public subscript(part: Part) -> Int { bytes[part] ?? 0 }
+
+    public var total: Int { bytes.values.reduce(0, +) }
 }
 
 /// Where the background linking of a store stands, read together under one lock.

@@ -32,6 +32,13 @@ struct PendingTail {
         vectors = FlatIndex(dimension: dimension, metric: metric)
     }
 
+    /// The heap it holds, estimated: the vectors (a Flat index) and the maps and queue beside them.
+    var memoryBytes: Int {
+        vectors.memory.totalBytes + deletes.capacity * 8 * 4 / 3
+            + dictionaryBytes(capacity: latest.capacity, keyBytes: 8, valueBytes: 8)
+            + queue.capacity * MemoryLayout<Operation>.stride
+    }
+
     /// Ids with a pending operation (the bound `--index-max-pending` applies to this).
     var count: Int { latest.count }
     var isEmpty: Bool { latest.isEmpty }

@@ -50,7 +50,7 @@ public struct IndexMemory: Equatable, Sendable {
 /// Estimated bytes of a `[UInt64: UInt32]`-like Swift dictionary with `capacity` buckets' worth of entries
 /// (keys + values + one metadata bit array; Swift keeps the load factor ≤ 3/4).
 @inline(__always)
-func dictionaryBytes(capacity: Int, keyBytes: Int, valueBytes: Int) -> Int {
+public func dictionaryBytes(capacity: Int, keyBytes: Int, valueBytes: Int) -> Int {
     let buckets = max(1, capacity * 4 / 3)
     return buckets * (keyBytes + valueBytes) + buckets / 8 + 64
 }

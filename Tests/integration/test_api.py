@@ -338,8 +338,9 @@ def test_stats_counts_and_totals(server):
     assert s["totals"]["searches"] - s0["totals"]["searches"] == 3
     assert s["memory"]["vector_bytes"] >= s["count"] * s["dimension"] * 4
     assert s["memory"]["metadata_bytes"] > 0
-    for k in ("vector_bytes", "index_bytes", "metadata_bytes"):
+    for k in ("vector_bytes", "code_bytes", "index_bytes", "pending_bytes", "metadata_bytes", "metadata_index_bytes"):
         assert isinstance(s["memory"][k], int) and s["memory"][k] >= 0
+    assert s["memory"]["total_bytes"] == sum(v for k, v in s["memory"].items() if k != "total_bytes")
 
 
 @pytest.mark.parametrize("metric", ["cosine", "dot"])
@@ -418,8 +419,8 @@ def test_metrics_exposition(server):
     assert values("lynx_searches_total") and values("lynx_searches_total")[0] >= 1
     build = [lab for n, lab, v in samples if n == "lynx_build_info" and v == 1.0]
     assert build and build[0].get("version"), "lynx_build_info{version} 1 missing"
-    kinds = {lab.get("kind") for n, lab, _ in samples if n == "lynx_memory_bytes"}
-    assert {"vectors", "index", "metadata"} <= kinds, kinds
+    parts = {lab.get("part") for n, lab, _ in samples if n == "lynx_memory_bytes"}
+    assert parts == {"vectors", "codes", "index", "pending", "metadata", "metadata_indexes"}, parts
     assert values("lynx_wal_durable_lsn")
     # HTTP counters carry route templates, never raw paths.
     http = [lab for n, lab, _ in samples if n == "lynx_http_requests_total"]

@@ -57,8 +57,8 @@ def test_a_collection_with_sq8_codes(start_server):
     assert stats["memory"]["code_bytes"] >= N * DIM, stats["memory"]
     assert srv.stats()["memory"]["code_bytes"] == 0  # the default collection has no codes
     metrics = parse_metrics(srv.get("/metrics").text)
-    assert metrics[("lynx_memory_bytes", frozenset({("collection", "q"), ("kind", "codes")}))] == stats["memory"]["code_bytes"]
-    assert metrics[("lynx_memory_bytes", frozenset({("collection", "default"), ("kind", "codes")}))] == 0
+    assert metrics[("lynx_memory_bytes", frozenset({("collection", "q"), ("part", "codes")}))] == stats["memory"]["code_bytes"]
+    assert metrics[("lynx_memory_bytes", frozenset({("collection", "default"), ("part", "codes")}))] == 0
 
     queries = clustered(30, seed=2)
     truth = [sorted(range(N), key=lambda i: cosine_distance(q, vectors[i]))[:10] for q in queries]

@@ -1,3 +1,5 @@
+import LynxIndex
+
 /// One metadata index: for each value of its type found at its field (the scalar there, or an element of the array
 /// there), the ids of the records that hold it; and `others`, the records whose field holds a value of another type.
 ///
@@ -19,6 +21,8 @@ struct FieldIndex {
     /// id → the values it is filed under (to unfile it on replace and delete).
     private var valuesOf: [UInt64: [FieldValue]] = [:]
     private(set) var others: Set<UInt64> = []
+    /// (value, id) pairs in `postings` (for the memory estimate).
+    private var filed = 0
 
     init(path: FieldPath, type: MetadataIndexType) {
         self.path = path
@@ -45,6 +49,7 @@ struct FieldIndex {
     mutating func remove(_ id: UInt64) {
         others.remove(id)
         guard let values = valuesOf.removeValue(forKey: id) else { return }
+        filed -= values.count
         for value in values {
             postings[value]!.remove(id)
             if postings[value]!.isEmpty { postings.removeValue(forKey: value) }
@@ -68,6 +73,21 @@ struct FieldIndex {
             }
         }
         if !held.isEmpty { valuesOf[id] = held }
+        filed += held.count
+    }
+
+    /// The heap it holds, estimated: each (value, id) pair in a posting set, in `ordered` and in `valuesOf`, the
+    /// sets' and arrays' headers, the distinct values' own storage, and the dictionaries' buckets.
+    var memoryBytes: Int {
+        let valueStride = MemoryLayout<FieldValue>.stride
+        var bytes = dictionaryBytes(capacity: postings.capacity, keyBytes: valueStride, valueBytes: 8)
+            + postings.count * 32 + filed * 8 * 4 / 3  // a set per value; its buckets
+        for value in postings.keys { bytes += value.heapBytes }
+        bytes += ordered.capacity * MemoryLayout<Entry>.stride
+        bytes += dictionaryBytes(capacity: valuesOf.capacity, keyBytes: 8, valueBytes: 8)
+            + valuesOf.count * 32 + filed * valueStride  // an array per id
+        bytes += others.capacity * 8 * 4 / 3
+        return bytes
     }
 
     /// Where `entry` is or would go in `ordered` (an O(n) insert or removal there: fine for the stores this

@@ -9,6 +9,9 @@ struct MetadataIndexes {
     /// The indexes in path order.
     var all: [FieldIndex] { byPath.values.sorted { $0.path.description < $1.path.description } }
 
+    /// The heap the indexes hold, estimated.
+    var memoryBytes: Int { byPath.values.reduce(0) { $0 + $1.memoryBytes } }
+
     mutating func add(_ index: FieldIndex) { byPath[index.path] = index }
 
     @discardableResult

@@ -93,7 +93,10 @@ extension Responses {
             w.key("name"); w.string(name.value)
             w.key("settings"); w.write(settingsValue(engine.storedSettings))
             w.key("status"); w.string(engine.status.word)
-            if engine.status == .ready { writeStoreState(engine, to: &w) }
+            if engine.status == .ready {
+                writeStoreState(engine, to: &w)
+                w.key("memory"); writeMemory(engine.stats().memory, to: &w)
+            }
         }
     }
 

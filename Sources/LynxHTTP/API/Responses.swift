@@ -105,13 +105,7 @@ enum Responses {
                 if let n = Int64(value) { w.int64(n) } else if let d = Double(value) { w.double(d) } else { w.string(value) }
             }
             w.endObject()
-            w.key("memory")
-            w.beginObject()
-            w.key("vector_bytes"); w.int(s.vectorBytes)
-            w.key("index_bytes"); w.int(s.indexBytes)
-            w.key("code_bytes"); w.int(s.codeBytes)
-            w.key("metadata_bytes"); w.int(s.metadataBytes)
-            w.endObject()
+            w.key("memory"); writeMemory(s.memory, to: &w)
             w.key("linking")
             writeLinking(s.linking, to: &w)
             w.key("totals")
@@ -123,6 +117,16 @@ enum Responses {
         }
     }
 
+    /// `{"vector_bytes": n, "code_bytes": n, ..., "total_bytes": n}`: the heap a store holds, by part.
+    static func writeMemory(_ memory: StoreMemory, to w: inout JSONWriter) {
+        w.beginObject()
+        for part in StoreMemory.Part.allCases {
+            w.key(part.statsKey); w.int(memory[part])
+        }
+        w.key("total_bytes"); w.int(memory.total)
+        w.endObject()
+    }
+
     /// `{"pending": n, "behind": bool, "linked_total": n}`: records acknowledged but not yet linked into the index.
     static func writeLinking(_ linking: LinkingReport, to w: inout JSONWriter) {
         w.beginObject()
@@ -130,5 +134,19 @@ enum Responses {
         w.key("behind"); w.bool(linking.behind)
         w.key("linked_total"); w.uint64(linking.linked)
         w.endObject()
+    }
+}
+
+extension StoreMemory.Part {
+    /// The member of `memory` in /stats and `GET /collections/{name}`.
+    var statsKey: String {
+        switch self {
+        case .vectors: return "vector_bytes"
+        case .codes: return "code_bytes"
+        case .index: return "index_bytes"
+        case .pending: return "pending_bytes"
+        case .metadata: return "metadata_bytes"
+        case .metadataIndexes: return "metadata_index_bytes"
+        }
     }
 }

@@ -68,12 +68,12 @@ enum MetricsExposition {
             $0.engine.status == .ready ? 1 : 0
         }
         gauge("lynx_vectors", "Vectors stored.") { Double($0.stats.count) }
-        out.header("lynx_memory_bytes", "gauge", "Estimated memory held, by kind.")
+        out.header("lynx_memory_bytes", "gauge",
+                   "Estimated heap held, by part: vectors, codes, index, pending, metadata, metadata_indexes.")
         for s in stores {
-            out.sample("lynx_memory_bytes", s.labels + [("kind", "vectors")], Double(s.stats.vectorBytes))
-            out.sample("lynx_memory_bytes", s.labels + [("kind", "index")], Double(s.stats.indexBytes))
-            out.sample("lynx_memory_bytes", s.labels + [("kind", "codes")], Double(s.stats.codeBytes))
-            out.sample("lynx_memory_bytes", s.labels + [("kind", "metadata")], Double(s.stats.metadataBytes))
+            for part in StoreMemory.Part.allCases {
+                out.sample("lynx_memory_bytes", s.labels + [("part", part.rawValue)], Double(s.stats.memory[part]))
+            }
         }
         counter("lynx_upserts_total", "Records upserted.") { Double($0.engine.metrics.upserts.current) }
         counter("lynx_deletes_total", "Records deleted.") { Double($0.engine.metrics.deletes.current) }
