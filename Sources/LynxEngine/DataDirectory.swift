@@ -56,7 +56,7 @@ final class DataDirectory: @unchecked Sendable {
         self.io = io
         self.lock = lock
         self.manifest = manifest
-        rowChunks = RowChunkFiles(dataDirectory: path, io: io)
+        rowChunks = RowChunkFiles(dataDirectory: path, io: io, mapsVectors: manifest.index.onDisk)
     }
 
     /// The directory as it is, for reading only (the operator tools): no lock is taken and nothing is created.

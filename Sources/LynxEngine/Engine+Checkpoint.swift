@@ -55,9 +55,22 @@ extension Engine {
         log.snapshotIsSafe(seq: seq)
         checkpointer?.didCheckpoint(lsn: lsn)
         directory.removeOlderThan(snapshot: seq, logger: logger)
+        if directory.rowChunks.mapsVectors { mapStoredVectors() }
         metrics.checkpointRowChunks.add(["written"], UInt64(chunks.written))
         metrics.checkpointRowChunks.add(["reused"], UInt64(chunks.reused))
         return CheckpointReport(checkpointSeq: seq, lsn: lsn, durationSeconds: monotonicSeconds() - started,
                                 rowChunksWritten: chunks.written, rowChunksReused: chunks.reused, records: captured.count)
+    }
+
+    /// Full vectors on disk: the chunks this checkpoint stored, unchanged since, are read in place from their files
+    /// from now on, and their memory goes back. A chunk that cannot be mapped stays in memory (logged); the
+    /// snapshot is safe either way.
+    private func mapStoredVectors() {
+        do {
+            let mapped = try stateLock.write { try state.index.mapStoredVectors(using: directory.rowChunks) }
+            if mapped > 0 { logger.debug("vectors mapped from their files", metadata: ["row_chunks": "\(mapped)"]) }
+        } catch {
+            logger.error("could not map the stored vectors; they stay in memory until the next checkpoint", metadata: ["error": "\(error)"])
+        }
     }
 }

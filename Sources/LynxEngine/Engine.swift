@@ -329,7 +329,7 @@ public final class Engine: @unchecked Sendable {
                 .pending: state.tail?.memoryBytes ?? 0,
                 .metadata: state.metadataBytes + state.metadata.count * 48,
                 .metadataIndexes: state.metadataIndexes.memoryBytes,
-            ])
+            ], mappedVectorBytes: index.mappedBytes)
             return StoreStats(
                 count: state.count, dimension: dimension, metric: metric, index: indexKind,
                 indexParameters: state.index.parameters, memory: memory,

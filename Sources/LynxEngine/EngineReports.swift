@@ -33,6 +33,14 @@ public struct StoreMemory: Sendable, Equatable {
     }
 
     public var bytes: [Part: Int]
+    /// Full vectors read in place from their files (`on_disk`): file pages the kernel caches and may drop, not
+    /// heap, so not a part and not in `total`.
+    public var mappedVectorBytes: Int
+
+    public init(bytes: [Part: Int], mappedVectorBytes: Int = 0) {
+        self.bytes = bytes
+        self.mappedVectorBytes = mappedVectorBytes
+    }
 
     public subscript(part: Part) -> Int { bytes[part] ?? 0 }
 

@@ -7,7 +7,7 @@ enum IndexFactory {
         switch spec {
         case .flat:
             return FlatIndex(dimension: dimension, metric: metric)
-        case .hnsw(let m, let efConstruction, let quantization):
+        case .hnsw(let m, let efConstruction, let quantization, _):
             return HNSWIndex(dimension: dimension, metric: metric, m: m, efConstruction: efConstruction,
                              efSearch: config.hnswEfSearch, seed: config.hnswSeed, quantization: quantization)
         case .ivf(let clusters, let spill):

@@ -11,10 +11,14 @@ import LynxStorage
 /// A chunk's stored reference is reused only when its file is known durable (`durable`): a pass that failed
 /// before `finishPass` leaves files that may not be, and the next pass writes those chunks again.
 ///
+/// A store whose full vectors are on disk (`IndexSpec.onDisk`) reads them in place: recovery maps the chunk files
+/// instead of reading them, and after each checkpoint the chunks it stored are mapped too (`RowChunkMapper`).
+///
 /// Not thread-safe: used by recovery, then by checkpoints, one at a time (the engine's checkpoint lock).
-final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
+final class RowChunkFiles: RowChunkSink, RowChunkMapper, @unchecked Sendable {
     let directory: String
     let io: FileIO
+    let mapsVectors: Bool
     /// Tokens whose files are synced and whose names are in a synced directory.
     private var durable: Set<UInt64> = []
     private var pass = Pass()
@@ -29,9 +33,10 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
         var failure: Error?
     }
 
-    init(dataDirectory: String, io: FileIO) {
+    init(dataDirectory: String, io: FileIO, mapsVectors: Bool = false) {
         directory = joinPath(dataDirectory, RowChunkFile.directoryName)
         self.io = io
+        self.mapsVectors = mapsVectors
     }
 
     /// The files the last pass's snapshot refers to, relative to the data directory (`rows/<token>.lrows`).
@@ -92,6 +97,19 @@ final class RowChunkFiles: RowChunkSink, RowChunkSource, @unchecked Sendable {
         try RowChunkFile.read(path: path, token: reference.token, width: width, rows: reference.rows,
                               checksum: reference.checksum, into: UnsafeMutableRawBufferPointer(into), io: io)
         durable.insert(reference.token)  // a loaded snapshot's files are as durable as the snapshot
+    }
+
+    // MARK: RowChunkMapper
+
+    func map(_ reference: RowChunkReference, width: Int) throws -> MappedRows {
+        let path = joinPath(directory, RowChunkFile.fileName(token: reference.token))
+        let (base, length) = try RowChunkFile.map(path: path, token: reference.token, width: width, rows: reference.rows,
+                                                  checksum: reference.checksum, io: io)
+        durable.insert(reference.token)
+        let io = self.io, address = UInt(bitPattern: base)  // an address, not a pointer: Sendable
+        return MappedRows(base: base + RowChunkFile.headerSize, rows: reference.rows) {
+            io.unmap(UnsafeMutableRawPointer(bitPattern: address)!, length: length)
+        }
     }
 
     // MARK: Clean-up

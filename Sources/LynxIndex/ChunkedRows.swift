@@ -48,16 +48,39 @@ public struct ChunkedRows: @unchecked Sendable {
 
     /// Rows read back from stored chunks (`BinaryReader.readRows`): each chunk remembers its reference, so the
     /// next snapshot reuses it until the chunk is written to.
-    init(width: Int, count: Int, references: [RowChunkReference], source: any RowChunkSource) throws {
+    /// `mapper`: the chunks are read in place from where they are stored (`RowChunkMapper`) instead of copied.
+    init(width: Int, count: Int, references: [RowChunkReference], source: any RowChunkSource,
+         mapper: (any RowChunkMapper)? = nil) throws {
         self.init(width: width)
         for reference in references {
-            let chunk = RowChunk(floats: Self.rowsPerChunk * width)
-            try source.load(reference, width: width, into: UnsafeMutableBufferPointer(start: chunk.storage, count: reference.rows * width))
+            let chunk: RowChunk
+            if let mapper {
+                chunk = RowChunk(mapping: try mapper.map(reference, width: width), width: width)
+            } else {
+                chunk = RowChunk(floats: Self.rowsPerChunk * width)
+                try source.load(reference, width: width, into: UnsafeMutableBufferPointer(start: chunk.storage, count: reference.rows * width))
+            }
             chunk.stored = reference
             chunks.append(chunk)
             bases.append(chunk.storage)
         }
         self.count = count
+    }
+
+    /// Replaces each chunk held in memory that is stored unchanged (its reference, from a snapshot that is now
+    /// safe) with its stored rows read in place, so its memory goes back. Returns the chunks replaced. Rows
+    /// written later copy their chunk into memory again (`writableRow`).
+    public mutating func mapStoredChunks(using mapper: any RowChunkMapper) throws -> Int {
+        var replaced = 0
+        for c in chunks.indices where !chunks[c].isMapped {
+            guard let reference = chunks[c].stored, reference.token != 0 else { continue }
+            let mapped = RowChunk(mapping: try mapper.map(reference, width: width), width: width)
+            mapped.stored = reference
+            chunks[c] = mapped
+            bases[c] = mapped.storage
+            replaced += 1
+        }
+        return replaced
     }
 
     /// Chunks in use: ⌈count / rowsPerChunk⌉.
@@ -137,11 +160,12 @@ public struct ChunkedRows: @unchecked Sendable {
         }
     }
 
-    /// A pointer into row `r` that may be written: the row's chunk is made unique first (copy-on-write).
+    /// A pointer into row `r` that may be written: the row's chunk is made unique first (copy-on-write), and
+    /// a chunk read in place from its file is copied into memory.
     @usableFromInline
     mutating func writableRow(_ r: Int) -> UnsafeMutablePointer<Float> {
         let c = r &>> Self.shift
-        if !isKnownUniquelyReferenced(&chunks[c]) {
+        if chunks[c].isMapped || !isKnownUniquelyReferenced(&chunks[c]) {
             chunks[c] = chunks[c].copy()
             bases[c] = chunks[c].storage
         } else {
@@ -160,21 +184,32 @@ public struct ChunkedRows: @unchecked Sendable {
         return out
     }
 
-    /// Heap bytes held (allocated chunk capacity).
-    public var allocatedBytes: Int { chunks.count * Self.rowsPerChunk * width * MemoryLayout<Float>.stride }
+    /// Bytes held in memory (allocated chunk capacity), chunks read in place from files not included.
+    public var allocatedBytes: Int {
+        chunks.reduce(0) { $0 + ($1.isMapped ? 0 : Self.rowsPerChunk * width * MemoryLayout<Float>.stride) }
+    }
+
+    /// Bytes of the chunks read in place from their files (`RowChunkMapper`).
+    public var mappedBytes: Int {
+        chunks.reduce(0) { $0 + ($1.mapping.map { $0.rows * width * MemoryLayout<Float>.stride } ?? 0) }
+    }
 }
 
 /// One block of `ChunkedRows`. Shared between copies until one of them writes to it.
 ///
-/// A mapping of its own (`PageMemory`), so a chunk that is dropped (a drained pending tail's, the old side of a
-/// copy-on-write) goes back to the system instead of staying in the allocator. Page-aligned, so that a chunk
-/// can be written to a file with O_DIRECT straight from this memory (a full chunk is 4096 × width bytes, a whole
-/// number of blocks).
+/// In memory, a mapping of its own (`PageMemory`), so a chunk that is dropped (a drained pending tail's, the old
+/// side of a copy-on-write) goes back to the system instead of staying in the allocator. Page-aligned, so that a
+/// chunk can be written to a file with O_DIRECT straight from this memory (a full chunk is 4096 × width bytes, a
+/// whole number of blocks). Or read in place from the file it is stored in (`mapping`): read-only, its rows
+/// past the stored ones not there at all; `ChunkedRows.writableRow` copies such a chunk before any write.
 @usableFromInline
 final class RowChunk: @unchecked Sendable {
     @usableFromInline let storage: UnsafeMutablePointer<Float>
+    /// Capacity: `rowsPerChunk × width`.
     let floats: Int
-    private let memory: PageMemory
+    private let memory: PageMemory?
+    /// The stored rows this chunk reads in place; nil for a chunk in memory.
+    let mapping: MappedRows?
     /// Where this chunk's rows were last stored (`RowChunkSink`), nil once written to since. Set by the thread
     /// serialising a copy that shares the chunk; cleared only by a writer holding the chunk uniquely.
     var stored: RowChunkReference?
@@ -183,16 +218,28 @@ final class RowChunk: @unchecked Sendable {
     init(floats: Int) {
         self.floats = floats
         memory = PageMemory.allocate(byteCount: floats * MemoryLayout<Float>.stride)
-        storage = memory.base.bindMemory(to: Float.self, capacity: floats)
+        storage = memory!.base.bindMemory(to: Float.self, capacity: floats)
+        mapping = nil
     }
 
+    /// The rows of `mapping`, read in place.
+    init(mapping: MappedRows, width: Int) {
+        floats = ChunkedRows.rowsPerChunk * width
+        memory = nil
+        self.mapping = mapping
+        storage = UnsafeMutablePointer(mutating: mapping.base.assumingMemoryBound(to: Float.self))
+    }
+
+    var isMapped: Bool { mapping != nil }
+
+    /// A copy in memory (of the stored rows only, for a mapped chunk).
     func copy() -> RowChunk {
         let c = RowChunk(floats: floats)
-        c.storage.update(from: storage, count: floats)
+        c.storage.update(from: storage, count: mapping.map { $0.rows * (floats / ChunkedRows.rowsPerChunk) } ?? floats)
         return c
     }
 
-    deinit { memory.deallocate() }
+    deinit { memory?.deallocate() }
 }
 
 extension BinaryWriter {

@@ -9,7 +9,12 @@ extension HNSWIndex {
             indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
                 + ids.capacity * 8 + levels.capacity + states.capacity + freeSlots.capacity * 4
                 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4),
-            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4)
+            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4,
+            mappedBytes: vectors.mappedBytes)
+    }
+
+    public mutating func mapStoredVectors(using mapper: any RowChunkMapper) throws -> Int {
+        try vectors.mapStoredChunks(using: mapper)
     }
 
     public var parameters: [(String, String)] {
@@ -89,7 +94,7 @@ extension HNSWIndex {
         links0 = try r.readUInt32s(count: n * stride0)
         upperLinks = try r.readUInt32s(count: nUp)
         freeSlots = try r.readUInt32s(count: Int(free64))
-        vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2)
+        vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2, vectors: true)
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
         if version >= 3 { try readCodes(&r, slots: n) }
         try validate()

@@ -9,19 +9,28 @@
 ///     hnsw  m=16  ef_construction=200        links per node; candidate list while linking;
 ///           quantization=none                codes searched on (`Quantization`; not a number, so not an
 ///                                            `IndexParameter`)
+///           on_disk=false                    full vectors read in place from their files, not held in memory
+///                                            (`onDiskKey`; the manifest records it only when true)
 ///     ivf   n_clusters=0  spill=1            lists (0: √n at each training); extra lists per vector (SOAR)
 public enum IndexSpec: Sendable, Hashable {
     case flat
-    case hnsw(m: Int, efConstruction: Int, quantization: Quantization = .none)
+    case hnsw(m: Int, efConstruction: Int, quantization: Quantization = .none, onDisk: Bool = false)
     case ivf(clusters: Int, spill: Int)
 
     /// The index of a store created without naming one.
     public static let defaultKind: IndexKind = .hnsw
 
+    /// The key of `onDisk` in the manifest, in JSON bodies and in the catalog.
+    public static let onDiskKey = "on_disk"
+    /// The indexes whose full vectors can be kept on disk.
+    public static let onDiskIndexes: [IndexKind] = [.hnsw]
+
     /// `kind` with the parameters `given` names for it and the defaults for the others (parameters of another
     /// index are ignored; `IndexParameters.validate` refuses them where that is an error).
     public init(kind: IndexKind, _ given: IndexParameters = IndexParameters()) {
-        self.init(kind: kind, quantization: given.quantization ?? .none) { given[$0] ?? $0.defaultValue }
+        self.init(kind: kind, quantization: given.quantization ?? .none, onDisk: given.onDisk ?? false) {
+            given[$0] ?? $0.defaultValue
+        }
     }
 
     /// What a manifest's `param.` lines mean: a key missing from it (a store made before the parameter existed)
@@ -29,16 +38,18 @@ public enum IndexSpec: Sendable, Hashable {
     /// A quantization type this build does not know reads as none (the index's own serialized form, which
     /// says what it stores, then refuses to decode).
     public init(kind: IndexKind, manifestParameters stored: [String: String]) {
-        self.init(kind: kind, quantization: Quantization(stored: stored) ?? .none) { p in
+        self.init(kind: kind, quantization: Quantization(stored: stored) ?? .none,
+                  onDisk: stored[Self.onDiskKey] == "true") { p in
             let v = stored[p.key].flatMap { Int($0) } ?? p.valueWhenUnrecorded
             return min(max(v, p.range.lowerBound), p.range.upperBound)
         }
     }
 
-    private init(kind: IndexKind, quantization: Quantization, value: (IndexParameter) -> Int) {
+    private init(kind: IndexKind, quantization: Quantization, onDisk: Bool, value: (IndexParameter) -> Int) {
         switch kind {
         case .flat: self = .flat
-        case .hnsw: self = .hnsw(m: value(.m), efConstruction: value(.efConstruction), quantization: quantization)
+        case .hnsw:
+            self = .hnsw(m: value(.m), efConstruction: value(.efConstruction), quantization: quantization, onDisk: onDisk)
         case .ivf: self = .ivf(clusters: value(.clusters), spill: value(.spill))
         }
     }
@@ -55,15 +66,22 @@ public enum IndexSpec: Sendable, Hashable {
     public var values: [(parameter: IndexParameter, value: Int)] {
         switch self {
         case .flat: return []
-        case .hnsw(let m, let ef, _): return [(.m, m), (.efConstruction, ef)]
+        case .hnsw(let m, let ef, _, _): return [(.m, m), (.efConstruction, ef)]
         case .ivf(let clusters, let spill): return [(.clusters, clusters), (.spill, spill)]
         }
     }
 
     /// The codes the index keeps (`none` but for an HNSW index made with some).
     public var quantization: Quantization {
-        if case .hnsw(_, _, let quantization) = self { return quantization }
+        if case .hnsw(_, _, let quantization, _) = self { return quantization }
         return .none
+    }
+
+    /// The full vectors are read in place from their files (the store's row chunk files) rather than held in
+    /// memory; the codes, the graph, ids and metadata stay in memory.
+    public var onDisk: Bool {
+        if case .hnsw(_, _, _, let onDisk) = self { return onDisk }
+        return false
     }
 
     /// The same values as parameters given, each one set.
@@ -71,6 +89,7 @@ public enum IndexSpec: Sendable, Hashable {
         var p = IndexParameters()
         for (parameter, value) in values { p[parameter] = value }
         p.quantization = quantization
+        p.onDisk = onDisk
         return p
     }
 
@@ -79,6 +98,7 @@ public enum IndexSpec: Sendable, Hashable {
     public var manifestParameters: [String: String] {
         Dictionary(uniqueKeysWithValues: values.map { ($0.parameter.key, String($0.value)) })
             .merging(quantization.storedParameters) { a, _ in a }
+            .merging(onDisk ? [Self.onDiskKey: "true"] : [:]) { a, _ in a }
     }
 }
 
@@ -133,14 +153,17 @@ public struct IndexParameters: Sendable, Hashable {
     private var values: [IndexParameter: Int] = [:]
     /// The codes to keep (`Quantization`); nil as the numbers are.
     public var quantization: Quantization?
+    /// Full vectors on disk (`IndexSpec.onDisk`); nil as the numbers are.
+    public var onDisk: Bool?
 
     public init(m: Int? = nil, efConstruction: Int? = nil, clusters: Int? = nil, spill: Int? = nil,
-                quantization: Quantization? = nil) {
+                quantization: Quantization? = nil, onDisk: Bool? = nil) {
         values[.m] = m
         values[.efConstruction] = efConstruction
         values[.clusters] = clusters
         values[.spill] = spill
         self.quantization = quantization
+        self.onDisk = onDisk
     }
 
     public subscript(_ parameter: IndexParameter) -> Int? {
@@ -160,6 +183,7 @@ public struct IndexParameters: Sendable, Hashable {
         if let kind, let quantization, quantization != .none, !Quantization.indexes.contains(kind) {
             throw .quantizationNotFor(kind)
         }
+        if let kind, onDisk == true, !IndexSpec.onDiskIndexes.contains(kind) { throw .onDiskNotFor(kind) }
     }
 
     /// The given parameters of `kind`'s index in the manifest's form: a store asked for them must have them.
@@ -169,6 +193,7 @@ public struct IndexParameters: Sendable, Hashable {
         var stored: [String: String] = [:]
         for p in IndexParameter.of(kind) { stored[p.key] = values[p].map { String($0) } }
         if let quantization { stored[Quantization.key] = quantization == .none ? "" : quantization.type }
+        if let onDisk { stored[IndexSpec.onDiskKey] = onDisk ? "true" : "" }
         return stored
     }
 }
@@ -180,12 +205,15 @@ public enum IndexParameterError: Error, Sendable, Equatable {
     case ofAnotherIndex(IndexParameter, IndexKind)
     /// A quantization other than none for an index that keeps no codes.
     case quantizationNotFor(IndexKind)
+    /// `on_disk` true for an index whose vectors cannot be kept on disk.
+    case onDiskNotFor(IndexKind)
 
     /// The key of the setting refused (`IndexParameter.key`, or `Quantization.key`).
     public var key: String {
         switch self {
         case .outOfRange(let p, _), .ofAnotherIndex(let p, _): return p.key
         case .quantizationNotFor: return Quantization.key
+        case .onDiskNotFor: return IndexSpec.onDiskKey
         }
     }
 
@@ -196,6 +224,8 @@ public enum IndexParameterError: Error, Sendable, Equatable {
         case .ofAnotherIndex(let p, let kind): return "is a parameter of the \(p.kind.rawValue) index, not of \(kind.rawValue)"
         case .quantizationNotFor(let kind):
             return "other than none is for the \(Quantization.indexes.map(\.rawValue).joined(separator: ", ")) index, not \(kind.rawValue)"
+        case .onDiskNotFor(let kind):
+            return "true is for the \(IndexSpec.onDiskIndexes.map(\.rawValue).joined(separator: ", ")) index, not \(kind.rawValue)"
         }
     }
 }

@@ -38,6 +38,32 @@ public protocol RowChunkSource: Sendable {
     func load(_ reference: RowChunkReference, width: Int, into: UnsafeMutableBufferPointer<Float>) throws
 }
 
+/// A source that can also hand out a stored chunk's rows in place, as a read-only mapping of the file they are
+/// stored in, instead of copying them into memory: a store whose full vectors are kept on disk (`on_disk`).
+public protocol RowChunkMapper: RowChunkSource {
+    /// Whether a store's full vectors are to be read in place (the codes and the rest are loaded into memory).
+    var mapsVectors: Bool { get }
+    /// The chunk's rows in place, after checking the file as `load` does; throws as `load` does.
+    func map(_ reference: RowChunkReference, width: Int) throws -> MappedRows
+}
+
+/// Rows of a stored chunk read in place (a read-only file mapping, from `RowChunkMapper.map`). The mapping is
+/// released when the last chunk holding it is dropped.
+public final class MappedRows: @unchecked Sendable {
+    /// The first row: page-aligned, readable for `rows × width` floats.
+    public let base: UnsafeRawPointer
+    public let rows: Int
+    private let release: @Sendable () -> Void
+
+    public init(base: UnsafeRawPointer, rows: Int, release: @escaping @Sendable () -> Void) {
+        self.base = base
+        self.rows = rows
+        self.release = release
+    }
+
+    deinit { release() }
+}
+
 extension BinaryWriter {
     /// Where `write(rows:)` stores row chunks out of line; nil writes them inline. Kept in the writer's
     /// `attachment`, so that the serializers of every index find it without a parameter of their own.
@@ -78,8 +104,9 @@ extension BinaryReader {
     /// `rowSource`; each chunk must hold at least the rows the count implies (1,024, fewer in the last) and at
     /// most 1,024.
     /// `blockVersion: false` reads the layout before row blocks (index format version 1): the rows inline, with no
-    /// mode byte.
-    public mutating func readRows(width: Int, count: Int, blockVersion: Bool = true) throws -> ChunkedRows {
+    /// mode byte. `vectors`: these are an index's full vectors, read in place when the source maps them
+    /// (`RowChunkMapper.mapsVectors`).
+    public mutating func readRows(width: Int, count: Int, blockVersion: Bool = true, vectors: Bool = false) throws -> ChunkedRows {
         let (cells, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow, count >= 0 else { throw BinaryDecodingError.corrupt("count × dimension overflows") }
         let mode = blockVersion ? try readUInt8() : 0
@@ -108,7 +135,8 @@ extension BinaryReader {
                 }
                 references.append(RowChunkReference(token: token, rows: rows, checksum: checksum))
             }
-            return try ChunkedRows(width: width, count: count, references: references, source: source)
+            let mapper = vectors ? (source as? any RowChunkMapper).flatMap { $0.mapsVectors ? $0 : nil } : nil
+            return try ChunkedRows(width: width, count: count, references: references, source: source, mapper: mapper)
         default:
             throw BinaryDecodingError.corrupt("unknown row block mode \(mode)")
         }

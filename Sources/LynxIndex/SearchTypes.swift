@@ -33,15 +33,18 @@ public struct SearchParams: Sendable {
 
 /// Memory estimates in bytes, based on allocated capacity (not just the live count).
 /// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`);
-/// `indexBytes`: everything else (ids, id map, graph).
+/// `indexBytes`: everything else (ids, id map, graph). `mappedBytes`: full vectors read in place from their files
+/// (`RowChunkMapper`), not in memory and not in the total.
 public struct IndexMemory: Equatable, Sendable {
     public var vectorBytes: Int
     public var indexBytes: Int
     public var codeBytes: Int
-    public init(vectorBytes: Int, indexBytes: Int, codeBytes: Int = 0) {
+    public var mappedBytes: Int
+    public init(vectorBytes: Int, indexBytes: Int, codeBytes: Int = 0, mappedBytes: Int = 0) {
         self.vectorBytes = vectorBytes
         self.indexBytes = indexBytes
         self.codeBytes = codeBytes
+        self.mappedBytes = mappedBytes
     }
 
     public var totalBytes: Int { vectorBytes + indexBytes + codeBytes }

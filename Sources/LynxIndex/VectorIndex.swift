@@ -69,6 +69,9 @@ public protocol VectorIndex: Sendable {
     /// known set of records exactly (a filter's matches). The default reads each vector through `vector(_:)`.
     func score(_ query: UnsafePointer<Float>, queryInverseNorm: Float, ids: [UInt64], into top: inout TopK)
     var memory: IndexMemory { get }
+    /// Replaces the full vectors it holds in memory that are stored unchanged (by a snapshot now safe) with their
+    /// stored rows read in place (`RowChunkMapper`); returns the chunks replaced. The default holds none it can.
+    mutating func mapStoredVectors(using mapper: any RowChunkMapper) throws -> Int
     /// Construction parameters for `/stats`, e.g. `[("m", "16"), ...]`.
     var parameters: [(String, String)] { get }
     /// Appends the whole structure (format documented in docs/INDEXES.md; starts with magic + version).
@@ -97,6 +100,8 @@ extension VectorIndex {
             }
         }
     }
+
+    public mutating func mapStoredVectors(using mapper: any RowChunkMapper) throws -> Int { 0 }
 
     /// Default: no plan phase; the whole upsert runs in `applyUpsert`/`upsert`.
     public var plansUpserts: Bool { false }

@@ -41,6 +41,7 @@ public struct Catalog: Sendable, Equatable {
             w.key("index"); w.string(e.settings.index.kind.rawValue)
             for (parameter, value) in e.settings.index.values { w.key(parameter.key); w.int64(Int64(value)) }
             for (key, value) in e.settings.index.quantization.storedParameters { w.key(key); w.string(value) }
+            if e.settings.index.onDisk { w.key(IndexSpec.onDiskKey); w.bool(true) }
             w.endObject()
         }
         w.endArray()
@@ -68,6 +69,10 @@ public struct Catalog: Sendable, Equatable {
                     throw .peer("an entry of the leader's catalog has a quantization this build does not know")
                 }
                 parameters.quantization = quantization
+            }
+            if let onDisk = o[IndexSpec.onDiskKey] {
+                guard let value = onDisk.boolValue else { throw .peer("an entry of the leader's catalog has an on_disk that is not a boolean") }
+                parameters.onDisk = value
             }
             entries.append(Entry(name: name, storeID: storeID, settings: StoredCollectionSettings(
                 dimension: Int(dimension), metric: metric, index: IndexSpec(kind: index, parameters))))

@@ -20,7 +20,7 @@ import Glibc
 /// Thread-safe (one lock around the fault table). Counters (`calls(_:)`) count every call, failed or not.
 public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public enum Operation: String, Sendable, Hashable, CaseIterable {
-        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, releaseMapped, rename, link, unlink
+        case open, close, pwrite, pread, fdatasync, fsync, ftruncate, zeroRange, fileSize, mapShared, mapReadOnly, releaseMapped, rename, link, unlink
         case fsyncDirectory, listDirectory, createDirectory, removeDirectory
     }
 
@@ -186,6 +186,11 @@ public final class FaultInjectingFileIO: FileIO, @unchecked Sendable {
     public func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer {
         try check(.mapShared, "mmap", file.path)
         return try base.mapShared(file, length: length)
+    }
+
+    public func mapReadOnly(_ file: OpenFile, length: Int) throws -> UnsafeRawPointer {
+        try check(.mapReadOnly, "mmap", file.path)
+        return try base.mapReadOnly(file, length: length)
     }
 
     public func unmap(_ address: UnsafeMutableRawPointer, length: Int) { base.unmap(address, length: length) }

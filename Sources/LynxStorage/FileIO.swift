@@ -51,7 +51,10 @@ public protocol FileIO: Sendable {
     /// and the next fdatasync writes it. `length` may exceed the file's size, but touching a page that lies
     /// wholly past the end of the file raises SIGBUS: callers store only below a size they have written.
     func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer
-    /// Removes a mapping made by `mapShared`.
+    /// Maps the file's first `length` bytes read-only (mmap PROT_READ, MAP_SHARED): its bytes read in place from the
+    /// page cache, which the kernel may drop and read again. `length` must not pass the file's size.
+    func mapReadOnly(_ file: OpenFile, length: Int) throws -> UnsafeRawPointer
+    /// Removes a mapping made by `mapShared` or `mapReadOnly`.
     func unmap(_ address: UnsafeMutableRawPointer, length: Int)
     /// Best effort: makes the mapped range's pages present and writable now (madvise MADV_POPULATE_WRITE,
     /// Linux 5.14+), so that stores into them later take no page fault. The range must lie within the file.
@@ -250,6 +253,13 @@ public struct SystemFileIO: FileIO {
             throw fail("mmap", file.path)
         }
         return p
+    }
+
+    public func mapReadOnly(_ file: OpenFile, length: Int) throws -> UnsafeRawPointer {
+        guard let p = mmap(nil, length, PROT_READ, MAP_SHARED, file.fd, 0), p != MAP_FAILED else {
+            throw fail("mmap", file.path)
+        }
+        return UnsafeRawPointer(p)
     }
 
     public func unmap(_ address: UnsafeMutableRawPointer, length: Int) {

@@ -37,8 +37,11 @@ public struct ReadOnlyFileIO: FileIO {
     public func ftruncate(_ file: OpenFile, to size: UInt64) throws { throw refuse("ftruncate", file.path) }
     public func zeroRange(_ file: OpenFile, from offset: UInt64, count: UInt64) throws { throw refuse("fallocate", file.path) }
     public func mapShared(_ file: OpenFile, length: Int) throws -> UnsafeMutableRawPointer { throw refuse("mmap", file.path) }
-    // Nothing is ever mapped through this seam, so there is nothing to unmap or advise.
-    public func unmap(_ address: UnsafeMutableRawPointer, length: Int) {}
+    public func mapReadOnly(_ file: OpenFile, length: Int) throws -> UnsafeRawPointer {
+        try base.mapReadOnly(file, length: length)
+    }
+    public func unmap(_ address: UnsafeMutableRawPointer, length: Int) { base.unmap(address, length: length) }
+    // Nothing is ever mapped writable through this seam, so there is nothing to advise.
     public func prefaultWritable(_ address: UnsafeMutableRawPointer, length: Int) {}
     public func releaseMapped(_ address: UnsafeMutableRawPointer, length: Int) {}
     public func rename(_ from: String, to: String) throws { throw refuse("rename", from) }

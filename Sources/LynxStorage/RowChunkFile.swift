@@ -109,38 +109,72 @@ public enum RowChunkFile {
     /// against what the snapshot expects. Throws `.corrupt` (or `.notFound`) naming the file otherwise.
     public static func read(path: String, token: UInt64, width: Int, rows: Int, checksum: UInt32,
                             into: UnsafeMutableRawBufferPointer, io: FileIO) throws {
-        func corrupt(_ why: String) -> StorageError { .corrupt("row chunk file \(path): \(why)") }
         let payloadBytes = rows * width * MemoryLayout<Float>.stride
         precondition(into.count >= payloadBytes, "destination too small")
         let file = try io.open(path, mode: .readOnly)
         defer { try? io.close(file) }
-        let size = try io.fileSize(file)
-        let expectedSize = fileSize(rows: rows, width: width)
-        guard size == UInt64(expectedSize) else { throw corrupt("\(size) bytes, expected \(expectedSize)") }
         var header = [UInt8](repeating: 0, count: headerSize)
-        guard try header.withUnsafeMutableBytes({ try io.preadFully(file, into: $0, at: 0) }) == headerSize else {
-            throw corrupt("short header")
-        }
-        guard Array(header[0..<8]) == magic else { throw corrupt("bad magic") }
-        let fileVersion = header.le32(at: 8), fileWidth = header.le32(at: 12), fileRows = header.le32(at: 16)
-        let fileToken = header.le64(at: 24)
-        guard fileVersion == version else { throw corrupt("unsupported version \(fileVersion)") }
-        guard fileWidth == UInt32(width), fileRows == UInt32(rows), fileToken == token else {
-            throw corrupt("holds \(fileRows) rows of \(fileWidth) for token \(String(fileToken, radix: 16)), expected \(rows) of \(width) for \(String(token, radix: 16))")
-        }
+        try checkSizeAndHeader(file, &header, path: path, token: token, width: width, rows: rows, io: io)
         let payload = UnsafeMutableRawBufferPointer(rebasing: into[0..<payloadBytes])
-        guard try io.preadFully(file, into: payload, at: UInt64(headerSize)) == payloadBytes else { throw corrupt("short read") }
+        guard try io.preadFully(file, into: payload, at: UInt64(headerSize)) == payloadBytes else {
+            throw corrupt(path, "short read")
+        }
         var crc = CRC32C.extend(CRC32C.extend(0, header), UnsafeRawBufferPointer(payload))
         let padding = roundUp(payloadBytes) - payloadBytes
         if padding > 0 {
             var pad = [UInt8](repeating: 0, count: padding)
             guard try pad.withUnsafeMutableBytes({ try io.preadFully(file, into: $0, at: UInt64(headerSize + payloadBytes)) }) == padding else {
-                throw corrupt("short read")
+                throw corrupt(path, "short read")
             }
             crc = CRC32C.extend(crc, pad)
         }
+        try checkChecksum(crc, checksum, path: path)
+    }
+
+    /// Maps a chunk file read-only after the checks `read` makes (the CRC-32C is computed over the mapping, so
+    /// its pages are read once). Returns the mapping of the whole file and its length: the rows start at
+    /// `headerSize`. The caller unmaps it (`io.unmap`).
+    public static func map(path: String, token: UInt64, width: Int, rows: Int, checksum: UInt32,
+                           io: FileIO) throws -> (base: UnsafeRawPointer, length: Int) {
+        let file = try io.open(path, mode: .readOnly)
+        defer { try? io.close(file) }
+        var header = [UInt8](repeating: 0, count: headerSize)
+        try checkSizeAndHeader(file, &header, path: path, token: token, width: width, rows: rows, io: io)
+        let length = fileSize(rows: rows, width: width)
+        let base = try io.mapReadOnly(file, length: length)
+        let crc = CRC32C.extend(0, UnsafeRawBufferPointer(start: base, count: length))
+        do {
+            try checkChecksum(crc, checksum, path: path)
+        } catch {
+            io.unmap(UnsafeMutableRawPointer(mutating: base), length: length)
+            throw error
+        }
+        return (base, length)
+    }
+
+    private static func corrupt(_ path: String, _ why: String) -> StorageError { .corrupt("row chunk file \(path): \(why)") }
+
+    /// Checks the file's size and reads its header into `header`, checking magic, version, width, rows and token.
+    private static func checkSizeAndHeader(_ file: OpenFile, _ header: inout [UInt8], path: String, token: UInt64,
+                                           width: Int, rows: Int, io: FileIO) throws {
+        let size = try io.fileSize(file)
+        let expectedSize = fileSize(rows: rows, width: width)
+        guard size == UInt64(expectedSize) else { throw corrupt(path, "\(size) bytes, expected \(expectedSize)") }
+        guard try header.withUnsafeMutableBytes({ try io.preadFully(file, into: $0, at: 0) }) == headerSize else {
+            throw corrupt(path, "short header")
+        }
+        guard Array(header[0..<8]) == magic else { throw corrupt(path, "bad magic") }
+        let fileVersion = header.le32(at: 8), fileWidth = header.le32(at: 12), fileRows = header.le32(at: 16)
+        let fileToken = header.le64(at: 24)
+        guard fileVersion == version else { throw corrupt(path, "unsupported version \(fileVersion)") }
+        guard fileWidth == UInt32(width), fileRows == UInt32(rows), fileToken == token else {
+            throw corrupt(path, "holds \(fileRows) rows of \(fileWidth) for token \(String(fileToken, radix: 16)), expected \(rows) of \(width) for \(String(token, radix: 16))")
+        }
+    }
+
+    private static func checkChecksum(_ crc: UInt32, _ checksum: UInt32, path: String) throws {
         guard crc == checksum else {
-            throw corrupt("checksum \(String(crc, radix: 16)) differs from the snapshot's \(String(checksum, radix: 16))")
+            throw corrupt(path, "checksum \(String(crc, radix: 16)) differs from the snapshot's \(String(checksum, radix: 16))")
         }
     }
 }

@@ -135,7 +135,7 @@ struct LynxBench: ParsableCommand {
         case .ivf(let clusters, let spill):
             guard IndexParameter.spill.range.contains(spill) else { throw ValidationError("--spill must be 0 or 1") }
             idx = IVFIndex(dimension: ds.dim, metric: metric, nClusters: clusters, seed: seed, spill: spill)
-        case .hnsw(let m, let efConstruction, let quantization):
+        case .hnsw(let m, let efConstruction, let quantization, _):
             var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed,
                               quantization: quantization)
             h.reserveCapacity(ds.n)

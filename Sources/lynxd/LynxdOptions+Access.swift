@@ -68,7 +68,7 @@ extension LynxdOptions {
     }
 
     /// A switch from its flag, else from its variable (`true`/`false`/`1`/`0`).
-    private func boolean(_ flag: Bool, _ env: [String: String], _ option: String, _ variable: String) throws -> Bool {
+    func boolean(_ flag: Bool, _ env: [String: String], _ option: String, _ variable: String) throws -> Bool {
         if flag { return true }
         switch env[variable]?.lowercased() {
         case nil, "false"?, "0"?: return false

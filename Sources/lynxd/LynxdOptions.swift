@@ -81,6 +81,8 @@ struct LynxdOptions: ParsableCommand {
     var checkpointInterval: Double?
     @Option(help: "Codes searched on, then rescored from the full vectors: none | sq8 (one byte per dimension), hnsw only, fixed at first start (env LYNX_QUANTIZATION; default none).")
     var quantization: String?
+    @Flag(name: .customLong("on-disk"), help: "Keep the full vectors in their files, read in place, instead of in memory; hnsw only, fixed at first start (env LYNX_ON_DISK=true).")
+    var onDisk = false
     @Option(name: .customLong("hnsw-m"), help: "HNSW links per node (env LYNX_HNSW_M; default \(IndexParameter.m.defaultValue)).")
     var hnswM: Int?
     @Option(name: .customLong("hnsw-ef-construction"), help: "HNSW candidate list size while building (env LYNX_HNSW_EF_CONSTRUCTION; default \(IndexParameter.efConstruction.defaultValue)).")
@@ -255,6 +257,7 @@ extension LynxdOptions {
         s.engine.checkpointWALBytes = try int(checkpointWALBytes, "LYNX_CHECKPOINT_WAL_BYTES", "checkpoint-wal-bytes", 4096...(1 << 40)) ?? s.engine.checkpointWALBytes
         s.engine.checkpointIntervalSeconds = try double(checkpointInterval, "LYNX_CHECKPOINT_INTERVAL", "checkpoint-interval", min: 1) ?? s.engine.checkpointIntervalSeconds
         s.engine.indexParameters.quantization = try choice(quantization, "LYNX_QUANTIZATION", "quantization", Quantization.self)
+        if try boolean(onDisk, env, "on-disk", "LYNX_ON_DISK") { s.engine.indexParameters.onDisk = true }
         s.engine.indexParameters[.m] = try int(hnswM, "LYNX_HNSW_M", "hnsw-m", IndexParameter.m.range)
         s.engine.indexParameters[.efConstruction] = try int(
             hnswEfConstruction, "LYNX_HNSW_EF_CONSTRUCTION", "hnsw-ef-construction", IndexParameter.efConstruction.range)
@@ -272,6 +275,9 @@ extension LynxdOptions {
         s.engine.indexParameters[.spill] = try int(ivfSpill, "LYNX_IVF_SPILL", "ivf-spill", IndexParameter.spill.range)
         if let kind = s.engine.index, let q = s.engine.indexParameters.quantization, q != .none, !Quantization.indexes.contains(kind) {
             throw ConfigError(description: "--quantization \(q.type) is for the hnsw index, not --index \(kind.rawValue)")
+        }
+        if let kind = s.engine.index, s.engine.indexParameters.onDisk == true, !IndexSpec.onDiskIndexes.contains(kind) {
+            throw ConfigError(description: "--on-disk is for the hnsw index, not --index \(kind.rawValue)")
         }
         s.engine.backupsKept = try int(keepBackups, "LYNX_KEEP_BACKUPS", "keep-backups", 1...10_000) ?? s.engine.backupsKept
         s.logLevel = (string(logLevel, "LYNX_LOG_LEVEL") ?? s.logLevel).lowercased()

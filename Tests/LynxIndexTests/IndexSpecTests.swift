@@ -82,6 +82,24 @@ final class IndexSpecTests: XCTestCase {
         XCTAssertNil(error(IndexParameters(quantization: .sq8), .hnsw))
     }
 
+    /// A store with its vectors on disk records it; one without records nothing. Only HNSW may have it.
+    func testOnDiskIsRecordedOnlyWhenTrue() {
+        let onDisk = IndexSpec.hnsw(m: 16, efConstruction: 200, quantization: .sq8, onDisk: true)
+        XCTAssertEqual(onDisk.manifestParameters, ["m": "16", "ef_construction": "200", "quantization": "sq8", "on_disk": "true"])
+        XCTAssertEqual(IndexSpec(kind: .hnsw, manifestParameters: onDisk.manifestParameters), onDisk)
+        XCTAssertEqual(IndexSpec(kind: .hnsw, onDisk.parameters), onDisk)
+        XCTAssertFalse(IndexSpec(kind: .hnsw).onDisk)
+        XCTAssertEqual(IndexSpec(kind: .hnsw).manifestParameters["on_disk"], nil)
+        XCTAssertEqual(IndexParameters(onDisk: false).manifestParameters(for: .hnsw), ["on_disk": ""])
+        XCTAssertEqual(IndexParameters(onDisk: true).manifestParameters(for: .hnsw), ["on_disk": "true"])
+        XCTAssertThrowsError(try IndexParameters(onDisk: true).validate(for: .flat)) { error in
+            XCTAssertEqual(error as? IndexParameterError, .onDiskNotFor(.flat))
+            XCTAssertEqual((error as? IndexParameterError)?.key, "on_disk")
+        }
+        XCTAssertNoThrow(try IndexParameters(onDisk: false).validate(for: .ivf))
+        XCTAssertNoThrow(try IndexParameters(onDisk: true).validate(for: .hnsw))
+    }
+
     func testEveryParameterBelongsToOneIndex() {
         XCTAssertEqual(IndexParameter.of(.hnsw), [.m, .efConstruction])
         XCTAssertEqual(IndexParameter.of(.ivf), [.clusters, .spill])

@@ -35,18 +35,18 @@ def test_create_use_and_delete_a_collection(server):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["name"] == "books" and body["status"] == "ready" and body["count"] == 0
-    assert body["settings"] == {"dimension": 3, "metric": "cosine", "index": "flat", "quantization": {"type": "none"}}
+    assert body["settings"] == {"dimension": 3, "metric": "cosine", "index": "flat", "quantization": {"type": "none"}, "on_disk": False}
 
     # The same settings again: 200, nothing changes; defaults count as given.
     assert put(server, "books", {"dimension": 3, "metric": "cosine", "index": "flat"}).status_code == 200
     r = put(server, "hnswc", {"dimension": 2})
-    assert r.status_code == 201 and r.json()["settings"] == {"dimension": 2, "metric": "l2", "index": "hnsw", "m": 16, "ef_construction": 200, "quantization": {"type": "none"}}
+    assert r.status_code == 201 and r.json()["settings"] == {"dimension": 2, "metric": "l2", "index": "hnsw", "m": 16, "ef_construction": 200, "quantization": {"type": "none"}, "on_disk": False}
     assert put(server, "hnswc", {"dimension": 2, "metric": "l2", "index": "hnsw", "m": 16}).status_code == 200
     # Other settings: 409 with the existing ones, nothing changed.
     for other in ({"dimension": 4, "metric": "cosine", "index": "flat"}, {"dimension": 3, "index": "flat"},
                   {"dimension": 3, "metric": "cosine"}):
         problem = assert_problem(put(server, "books", other), 409, "collection-conflict")
-        assert problem["existing"] == {"dimension": 3, "metric": "cosine", "index": "flat", "quantization": {"type": "none"}}
+        assert problem["existing"] == {"dimension": 3, "metric": "cosine", "index": "flat", "quantization": {"type": "none"}, "on_disk": False}
     assert_problem(put(server, "hnswc", {"dimension": 2, "m": 8}), 409, "collection-conflict")
 
     # Writes to one collection are never visible in another, even with the same ids.
@@ -246,7 +246,7 @@ def test_a_single_store_data_directory_opens_as_default(start_server, tmp_path):
         else:
             assert_problem(r, 404, "not-found")
     assert list(listed(srv)) == ["default"]
-    assert listed(srv)["default"]["settings"] == {"dimension": 4, "metric": "cosine", "index": "hnsw", "m": 16, "ef_construction": 200, "quantization": {"type": "none"}}
+    assert listed(srv)["default"]["settings"] == {"dimension": 4, "metric": "cosine", "index": "hnsw", "m": 16, "ef_construction": 200, "quantization": {"type": "none"}, "on_disk": False}
     hits = srv.post("/collections/default/search", json={"vector": want[7]["vector"], "k": 1}).json()["results"]
     assert hits[0]["id"] == 7
     # Started without flags, it keeps the manifest's settings.

@@ -19,7 +19,7 @@ public struct CollectionSettings: Sendable, Equatable {
 
     /// A setting an error names.
     public enum Setting: Sendable, Equatable {
-        case dimension, metric, index, quantization
+        case dimension, metric, index, quantization, onDisk
         case parameter(IndexParameter)
 
         /// Its key in a request body.
@@ -29,6 +29,7 @@ public struct CollectionSettings: Sendable, Equatable {
             case .metric: return "metric"
             case .index: return "index"
             case .quantization: return Quantization.key
+            case .onDisk: return IndexSpec.onDiskKey
             case .parameter(let p): return p.key
             }
         }
@@ -50,6 +51,7 @@ public struct CollectionSettings: Sendable, Equatable {
             case .outOfRange(let p, _): throw .settingOutOfRange(.parameter(p), error.reason)
             case .ofAnotherIndex(let p, _): throw .invalidSetting(.parameter(p), error.reason)
             case .quantizationNotFor: throw .invalidSetting(.quantization, error.reason)
+            case .onDiskNotFor: throw .invalidSetting(.onDisk, error.reason)
             }
         }
     }

@@ -51,7 +51,8 @@ extension StoredCollectionSettings {
     var summary: String {
         ([("dimension", String(dimension)), ("metric", metric.rawValue), ("index", index.kind.rawValue)]
             + index.values.map { ($0.parameter.key, String($0.value)) }.sorted { $0.0 < $1.0 }
-            + index.quantization.storedParameters.map { ($0.key, $0.value) })
+            + index.quantization.storedParameters.map { ($0.key, $0.value) }
+            + (index.onDisk ? [(IndexSpec.onDiskKey, "true")] : []))
             .map { "\($0)=\($1)" }.joined(separator: ", ")
     }
 }

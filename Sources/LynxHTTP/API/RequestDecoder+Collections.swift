@@ -3,10 +3,11 @@ import LynxIndex
 import LynxJSON
 
 extension RequestDecoder {
-    static let collectionKeys = Set(["dimension", "metric", "index", Quantization.key] + IndexParameter.allCases.map(\.key))
+    static let collectionKeys = Set(["dimension", "metric", "index", Quantization.key, IndexSpec.onDiskKey]
+                                    + IndexParameter.allCases.map(\.key))
 
     /// The body of `PUT /collections/{name}`: `dimension` (required), `metric`, `index`, the index's structural
-    /// parameters and `quantization`. Ranges are checked by the engine (`CollectionSettings.validate`).
+    /// parameters, `quantization` and `on_disk`. Ranges are checked by the engine (`CollectionSettings.validate`).
     static func collectionSettings(_ body: JSONValue) throws(Problem) -> CollectionSettings {
         guard case .object(let object) = body else {
             throw Problem.invalidRequest("body: expected an object with dimension, metric, index and index parameters", field: nil)
@@ -40,6 +41,12 @@ extension RequestDecoder {
         for p in IndexParameter.allCases { settings.parameters[p] = try optionalInt(p.key) }
         if let value = object[Quantization.key] {
             settings.parameters.quantization = try quantization(value, path: Quantization.key)
+        }
+        if let value = object[IndexSpec.onDiskKey] {
+            guard case .bool(let onDisk) = value else {
+                throw Problem.invalidRequest("\(IndexSpec.onDiskKey): expected true or false, got \(value.typeName)", field: IndexSpec.onDiskKey)
+            }
+            settings.parameters.onDisk = onDisk
         }
         return settings
     }

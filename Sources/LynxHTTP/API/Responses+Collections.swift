@@ -100,7 +100,7 @@ extension Responses {
         }
     }
 
-    /// `{"dimension", "metric", "index", the structural parameters (integers as numbers), "quantization"}`.
+    /// `{"dimension", "metric", "index", the structural parameters (integers as numbers), "quantization", "on_disk"}`.
     static func settingsValue(_ s: StoredCollectionSettings) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("dimension", .number(JSONNumber(Int64(s.dimension)))),
@@ -111,6 +111,7 @@ extension Responses {
             members.append((parameter.key, .number(JSONNumber(Int64(value)))))
         }
         members.append((Quantization.key, .object(JSONObject(members: [(key: "type", value: .string(s.index.quantization.type))]))))
+        members.append((IndexSpec.onDiskKey, .bool(s.index.onDisk)))
         return .object(JSONObject(members: members.map { (key: $0.0, value: $0.1) }))
     }
 }

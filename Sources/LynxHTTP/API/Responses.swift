@@ -117,13 +117,15 @@ enum Responses {
         }
     }
 
-    /// `{"vector_bytes": n, "code_bytes": n, ..., "total_bytes": n}`: the heap a store holds, by part.
+    /// `{"vector_bytes": n, "code_bytes": n, ..., "total_bytes": n, "mapped_vector_bytes": n}`: the heap a store
+    /// holds, by part, and the full vectors it reads in place from their files.
     static func writeMemory(_ memory: StoreMemory, to w: inout JSONWriter) {
         w.beginObject()
         for part in StoreMemory.Part.allCases {
             w.key(part.statsKey); w.int(memory[part])
         }
         w.key("total_bytes"); w.int(memory.total)
+        w.key("mapped_vector_bytes"); w.int(memory.mappedVectorBytes)
         w.endObject()
     }
 

@@ -75,6 +75,9 @@ enum MetricsExposition {
                 out.sample("lynx_memory_bytes", s.labels + [("part", part.rawValue)], Double(s.stats.memory[part]))
             }
         }
+        gauge("lynx_mapped_vector_bytes", "Full vectors read in place from their files (on_disk): file pages, not heap.") {
+            Double($0.stats.memory.mappedVectorBytes)
+        }
         counter("lynx_upserts_total", "Records upserted.") { Double($0.engine.metrics.upserts.current) }
         counter("lynx_deletes_total", "Records deleted.") { Double($0.engine.metrics.deletes.current) }
         counter("lynx_searches_total", "Searches answered.") { Double($0.engine.metrics.searches.current) }
