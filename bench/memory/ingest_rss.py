@@ -98,8 +98,9 @@ def body(ids_from: int, vectors: np.ndarray) -> bytes:
 
 
 class Server:
-    def __init__(self, binary: str, data_dir: str, dim: int, threads: str, log):
+    def __init__(self, binary: str, data_dir: str, dim: int, threads: str, log, extra: list[str] | None = None):
         self.binary, self.data_dir, self.dim, self.threads, self.log = binary, data_dir, dim, threads, log
+        self.extra = extra or []
         self.proc = None
         self.port = 0
         self.session = requests.Session()
@@ -109,6 +110,7 @@ class Server:
                 "--dimension", str(self.dim), "--index", "hnsw", "--metric", "l2"]
         if self.threads != "default":
             argv += ["--index-threads", self.threads]
+        argv += self.extra
         env = {k: v for k, v in os.environ.items() if not k.startswith("LYNX_")}
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.monotonic() + timeout
