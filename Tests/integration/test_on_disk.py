@@ -103,15 +103,31 @@ def test_on_disk_settings_are_checked(start_server, tmp_path):
     assert plain.get("/collections/default").json()["settings"]["on_disk"] is True
 
 
-def test_a_damaged_vector_file_is_refused(start_server, tmp_path):
+def test_a_backup_restores_vectors_on_disk_and_a_damaged_file_is_refused(start_server, tmp_path):
+    from test_backup import download, restore
     from test_operator_tools import check, findings
 
-    srv = start_server()
+    srv = start_server(data_dir=tmp_path / "src")
     assert srv.request("PUT", "/collections/q", json={"dimension": DIM, "metric": "cosine", "on_disk": True}).status_code == 201
     ingest(srv, clustered(N, seed=21))
     srv.wait_linked(collection="q")
     assert srv.post("/collections/q/checkpoint", json={}).status_code == 200
+    queries = clustered(20, seed=22)
+    answers = search_all(srv, queries)
+    made = srv.post("/collections/q/snapshots", json={"name": "q-1"})
+    assert made.status_code == 201, made.text
+    archive = download(srv, "q-1", tmp_path / "q.tar", prefix="/collections/q")
     assert srv.stop() == 0
+
+    # The restored collection keeps on_disk, maps its vectors at recovery and answers as the source did.
+    dest = tmp_path / "dest"
+    done = restore(archive, dest, "--collection", "q")
+    assert done.returncode == 0, done.stderr
+    dst = start_server(data_dir=dest)
+    assert dst.get("/collections/q").json()["settings"]["on_disk"] is True
+    assert memory(dst)["mapped_vector_bytes"] == N * DIM * 4
+    assert search_all(dst, queries) == answers
+    assert dst.stop() == 0
 
     rows = sorted((srv.data_dir / "collections" / "q" / "rows").glob("*.lrows"), key=lambda p: p.stat().st_size)
     assert len(rows) == 3, rows

@@ -58,7 +58,8 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
         {"id": i, "vector": [1 + i % 3, i % 5 + 0.5, 2.25], "metadata": {"shelf": i % 4}} for i in range(120)]}))
     ok(leader.request("PUT", "/collections/books/indexes/shelf", json={"type": "integer"}), 201)
     ok(leader.request("DELETE", "/collections/books/vectors/5"))
-    ok(leader.request("PUT", "/collections/graph", json={"dimension": 4, "index": "hnsw", "quantization": {"type": "sq8"}}), 201)
+    ok(leader.request("PUT", "/collections/graph", json={"dimension": 4, "index": "hnsw", "quantization": {"type": "sq8"},
+                                                              "on_disk": True}), 201)
     ok(leader.post("/collections/graph/vectors", json={"vectors": [record(i) for i in range(1000, 2200)]}))
     ok(leader.request("PUT", "/collections/gone", json={"dimension": 2, "index": "flat"}), 201)
     ok(leader.post("/collections/gone/vectors", json={"id": 1, "vector": [1, 2]}))
@@ -75,6 +76,7 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
         assert_problem(f.get("/vectors/1"), 404, "not-found")  # deleted on the leader
         # The catalog carries the quantization: the follower's copy keeps codes as the leader's does.
         assert ok(f.get("/collections/graph"))["settings"]["quantization"] == {"type": "sq8"}
+        assert ok(f.get("/collections/graph"))["settings"]["on_disk"] is True
         wait_until(lambda: not ok(f.get("/collections/graph"))["linking"]["behind"], timeout=60, what="graph linked")
         assert ok(f.get("/collections/graph/stats"))["index"]["quantizer"] == "fitted"
 
@@ -89,6 +91,15 @@ def test_followers_hold_the_leaders_content_and_refuse_writes(make_cluster):
             expected = ok(leader.post(path, json=body))
             for f in followers:
                 assert ok(f.post(path, json=body)) == expected, (f.name, path, body)
+    # A follower's checkpoint maps its vectors on disk (on_disk came with the catalog); answers stay the leader's.
+    for f in followers:
+        ok(f.post("/collections/graph/checkpoint", json={}))
+        assert ok(f.get("/collections/graph/stats"))["memory"]["mapped_vector_bytes"] == 1200 * 4 * 4
+    for q in queries:
+        body = {"vector": q, "k": 10, "ef_search": 1000, "oversample": 100}
+        expected = ok(leader.post("/collections/graph/search", json=body))
+        for f in followers:
+            assert ok(f.post("/collections/graph/search", json=body)) == expected, (f.name, body)
 
     # Every write route on a follower: 421 problem+json naming the leader; nothing changes there.
     before = comparable(followers[0], prefixes)
