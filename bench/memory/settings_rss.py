@@ -42,7 +42,7 @@ def flags(setting: str) -> list[str]:
 def queries(data: Data, count: int = 500) -> np.ndarray:
     if data.kind == "dev":
         return np.fromfile(DEV / "queries.f32", dtype="<f4").reshape(-1, 384)[:count]
-    return Data("synthetic", count, data.dim, seed=99).batch(0, count)
+    return data.batch(data.n + 10_000_000, count)  # the same mixture, rows no store holds
 
 
 def ground_truth(data: Data, q: np.ndarray, k: int = 10) -> np.ndarray:
@@ -50,7 +50,8 @@ def ground_truth(data: Data, q: np.ndarray, k: int = 10) -> np.ndarray:
     best_i = np.zeros((len(q), k), dtype=np.int64)
     qn = (q * q).sum(1, keepdims=True)
     for start in range(0, data.n, 50_000):
-        x = data.batch(start, min(50_000, data.n - start))
+        # Row by row as the ingest made them: a synthetic batch depends on its start and size.
+        x = np.concatenate([data.batch(b, min(BATCH, data.n - b)) for b in range(start, min(start + 50_000, data.n), BATCH)])
         d = qn - 2 * q @ x.T + (x * x).sum(1)[None, :]
         d_all = np.concatenate([best_d, d], axis=1)
         i_all = np.concatenate([best_i, np.arange(start, start + len(x))[None, :].repeat(len(q), 0)], axis=1)
