@@ -33,6 +33,17 @@ extension HNSWIndex {
             UnsafeRawPointer(ChunkedRows.address(codeChunks, row: Int(s), width: codeCells)).assumingMemoryBound(to: UInt8.self)
         }
 
+        /// Starts loading the first cache lines of slot `s`'s code (`bytes` long; four lines at most).
+        @inline(__always)
+        func prefetchCode(_ s: UInt32, bytes: Int) {
+            let raw = UnsafeRawPointer(code(s))
+            var line = 0
+            while line < bytes && line < 256 {
+                lynx_prefetch(raw + line)
+                line &+= 64
+            }
+        }
+
         @inline(__always)
         func score(_ q: UnsafePointer<Float>, _ qInv: Float, _ s: UInt32) -> Float {
             let p = vec(s)
