@@ -135,6 +135,26 @@ final class HNSWRaBitQTests: XCTestCase {
         XCTAssertThrowsError(try HNSWIndex(from: &bad))
     }
 
+    /// A version 3 form (sq8 or none, before rabitq) still reads, the same bytes under the older version number;
+    /// rabitq under version 3 is refused.
+    func testVersion3IsStillRead() throws {
+        var rng = TestRNG(seed: 12)
+        let rows = clustered(&rng, n: 1100, dim: 8)
+        for quantization in [Quantization.none, .sq8, .rabitq(bits: 2)] {
+            let index = index(.l2, quantization, rows, dim: 8)
+            var bytes = index.serializedBytes()
+            XCTAssertEqual(bytes[4], 4)
+            bytes[4] = 3
+            var r = BinaryReader(bytes)
+            if case .rabitq = quantization {
+                XCTAssertThrowsError(try HNSWIndex(from: &r))
+                continue
+            }
+            let back = try HNSWIndex(from: &r)
+            XCTAssertEqual(back.serializedBytes(), index.serializedBytes())
+        }
+    }
+
     /// A centroid fitted on the first vectors is far from later ones, once the first are deleted; fitting again
     /// on every live vector (`POST /index/rebuild`) brings it to them and makes the estimates sharper.
     func testRefittingFollowsTheData() {
