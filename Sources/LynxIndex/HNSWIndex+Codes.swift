@@ -3,13 +3,18 @@ import CLynxKernels
 extension HNSWIndex {
     // MARK: - codes (sq8, rabitq)
 
-    /// Bytes of one code row for `quantization` (none has no rows; its width is the dimension's, as sq8's).
+    /// Bytes of one code row for `quantization` (none has no rows; its width is the dimension's, as sq8's). A
+    /// rabitq row is its factors, then its code (`factorBytes`).
     static func codeWidth(dimension: Int, _ quantization: Quantization) -> Int {
         switch quantization {
         case .none, .sq8: return dimension
-        case .rabitq(let bits): return RaBitQuantizer.codeBytes(dimension: dimension, bits: bits)
+        case .rabitq(let bits): return factorBytes + RaBitQuantizer.codeBytes(dimension: dimension, bits: bits)
         }
     }
+
+    /// The two floats (factor, term) at the start of each rabitq code row, in the cache line the code starts in,
+    /// so that scoring a slot touches one place.
+    static let factorBytes = 8
 
     /// Whether the codes' quantizer is fitted (then every slot has a code).
     var hasCodes: Bool { quantizer != nil || rabitq != nil }
@@ -58,7 +63,7 @@ extension HNSWIndex {
     @inline(__always)
     func codeScale(_ s: UInt32) -> Float { metric == .cosine ? invNorms[Int(s)] : 1 }
 
-    /// Codes slot `s` with the fitted quantizer (its code row and its `codeTerms`).
+    /// Codes slot `s` with the fitted quantizer (its code row, and sq8's `codeTerms`).
     mutating func writeCode(_ s: UInt32) {
         let x = vectors.row(Int(s)), scale = codeScale(s), metric = self.metric
         if let quantizer {
@@ -67,13 +72,11 @@ extension HNSWIndex {
             guard metric == .l2 else { return }
             if Int(s) == codeTerms.count { codeTerms.append(term) } else { codeTerms[Int(s)] = term }
         } else if let rabitq {
-            var factors = RaBitQuantizer.Factors(factor: 0, term: 0)
-            codes.set(Int(s)) { factors = rabitq.encode(x, scale: scale, metric: metric, into: $0) }
-            if 2 * Int(s) == codeTerms.count {
-                codeTerms += [factors.factor, factors.term]
-            } else {
-                codeTerms[2 * Int(s)] = factors.factor
-                codeTerms[2 * Int(s) + 1] = factors.term
+            codes.set(Int(s)) { row in
+                let factors = rabitq.encode(x, scale: scale, metric: metric, into: row + HNSWIndex.factorBytes)
+                let raw = UnsafeMutableRawPointer(row)
+                raw.storeBytes(of: factors.factor, as: Float.self)
+                raw.storeBytes(of: factors.term, toByteOffset: 4, as: Float.self)
             }
         }
     }
@@ -86,13 +89,15 @@ extension HNSWIndex {
     /// The code stored for `id`, or nil (no such id, or no codes yet).
     package func storedCode(_ id: UInt64) -> [UInt8]? {
         guard hasCodes, let s = slotOf[id] else { return nil }
-        return Array(UnsafeBufferPointer(start: codes.row(Int(s)), count: codes.width))
+        let skip = rabitq == nil ? 0 : HNSWIndex.factorBytes
+        return Array(UnsafeBufferPointer(start: codes.row(Int(s)) + skip, count: codes.width - skip))
     }
 
     /// The RaBitQ factors stored for `id`, or nil (no such id, or no rabitq codes yet).
     package func storedFactors(_ id: UInt64) -> RaBitQuantizer.Factors? {
         guard rabitq != nil, let s = slotOf[id] else { return nil }
-        return RaBitQuantizer.Factors(factor: codeTerms[2 * Int(s)], term: codeTerms[2 * Int(s) + 1])
+        let raw = UnsafeRawPointer(codes.row(Int(s)))
+        return RaBitQuantizer.Factors(factor: raw.load(as: Float.self), term: raw.load(fromByteOffset: 4, as: Float.self))
     }
 
     /// The query against the codes: an estimate of the score (`ScalarQuantizer`). Under l2,
@@ -120,8 +125,8 @@ extension HNSWIndex {
         func prefetch(_ s: UInt32) { g.prefetchCode(s, bytes: g.dim) }
     }
 
-    /// The query against RaBitQ codes: the estimate of `RaBitQuantizer`, with each slot's factor and term in
-    /// `codeTerms` (two floats a slot).
+    /// The query against RaBitQ codes: the estimate of `RaBitQuantizer`, with each slot's factor and term at the
+    /// start of its code row.
     struct RaBitQScorer: SlotScorer {
         let g: View
         let weights: UnsafePointer<Int16>
@@ -129,20 +134,19 @@ extension HNSWIndex {
         let offset: Float
         let queryTerm: Float
         let bits: Int
-        let codeBytes: Int
+
+        /// Bytes of a row: factors and code.
+        let rowBytes: Int
 
         @inline(__always)
         func score(_ s: UInt32) -> Float {
-            let dot = RaBitQuantizer.integerDot(g.code(s), weights, g.dim, bits: bits)
-            let terms = g.codeTerms.unsafelyUnwrapped + 2 * Int(s)
+            let row = g.code(s), raw = UnsafeRawPointer(row)
+            let dot = RaBitQuantizer.integerDot(row + HNSWIndex.factorBytes, weights, g.dim, bits: bits)
             return RaBitQuantizer.score(g.metric, unit: unit, offset: offset, term: queryTerm, dot: dot,
-                                        factor: terms[0], codeTerm: terms[1])
+                                        factor: raw.load(as: Float.self), codeTerm: raw.load(fromByteOffset: 4, as: Float.self))
         }
 
         @inline(__always)
-        func prefetch(_ s: UInt32) {
-            g.prefetchCode(s, bytes: codeBytes)
-            lynx_prefetch(g.codeTerms.unsafelyUnwrapped + 2 * Int(s))
-        }
+        func prefetch(_ s: UInt32) { g.prefetchCode(s, bytes: rowBytes) }
     }
 }

@@ -67,7 +67,6 @@ extension HNSWIndex {
             w.write(contentsOf: rabitq.centroid)
             w.write(contentsOf: rabitq.rotation)
             w.write(rows: codes.cells)
-            w.write(contentsOf: codeTerms)
         }
     }
 
@@ -136,8 +135,12 @@ extension HNSWIndex {
             }
             rabitq = RaBitQuantizer(bits: bits, rotation: rotation, centroid: centroid)
             codes = CodeRows(width: codes.width, cells: try r.readRows(width: CodeRows.cellsPerRow(codes.width), count: n))
-            codeTerms = try r.readFloats(count: 2 * n)
-            guard codeTerms.allSatisfy(\.isFinite) else { throw BinaryDecodingError.corrupt("bad rabitq factors") }
+            for s in 0..<n {
+                let raw = UnsafeRawPointer(codes.row(s))
+                guard raw.load(as: Float.self).isFinite, raw.load(fromByteOffset: 4, as: Float.self).isFinite else {
+                    throw BinaryDecodingError.corrupt("bad rabitq factors at slot \(s)")
+                }
+            }
             return
         }
         let lower = try r.readFloats(count: dimension), step = try r.readFloats(count: dimension)

@@ -29,7 +29,7 @@ extension HNSWIndex {
                     return prepared.weights.withUnsafeBufferPointer { weights in
                         traverse(g, RaBitQScorer(g: g, weights: weights.baseAddress!, unit: prepared.unit,
                                                  offset: prepared.offset, queryTerm: prepared.term,
-                                                 bits: rabitq.bits, codeBytes: codes.width))
+                                                 bits: rabitq.bits, rowBytes: codes.width))
                     }
                 }
                 guard let quantizer else { return traverse(g, VectorScorer(g: g, q: q, qInv: qInv)) }

@@ -20,7 +20,7 @@ extension HNSWIndex {
         /// A slot treated as tombstoned in addition to `states` (the plan of a replacement sees the old node
         /// as removed before the removal is applied), or `HNSWIndex.none`.
         let dead: UInt32
-        /// Chunk base table of `codes.cells` and its cells per row; `codeTerms` (nil unless l2 with codes).
+        /// Chunk base table of `codes.cells` and its cells per row; `codeTerms` (nil unless l2 with sq8 codes).
         let codeChunks: UnsafePointer<UnsafeMutablePointer<Float>>
         let codeCells: Int
         let codeTerms: UnsafePointer<Float>?

@@ -9,8 +9,8 @@
 /// - `ids`, `levels`, `states` (`SlotState`) per slot; `slotOf` maps live ids to slots; `freeSlots` lists the
 ///   free (unlinked) slots;
 /// - with `quantization` sq8, once `quantizer` is fitted: `codes`, one per slot, and under l2 `codeTerms`, ‖x̃‖² of
-///   each code's vector; with rabitq, once `rabitq` is fitted: `codes`, one per slot, and `codeTerms`, the two
-///   `RaBitQuantizer.Factors` of each code (factor, term) (`+Codes`).
+///   each code's vector; with rabitq, once `rabitq` is fitted: `codes`, one row per slot holding the two
+///   `RaBitQuantizer.Factors` of the code (factor, term) and then the code (`+Codes`).
 ///
 /// Insert: hnswlib's addPoint (greedy descent, ef_construction beam search per level, heuristic neighbour selection
 /// = getNeighborsByHeuristic2, reverse links shrunk by the same heuristic).

@@ -121,10 +121,12 @@ public struct RaBitQuantizer: Sendable, Equatable {
         public var term: Float
     }
 
-    /// `o = P·r`, the rotated `r`, into `out`.
+    /// `o = P·r`, the rotated `r`, into `out`: one query against the matrix's rows in the blocked kernel, which
+    /// reads `r` once for three rows (a query's rotation was as costly as all its code distances with one `dot` a
+    /// row: BENCHMARKS.md, "Compressed vectors, part 2").
     func rotate(_ r: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         rotation.withUnsafeBufferPointer { p in
-            for i in 0..<dimension { out[i] = Distance.dot(p.baseAddress! + i * dimension, r, dimension) }
+            Distance.dotBlock(r, 1, p.baseAddress!, dimension, dimension, into: out, ldo: dimension)
         }
     }
 

@@ -3,7 +3,8 @@ import LynxSupport
 import XCTest
 
 /// HNSW with extended RaBitQ codes: the graph is the one the vectors build, the traversal runs on the codes'
-/// estimates, and the answer is rescored from the vectors (as with sq8, `HNSWQuantizationTests`).
+/// estimates, and the answer is rescored from the vectors (as with sq8, `HNSWQuantizationTests`, which also tests
+/// the first fit and the round trip of rabitq codes).
 final class HNSWRaBitQTests: XCTestCase {
     private func clustered(_ rng: inout TestRNG, n: Int, dim: Int) -> [[Float]] {
         let centers = (0..<20).map { _ in rng.vector(dim) }
@@ -14,28 +15,6 @@ final class HNSWRaBitQTests: XCTestCase {
         var index = HNSWIndex(dimension: dim, metric: metric, m: 8, efConstruction: 60, seed: 5, quantization: quantization)
         for (i, v) in rows.enumerated() { index.upsert(id: UInt64(i), vector: v) }
         return index
-    }
-
-    /// Below the training size there are no codes and the answers are the exact search's; the vector that
-    /// reaches it fits the quantizer and codes every slot.
-    func testCodesBeginAtTheTrainingSize() {
-        var rng = TestRNG(seed: 1)
-        let dim = 12
-        let rows = clustered(&rng, n: ScalarQuantizer.trainingSize, dim: dim)
-        var plain = index(.l2, .none, Array(rows.dropLast()), dim: dim)
-        var coded = index(.l2, .rabitq(bits: 4), Array(rows.dropLast()), dim: dim)
-        XCTAssertEqual(coded.memory.codeBytes, 0)
-        XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "not fitted") })
-        XCTAssertTrue(coded.parameters.contains { $0 == (Quantization.key, "rabitq:4") })
-        for _ in 0..<20 {
-            let q = rng.vector(dim)
-            XCTAssertEqual(coded.search(q, k: 10), plain.search(q, k: 10))
-        }
-        plain.upsert(id: 99_999, vector: rows.last!)
-        coded.upsert(id: 99_999, vector: rows.last!)
-        XCTAssertGreaterThan(coded.memory.codeBytes, 0)
-        XCTAssertNotNil(coded.fittedRaBitQuantizer)
-        XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "fitted") })
     }
 
     /// Rescored answers carry exact distances and, with 4 or 8 bits, lose little recall against the exact search
@@ -83,40 +62,6 @@ final class HNSWRaBitQTests: XCTestCase {
                 print("hnsw rabitq:\(bits) \(metric): recall@10 at ef 64, exact \(Double(hitsPlain) / 500), codes rescored \(Double(hitsCoded) / 500); estimates' rms error \(rms) of ‖q‖·‖x‖")
                 if bits >= 4 { XCTAssertGreaterThanOrEqual(hitsCoded, hitsPlain - 10, "\(metric) bits \(bits): lost more than 2% of recall") }
                 XCTAssertLessThan(rms, bits == 1 ? 0.3 : bits == 4 ? 0.025 : 0.002, "\(metric) bits \(bits)")
-            }
-        }
-    }
-
-    /// The codes, the rotation and the centroid are serialized: a decoded index answers alike (estimates
-    /// included), keeps coding new vectors alike, and a truncated form is refused.
-    func testSerializationKeepsTheCodes() throws {
-        for metric in Metric.allCases {
-            for bits in [1, 3, 8] {
-                var rng = TestRNG(seed: 4)
-                let dim = 10
-                var coded = index(metric, .rabitq(bits: bits), clustered(&rng, n: 1500, dim: dim), dim: dim)
-                for i in stride(from: 0, to: 1500, by: 9) { coded.remove(UInt64(i)) }
-                let bytes = coded.serializedBytes()
-                var r = BinaryReader(bytes)
-                var back = try HNSWIndex(from: &r)
-                XCTAssertTrue(r.isAtEnd)
-                XCTAssertEqual(back.quantization, .rabitq(bits: bits))
-                XCTAssertEqual(back.fittedRaBitQuantizer, coded.fittedRaBitQuantizer)
-                for _ in 0..<20 {
-                    let q = rng.vector(dim)
-                    XCTAssertEqual(back.search(q, k: 10), coded.search(q, k: 10))
-                    let raw = SearchParams(rescore: false)
-                    XCTAssertEqual(back.search(q, k: 10, params: raw), coded.search(q, k: 10, params: raw))
-                }
-                for (i, v) in clustered(&rng, n: 50, dim: dim).enumerated() {
-                    coded.upsert(id: 50_000 + UInt64(i), vector: v)
-                    back.upsert(id: 50_000 + UInt64(i), vector: v)
-                }
-                XCTAssertEqual(back.serializedBytes(), coded.serializedBytes())
-                for cut in stride(from: bytes.count - 300, to: bytes.count, by: 17) {
-                    var rt = BinaryReader(Array(bytes.prefix(cut)))
-                    XCTAssertThrowsError(try HNSWIndex(from: &rt))
-                }
             }
         }
     }
@@ -191,18 +136,7 @@ final class HNSWRaBitQTests: XCTestCase {
                 var rng = TestRNG(seed: 9)
                 let dim = 9
                 var index = HNSWIndex(dimension: dim, metric: metric, m: 6, efConstruction: 30, seed: 3, quantization: .rabitq(bits: bits))
-                var live: [UInt64: [Float]] = [:]
-                for step in 0..<4000 {
-                    let id = UInt64.random(in: 0..<1600, using: &rng)
-                    if step % 5 == 4, live[id] != nil {
-                        index.remove(id)
-                        live[id] = nil
-                    } else {
-                        let v = rng.vector(dim).map { $0 + 0.01 }
-                        index.upsert(id: id, vector: v)
-                        live[id] = v
-                    }
-                }
+                let live = index.churn(dim: dim, &rng)
                 XCTAssertGreaterThan(index.freeSlotCount + index.tombstoneCount, 0, "\(metric): the churn never freed a slot")
                 var r = BinaryReader(index.serializedBytes())
                 let back = try HNSWIndex(from: &r)
