@@ -9,7 +9,8 @@ extension HNSWIndex {
             indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
                 + ids.capacity * 8 + levels.capacity + states.capacity + freeSlots.capacity * 4
                 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4),
-            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4)
+            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4
+                + ((rabitq?.rotation.capacity ?? 0) + (rabitq?.centroid.capacity ?? 0)) * 4)
     }
 
     public var parameters: [(String, String)] {

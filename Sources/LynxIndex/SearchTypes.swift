@@ -32,7 +32,8 @@ public struct SearchParams: Sendable {
 }
 
 /// Memory estimates in bytes, based on allocated capacity (not just the live count).
-/// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`);
+/// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`) and
+/// their quantizer's rotation and centroid (rabitq);
 /// `indexBytes`: everything else (ids, id map, graph).
 public struct IndexMemory: Equatable, Sendable {
     public var vectorBytes: Int

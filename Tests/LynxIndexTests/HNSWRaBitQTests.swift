@@ -155,24 +155,24 @@ final class HNSWRaBitQTests: XCTestCase {
         }
     }
 
-    /// Recall on the dev set's real embeddings at ef 64 and 128, rescored, for 1, 4 and 8 bits (floors from the
-    /// measurements in BENCHMARKS.md, "Compressed vectors, part 2").
+    /// Recall on the dev set's real embeddings at ef 64 and 128, rescored and not, for 1, 4 and 8 bits under l2 and
+    /// 4 bits under cosine (floors about 0.01 under the measurements in BENCHMARKS.md, "Compressed vectors,
+    /// part 2": the dev vectors are unit length, so cosine measured the same as l2).
     func testDevRecall() throws {
         let dev = try DevData.load()
-        let floors: [Int: (ef64: Double, ef128: Double)] = [1: (0.80, 0.85), 4: (0.93, 0.96), 8: (0.93, 0.97)]
-        for metric in [Metric.l2, .cosine] {
-            for bits in [1, 4, 8] {
-                var index = HNSWIndex(dimension: dev.dim, metric: metric, m: 16, efConstruction: 200, seed: 42, quantization: .rabitq(bits: bits))
-                dev.base.withUnsafeBufferPointer { b in
-                    for i in 0..<dev.n { index.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * dev.dim)..<((i + 1) * dev.dim)])) }
-                }
-                let r128 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 128))
-                let r64 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 64))
-                let raw64 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 64, rescore: false))
-                print("hnsw rabitq:\(bits) dev \(metric): recall@10 ef=128 \(r128), ef=64 \(r64), ef=64 without rescoring \(raw64)")
-                XCTAssertGreaterThanOrEqual(r128, floors[bits]!.ef128, "\(metric) bits \(bits)")
-                XCTAssertGreaterThanOrEqual(r64, floors[bits]!.ef64, "\(metric) bits \(bits)")
+        let floors: [Int: (ef64: Double, ef128: Double, raw64: Double)] = [1: (0.96, 0.97, 0.73), 4: (0.98, 0.99, 0.94), 8: (0.98, 0.99, 0.975)]
+        for (metric, bits) in [(Metric.l2, 1), (.l2, 4), (.l2, 8), (.cosine, 4)] {
+            var index = HNSWIndex(dimension: dev.dim, metric: metric, m: 16, efConstruction: 200, seed: 42, quantization: .rabitq(bits: bits))
+            dev.base.withUnsafeBufferPointer { b in
+                for i in 0..<dev.n { index.upsert(id: UInt64(i), vector: UnsafeBufferPointer(rebasing: b[(i * dev.dim)..<((i + 1) * dev.dim)])) }
             }
+            let r128 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 128))
+            let r64 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 64))
+            let raw64 = dev.recall(index, metric: metric, params: SearchParams(efSearch: 64, rescore: false))
+            print("hnsw rabitq:\(bits) dev \(metric): recall@10 ef=128 \(r128), ef=64 \(r64), ef=64 without rescoring \(raw64)")
+            XCTAssertGreaterThanOrEqual(r128, floors[bits]!.ef128, "\(metric) bits \(bits)")
+            XCTAssertGreaterThanOrEqual(r64, floors[bits]!.ef64, "\(metric) bits \(bits)")
+            XCTAssertGreaterThanOrEqual(raw64, floors[bits]!.raw64, "\(metric) bits \(bits)")
         }
     }
 }
