@@ -153,6 +153,15 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
     return found;
 }
 
+/// The sum of the eight 32-bit lanes.
+__attribute__((target("avx2,fma")))
+static inline int32_t hsum256_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 /// Σ codes[i]·weights[i] over 32 codes per step: bytes widened to 16 bits, multiplied pairwise into 32-bit sums
 /// (vpmaddwd). The caller bounds the weights so that no 32-bit lane can overflow (`lynx_dot_u8_i16` below).
 __attribute__((target("avx2,fma")))
@@ -170,12 +179,61 @@ int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long 
         acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(weights + i))));
         i += 16;
     }
-    __m256i acc = _mm256_add_epi32(acc0, acc1);
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    int32_t sum = _mm_cvtsi128_si32(s);
+    int32_t sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
     for (; i < n; i++) sum += (int32_t)codes[i] * (int32_t)weights[i];
+    return sum;
+}
+
+/// 16 dimensions a step: the 16 code bits broadcast to every 16-bit lane, each lane keeps its own bit (a compare
+/// gives −1 where set), and vpmaddwd of those −1s with the weights subtracts the chosen weights in pairs.
+__attribute__((target("avx2,fma")))
+int32_t lynx_dot_u1_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    const __m256i lanes = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
+                                            (short)16384, (short)-32768);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint16_t b0, b1;
+        memcpy(&b0, codes + i / 8, 2);
+        memcpy(&b1, codes + i / 8 + 2, 2);
+        __m256i m0 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)b0), lanes), lanes);
+        __m256i m1 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)b1), lanes), lanes);
+        acc0 = _mm256_sub_epi32(acc0, _mm256_madd_epi16(m0, _mm256_loadu_si256((const __m256i *)(weights + i))));
+        acc1 = _mm256_sub_epi32(acc1, _mm256_madd_epi16(m1, _mm256_loadu_si256((const __m256i *)(weights + i + 16))));
+    }
+    if (i + 16 <= n) {
+        uint16_t b0;
+        memcpy(&b0, codes + i / 8, 2);
+        __m256i m0 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)b0), lanes), lanes);
+        acc0 = _mm256_sub_epi32(acc0, _mm256_madd_epi16(m0, _mm256_loadu_si256((const __m256i *)(weights + i))));
+        i += 16;
+    }
+    int32_t sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
+    for (; i < n; i++) sum += ((codes[i >> 3] >> (i & 7)) & 1) ? (int32_t)weights[i] : 0;
+    return sum;
+}
+
+/// 32 dimensions a step: 16 bytes give their low nibbles (dimensions 0...15 of the block) and high nibbles
+/// (16...31), each widened to 16 bits and multiplied with the weights in pairs (vpmaddwd).
+__attribute__((target("avx2,fma")))
+int32_t lynx_dot_u4_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    const __m128i low = _mm_set1_epi8(0x0F);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(codes + i / 2));
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_and_si128(v, low));
+        __m256i c1 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), low));
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(weights + i))));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(c1, _mm256_loadu_si256((const __m256i *)(weights + i + 16))));
+    }
+    int32_t sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
+    // The tail block: at most 31 dimensions, in the same layout.
+    const uint8_t *block = codes + i / 2;
+    for (long j = 0; i + j < n; j++) {
+        uint8_t byte = block[j & 15];
+        sum += (int32_t)(j < 16 ? byte & 0x0F : byte >> 4) * (int32_t)weights[i + j];
+    }
     return sum;
 }
 
@@ -201,6 +259,12 @@ long lynx_scores_below_avx2(const float *products, const float *row_term, const 
 int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
     (void)codes; (void)weights; (void)n; abort();
 }
+int32_t lynx_dot_u1_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    (void)codes; (void)weights; (void)n; abort();
+}
+int32_t lynx_dot_u4_i16_avx2(const uint8_t *codes, const int16_t *weights, long n) {
+    (void)codes; (void)weights; (void)n; abort();
+}
 int lynx_kernels_avx2(void) { return 0; }
 
 #endif
@@ -208,6 +272,22 @@ int lynx_kernels_avx2(void) { return 0; }
 int32_t lynx_dot_u8_i16(const uint8_t *codes, const int16_t *weights, long n) {
     int32_t sum = 0;
     for (long i = 0; i < n; i++) sum += (int32_t)codes[i] * (int32_t)weights[i];
+    return sum;
+}
+
+int32_t lynx_dot_u1_i16(const uint8_t *codes, const int16_t *weights, long n) {
+    int32_t sum = 0;
+    for (long i = 0; i < n; i++) sum += (int32_t)((codes[i / 8] >> (i % 8)) & 1) * (int32_t)weights[i];
+    return sum;
+}
+
+int32_t lynx_dot_u4_i16(const uint8_t *codes, const int16_t *weights, long n) {
+    int32_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        long j = i % 32;
+        uint8_t byte = codes[16 * (i / 32) + j % 16];
+        sum += (int32_t)(j < 16 ? byte & 0x0F : byte >> 4) * (int32_t)weights[i];
+    }
     return sum;
 }
 

@@ -9,7 +9,8 @@ extension HNSWIndex {
             indexBytes: links0.capacity * 4 + upperLinks.capacity * 4 + upperStart.capacity * 4
                 + ids.capacity * 8 + levels.capacity + states.capacity + freeSlots.capacity * 4
                 + dictionaryBytes(capacity: slotOf.capacity, keyBytes: 8, valueBytes: 4),
-            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4,
+            codeBytes: codes.cells.allocatedBytes + codeTerms.capacity * 4
+                + ((rabitq?.rotation.capacity ?? 0) + (rabitq?.centroid.capacity ?? 0)) * 4,
             mappedBytes: vectors.mappedBytes)
     }
 
@@ -21,7 +22,7 @@ extension HNSWIndex {
         var list = [(IndexParameter.m.key, String(m)), (IndexParameter.efConstruction.key, String(efConstruction)), (SearchParameter.efSearch.key, String(efSearch)),
                     ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
         if quantization != .none {
-            list += [(Quantization.key, quantization.type), ("quantizer", quantizer == nil ? "not fitted" : "fitted")]
+            list += [(Quantization.key, quantization.text), ("quantizer", hasCodes ? "fitted" : "not fitted")]
         }
         return list
     }
@@ -53,18 +54,31 @@ extension HNSWIndex {
         w.write(contentsOf: freeSlots)
         w.write(rows: vectors)
         if metric == .cosine { w.write(contentsOf: invNorms) }
-        w.write(UInt8(quantization == .sq8 ? 1 : 0))
-        guard quantization == .sq8 else { return }
-        w.write(UInt8(quantizer == nil ? 0 : 1))
-        guard let quantizer else { return }
-        w.write(contentsOf: quantizer.lower)
-        w.write(contentsOf: quantizer.step)
-        w.write(rows: codes.cells)
-        if metric == .l2 { w.write(contentsOf: codeTerms) }
+        switch quantization {
+        case .none:
+            w.write(UInt8(0))
+        case .sq8:
+            w.write(UInt8(1))
+            w.write(UInt8(quantizer == nil ? 0 : 1))
+            guard let quantizer else { return }
+            w.write(contentsOf: quantizer.lower)
+            w.write(contentsOf: quantizer.step)
+            w.write(rows: codes.cells)
+            if metric == .l2 { w.write(contentsOf: codeTerms) }
+        case .rabitq(let bits):
+            w.write(UInt8(2))
+            w.write(UInt8(bits))
+            w.write(UInt8(rabitq == nil ? 0 : 1))
+            guard let rabitq else { return }
+            w.write(contentsOf: rabitq.centroid)
+            w.write(contentsOf: rabitq.rotation)
+            w.write(rows: codes.cells)
+        }
     }
 
     public init(from r: inout BinaryReader) throws {
-        // Version 1 (read only) has the vectors as plain f32×(n·dimension) instead of a row block.
+        // Version 1 (read only) has the vectors as plain f32×(n·dimension) instead of a row block; version 3 knows
+        // no rabitq.
         let (dim, metric, version) = try r.readIndexHeader(magic: HNSWIndex.magic, versions: 1...HNSWIndex.formatVersion, kind: "hnsw")
         let m = Int(try r.readUInt32())
         let efc = Int(try r.readUInt32())
@@ -96,21 +110,44 @@ extension HNSWIndex {
         freeSlots = try r.readUInt32s(count: Int(free64))
         vectors = try r.readRows(width: dim, count: n, blockVersion: version >= 2, vectors: true)
         if metric == .cosine { invNorms = try r.readFloats(count: n) }
-        if version >= 3 { try readCodes(&r, slots: n) }
+        if version >= 3 { try readCodes(&r, slots: n, version: version) }
         try validate()
     }
 
-    /// The quantization part of format 3: its type, whether fitted, then the quantizer and the codes.
-    private mutating func readCodes(_ r: inout BinaryReader, slots n: Int) throws {
+    /// The quantization part of formats 3 and 4: its type (and bits), whether fitted, then the quantizer and the
+    /// codes (docs/INDEXES.md).
+    private mutating func readCodes(_ r: inout BinaryReader, slots n: Int, version: UInt32) throws {
         switch try r.readUInt8() {
         case 0: return
         case 1: quantization = .sq8
+        case 2 where version >= 4:
+            let bits = Int(try r.readUInt8())
+            guard RaBitQuantizer.bitRange.contains(bits), dimension <= RaBitQuantizer.maxDimension else {
+                throw BinaryDecodingError.corrupt("bad rabitq bits \(bits)")
+            }
+            quantization = .rabitq(bits: bits)
+            codes = CodeRows(width: HNSWIndex.codeWidth(dimension: dimension, quantization))
         case let other: throw BinaryDecodingError.corrupt("unknown hnsw quantization \(other)")
         }
         switch try r.readUInt8() {
         case 0: return
         case 1: break
         case let other: throw BinaryDecodingError.corrupt("bad hnsw quantizer flag \(other)")
+        }
+        if case .rabitq(let bits) = quantization {
+            let centroid = try r.readFloats(count: dimension), rotation = try r.readFloats(count: dimension * dimension)
+            guard centroid.allSatisfy(\.isFinite), rotation.allSatisfy(\.isFinite) else {
+                throw BinaryDecodingError.corrupt("bad rabitq centroid or rotation")
+            }
+            rabitq = RaBitQuantizer(bits: bits, rotation: rotation, centroid: centroid)
+            codes = CodeRows(width: codes.width, cells: try r.readRows(width: CodeRows.cellsPerRow(codes.width), count: n))
+            for s in 0..<n {
+                let raw = UnsafeRawPointer(codes.row(s))
+                guard raw.load(as: Float.self).isFinite, raw.load(fromByteOffset: 4, as: Float.self).isFinite else {
+                    throw BinaryDecodingError.corrupt("bad rabitq factors at slot \(s)")
+                }
+            }
+            return
         }
         let lower = try r.readFloats(count: dimension), step = try r.readFloats(count: dimension)
         guard lower.allSatisfy(\.isFinite), step.allSatisfy({ $0.isFinite && $0 > 0 }) else {

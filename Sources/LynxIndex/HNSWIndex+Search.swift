@@ -24,6 +24,14 @@ extension HNSWIndex {
                                       ids: idb.baseAddress, filter: filter, results: &top)
             }
             withView { g in
+                if let rabitq {
+                    let prepared = rabitq.query(q, scale: qInv, metric: metric)
+                    return prepared.weights.withUnsafeBufferPointer { weights in
+                        traverse(g, RaBitQScorer(g: g, weights: weights.baseAddress!, unit: prepared.unit,
+                                                 offset: prepared.offset, queryTerm: prepared.term,
+                                                 bits: rabitq.bits, rowBytes: codes.width))
+                    }
+                }
                 guard let quantizer else { return traverse(g, VectorScorer(g: g, q: q, qInv: qInv)) }
                 let w = quantizer.weights(for: q, scale: qInv)
                 let queryTerm = metric == .l2 ? Distance.dot(q, q, dimension) : 0
@@ -34,7 +42,7 @@ extension HNSWIndex {
             }
         }
         let found = top.drainAscending()
-        guard quantizer != nil, params.rescore ?? true else {
+        guard hasCodes, params.rescore ?? true else {
             var tk = TopK(k: min(k, found.count))
             for c in found { tk.push(score: c.score, id: ids[Int(c.slot)]) }
             return tk.hits(metric: metric)

@@ -20,7 +20,7 @@ extension HNSWIndex {
         /// A slot treated as tombstoned in addition to `states` (the plan of a replacement sees the old node
         /// as removed before the removal is applied), or `HNSWIndex.none`.
         let dead: UInt32
-        /// Chunk base table of `codes.cells` and its cells per row; `codeTerms` (nil unless l2 with codes).
+        /// Chunk base table of `codes.cells` and its cells per row; `codeTerms` (nil unless l2 with sq8 codes).
         let codeChunks: UnsafePointer<UnsafeMutablePointer<Float>>
         let codeCells: Int
         let codeTerms: UnsafePointer<Float>?
@@ -31,6 +31,17 @@ extension HNSWIndex {
         @inline(__always)
         func code(_ s: UInt32) -> UnsafePointer<UInt8> {
             UnsafeRawPointer(ChunkedRows.address(codeChunks, row: Int(s), width: codeCells)).assumingMemoryBound(to: UInt8.self)
+        }
+
+        /// Starts loading the first cache lines of slot `s`'s code (`bytes` long; four lines at most).
+        @inline(__always)
+        func prefetchCode(_ s: UInt32, bytes: Int) {
+            let raw = UnsafeRawPointer(code(s))
+            var line = 0
+            while line < bytes && line < 256 {
+                lynx_prefetch(raw + line)
+                line &+= 64
+            }
         }
 
         @inline(__always)

@@ -9,7 +9,8 @@
 /// - `ids`, `levels`, `states` (`SlotState`) per slot; `slotOf` maps live ids to slots; `freeSlots` lists the
 ///   free (unlinked) slots;
 /// - with `quantization` sq8, once `quantizer` is fitted: `codes`, one per slot, and under l2 `codeTerms`, ‖x̃‖² of
-///   each code's vector (`+Codes`).
+///   each code's vector; with rabitq, once `rabitq` is fitted: `codes`, one row per slot holding the two
+///   `RaBitQuantizer.Factors` of the code (factor, term) and then the code (`+Codes`).
 ///
 /// Insert: hnswlib's addPoint (greedy descent, ef_construction beam search per level, heuristic neighbour selection
 /// = getNeighborsByHeuristic2, reverse links shrunk by the same heuristic).
@@ -41,7 +42,7 @@
 /// `upsert`/`applyUpsert`/`remove` need exclusive access to this value.
 public struct HNSWIndex: VectorIndex {
     public static let magic: UInt32 = fourCC("LXHN")
-    public static let formatVersion: UInt32 = 3
+    public static let formatVersion: UInt32 = 4
     static let none = UInt32.max
 
     public let dimension: Int
@@ -75,6 +76,8 @@ public struct HNSWIndex: VectorIndex {
     var freeSlots: [UInt32] = []
     /// Fitted once the index holds `ScalarQuantizer.trainingSize` vectors (sq8 only); until then no codes.
     var quantizer: ScalarQuantizer?
+    /// Fitted likewise, rabitq only.
+    var rabitq: RaBitQuantizer?
     var codes: CodeRows
     var codeTerms: [Float] = []
     var tombstones: Int = 0
@@ -94,10 +97,11 @@ public struct HNSWIndex: VectorIndex {
         precondition(dimension > 0, "dimension must be positive")
         precondition(m >= 2 && m <= 2048, "m must be in 2...2048")
         precondition(efConstruction >= 1 && efSearch >= 1, "ef must be positive")
+        precondition(quantization.refusal(dimension: dimension) == nil, "quantization unfit for the dimension")
         self.dimension = dimension
         self.metric = metric
         vectors = ChunkedRows(width: dimension)
-        codes = CodeRows(width: dimension)
+        codes = CodeRows(width: HNSWIndex.codeWidth(dimension: dimension, quantization))
         self.quantization = quantization
         self.m = m
         self.efConstruction = max(efConstruction, m)

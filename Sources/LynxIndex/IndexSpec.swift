@@ -7,7 +7,7 @@
 ///
 ///     flat                                   no parameters
 ///     hnsw  m=16  ef_construction=200        links per node; candidate list while linking;
-///           quantization=none                codes searched on (`Quantization`; not a number, so not an
+///           quantization=none                codes searched on (`Quantization`: none, sq8, rabitq:B; not a number, so not an
 ///                                            `IndexParameter`)
 ///           on_disk=false                    full vectors read in place from their files, not held in memory
 ///                                            (`onDiskKey`; the manifest records it only when true)
@@ -192,7 +192,7 @@ public struct IndexParameters: Sendable, Hashable {
     public func manifestParameters(for kind: IndexKind) -> [String: String] {
         var stored: [String: String] = [:]
         for p in IndexParameter.of(kind) { stored[p.key] = values[p].map { String($0) } }
-        if let quantization { stored[Quantization.key] = quantization == .none ? "" : quantization.type }
+        if let quantization { stored[Quantization.key] = quantization == .none ? "" : quantization.text }
         if let onDisk { stored[IndexSpec.onDiskKey] = onDisk ? "true" : "" }
         return stored
     }

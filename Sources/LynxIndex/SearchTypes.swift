@@ -32,9 +32,9 @@ public struct SearchParams: Sendable {
 }
 
 /// Memory estimates in bytes, based on allocated capacity (not just the live count).
-/// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`);
-/// `indexBytes`: everything else (ids, id map, graph). `mappedBytes`: full vectors read in place from their files
-/// (`RowChunkMapper`), not in memory and not in the total.
+/// `vectorBytes`: the float storage (plus inverse norms); `codeBytes`: the codes searched on (`Quantization`) and
+/// their quantizer's rotation and centroid (rabitq); `indexBytes`: everything else (ids, id map, graph).
+/// `mappedBytes`: full vectors read in place from their files (`RowChunkMapper`), not in memory and not in the total.
 public struct IndexMemory: Equatable, Sendable {
     public var vectorBytes: Int
     public var indexBytes: Int

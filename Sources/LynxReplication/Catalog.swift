@@ -65,7 +65,7 @@ public struct Catalog: Sendable, Equatable {
             var parameters = IndexParameters()
             for p in IndexParameter.of(index) { parameters[p] = o[p.key]?.numberValue?.int64.flatMap { Int(exactly: $0) } }
             if let type = o[Quantization.key] {
-                guard let quantization = type.stringValue.flatMap(Quantization.init(type:)) else {
+                guard let quantization = type.stringValue.flatMap(Quantization.init(text:)) else {
                     throw .peer("an entry of the leader's catalog has a quantization this build does not know")
                 }
                 parameters.quantization = quantization

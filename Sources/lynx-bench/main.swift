@@ -107,7 +107,7 @@ struct LynxBench: ParsableCommand {
     @Option(help: "HNSW records per planBatch/applyBatch round of a build with --threads > 1.") var buildBatch: Int = 32
     @Option(help: "Passes over the queries per setting; the median is reported.") var reps: Int = 3
     @Option(help: "Level-generator seed.") var seed: UInt64 = 42
-    @Option(help: "HNSW codes searched on: none | sq8.") var quantization: String = Quantization.none.type
+    @Option(help: "HNSW codes searched on: none | sq8 | rabitq:B (B bits per dimension, 1...8).") var quantization: String = Quantization.none.text
     @Option(help: "With codes: candidates scored again from the full vectors, as a factor on k (default \(SearchParams.defaultOversample)).")
     var oversample: Double?
     @Flag(help: "With codes: return the codes' estimates, no rescoring.") var noRescore = false
@@ -120,7 +120,7 @@ struct LynxBench: ParsableCommand {
     func run() throws {
         guard let metric = Metric(rawValue: metric) else { throw ValidationError("unknown metric \(self.metric)") }
         guard let kind = IndexKind(rawValue: index) else { throw ValidationError("unknown index \(index)") }
-        guard let quantization = Quantization(type: quantization) else { throw ValidationError("unknown quantization \(self.quantization)") }
+        guard let quantization = Quantization(text: quantization) else { throw ValidationError("unknown quantization \(self.quantization)") }
         let ds = try DataSet.load(data, metric: metric)
         let clock = ContinuousClock()
         if kernels { kernelBench(ds) }
@@ -230,7 +230,7 @@ struct LynxBench: ParsableCommand {
             var line: [(String, Any)] = [("index", index), ("metric", metric.rawValue), ("n", ds.n), ("dim", ds.dim)]
             if index == "hnsw" {
                 line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef),
-                         (Quantization.key, ((idx as? HNSWIndex)?.quantization ?? quantization).type), ("rescore", !noRescore),
+                         (Quantization.key, ((idx as? HNSWIndex)?.quantization ?? quantization).text), ("rescore", !noRescore),
                          ("oversample", oversample ?? SearchParams.defaultOversample)]
                 if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {

@@ -79,7 +79,7 @@ struct LynxdOptions: ParsableCommand {
     var checkpointWALBytes: Int?
     @Option(name: .customLong("checkpoint-interval"), help: "Checkpoint at least this often, in seconds, when there are new writes (env LYNX_CHECKPOINT_INTERVAL; default \(shown(LynxdSettings.defaults.engine.checkpointIntervalSeconds))).")
     var checkpointInterval: Double?
-    @Option(help: "Codes searched on, then rescored from the full vectors: none | sq8 (one byte per dimension), hnsw only, fixed at first start (env LYNX_QUANTIZATION; default none).")
+    @Option(help: "Codes searched on, then rescored from the full vectors: none | sq8 (one byte per dimension) | rabitq:B (extended RaBitQ, B bits per dimension, 1...8; dimensions up to 2048), hnsw only, fixed at first start (env LYNX_QUANTIZATION; default none).")
     var quantization: String?
     @Flag(name: .customLong("on-disk"), help: "Keep the full vectors in their files, read in place, instead of in memory; hnsw only, fixed at first start (env LYNX_ON_DISK=true).")
     var onDisk = false
@@ -256,7 +256,12 @@ extension LynxdOptions {
         }
         s.engine.checkpointWALBytes = try int(checkpointWALBytes, "LYNX_CHECKPOINT_WAL_BYTES", "checkpoint-wal-bytes", 4096...(1 << 40)) ?? s.engine.checkpointWALBytes
         s.engine.checkpointIntervalSeconds = try double(checkpointInterval, "LYNX_CHECKPOINT_INTERVAL", "checkpoint-interval", min: 1) ?? s.engine.checkpointIntervalSeconds
-        s.engine.indexParameters.quantization = try choice(quantization, "LYNX_QUANTIZATION", "quantization", Quantization.self)
+        if let text = string(quantization, "LYNX_QUANTIZATION") {
+            guard let q = Quantization(text: text.lowercased()) else {
+                throw ConfigError(description: "--quantization '\(text)' is not one of \(Quantization.textForms)")
+            }
+            s.engine.indexParameters.quantization = q
+        }
         if try boolean(onDisk, env, "on-disk", "LYNX_ON_DISK") { s.engine.indexParameters.onDisk = true }
         s.engine.indexParameters[.m] = try int(hnswM, "LYNX_HNSW_M", "hnsw-m", IndexParameter.m.range)
         s.engine.indexParameters[.efConstruction] = try int(
@@ -274,7 +279,10 @@ extension LynxdOptions {
         s.engine.ivfNProbe = try int(ivfNProbe, "LYNX_IVF_N_PROBE", "ivf-n-probe", 1...1_000_000) ?? s.engine.ivfNProbe
         s.engine.indexParameters[.spill] = try int(ivfSpill, "LYNX_IVF_SPILL", "ivf-spill", IndexParameter.spill.range)
         if let kind = s.engine.index, let q = s.engine.indexParameters.quantization, q != .none, !Quantization.indexes.contains(kind) {
-            throw ConfigError(description: "--quantization \(q.type) is for the hnsw index, not --index \(kind.rawValue)")
+            throw ConfigError(description: "--quantization \(q.text) is for the hnsw index, not --index \(kind.rawValue)")
+        }
+        if let dimension = s.engine.dimension, let reason = s.engine.indexParameters.quantization?.refusal(dimension: dimension) {
+            throw ConfigError(description: "--quantization: \(reason) (--dimension)")
         }
         if let kind = s.engine.index, s.engine.indexParameters.onDisk == true, !IndexSpec.onDiskIndexes.contains(kind) {
             throw ConfigError(description: "--on-disk is for the hnsw index, not --index \(kind.rawValue)")

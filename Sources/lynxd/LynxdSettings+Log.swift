@@ -18,7 +18,7 @@ extension LynxdSettings {
             "checkpoint_wal_bytes": "\(e.checkpointWALBytes)", "checkpoint_interval": "\(e.checkpointIntervalSeconds)",
             "hnsw_m": asked(e.indexParameters[.m]), "hnsw_ef_construction": asked(e.indexParameters[.efConstruction]), "hnsw_ef_search": "\(e.hnswEfSearch)",
             "ivf_clusters": asked(e.indexParameters[.clusters]), "ivf_n_probe": "\(e.ivfNProbe)", "log_level": "\(logLevel)",
-            "quantization": "\(e.indexParameters.quantization?.type ?? "manifest")",
+            "quantization": "\(e.indexParameters.quantization?.text ?? "manifest")",
             "on_disk": e.indexParameters.onDisk == true ? "true" : "manifest",
             "wal": e.walEnabled ? "on" : "off", "hnsw_seed": e.hnswSeed.map { "\($0)" } ?? "random", "ivf_spill": asked(e.indexParameters[.spill]),
             "index_threads": "\(e.indexThreads)", "index_max_pending": "\(e.indexMaxPending)",

@@ -2,7 +2,7 @@ import LynxIndex
 import LynxSupport
 import XCTest
 
-/// HNSW with sq8 codes: the graph is the one the vectors build, the traversal runs on the codes, and the answer is
+/// HNSW with sq8 codes (and, where the test is the same, rabitq codes): the graph is the one the vectors build, the traversal runs on the codes, and the answer is
 /// rescored from the vectors.
 final class HNSWQuantizationTests: XCTestCase {
     private func clustered(_ rng: inout TestRNG, n: Int, dim: Int) -> [[Float]] {
@@ -10,9 +10,10 @@ final class HNSWQuantizationTests: XCTestCase {
         return (0..<n).map { _ in centers[Int.random(in: 0..<20, using: &rng)].map { $0 + 0.3 * rng.float() } }
     }
 
-    private func pair(_ metric: Metric, _ rows: [[Float]], dim: Int) -> (plain: HNSWIndex, coded: HNSWIndex) {
+    private func pair(_ metric: Metric, _ rows: [[Float]], dim: Int,
+                      quantization: Quantization = .sq8) -> (plain: HNSWIndex, coded: HNSWIndex) {
         var plain = HNSWIndex(dimension: dim, metric: metric, m: 8, efConstruction: 60, seed: 5)
-        var coded = HNSWIndex(dimension: dim, metric: metric, m: 8, efConstruction: 60, seed: 5, quantization: .sq8)
+        var coded = HNSWIndex(dimension: dim, metric: metric, m: 8, efConstruction: 60, seed: 5, quantization: quantization)
         for (i, v) in rows.enumerated() {
             plain.upsert(id: UInt64(i), vector: v)
             coded.upsert(id: UInt64(i), vector: v)
@@ -21,22 +22,25 @@ final class HNSWQuantizationTests: XCTestCase {
     }
 
     /// Below the training size there are no codes and the answers are the exact search's; the vector that
-    /// reaches it fits the quantizer and codes every slot.
+    /// reaches it fits the quantizer and codes every slot (sq8 and rabitq alike).
     func testCodesBeginAtTheTrainingSize() {
-        var rng = TestRNG(seed: 1)
-        let dim = 12
-        let rows = clustered(&rng, n: ScalarQuantizer.trainingSize, dim: dim)
-        var (plain, coded) = pair(.l2, Array(rows.dropLast()), dim: dim)
-        XCTAssertEqual(coded.memory.codeBytes, 0)
-        XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "not fitted") })
-        for _ in 0..<20 {
-            let q = rng.vector(dim)
-            XCTAssertEqual(coded.search(q, k: 10), plain.search(q, k: 10))
+        for quantization in [Quantization.sq8, .rabitq(bits: 4)] {
+            var rng = TestRNG(seed: 1)
+            let dim = 12
+            let rows = clustered(&rng, n: ScalarQuantizer.trainingSize, dim: dim)
+            var (plain, coded) = pair(.l2, Array(rows.dropLast()), dim: dim, quantization: quantization)
+            XCTAssertEqual(coded.memory.codeBytes, 0)
+            XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "not fitted") })
+            XCTAssertTrue(coded.parameters.contains { $0 == (Quantization.key, quantization.text) })
+            for _ in 0..<20 {
+                let q = rng.vector(dim)
+                XCTAssertEqual(coded.search(q, k: 10), plain.search(q, k: 10))
+            }
+            plain.upsert(id: 99_999, vector: rows.last!)
+            coded.upsert(id: 99_999, vector: rows.last!)
+            XCTAssertGreaterThan(coded.memory.codeBytes, 0)
+            XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "fitted") })
         }
-        plain.upsert(id: 99_999, vector: rows.last!)
-        coded.upsert(id: 99_999, vector: rows.last!)
-        XCTAssertGreaterThan(coded.memory.codeBytes, 0)
-        XCTAssertTrue(coded.parameters.contains { $0 == ("quantizer", "fitted") })
     }
 
     /// Rescored answers carry exact distances and lose little recall against the exact search on the same graph;
@@ -71,34 +75,40 @@ final class HNSWQuantizationTests: XCTestCase {
         }
     }
 
-    /// The codes and the quantizer are serialized: a decoded index answers alike (estimates included, so the codes
-    /// are the same), keeps coding new vectors alike, and a truncated form is refused.
+    /// The codes and the quantizer are serialized (sq8's ranges; rabitq's rotation and centroid, at each code
+    /// layout): a decoded index answers alike (estimates included, so the codes are the same), keeps coding new
+    /// vectors alike, and a truncated form is refused.
     func testSerializationKeepsTheCodes() throws {
         for metric in Metric.allCases {
-            var rng = TestRNG(seed: 4)
-            let dim = 10
-            var (_, coded) = pair(metric, clustered(&rng, n: 1500, dim: dim), dim: dim)
-            for i in stride(from: 0, to: 1500, by: 9) { coded.remove(UInt64(i)) }
-            let bytes = coded.serializedBytes()
-            var r = BinaryReader(bytes)
-            var back = try HNSWIndex(from: &r)
-            XCTAssertTrue(r.isAtEnd)
-            XCTAssertEqual(back.quantization, .sq8)
-            XCTAssertTrue(back.parameters.contains { $0 == ("quantizer", "fitted") })
-            for _ in 0..<20 {
-                let q = rng.vector(dim)
-                XCTAssertEqual(back.search(q, k: 10), coded.search(q, k: 10))
-                let raw = SearchParams(rescore: false)
-                XCTAssertEqual(back.search(q, k: 10, params: raw), coded.search(q, k: 10, params: raw))
-            }
-            for (i, v) in clustered(&rng, n: 50, dim: dim).enumerated() {
-                coded.upsert(id: 50_000 + UInt64(i), vector: v)
-                back.upsert(id: 50_000 + UInt64(i), vector: v)
-            }
-            XCTAssertEqual(back.serializedBytes(), coded.serializedBytes())
-            for cut in stride(from: bytes.count - 200, to: bytes.count, by: 17) {
-                var rt = BinaryReader(Array(bytes.prefix(cut)))
-                XCTAssertThrowsError(try HNSWIndex(from: &rt))
+            for quantization in [Quantization.sq8, .rabitq(bits: 1), .rabitq(bits: 3), .rabitq(bits: 8)] {
+                var rng = TestRNG(seed: 4)
+                let dim = 10
+                var coded = HNSWIndex(dimension: dim, metric: metric, m: 8, efConstruction: 60, seed: 5, quantization: quantization)
+                for (i, v) in clustered(&rng, n: 1500, dim: dim).enumerated() { coded.upsert(id: UInt64(i), vector: v) }
+                for i in stride(from: 0, to: 1500, by: 9) { coded.remove(UInt64(i)) }
+                let bytes = coded.serializedBytes()
+                var r = BinaryReader(bytes)
+                var back = try HNSWIndex(from: &r)
+                XCTAssertTrue(r.isAtEnd)
+                XCTAssertEqual(back.quantization, quantization)
+                XCTAssertTrue(back.parameters.contains { $0 == ("quantizer", "fitted") })
+                XCTAssertEqual(back.fittedQuantizer, coded.fittedQuantizer)
+                XCTAssertEqual(back.fittedRaBitQuantizer, coded.fittedRaBitQuantizer)
+                for _ in 0..<20 {
+                    let q = rng.vector(dim)
+                    XCTAssertEqual(back.search(q, k: 10), coded.search(q, k: 10))
+                    let raw = SearchParams(rescore: false)
+                    XCTAssertEqual(back.search(q, k: 10, params: raw), coded.search(q, k: 10, params: raw))
+                }
+                for (i, v) in clustered(&rng, n: 50, dim: dim).enumerated() {
+                    coded.upsert(id: 50_000 + UInt64(i), vector: v)
+                    back.upsert(id: 50_000 + UInt64(i), vector: v)
+                }
+                XCTAssertEqual(back.serializedBytes(), coded.serializedBytes())
+                for cut in stride(from: bytes.count - 300, to: bytes.count, by: 17) {
+                    var rt = BinaryReader(Array(bytes.prefix(cut)))
+                    XCTAssertThrowsError(try HNSWIndex(from: &rt))
+                }
             }
         }
     }
@@ -135,18 +145,7 @@ final class HNSWQuantizationTests: XCTestCase {
             var rng = TestRNG(seed: 9)
             let dim = 9
             var index = HNSWIndex(dimension: dim, metric: metric, m: 6, efConstruction: 30, seed: 3, quantization: .sq8)
-            var live: [UInt64: [Float]] = [:]
-            for step in 0..<4000 {
-                let id = UInt64.random(in: 0..<1600, using: &rng)
-                if step % 5 == 4, live[id] != nil {
-                    index.remove(id)
-                    live[id] = nil
-                } else {
-                    let v = rng.vector(dim).map { $0 + 0.01 }
-                    index.upsert(id: id, vector: v)
-                    live[id] = v
-                }
-            }
+            let live = index.churn(dim: dim, &rng)
             XCTAssertGreaterThan(index.freeSlotCount + index.tombstoneCount, 0, "\(metric): the churn never freed a slot")
             var r = BinaryReader(index.serializedBytes())
             let back = try HNSWIndex(from: &r)

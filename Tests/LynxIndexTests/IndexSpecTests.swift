@@ -100,6 +100,21 @@ final class IndexSpecTests: XCTestCase {
         XCTAssertNoThrow(try IndexParameters(onDisk: true).validate(for: .hnsw))
     }
 
+    /// rabitq's bits travel in its text form, `rabitq:B`, the one form of the manifest, the catalog and the flags.
+    func testRaBitQIsRecordedWithItsBits() {
+        let spec = IndexSpec.hnsw(m: 16, efConstruction: 200, quantization: .rabitq(bits: 5))
+        XCTAssertEqual(spec.manifestParameters, ["m": "16", "ef_construction": "200", "quantization": "rabitq:5"])
+        XCTAssertEqual(IndexSpec(kind: .hnsw, manifestParameters: spec.manifestParameters), spec)
+        XCTAssertEqual(IndexParameters(quantization: .rabitq(bits: 1)).manifestParameters(for: .hnsw), ["quantization": "rabitq:1"])
+        for bits in 1...8 { XCTAssertEqual(Quantization(text: "rabitq:\(bits)"), .rabitq(bits: bits)) }
+        for text in ["rabitq", "rabitq:0", "rabitq:9", "rabitq:x", "rabitq:4 ", "RABITQ:4", "pq"] { XCTAssertNil(Quantization(text: text), text) }
+        XCTAssertEqual(Quantization.rabitq(bits: 2).type, "rabitq")
+        XCTAssertEqual(Quantization.rabitq(bits: 2).text, "rabitq:2")
+        XCTAssertNil(Quantization.rabitq(bits: 2).refusal(dimension: 2048))
+        XCTAssertEqual(Quantization.rabitq(bits: 2).refusal(dimension: 2049), "rabitq is for dimensions up to 2048, not 2049")
+        XCTAssertNil(Quantization.sq8.refusal(dimension: 65_536))
+    }
+
     func testEveryParameterBelongsToOneIndex() {
         XCTAssertEqual(IndexParameter.of(.hnsw), [.m, .efConstruction])
         XCTAssertEqual(IndexParameter.of(.ivf), [.clusters, .spill])

@@ -107,3 +107,23 @@ struct DevData {
         return Double(hit) / Double(k * range.count)
     }
 }
+
+extension HNSWIndex {
+    /// 4,000 random inserts, replacements and deletes over ids 0..<1600 (one step in five a delete of a live id),
+    /// enough to free and reuse slots and to consolidate; returns the live vectors.
+    mutating func churn(dim: Int, _ rng: inout TestRNG) -> [UInt64: [Float]] {
+        var live: [UInt64: [Float]] = [:]
+        for step in 0..<4000 {
+            let id = UInt64.random(in: 0..<1600, using: &rng)
+            if step % 5 == 4, live[id] != nil {
+                remove(id)
+                live[id] = nil
+            } else {
+                let v = rng.vector(dim).map { $0 + 0.01 }
+                upsert(id: id, vector: v)
+                live[id] = v
+            }
+        }
+        return live
+    }
+}

@@ -1,5 +1,6 @@
-"""Compressed vectors (issue 21): a collection made with sq8 codes searches on them, rescores from the full vectors,
-shows its setting, refuses a conflicting one, and answers alike after a SIGKILL and after a checkpoint and restart.
+"""Compressed vectors (issue 21): a collection made with sq8 or rabitq codes searches on them, rescores from the full
+vectors, shows its setting, refuses a conflicting one, and answers alike after a SIGKILL and after a checkpoint and
+restart.
 """
 from __future__ import annotations
 
@@ -37,15 +38,26 @@ def search_all(srv, queries, **extra) -> list[list[tuple[int, float]]]:
     return out
 
 
-def test_a_collection_with_sq8_codes(start_server):
+# Each setting: its JSON form, a conflicting one, its text form in /stats, bytes of one code at DIM, how far an
+# estimate may be from the exact cosine distance.
+CODES = {
+    "sq8": ({"type": "sq8"}, {"type": "none"}, "sq8", DIM, 0.02),
+    "rabitq:4": ({"type": "rabitq", "bits": 4}, {"type": "rabitq", "bits": 8}, "rabitq:4", 16, 0.1),
+    "rabitq:8": ({"type": "rabitq", "bits": 8}, {"type": "sq8"}, "rabitq:8", DIM, 0.02),
+}
+
+
+@pytest.mark.parametrize("codes", list(CODES))
+def test_a_collection_with_codes(start_server, codes):
+    setting, conflicting, text, code_bytes, tolerance = CODES[codes]
     srv = start_server()
-    body = {"dimension": DIM, "metric": "cosine", "quantization": {"type": "sq8"}}
+    body = {"dimension": DIM, "metric": "cosine", "quantization": setting}
     assert srv.request("PUT", "/collections/q", json=body).status_code == 201
     assert srv.request("PUT", "/collections/q", json=body).status_code == 200  # the same settings again
-    conflict = assert_problem(srv.request("PUT", "/collections/q", json={**body, "quantization": {"type": "none"}}), 409)
+    conflict = assert_problem(srv.request("PUT", "/collections/q", json={**body, "quantization": conflicting}), 409)
     assert "quantization" in conflict["detail"], conflict
     shown = srv.get("/collections/q").json()
-    assert shown["settings"]["quantization"] == {"type": "sq8"}, shown
+    assert shown["settings"]["quantization"] == setting, shown
 
     vectors = clustered(N, seed=1)
     for start in range(0, N, 500):
@@ -53,8 +65,8 @@ def test_a_collection_with_sq8_codes(start_server):
         assert srv.post("/collections/q/vectors", json={"vectors": batch}).status_code == 200
     srv.wait_linked(collection="q")
     stats = srv.get("/collections/q/stats").json()
-    assert stats["index"]["quantization"] == "sq8" and stats["index"]["quantizer"] == "fitted", stats["index"]
-    assert stats["memory"]["code_bytes"] >= N * DIM, stats["memory"]
+    assert stats["index"]["quantization"] == text and stats["index"]["quantizer"] == "fitted", stats["index"]
+    assert stats["memory"]["code_bytes"] >= N * code_bytes, stats["memory"]
     assert srv.stats()["memory"]["code_bytes"] == 0  # the default collection has no codes
     metrics = parse_metrics(srv.get("/metrics").text)
     assert metrics[("lynx_memory_bytes", frozenset({("collection", "q"), ("part", "codes")}))] == stats["memory"]["code_bytes"]
@@ -67,7 +79,7 @@ def test_a_collection_with_sq8_codes(start_server):
         """Rescored answers: exact distances and recall; estimates: near the exact ones, and not all equal to them."""
         rescored, estimated = search_all(srv, queries), search_all(srv, queries, rescore=False)
         hits = sum(len(set(t) & {i for i, _ in answer}) for t, answer in zip(truth, rescored))
-        print(f"recall@10 over HTTP (sq8, rescored, ef 64): {hits / (10 * len(queries))}")
+        print(f"recall@10 over HTTP ({codes}, rescored, ef 64): {hits / (10 * len(queries))}")
         assert hits / (10 * len(queries)) >= 0.9, hits
         for q, answer in zip(queries, rescored):
             assert len(answer) == 10
@@ -75,12 +87,12 @@ def test_a_collection_with_sq8_codes(start_server):
                 assert d == pytest.approx(cosine_distance(q, vectors[i]), abs=1e-5)
         for q, answer in zip(queries, estimated):
             for i, d in answer:
-                assert d == pytest.approx(cosine_distance(q, vectors[i]), abs=0.02)
+                assert d == pytest.approx(cosine_distance(q, vectors[i]), abs=tolerance)
         assert estimated != rescored
         for q, answer in zip(queries, search_all(srv, queries, oversample=1)):
             assert len(answer) == 10 and all(d == pytest.approx(cosine_distance(q, vectors[i]), abs=1e-5) for i, d in answer)
         stats = srv.get("/collections/q/stats").json()
-        assert stats["index"]["quantizer"] == "fitted" and stats["memory"]["code_bytes"] >= N * DIM, stats
+        assert stats["index"]["quantizer"] == "fitted" and stats["memory"]["code_bytes"] >= N * code_bytes, stats
         return rescored, estimated
 
     check(srv)
@@ -106,6 +118,15 @@ def test_quantization_settings_and_search_options_are_checked(start_server):
         ({"dimension": 3, "quantization": {"type": "sq8", "bits": 4}}, 400, "quantization.bits"),
         ({"dimension": 3, "index": "flat", "quantization": {"type": "sq8"}}, 400, "quantization"),
         ({"dimension": 3, "index": "ivf", "quantization": {"type": "sq8"}}, 400, "quantization"),
+        ({"dimension": 3, "quantization": {"type": "rabitq"}}, 400, "quantization.bits"),
+        ({"dimension": 3, "quantization": {"type": "rabitq", "bits": 0}}, 400, "quantization.bits"),
+        ({"dimension": 3, "quantization": {"type": "rabitq", "bits": 9}}, 400, "quantization.bits"),
+        ({"dimension": 3, "quantization": {"type": "rabitq", "bits": 4.5}}, 400, "quantization.bits"),
+        ({"dimension": 3, "quantization": {"type": "rabitq", "bits": "4"}}, 400, "quantization.bits"),
+        ({"dimension": 3, "quantization": {"type": "rabitq", "bits": 4, "seed": 1}}, 400, "quantization.seed"),
+        ({"dimension": 3, "index": "flat", "quantization": {"type": "rabitq", "bits": 4}}, 400, "quantization"),
+        ({"dimension": 3, "index": "ivf", "quantization": {"type": "rabitq", "bits": 1}}, 400, "quantization"),
+        ({"dimension": 4096, "quantization": {"type": "rabitq", "bits": 1}}, 400, "quantization"),
     ]
     for body, status, field in cases:
         problem = assert_problem(srv.request("PUT", "/collections/c", json=body), status)
@@ -128,16 +149,26 @@ def test_the_flag_makes_the_default_collection_with_codes(start_server, tmp_path
     assert srv.stop() == 0
     result = run_lynxd(["--data-dir", str(srv.data_dir), "--index", "hnsw", "--quantization", "none", "--port", "0"])
     assert result.returncode != 0 and "quantization" in result.stderr.decode(), result.stderr
+    for bad in ["rabitq:9", "rabitq", "rabitq:x"]:
+        result = run_lynxd(["--data-dir", str(tmp_path / "bad"), "--index", "hnsw", "--quantization", bad])
+        assert result.returncode != 0 and "rabitq:B (B in 1...8)" in result.stderr.decode(), (bad, result.stderr)
+    srv = start_server(data_dir=tmp_path / "rabitq", dimension=8, index="hnsw", quantization="rabitq:2")
+    assert srv.get("/collections/default").json()["settings"]["quantization"] == {"type": "rabitq", "bits": 2}
+    assert srv.stop() == 0
+    result = run_lynxd(["--data-dir", str(tmp_path / "rabitq"), "--index", "hnsw", "--quantization", "rabitq:3", "--port", "0"])
+    assert result.returncode != 0 and "quantization" in result.stderr.decode(), result.stderr
 
 
-def test_codes_survive_a_backup_and_a_damaged_code_chunk_is_found(start_server, tmp_path):
+@pytest.mark.parametrize("codes", ["sq8", "rabitq:4"])
+def test_codes_survive_a_backup_and_a_damaged_code_chunk_is_found(start_server, tmp_path, codes):
     """A backup carries the quantizer and the codes: the restored collection answers exactly as the source did,
     estimates included. A flipped byte in a chunk file of codes is reported by `lynxd check`."""
     from test_backup import download, restore
     from test_operator_tools import check, findings
 
     src = start_server(data_dir=tmp_path / "src")
-    body = {"dimension": DIM, "metric": "cosine", "quantization": {"type": "sq8"}}
+    setting = CODES[codes][0]
+    body = {"dimension": DIM, "metric": "cosine", "quantization": setting}
     assert src.request("PUT", "/collections/q", json=body).status_code == 201
     vectors = clustered(N, seed=5)
     for start in range(0, N, 500):
@@ -156,12 +187,13 @@ def test_codes_survive_a_backup_and_a_damaged_code_chunk_is_found(start_server, 
     done = restore(archive, dest, "--collection", "q")
     assert done.returncode == 0, done.stderr
     dst = start_server(data_dir=dest)
-    assert dst.get("/collections/q").json()["settings"]["quantization"] == {"type": "sq8"}
+    assert dst.get("/collections/q").json()["settings"]["quantization"] == setting
     assert search_all(dst, queries) == rescored
     assert search_all(dst, queries, rescore=False) == estimated
     assert dst.stop() == 0
 
-    # The codes' chunk files hold rows of ceil(24 / 4) = 6 cells: the smallest files of the collection.
+    # The codes' chunk files hold rows of ceil(24 / 4) = 6 cells (sq8) or ceil(16 / 4) = 4 (rabitq:4, 16 bytes a
+    # code): the smallest files of the collection.
     rows = sorted((dest / "collections" / "q" / "rows").glob("*.lrows"), key=lambda p: p.stat().st_size)
     assert len(rows) == 4, rows  # two chunks of vectors, two of codes
     code_chunk = rows[0]

@@ -32,6 +32,22 @@ int32_t lynx_dot_u8_i16_avx2(const uint8_t *codes, const int16_t *weights, long 
 /// The same sum, one term at a time (the kernel for CPUs without AVX2, and the reference the tests compare with).
 int32_t lynx_dot_u8_i16(const uint8_t *codes, const int16_t *weights, long n);
 
+/// Σ u[i]·weights[i] for 1-bit codes: u[i] is bit (i mod 8) of codes[i / 8] (RaBitQ's sign bits), so the sum is
+/// that of the weights whose bit is set. Exact in 32 bits under the same bound as lynx_dot_u8_i16.
+/// Call only when lynx_kernels_avx2() is 1.
+int32_t lynx_dot_u1_i16_avx2(const uint8_t *codes, const int16_t *weights, long n);
+
+/// The same sum, one term at a time (reference and fallback).
+int32_t lynx_dot_u1_i16(const uint8_t *codes, const int16_t *weights, long n);
+
+/// Σ u[i]·weights[i] for 4-bit codes (values 0...15) packed two to a byte in blocks of 32 dimensions: dimension
+/// 32k + j is in byte 16k + (j mod 16), in its low nibble when j < 16 and its high nibble when j ≥ 16. A code of n
+/// dimensions takes 16·⌊n/32⌋ + min(n mod 32, 16) bytes. Call only when lynx_kernels_avx2() is 1.
+int32_t lynx_dot_u4_i16_avx2(const uint8_t *codes, const int16_t *weights, long n);
+
+/// The same sum, one term at a time (reference and fallback).
+int32_t lynx_dot_u4_i16(const uint8_t *codes, const int16_t *weights, long n);
+
 /// 1 when the CPU has AVX2 and FMA and the environment does not say LYNX_KERNELS=sse; 0 otherwise.
 int lynx_kernels_avx2(void);
 

@@ -54,6 +54,9 @@ public struct CollectionSettings: Sendable, Equatable {
             case .onDiskNotFor: throw .invalidSetting(.onDisk, error.reason)
             }
         }
+        if let quantization = parameters.quantization, let reason = quantization.refusal(dimension: dimension) {
+            throw .invalidSetting(.quantization, reason)
+        }
     }
 
     /// The index a store created with these settings has (defaults filled in).

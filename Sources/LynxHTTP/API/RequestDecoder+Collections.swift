@@ -51,16 +51,37 @@ extension RequestDecoder {
         return settings
     }
 
-    /// `{"type": "sq8"}`: the object form of a `Quantization`.
+    /// `{"type": "sq8"}` or `{"type": "rabitq", "bits": 4}`: the object form of a `Quantization`.
     static func quantization(_ value: JSONValue, path: String) throws(Problem) -> Quantization {
-        let allowed = Quantization.allCases.map(\.type).joined(separator: ", ")
         guard case .object(let object) = value else {
             throw Problem.invalidRequest("\(path): expected an object such as {\"type\": \"sq8\"}, got \(value.typeName)", field: path)
         }
-        try onlyKeys(object, ["type"], path: path)
-        guard case .string(let type)? = object["type"], let quantization = Quantization(type: type) else {
-            throw Problem.invalidRequest("\(path).type: expected one of \(allowed)", field: path + ".type")
+        try onlyKeys(object, ["type", "bits"], path: path)
+        let type: String
+        switch object["type"] {
+        case .string(let t)? where Quantization.types.contains(t): type = t
+        default:
+            throw Problem.invalidRequest("\(path).type: expected one of \(Quantization.types.joined(separator: ", "))", field: path + ".type")
         }
-        return quantization
+        let range = RaBitQuantizer.bitRange
+        guard type == "rabitq" else {
+            guard object["bits"] == nil else {
+                throw Problem.invalidRequest("\(path).bits: is for the rabitq type, not \(type)", field: path + ".bits")
+            }
+            return type == "sq8" ? .sq8 : .none
+        }
+        guard case .number(let n)? = object["bits"], n.isWhole, let bits = n.wholeInt64.flatMap({ Int(exactly: $0) }),
+              range.contains(bits) else {
+            throw Problem.invalidRequest("\(path).bits: required for rabitq, an integer in \(range.lowerBound)...\(range.upperBound)",
+                                         field: path + ".bits")
+        }
+        return .rabitq(bits: bits)
+    }
+
+    /// The object form of a `Quantization` (`GET /collections/{name}`), as `quantization(_:path:)` reads it.
+    static func quantizationValue(_ q: Quantization) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [(key: "type", value: .string(q.type))]
+        if case .rabitq(let bits) = q { members.append((key: "bits", value: .number(JSONNumber(Int64(bits))))) }
+        return .object(JSONObject(members: members))
     }
 }

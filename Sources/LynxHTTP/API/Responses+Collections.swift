@@ -110,7 +110,7 @@ extension Responses {
         for (parameter, value) in s.index.values.sorted(by: { $0.parameter.key < $1.parameter.key }) {
             members.append((parameter.key, .number(JSONNumber(Int64(value)))))
         }
-        members.append((Quantization.key, .object(JSONObject(members: [(key: "type", value: .string(s.index.quantization.type))]))))
+        members.append((Quantization.key, RequestDecoder.quantizationValue(s.index.quantization)))
         members.append((IndexSpec.onDiskKey, .bool(s.index.onDisk)))
         return .object(JSONObject(members: members.map { (key: $0.0, value: $0.1) }))
     }
