@@ -174,7 +174,7 @@ public struct RaBitQuantizer: Sendable, Equatable {
                 }
                 return ip / norm.squareRoot()
             }
-            let steps = 40, low: Float = 0.2, ratio = pow(Float(20), 1 / Float(steps - 1))  // 0.2 ... 4
+            let steps = 12, low: Float = 0.2, ratio = pow(Float(20), 1 / Float(steps - 1))  // 0.2 ... 4
             var best = low, bestCos = -Float.infinity, s = low
             for _ in 0..<steps {
                 let c = cosine(s)
@@ -182,8 +182,8 @@ public struct RaBitQuantizer: Sendable, Equatable {
                 s *= ratio
             }
             var fine = best / ratio
-            let fineStep = (best * ratio - fine) / 16
-            for _ in 0...16 {
+            let fineStep = (best * ratio - fine) / 11
+            for _ in 0...11 {
                 let c = cosine(fine)
                 if c > bestCos { bestCos = c; best = fine }
                 fine += fineStep
