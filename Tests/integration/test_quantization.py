@@ -126,7 +126,7 @@ def test_quantization_settings_and_search_options_are_checked(start_server):
         ({"dimension": 3, "quantization": {"type": "rabitq", "bits": 4, "seed": 1}}, 400, "quantization.seed"),
         ({"dimension": 3, "index": "flat", "quantization": {"type": "rabitq", "bits": 4}}, 400, "quantization"),
         ({"dimension": 3, "index": "ivf", "quantization": {"type": "rabitq", "bits": 1}}, 400, "quantization"),
-        ({"dimension": 4096, "quantization": {"type": "rabitq", "bits": 1}}, 400, "quantization"),
+        ({"dimension": 4096, "quantization": {"type": "rabitq", "bits": 1}}, 422, "dimension"),
     ]
     for body, status, field in cases:
         problem = assert_problem(srv.request("PUT", "/collections/c", json=body), status)

@@ -54,8 +54,10 @@ public struct CollectionSettings: Sendable, Equatable {
             case .onDiskNotFor: throw .invalidSetting(.onDisk, error.reason)
             }
         }
+        // A dimension the codes cannot take is out of their range: a 422 naming the dimension, as for any value
+        // out of range (the request itself is well-formed).
         if let quantization = parameters.quantization, let reason = quantization.refusal(dimension: dimension) {
-            throw .invalidSetting(.quantization, reason)
+            throw .settingOutOfRange(.dimension, reason)
         }
     }
 
