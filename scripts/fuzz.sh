@@ -26,10 +26,11 @@ cat > "$out/modules/c.modulemap" <<MAP
 module CCRC32C { header "$PWD/Sources/CCRC32C/include/ccrc32c.h" export * }
 module CFileOps { header "$PWD/Sources/CFileOps/include/cfileops.h" export * }
 module CLynxKernels { header "$PWD/Sources/CLynxKernels/include/clynxkernels.h" export * }
+module CHeap { header "$PWD/Sources/CHeap/include/cheap.h" export * }
 module CCurl { header "$PWD/Sources/CCurl/shim.h" link "curl" export * }
 module CMicroHTTPD [system] { header "$PWD/Sources/CMicroHTTPD/shim.h" link "microhttpd" link "gnutls" export * }
 MAP
-for c in CCRC32C/crc32c CFileOps/fileops CLynxKernels/kernels; do
+for c in CCRC32C/crc32c CFileOps/fileops CLynxKernels/kernels CHeap/heap; do
   clang -c -O2 -fsanitize=fuzzer-no-link,address -I "Sources/${c%/*}/include" "Sources/$c.c" -o "$out/${c#*/}.o"
 done
 library() {  # name, extra swiftc flags..., then the source folder last
