@@ -2,6 +2,10 @@ import LynxSupport
 
 /// The prefix every serialized index layout starts with (docs/INDEXES.md): u32 magic, u32 format version,
 /// u32 dimension, u8 metric code. Each index writes its own fields after it.
+/// The dimensions an index may have: a store's (`CollectionSettings.dimensionRange`), and what a decoder accepts
+/// before it sizes anything by the dimension.
+public let indexDimensionRange = 1...65_536
+
 extension BinaryWriter {
     mutating func writeIndexHeader(magic: UInt32, version: UInt32, dimension: Int, metric: Metric) {
         write(magic)
@@ -12,7 +16,8 @@ extension BinaryWriter {
 }
 
 extension BinaryReader {
-    /// Reads and checks the prefix (magic and version); the caller range-checks the dimension.
+    /// Reads and checks the prefix: magic, version, and a dimension within `indexDimensionRange` (a damaged one
+    /// would size the rows read next).
     mutating func readIndexHeader(magic expected: UInt32, version expectedVersion: UInt32, kind: String) throws
         -> (dimension: Int, metric: Metric)
     {
@@ -29,6 +34,9 @@ extension BinaryReader {
         let version = try readUInt32()
         guard versions.contains(version) else { throw BinaryDecodingError.unsupportedVersion(kind: kind, version: version) }
         let dimension = Int(try readUInt32())
+        guard indexDimensionRange.contains(dimension) else {
+            throw BinaryDecodingError.corrupt("dimension \(dimension) is out of range \(indexDimensionRange.lowerBound)...\(indexDimensionRange.upperBound)")
+        }
         let metric = try decodeMetric(try readUInt8())
         return (dimension, metric, version)
     }

@@ -36,7 +36,7 @@ public struct CollectionSettings: Sendable, Equatable {
     }
 
     /// The dimensions a collection, or the flag of the default one, may have.
-    public static let dimensionRange = 1...65_536
+    public static let dimensionRange = indexDimensionRange
 
     /// Throws `.settingOutOfRange` for a value out of its range (the same as the start-up flags'),
     /// `.invalidSetting` for a parameter of another index kind.
