@@ -55,7 +55,7 @@ public struct ChunkedRows: @unchecked Sendable {
         for reference in references {
             let chunk: RowChunk
             if let mapper {
-                chunk = RowChunk(mapping: try mapper.map(reference, width: width), width: width)
+                chunk = RowChunk(mapping: try mapper.map(reference, width: width, verify: true), width: width)
             } else {
                 chunk = RowChunk(floats: Self.rowsPerChunk * width)
                 try source.load(reference, width: width, into: UnsafeMutableBufferPointer(start: chunk.storage, count: reference.rows * width))
@@ -69,12 +69,13 @@ public struct ChunkedRows: @unchecked Sendable {
 
     /// Replaces each chunk held in memory that is stored unchanged (its reference, from a snapshot that is now
     /// safe) with its stored rows read in place, so its memory goes back. Returns the chunks replaced. Rows
-    /// written later copy their chunk into memory again (`writableRow`).
+    /// written later copy their chunk into memory again (`writableRow`). The files were just written from these
+    /// chunks, so their checksums are not read again (that would read every new file under the caller's lock).
     public mutating func mapStoredChunks(using mapper: any RowChunkMapper) throws -> Int {
         var replaced = 0
         for c in chunks.indices where !chunks[c].isMapped {
             guard let reference = chunks[c].stored, reference.token != 0 else { continue }
-            let mapped = RowChunk(mapping: try mapper.map(reference, width: width), width: width)
+            let mapped = RowChunk(mapping: try mapper.map(reference, width: width, verify: false), width: width)
             mapped.stored = reference
             chunks[c] = mapped
             bases[c] = mapped.storage

@@ -43,8 +43,10 @@ public protocol RowChunkSource: Sendable {
 public protocol RowChunkMapper: RowChunkSource {
     /// Whether a store's full vectors are to be read in place (the codes and the rest are loaded into memory).
     var mapsVectors: Bool { get }
-    /// The chunk's rows in place, after checking the file as `load` does; throws as `load` does.
-    func map(_ reference: RowChunkReference, width: Int) throws -> MappedRows
+    /// The chunk's rows in place, after checking the file as `load` does; throws as `load` does. `verify: false`
+    /// skips the checksum, which reads the whole file: for a chunk this process has just stored from the memory
+    /// it replaces (the header and size are still checked).
+    func map(_ reference: RowChunkReference, width: Int, verify: Bool) throws -> MappedRows
 }
 
 /// Rows of a stored chunk read in place (a read-only file mapping, from `RowChunkMapper.map`). The mapping is

@@ -132,9 +132,9 @@ public enum RowChunkFile {
     }
 
     /// Maps a chunk file read-only after the checks `read` makes (the CRC-32C is computed over the mapping, so
-    /// its pages are read once). Returns the mapping of the whole file and its length: the rows start at
-    /// `headerSize`. The caller unmaps it (`io.unmap`).
-    public static func map(path: String, token: UInt64, width: Int, rows: Int, checksum: UInt32,
+    /// its pages are read once; `checksum` nil skips it). Returns the mapping of the whole file and its length:
+    /// the rows start at `headerSize`. The caller unmaps it (`io.unmap`).
+    public static func map(path: String, token: UInt64, width: Int, rows: Int, checksum: UInt32?,
                            io: FileIO) throws -> (base: UnsafeRawPointer, length: Int) {
         let file = try io.open(path, mode: .readOnly)
         defer { try? io.close(file) }
@@ -142,6 +142,7 @@ public enum RowChunkFile {
         try checkSizeAndHeader(file, &header, path: path, token: token, width: width, rows: rows, io: io)
         let length = fileSize(rows: rows, width: width)
         let base = try io.mapReadOnly(file, length: length)
+        guard let checksum else { return (base, length) }
         let crc = CRC32C.extend(0, UnsafeRawBufferPointer(start: base, count: length))
         do {
             try checkChecksum(crc, checksum, path: path)

@@ -23,7 +23,7 @@ final class ReadOnlyRowChunks: RowChunkMapper, @unchecked Sendable {
         try stored.load(reference, width: width, into: into)
     }
 
-    func map(_ reference: RowChunkReference, width: Int) throws -> MappedRows {
+    func map(_ reference: RowChunkReference, width: Int, verify: Bool) throws -> MappedRows {
         let bytes = max(1, reference.rows * width * 4)
         let memory = PageMemory.allocate(byteCount: bytes)
         try load(reference, width: width, into: UnsafeMutableBufferPointer(

@@ -21,8 +21,10 @@ struct FieldIndex {
     /// id → the values it is filed under (to unfile it on replace and delete).
     private var valuesOf: [UInt64: [FieldValue]] = [:]
     private(set) var others: Set<UInt64> = []
-    /// (value, id) pairs in `postings` (for the memory estimate).
+    /// (value, id) pairs in `postings`, and the heap of the distinct values (`FieldValue.heapBytes`): kept as
+    /// values come and go, so the memory estimate does not walk the postings.
     private var filed = 0
+    private var valueHeapBytes = 0
 
     init(path: FieldPath, type: MetadataIndexType) {
         self.path = path
@@ -52,7 +54,10 @@ struct FieldIndex {
         filed -= values.count
         for value in values {
             postings[value]!.remove(id)
-            if postings[value]!.isEmpty { postings.removeValue(forKey: value) }
+            if postings[value]!.isEmpty {
+                postings.removeValue(forKey: value)
+                valueHeapBytes -= value.heapBytes
+            }
             if type.isOrdered { ordered.remove(at: position(of: Entry(value: value, id: id))) }
         }
     }
@@ -66,6 +71,7 @@ struct FieldIndex {
             guard type.holds(element) else { others.insert(id); continue }
             if held.contains(element) { continue }
             held.append(element)
+            if postings[element] == nil { valueHeapBytes += element.heapBytes }
             postings[element, default: []].insert(id)
             if type.isOrdered {
                 let entry = Entry(value: element, id: id)
@@ -81,8 +87,7 @@ struct FieldIndex {
     var memoryBytes: Int {
         let valueStride = MemoryLayout<FieldValue>.stride
         var bytes = dictionaryBytes(capacity: postings.capacity, keyBytes: valueStride, valueBytes: 8)
-            + postings.count * 32 + filed * 8 * 4 / 3  // a set per value; its buckets
-        for value in postings.keys { bytes += value.heapBytes }
+            + postings.count * 32 + filed * 8 * 4 / 3 + valueHeapBytes  // a set per value; its buckets; the values
         bytes += ordered.capacity * MemoryLayout<Entry>.stride
         bytes += dictionaryBytes(capacity: valuesOf.capacity, keyBytes: 8, valueBytes: 8)
             + valuesOf.count * 32 + filed * valueStride  // an array per id
