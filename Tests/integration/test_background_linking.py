@@ -93,7 +93,13 @@ def test_a_replaced_or_deleted_record_is_never_returned_while_it_is_pending(star
 
 def test_a_full_tail_answers_503_with_retry_after_and_writes_nothing(start_server):
     # No wait: a write that does not fit is refused at once (the wait itself is covered by EnginePendingTests).
-    srv = start_server(index_max_pending=1000, index_pending_wait=0, **SLOW_GRAPH)
+    # A graph of 3,000 first: linking into an empty graph is quick enough that the builder could link the whole
+    # tail between two requests; into this one each record's beam (ef_construction 2,000) visits most of the graph.
+    first = start_server(**SLOW_GRAPH)
+    load(first, vectors(3000, seed=3), first_id=100_000, batch=1000)
+    first.wait_linked(timeout=300)
+    assert first.stop() == 0
+    srv = start_server(data_dir=first.data_dir, index_max_pending=1000, index_pending_wait=0, **SLOW_GRAPH)
     load(srv, vectors(1000, seed=4), batch=1000)
     lsn = srv.health()["wal"]["last_lsn"]
     t0 = time.monotonic()
