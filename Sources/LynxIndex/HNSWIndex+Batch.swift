@@ -59,7 +59,7 @@ extension HNSWIndex {
         parallel(n) { i in
             let p = places[i]
             if p.unchanged { return }
-            let x = NewNode(slot: p.slot, q: vectors.baseAddress! + i * dimension, inv: p.inv)
+            let x = newNode(slot: p.slot, q: vectors.baseAddress! + i * dimension, inv: p.inv)
             planned[i] = planConnections(x, level: p.level, dead: p.replaced)
         }
         let members = (0..<n).map { BatchMember(place: places[$0], connections: planned[$0]) }
@@ -95,7 +95,7 @@ extension HNSWIndex {
         var applied: [UInt32] = []
         for (i, member) in members.enumerated() where !member.place.unchanged {
             let p = member.place
-            let x = NewNode(slot: p.slot, q: vectors.baseAddress! + i * dimension, inv: p.inv)
+            let x = newNode(slot: p.slot, q: vectors.baseAddress! + i * dimension, inv: p.inv)
             if maxLevel >= 0 {
                 for lev in stride(from: min(p.level, maxLevel), through: 0, by: -1) {
                     let planned = member.connections.first { $0.level == lev }

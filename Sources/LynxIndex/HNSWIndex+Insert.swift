@@ -102,7 +102,7 @@ extension HNSWIndex {
         if consolidatesAutomatically && p.replaced != HNSWIndex.none && tombstones + 1 >= consolidationThreshold { return nil }
         let writes = p.unchanged
             ? LinkWrites()
-            : planLinks(NewNode(slot: p.slot, q: vector.baseAddress!, inv: p.inv), level: p.level, dead: p.replaced)
+            : planLinks(newNode(slot: p.slot, q: vector.baseAddress!, inv: p.inv), level: p.level, dead: p.replaced)
         return UpsertPlan(Plan(stamp: stamp, id: id, place: p, rngAfter: p.unchanged ? rngState : rng, writes: writes))
     }
 
@@ -203,17 +203,21 @@ extension HNSWIndex {
 
     /// hnswlib addPoint for a slot whose vector, id and (empty) link blocks are in place.
     mutating func insertNode(_ s: UInt32, level: Int, q: UnsafePointer<Float>, inv: Float) {
-        let writes = planLinks(NewNode(slot: s, q: q, inv: inv), level: level, dead: HNSWIndex.none)
+        let writes = planLinks(newNode(slot: s, q: q, inv: inv), level: level, dead: HNSWIndex.none)
         applyLinks(writes)
         raiseEntryPoint(s, level: level)
     }
 
     /// The node being inserted: its slot and its vector, which need not be stored yet (the plan phase reads the
     /// vector from the caller; a reused slot still holds the old vector, an appended slot does not exist yet).
+    /// With `codeQuery` and `pairs` (`newNode` gives them when the graph links on the codes), the layer searches
+    /// and the neighbour choices score on the codes and never read a stored vector.
     struct NewNode {
         let slot: UInt32
         let q: UnsafePointer<Float>
         let inv: Float
+        var codeQuery: CodeQuery? = nil
+        var pairs: CodePairs? = nil
     }
 
     /// Link lists to write, in order: entry `i` sets the list of `slots[i]` at `levels[i]` to
@@ -272,16 +276,15 @@ extension HNSWIndex {
     /// with the graph down to 0 (a level where the search finds nothing is left out).
     func planConnections(_ x: NewNode, level: Int, dead: UInt32) -> [Connection] {
         guard entryPoint != HNSWIndex.none else { return [] }
-        let q = x.q, inv = x.inv
         var cur = entryPoint
-        if level < maxLevel { cur = descend(q, inv, from: maxLevel, downTo: level) }
+        if level < maxLevel { cur = descend(x, from: maxLevel, downTo: level) }
         let epDeleted = states[Int(entryPoint)] != .live || entryPoint == dead
         var connections: [Connection] = []
         for lev in stride(from: min(level, maxLevel), through: 0, by: -1) {
-            var found = constructionSearch(q, inv, entry: cur, level: lev, dead: dead)
+            var found = constructionSearch(x, entry: cur, level: lev, dead: dead)
             if epDeleted {
                 // keep the graph reachable through a tombstoned entry point (as hnswlib does)
-                let d = withView { $0.score(q, inv, entryPoint) }
+                let d = withView { g in traverse(ScoreOne(slot: entryPoint), g, x.q, x.inv, x.codeQuery) }
                 found.append(Candidate(d, entryPoint))
                 found.sort { $0.score < $1.score }
                 if found.count > efConstruction { found.removeLast() }
@@ -351,6 +354,7 @@ extension HNSWIndex {
     /// order as `pairScore`, so the value is bit-identical to the one computed after the vector is stored).
     @inline(__always)
     func pairScore(_ a: UInt32, _ b: UInt32, _ x: NewNode) -> Float {
+        if let pairs = x.pairs { return pairs.score(a, b) }
         if a != x.slot && b != x.slot { return pairScore(a, b) }
         let dim = dimension
         let pa = a == x.slot ? x.q : vectors.row(Int(a))

@@ -16,32 +16,12 @@ extension HNSWIndex {
         }
         let ef = max(params.efSearch ?? efSearch, k)
         let slotCount = ids.count
-        var top = CandidateHeap(capacity: ef + 1)
-        ids.withUnsafeBufferPointer { idb in
-            func traverse<S: SlotScorer>(_ g: View, _ scorer: S) {
-                let ep = HNSWIndex.greedyDescent(g, scorer, start: entryPoint, from: maxLevel, downTo: 0)
-                HNSWIndex.searchLayer(g, scorer, entry: ep, level: 0, ef: ef, slotCount: slotCount,
-                                      ids: idb.baseAddress, filter: filter, results: &top)
-            }
+        let found = ids.withUnsafeBufferPointer { idb in
             withView { g in
-                if let rabitq {
-                    let prepared = rabitq.query(q, scale: qInv, metric: metric)
-                    return prepared.weights.withUnsafeBufferPointer { weights in
-                        traverse(g, RaBitQScorer(g: g, weights: weights.baseAddress!, unit: prepared.unit,
-                                                 offset: prepared.offset, queryTerm: prepared.term,
-                                                 bits: rabitq.bits, rowBytes: codes.width))
-                    }
-                }
-                guard let quantizer else { return traverse(g, VectorScorer(g: g, q: q, qInv: qInv)) }
-                let w = quantizer.weights(for: q, scale: qInv)
-                let queryTerm = metric == .l2 ? Distance.dot(q, q, dimension) : 0
-                w.weights.withUnsafeBufferPointer { weights in
-                    traverse(g, CodeScorer(g: g, weights: weights.baseAddress!, offset: w.offset, unit: w.unit,
-                                           queryTerm: queryTerm))
-                }
+                traverse(BeamSearch(entry: entryPoint, maxLevel: maxLevel, ef: ef, slotCount: slotCount,
+                                    ids: idb.baseAddress, filter: filter), g, q, qInv, codeQuery(q, qInv))
             }
         }
-        let found = top.drainAscending()
         guard hasCodes, params.rescore ?? true else {
             var tk = TopK(k: min(k, found.count))
             for c in found { tk.push(score: c.score, id: ids[Int(c.slot)]) }
@@ -54,5 +34,24 @@ extension HNSWIndex {
             for c in found.prefix(rescored) { tk.push(score: g.score(q, qInv, c.slot), id: ids[Int(c.slot)]) }
         }
         return tk.hits(metric: metric)
+    }
+
+    /// Greedy descent to level 0, then the `ef` beam search there.
+    struct BeamSearch: ScoredTraversal {
+        let entry: UInt32
+        let maxLevel: Int
+        let ef: Int
+        let slotCount: Int
+        let ids: UnsafePointer<UInt64>?
+        let filter: ((UInt64) -> Bool)?
+
+        /// The results, ascending by score.
+        func run<S: SlotScorer>(_ g: View, _ scorer: S) -> [Candidate] {
+            let ep = HNSWIndex.greedyDescent(g, scorer, start: entry, from: maxLevel, downTo: 0)
+            var top = CandidateHeap(capacity: ef + 1)
+            HNSWIndex.searchLayer(g, scorer, entry: ep, level: 0, ef: ef, slotCount: slotCount, ids: ids,
+                                  filter: filter, results: &top)
+            return top.drainAscending()
+        }
     }
 }

@@ -179,23 +179,49 @@ extension HNSWIndex {
         }
     }
 
-    /// Beam search for a stored/insert vector during construction (live nodes only in the result; `dead` is
-    /// treated as tombstoned too).
-    func constructionSearch(_ q: UnsafePointer<Float>, _ qInv: Float, entry: UInt32, level: Int,
-                            dead: UInt32) -> [Candidate] {
-        var top = CandidateHeap(capacity: efConstruction + 1)
-        let slotCount = ids.count
-        withView(dead: dead) { g in
-            HNSWIndex.searchLayer(g, VectorScorer(g: g, q: q, qInv: qInv), entry: entry, level: level, ef: efConstruction,
-                                  slotCount: slotCount, ids: nil, filter: nil, results: &top)
-        }
-        return top.drainAscending()
+    /// Beam search for a node being inserted (live nodes only in the result; `dead` is treated as tombstoned too),
+    /// on the codes when `x` links on them.
+    func constructionSearch(_ x: NewNode, entry: UInt32, level: Int, dead: UInt32) -> [Candidate] {
+        let beam = LayerSearch(entry: entry, level: level, ef: efConstruction, slotCount: ids.count)
+        return withView(dead: dead) { g in traverse(beam, g, x.q, x.inv, x.codeQuery) }
     }
 
-    func descend(_ q: UnsafePointer<Float>, _ qInv: Float, from top: Int, downTo target: Int) -> UInt32 {
-        withView { g in
-            HNSWIndex.greedyDescent(g, VectorScorer(g: g, q: q, qInv: qInv), start: entryPoint, from: top, downTo: target)
+    func descend(_ x: NewNode, from top: Int, downTo target: Int) -> UInt32 {
+        withView { g in traverse(Descent(start: entryPoint, top: top, target: target), g, x.q, x.inv, x.codeQuery) }
+    }
+
+    /// `searchLayer` without ids or a filter, as a `ScoredTraversal`.
+    struct LayerSearch: ScoredTraversal {
+        let entry: UInt32
+        let level: Int
+        let ef: Int
+        let slotCount: Int
+
+        /// The results, ascending by score.
+        func run<S: SlotScorer>(_ g: View, _ scorer: S) -> [Candidate] {
+            var top = CandidateHeap(capacity: ef + 1)
+            HNSWIndex.searchLayer(g, scorer, entry: entry, level: level, ef: ef, slotCount: slotCount, ids: nil,
+                                  filter: nil, results: &top)
+            return top.drainAscending()
         }
+    }
+
+    /// `greedyDescent` as a `ScoredTraversal`.
+    struct Descent: ScoredTraversal {
+        let start: UInt32
+        let top: Int
+        let target: Int
+
+        func run<S: SlotScorer>(_ g: View, _ scorer: S) -> UInt32 {
+            HNSWIndex.greedyDescent(g, scorer, start: start, from: top, downTo: target)
+        }
+    }
+
+    /// The score of one slot.
+    struct ScoreOne: ScoredTraversal {
+        let slot: UInt32
+
+        func run<S: SlotScorer>(_ g: View, _ scorer: S) -> Float { scorer.score(slot) }
     }
 }
 

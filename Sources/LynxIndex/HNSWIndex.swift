@@ -25,8 +25,8 @@
 /// Search: greedy descent through the upper levels, then an `ef` beam search on level 0 that traverses every node
 /// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
 /// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes). With codes, the
-/// traversal compares the query with codes and the best candidates are scored again from the vectors; the graph
-/// itself is always built from the vectors.
+/// traversal compares the query with codes and the best candidates are scored again from the vectors. Inserts
+/// link on the codes too (`linksOnCodes`) once they are fitted; before that, on the vectors.
 ///
 /// Two-phase upsert (`planUpsert`, a read, then `applyUpsert`, writes only): the plan holds every link list the
 /// insert changes (with the replaced node seen as tombstoned and the new vector read from the caller), so the apply
@@ -35,7 +35,8 @@
 ///
 /// Files: this one (storage, levels, link access), `+View` (raw view, greedy descent, layer search), `+Search`,
 /// `+Insert` (upsert, plan/apply, link planning, neighbour heuristic), `+Maintenance` (remove, consolidation,
-/// repair), `+Codes` (fitting and writing codes, scoring a query against them), `+Coding` (serialization,
+/// repair), `+Codes` (fitting and writing codes, scoring a query against them), `+CodeLinks` (the scorer of a
+/// query, linking on the codes), `+Coding` (serialization,
 /// validation, stats).
 ///
 /// Concurrency: see `VectorIndex`: `search` and `planUpsert` are pure reads and may run on many threads at once;
@@ -89,6 +90,11 @@ public struct HNSWIndex: VectorIndex {
     /// `consolidationThreshold` (not serialized: a decoded index has it on). The engine's builder turns it off and
     /// consolidates a copy outside its write lock (`VectorIndex.housekeepsAutomatically`).
     public var consolidatesAutomatically = true
+    /// Whether inserts link the graph on the codes once they are fitted, where the codes make as good a graph
+    /// (`linkingOnCodes`; else on the vectors): layer searches and neighbour choices then read codes only
+    /// (`+CodeLinks`), so that a store whose vectors are on disk does not read them back to link, and linking
+    /// costs less. False is kept to measure the difference. Not serialized.
+    public var linksOnCodes = true
 
     public init(dimension: Int, metric: Metric, m: Int = IndexParameter.m.defaultValue,
                 efConstruction: Int = IndexParameter.efConstruction.defaultValue,

@@ -218,14 +218,29 @@ public struct RaBitQuantizer: Sendable, Equatable {
 
     /// The unsigned code values of a packed code, one a dimension.
     package static func unpack(_ code: UnsafePointer<UInt8>, dimension: Int, bits: Int) -> [UInt8] {
-        (0..<dimension).map { i in
-            switch bits {
-            case 1: return (code[i >> 3] >> UInt8(i & 7)) & 1
-            case 2...4:
-                let j = i & 31, byte = code[16 * (i >> 5) + (j & 15)]
-                return j < 16 ? byte & 0x0F : byte >> 4
-            default: return code[i]
-            }
+        (0..<dimension).map { value(code, $0, bits: bits) }
+    }
+
+    /// The unsigned code value of dimension `i` of a packed code.
+    @inline(__always)
+    static func value(_ code: UnsafePointer<UInt8>, _ i: Int, bits: Int) -> UInt8 {
+        switch bits {
+        case 1: return (code[i >> 3] >> UInt8(i & 7)) & 1
+        case 2...4:
+            let j = i & 31, byte = code[16 * (i >> 5) + (j & 15)]
+            return j < 16 ? byte & 0x0F : byte >> 4
+        default: return code[i]
+        }
+    }
+
+    /// `factor·y`, the code's estimate of the rotated residual (⟨factor·y, P·v⟩ is the estimate of ⟨r, v⟩), into
+    /// `out[0..<dimension]`.
+    func reconstruct(_ code: UnsafePointer<UInt8>, factor: Float, into out: UnsafeMutablePointer<Float>) {
+        let center = self.center
+        switch bits {
+        case 1: for i in 0..<dimension { out[i] = factor * (Float(Self.value(code, i, bits: 1)) - center) }
+        case 2...4: for i in 0..<dimension { out[i] = factor * (Float(Self.value(code, i, bits: 4)) - center) }
+        default: for i in 0..<dimension { out[i] = factor * (Float(code[i]) - center) }
         }
     }
 
