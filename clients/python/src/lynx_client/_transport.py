@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import select
+import socket
 import ssl
 import threading
 import time
@@ -72,6 +73,21 @@ def ssl_context_for(verify: Verify) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=verify)
 
 
+class _HTTPConnection(http.client.HTTPConnection):
+    """With TCP_NODELAY, as urllib3 sets it: http.client writes the head and the body of a request apart, and
+    Nagle's algorithm would hold the body back until the head is acknowledged."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Transport:
     def __init__(self, url: str, *, api_key: Optional[str], api_key_header: str, timeout: float,
                  retry: RetryPolicy, verify: Verify) -> None:
@@ -105,9 +121,9 @@ class Transport:
     def _new_connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection
         if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
+            conn = _HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
         else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            conn = _HTTPConnection(self._host, self._port, timeout=self._timeout)
         with self._all_lock:
             self._all_connections.append(conn)
         return conn
