@@ -1,12 +1,12 @@
 """Round trip of one search through lynx_client against the same search as raw HTTP, through http.client (the
 body encoded with json.dumps and the answer parsed with json.loads, as code without the client would) and
-through a requests Session, on one keep-alive connection each, alternating call by call in
-the same run, for a bounded time. Prints the median and p90 of each and the ratio of the medians.
+through a requests Session, on one keep-alive connection each, alternating call by call in the same run, for a
+bounded time. Prints the median and p90 of each and the ratios of the medians. Needs requests.
 
-Needs requests (the raw baseline most code uses). Usage: python bench/client/search_roundtrip.py URL [SECONDS]   (a lynxd on 127.0.0.1 whose `default` collection
-has DIM-dimensional records; without one: python bench/client/search_roundtrip.py --start LYNXD [SECONDS] starts
-a Flat lynxd of 1,000 random 64-d records in a scratch directory and stops it after). Test: the same function
-prints its figure in Tests/integration/test_python_client.py.
+Usage: python bench/client/search_roundtrip.py URL [SECONDS]   (a lynxd on 127.0.0.1 whose `default` collection
+has 64-d records, filled with 1,000 when empty), or python bench/client/search_roundtrip.py --start LYNXD
+[SECONDS], which starts a Flat 64-d lynxd in a scratch directory and stops it after. The test suite prints the
+same figure (Tests/integration/test_python_client.py).
 """
 from __future__ import annotations
 

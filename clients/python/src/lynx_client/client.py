@@ -310,11 +310,11 @@ class Client:
 
     def health_live(self) -> bool:
         """True while the process serves HTTP (never needs a key)."""
-        return self._json("GET", "/health/live", retry=False)["status"] == "live"
+        return bool(self._json("GET", "/health/live", retry=False)["status"] == "live")
 
     def health_ready(self) -> bool:
         """True when ready for traffic; not ready raises UnavailableError whose ``reasons`` say why."""
-        return self._json("GET", "/health/ready", retry=False)["status"] == "ready"
+        return bool(self._json("GET", "/health/ready", retry=False)["status"] == "ready")
 
     def metrics(self) -> str:
         """The Prometheus text exposition."""

@@ -163,7 +163,7 @@ class LynxVectorStore(VectorStore):
         if not hits:
             return []
         chosen = maximal_marginal_relevance(np.array(embedding, dtype=np.float32),
-                                            [hit.vector for hit in hits], lambda_mult=lambda_mult, k=k)
+                                            [hit.vector or [] for hit in hits], lambda_mult=lambda_mult, k=k)
         return [self._document(hits[i].metadata or {}) for i in chosen]
 
     def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,

@@ -11,7 +11,7 @@ Every lookup by string asks the metadata index (a filtered search forced to the 
 postings, scored exactly, recall 1), so a string found once under a probed id is found there after the record
 that pushed it aside is deleted.
 
-Cost, per call (BENCHMARKS.md has the figures): a write of n new strings is three requests (find the strings
+Cost, per call (clients/python/README.md has the figures): a write of n new strings is three requests (find the strings
 already stored, check that the candidate ids are free, upsert), a read or delete by strings one.
 """
 from __future__ import annotations
@@ -83,9 +83,10 @@ class StringIdMap:
     def _occupied(self, ids: "set[int]") -> "set[int]":
         """Those of ``ids`` that hold a record now."""
         wanted = sorted(ids)
-        occupied = set()
+        occupied: "set[int]" = set()
         for start in range(0, len(wanted), LOOKUP_CHUNK):
-            occupied.update(r.id for r in self.client.get_batch(self.collection, wanted[start:start + LOOKUP_CHUNK]).records)
+            lookup = self.client.get_batch(self.collection, wanted[start:start + LOOKUP_CHUNK])
+            occupied.update(r.id for r in lookup.records)
         return occupied
 
 
