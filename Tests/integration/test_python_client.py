@@ -20,7 +20,7 @@ import lynx_client
 from lynx_client import Client
 from lynx_client.errors import PROBLEM_CLASSES, class_name_for_slug
 from lynx_helpers import REPO, SPEC_PATH, U64_MAX, distance, f32v
-from test_tls import make_ca, openssl, pki  # noqa: F401  (pki is a fixture)
+from test_tls import pki  # noqa: F401  (a fixture: a CA and a certificate for 127.0.0.1)
 
 pytestmark = [pytest.mark.live]
 
@@ -427,3 +427,16 @@ def test_search_round_trip_against_raw_http_is_printed(start_server, capsys):
     assert figures["rounds"] >= 50
     # A bound, not a benchmark goal: the client adds little to a round trip (the figure is the point).
     assert figures["client_vs_http.client"] < 3.0, figures
+
+
+def test_the_client_readme_examples_print_what_they_say(server, capsys):
+    """The README's Quick start and Errors blocks, run in order against a fresh lynxd of dimension 4: each line
+    they print is the comment beside its print()."""
+    text = (REPO / "clients" / "python" / "README.md").read_text()
+    blocks = [re.search(rf"## {title}\n.*?```python\n(.*?)```", text, re.S).group(1)
+              for title in ("Quick start", "Errors")]
+    source = "\n".join(blocks).replace("http://127.0.0.1:7311", server.base_url)
+    expected = [line.split("#", 1)[1].strip() for line in source.splitlines() if line.strip().startswith("print(")]
+    assert len(expected) == 2
+    exec(compile(source, "clients/python/README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == expected
