@@ -398,6 +398,28 @@ def test_a_connection_lynxd_closed_while_idle_is_opened_again(start_server):
         assert client.count("default") == 1
 
 
+def test_one_client_shared_by_threads(client):
+    failures = []
+
+    def work(t: int) -> None:
+        try:
+            for n in range(20):
+                i = t * 100 + n
+                client.upsert("default", ids=[i], vectors=[[t, n, 1, 0]], metadata=[{"thread": t}])
+                assert client.get("default", i).metadata == {"thread": t}
+        except Exception as e:  # noqa: BLE001  (reported below, with its thread)
+            failures.append((t, e))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not failures and not any(th.is_alive() for th in threads), failures
+    assert client.count("default") == 160
+    assert all(client.count("default", filter={"thread": t}) == 20 for t in range(8))
+
+
 def test_no_server_is_a_transport_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

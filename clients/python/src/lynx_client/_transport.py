@@ -23,8 +23,9 @@ import ssl
 import threading
 import time
 import urllib.parse
+import weakref
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Collection, Dict, List, Mapping, Optional, Union
+from typing import Any, BinaryIO, Callable, Collection, Dict, Mapping, Optional, Union
 
 from ._retry import RetryPolicy
 from .errors import TransportError, UnexpectedResponseError, error_from_response
@@ -113,7 +114,8 @@ class Transport:
             else:
                 self._headers["api-key"] = api_key
         self._local = threading.local()
-        self._all_connections: List[http.client.HTTPConnection] = []
+        # Weak: a thread that ends takes its connection with it; close() reaches those still alive.
+        self._all_connections: "weakref.WeakSet[http.client.HTTPConnection]" = weakref.WeakSet()
         self._all_lock = threading.Lock()
 
     # ------------------------------------------------------------------ connections
@@ -125,7 +127,7 @@ class Transport:
         else:
             conn = _HTTPConnection(self._host, self._port, timeout=self._timeout)
         with self._all_lock:
-            self._all_connections.append(conn)
+            self._all_connections.add(conn)
         return conn
 
     def _connection(self) -> "tuple[http.client.HTTPConnection, bool]":
@@ -151,7 +153,8 @@ class Transport:
     def close(self) -> None:
         """Closes every connection, of every thread; a later request opens a new one."""
         with self._all_lock:
-            conns, self._all_connections = self._all_connections, []
+            conns = list(self._all_connections)
+            self._all_connections = weakref.WeakSet()
         for conn in conns:
             conn.close()
         self._local = threading.local()
