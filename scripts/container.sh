@@ -6,7 +6,8 @@
 #                                (default localhost/lynxd:latest)
 #   scripts/container.sh test    builds, then checks the image as an operator would, and compose with
 #                                Prometheus and the three-node cluster with etcd (scripts/container/checks.py)
-#   scripts/container.sh base    only makes the debootstrapped base (scripts/test.sh starts it in the background)
+#   scripts/container.sh base    only the debootstrapped base and the runtime stage's package layers, cached
+#                                (scripts/test.sh starts it in the background)
 #   scripts/container.sh clean   removes the cached base (rootfs tarball and image)
 # Needs podman, runc and debootstrap (scripts/install-deps.sh --test installs them), and root.
 set -euo pipefail
@@ -18,6 +19,7 @@ source scripts/container/image.sh
 case "${1:-}" in
   base)
     ensure_base
+    warm_runtime_layers "$PWD"
     ;;
   build)
     ensure_base
@@ -30,11 +32,11 @@ case "${1:-}" in
     exec "${PYTHON:-python3}" scripts/container/checks.py "$@"
     ;;
   clean)
-    podman image rm --force "$LYNX_BASE_IMAGE" >/dev/null 2>&1 || true
+    podman image rm --force "$LYNX_RUNTIME_CACHE_IMAGE" "$LYNX_BASE_IMAGE" >/dev/null 2>&1 || true
     rm -rf "$LYNX_CONTAINER_CACHE"
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -63,6 +63,7 @@ waited=$(date +%s)
 renice -n 0 -g "$static_pid" >/dev/null 2>&1 || true  # what is left of it runs at full priority now
 if ! wait "$static_pid"; then tail -n 30 "$static_log" >&2; echo "static lynxd build failed" >&2; exit 1; fi
 echo "static lynxd: $(( $(date +%s) - static_started )) s in the background, of which $(( $(date +%s) - waited )) s waited for here"
-if ! wait "$container_base_pid"; then cat "$container_base_log" >&2; echo "container base failed" >&2; exit 1; fi
+# A failed base is said here; the test then skips (podman cannot run) or fails on it (.ci/run requires it).
+wait "$container_base_pid" || echo "container base failed (scripts/container.sh base):" >&2
 cat "$container_base_log"
 .venv-test/bin/python -m pytest Tests/integration/test_container.py -q -ra "$@"

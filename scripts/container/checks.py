@@ -26,9 +26,9 @@ def groups(ctx: Context) -> list[tuple[str, list[tuple[str, object]]]]:
     """Checks in groups: a group's containers are removed after it; within a group a failure skips the rest."""
     life = runtime_checks.Lifecycle(ctx)
     return [
-        ("image", [("HEALTHCHECK kept, user 10001, entrypoint lynxd", lambda: runtime_checks.check_image_config(ctx)),
-                   ("size under budget, lynxd stripped and static", lambda: runtime_checks.check_image_size(ctx)),
-                   ("CA bundle installed", lambda: runtime_checks.check_ca_bundle(ctx))]),
+        ("image config", [("HEALTHCHECK kept, user 10001, entrypoint lynxd", lambda: runtime_checks.check_image_config(ctx))]),
+        ("image size", [("under budget, lynxd stripped and static", lambda: runtime_checks.check_image_size(ctx))]),
+        ("image CA bundle", [("ca-certificates installed", lambda: runtime_checks.check_ca_bundle(ctx))]),
         ("lifecycle", [(step.__name__.replace("_", " "), step) for step in life.steps()]),
         ("unwritable volume", [("one clear line naming uid 10001, non-zero exit",
                                 lambda: runtime_checks.check_unwritable_volume(ctx))]),

@@ -5,6 +5,8 @@
 LYNX_CONTAINER_CACHE=${LYNX_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lynx-container}
 # The debootstrapped Debian base (a cache, kept between runs: `scripts/container.sh clean` removes it).
 LYNX_BASE_IMAGE=${LYNX_BASE_IMAGE:-localhost/lynx-cache-debian:bookworm-slim}
+# The runtime stage's package layers, built ahead by `base` (a cache too).
+LYNX_RUNTIME_CACHE_IMAGE=${LYNX_RUNTIME_CACHE_IMAGE:-localhost/lynx-cache-runtime:bookworm}
 # The image `build` makes and `test` checks; compose files name localhost/lynxd:latest.
 LYNX_IMAGE=${LYNX_IMAGE:-localhost/lynxd:latest}
 
@@ -21,7 +23,7 @@ runtime = "runc"
 CONF
   mv "$CONTAINERS_CONF.tmp" "$CONTAINERS_CONF"
 fi
-export LYNX_CONTAINER_CACHE LYNX_BASE_IMAGE LYNX_IMAGE
+export LYNX_CONTAINER_CACHE LYNX_BASE_IMAGE LYNX_RUNTIME_CACHE_IMAGE LYNX_IMAGE
 
 say() { printf 'container: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }

@@ -40,6 +40,25 @@ containerfile() {
   awk '/^FROM .* AS runtime/ { on = 1 } on { print }' "$dockerfile"
 }
 
+# The runtime stage up to the binary (its apt-get install and useradd layers), built ahead and kept as
+# $LYNX_RUNTIME_CACHE_IMAGE so that build_image finds those layers in podman's cache: scripts/test.sh builds it in
+# the background with the base, and the image build that waits for lynxd then only copies files.
+warm_runtime_layers() {
+  local repo=$1 ctx started
+  ctx=$(mktemp -d)
+  containerfile "$repo/docker/Dockerfile" | awk '/^FROM .* AS runtime/ { on = 1 } /^COPY --from=build/ { exit } on || /^ARG / { print }' \
+    >"$ctx/Containerfile"
+  started=$(date +%s)
+  if ! podman build --quiet --format docker --network host --build-arg "RUNTIME_IMAGE=$LYNX_BASE_IMAGE" ${LYNX_BUILD_ARGS:-} \
+      -f "$ctx/Containerfile" -t "$LYNX_RUNTIME_CACHE_IMAGE" "$ctx" >"$ctx/build.log" 2>&1; then
+    tail -n 30 "$ctx/build.log" >&2
+    rm -rf "$ctx"
+    die "podman build of the runtime stage's packages failed (a pinned Debian version the archive no longer has fails here: see docker/Dockerfile)"
+  fi
+  rm -rf "$ctx"
+  say "runtime packages (apt-get install, useradd) $LYNX_RUNTIME_CACHE_IMAGE: $(( $(date +%s) - started )) s"
+}
+
 build_image() {
   local repo=$1 ctx started
   ctx=$(mktemp -d)
@@ -49,6 +68,7 @@ build_image() {
   containerfile "$repo/docker/Dockerfile" >"$ctx/Containerfile"
   grep -q '^FROM .* AS runtime' "$ctx/Containerfile" || die "docker/Dockerfile has no 'FROM ... AS runtime' stage"
   started=$(date +%s)
+  podman images --quiet --no-trunc --filter dangling=true | sort >"$ctx/dangling.before"
   say "podman build --format docker $LYNX_IMAGE (runtime stage on $LYNX_BASE_IMAGE)"
   # --format docker keeps the HEALTHCHECK; --network host: apt reaches Debian's archive as the host does.
   if ! podman build --quiet --format docker --network host --build-arg "RUNTIME_IMAGE=$LYNX_BASE_IMAGE" \
@@ -57,6 +77,9 @@ build_image() {
     rm -rf "$ctx"
     die "podman build failed (a pinned Debian version the archive no longer has fails here: see docker/Dockerfile)"
   fi
+  # The stand-in build stage is left as an untagged image: remove what this build left, nothing else.
+  podman images --quiet --no-trunc --filter dangling=true | sort | comm -13 "$ctx/dangling.before" - \
+    | xargs -r podman image rm --force >/dev/null 2>&1 || true
   rm -rf "$ctx"
   say "podman build: $(( $(date +%s) - started )) s"
   say "image $LYNX_IMAGE: $(podman image inspect --format '{{.Size}}' "$LYNX_IMAGE") bytes"

@@ -73,7 +73,7 @@ class Podman:
         return p.returncode == 0
 
     def remove_container(self, name: str):
-        self("rm", "--force", "--time", "0", name, check=False)
+        self("rm", "--force", "--volumes", "--time", "0", name, check=False)  # its anonymous /data volume too
 
     def cleanup(self):
         for name in reversed(self.containers):
