@@ -14,14 +14,14 @@ from lynx_helpers import REPO
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 
 
-def pins() -> dict[str, str]:
-    """{package: version} of the runtime stage's `apt-get install "pkg=${ARG}"`, with each ARG's default."""
+def pins() -> dict[str, tuple[str, str]]:
+    """{package: (version, ARG)} of the runtime stage's `apt-get install "pkg=${ARG}"`, with each ARG's default."""
     text = DOCKERFILE.read_text()
     defaults = dict(re.findall(r"^ARG (\w+_VERSION)=(\S+)$", text, re.M))
     out = {}
     for package, arg in re.findall(r'"([a-z0-9.+-]+)=\$\{(\w+)\}"', text):
         assert arg in defaults, f"{package}'s version ARG {arg} has no default"
-        out[package] = defaults[arg]
+        out[package] = (defaults[arg], arg)
     return out
 
 
@@ -43,9 +43,9 @@ def test_pinned_version_is_in_the_archive(package):
     offered = _archive_versions(package)
     if not offered:
         pytest.skip(f"this host's apt lists have no bookworm suite offering {package} (run apt-get update on bookworm)")
-    pinned = pins()[package]
+    pinned, arg = pins()[package]
     versions = [v for v, _ in offered]
     assert pinned in versions, (
         f"docker/Dockerfile pins {package}={pinned}, which the archive no longer offers; it offers "
-        f"{', '.join(sorted(set(versions)))}. Build with --build-arg <its _VERSION ARG>={versions[0]} "
-        f"and update the default in docker/Dockerfile.")
+        f"{', '.join(sorted(set(versions)))}. Build with --build-arg {arg}={versions[0]} "
+        f"and update that default in docker/Dockerfile.")
