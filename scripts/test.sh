@@ -10,9 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
-# Background steps: bounded by the waits below; their logs are printed when they fail.
+# Background steps, each bounded by a timeout; their logs are printed when they fail.
 container_base_log=$(mktemp)
-scripts/container.sh base >"$container_base_log" 2>&1 &
+timeout 900 scripts/container.sh base >"$container_base_log" 2>&1 &
 container_base_pid=$!
 
 echo "== build (release, with tests)"
@@ -27,7 +27,7 @@ tail -n 1 "$build_log"
 
 static_log=$(mktemp)
 static_started=$(date +%s)
-setsid nice -n 19 swift build -c release --product lynxd --static-swift-stdlib --scratch-path .build-static \
+setsid nice -n 19 timeout 1500 swift build -c release --product lynxd --static-swift-stdlib --scratch-path .build-static \
   >"$static_log" 2>&1 &
 static_pid=$!
 trap 'kill -- -"$static_pid" 2>/dev/null || true' EXIT  # a failed step ends the background build too
