@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "LynxJSONTests", dependencies: ["LynxJSON"]),
         .testTarget(name: "LynxStorageTests", dependencies: ["LynxStorage"]),
         .testTarget(name: "LynxClusterTests", dependencies: ["LynxCluster"]),
-        .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage", "LynxSupport"]),
+        .testTarget(name: "LynxReplicationTests", dependencies: ["LynxReplication", "LynxEngine", "LynxStorage", "LynxSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LynxEngineTests", dependencies: ["LynxEngine", "LynxStorage", "LynxIndex", "LynxJSON", "LynxSupport"]),
         .testTarget(name: "LynxTransportTests", dependencies: ["LynxTransport", "LynxSupport"]),
         .testTarget(name: "LynxHTTPTests", dependencies: ["LynxHTTP", "LynxTransport"]),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Lynx needs, only when it is missing:
 #   system: libmicrohttpd-dev, libcurl4-openssl-dev and pkg-config (build); with --test also curl, prometheus
-#           (the scrape test) and etcd-server (the LynxCluster tests and the replication tests run a real etcd)
+#           (the scrape test) and etcd-server (the LynxCluster tests and the replication tests run a real etcd);
+#           for the container test (scripts/container.sh): podman, runc, debootstrap, etcd-client (etcdctl, the
+#           compose etcd's healthcheck), openssl and binutils (readelf)
 #   python: a virtualenv at .venv-test with Tests/integration/requirements.txt and the Python client of this
 #           checkout (clients/python, editable, with its langchain extra) (with --test)
 # Idempotent and quiet when everything is there. Needs root (or sudo) for apt-get.
@@ -22,6 +24,12 @@ if [ "$want_test" = 1 ]; then
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2

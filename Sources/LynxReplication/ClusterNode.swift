@@ -45,6 +45,7 @@ public final class ClusterNode: @unchecked Sendable {
     private var lease: Int64 = 0
     private var lastKeepAliveSent = 0.0
     private var lastPublished = 0.0
+    private lazy var etcdLog = EtcdFailureLog(logger: logger)
 
     public init(config: ClusterConfig, database: Database, logger: Logger) {
         self.config = config
@@ -148,7 +149,7 @@ public final class ClusterNode: @unchecked Sendable {
         feed.releaseAll()
         if lease != 0 {
             if wasLeader { logger.notice("stepping down: shutting down") }
-            try? etcd.revoke(lease: lease)
+            _ = etcdLog.attempt("lease revoke", now: monotonicSeconds()) { try etcd.revoke(lease: lease) }
         }
     }
 
@@ -166,7 +167,8 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func keepLease(_ now: Double) {
         if lease == 0 {
-            guard let granted = try? etcd.grantLease(ttlSeconds: config.leaseTTLSeconds) else { return }
+            guard let granted = etcdLog.attempt("lease grant", now: now, { try etcd.grantLease(ttlSeconds: config.leaseTTLSeconds) })
+            else { return }
             lease = granted
             lastKeepAliveSent = now
             return
@@ -175,6 +177,7 @@ public final class ClusterNode: @unchecked Sendable {
         let sent = monotonicSeconds()
         do {
             let remaining = try etcd.keepAlive(lease: lease)
+            etcdLog.succeeded("lease keep-alive", now: sent)
             lastKeepAliveSent = sent
             if remaining <= 0 {
                 lease = 0
@@ -184,7 +187,7 @@ public final class ClusterNode: @unchecked Sendable {
             // etcd expires the key at the earliest `ttl` after it received this keep-alive, which is after `sent`.
             role.withLock { r in if r.role == .leader { r.ackDeadline = sent + ttl * ClusterConfig.acknowledgeFraction } }
         } catch {
-            logger.debug("etcd keep-alive failed", metadata: ["error": "\(error)"])
+            etcdLog.failed("lease keep-alive", error, now: sent)
         }
     }
 
@@ -198,12 +201,12 @@ public final class ClusterNode: @unchecked Sendable {
         w.key("position"); position.write(to: &w)
         w.key("role"); w.string(currentRole.rawValue)
         w.endObject()
-        _ = try? etcd.put(config.nodeKey, value: w.bytes, lease: lease)
+        let bytes = w.bytes
+        _ = etcdLog.attempt("publish of this node's position", now: now) { try etcd.put(config.nodeKey, value: bytes, lease: lease) }
     }
 
     private func observeLeader(_ now: Double) {
-        let kv: EtcdKeyValue?
-        do { kv = try etcd.get(config.leaderKey) } catch { return }
+        guard let kv = etcdLog.attempt("read of the leader key", now: now, { try etcd.get(config.leaderKey) }) else { return }
         guard let kv else { return leaderless(now) }
         let holder = Self.peer(kv.value)
         let holderTerm = UInt64(kv.createRevision)
@@ -211,7 +214,9 @@ public final class ClusterNode: @unchecked Sendable {
             if currentRole == .leader && term == holderTerm { return }
             // Our name on a key we do not lead with: a previous run of this node, or a term we stepped down from.
             // Only this node writes its name there, so removing it is safe; the election follows.
-            _ = try? etcd.deleteIf(config.leaderKey, createRevision: kv.createRevision)
+            _ = etcdLog.attempt("removal of a stale leader key", now: now) {
+                try etcd.deleteIf(config.leaderKey, createRevision: kv.createRevision)
+            }
             return
         }
         guard let holder else { return }
@@ -253,7 +258,8 @@ public final class ClusterNode: @unchecked Sendable {
         if waited < ClusterConfig.campaignFallbackTTLs * ttl {
             // Positions settle within one publication period. A node goes first unless another is ahead of it (or
             // exactly as far, with a lower name); nodes neither of which is ahead may both campaign.
-            guard let nodes = try? etcd.getPrefix(config.nodesPrefix) else { return }
+            guard let nodes = etcdLog.attempt("read of the nodes' positions", now: now, { try etcd.getPrefix(config.nodesPrefix) })
+            else { return }
             let mine = position
             let better = nodes.compactMap { Self.published($0.value) }.contains { other in
                 other.node != config.nodeName
@@ -261,18 +267,19 @@ public final class ClusterNode: @unchecked Sendable {
             }
             if better { return }
         }
-        campaign()
+        campaign(now)
     }
 
-    private func campaign() {
+    private func campaign(_ now: Double) {
         var w = JSONWriter(capacity: 96)
         w.beginObject()
         w.key("node"); w.string(config.nodeName)
         w.key("url"); w.string(config.advertiseURL)
         w.endObject()
         let sent = monotonicSeconds()
-        guard let (created, current) = try? etcd.createIfAbsent(config.leaderKey, value: w.bytes, lease: lease), created,
-              let current else { return }
+        let bytes = w.bytes
+        guard let (created, current) = etcdLog.attempt("campaign", now: now, { try etcd.createIfAbsent(config.leaderKey, value: bytes, lease: lease) }),
+              created, let current else { return }
         becomeLeader(term: UInt64(current.createRevision), leaseFrom: sent)
     }
 
@@ -286,7 +293,7 @@ public final class ClusterNode: @unchecked Sendable {
             try histories.beginTerm(term)
         } catch {
             logger.error("could not record the new term; giving up the leadership", metadata: ["error": "\(error)"])
-            try? etcd.revoke(lease: lease)
+            _ = etcdLog.attempt("lease revoke", now: monotonicSeconds()) { try etcd.revoke(lease: lease) }
             lease = 0
             return
         }

@@ -65,7 +65,8 @@ func run() {
     } catch EngineError.settingConflict(let path, let setting, let existing, let requested) {
         fail("\(path) was created with \(setting)=\(existing), but \(setting)=\(requested) was asked for; start without that flag, or use another --data-dir")
     } catch {
-        fail("cannot open data directory \(settings.engine.dataDir): \(error)")
+        let why = DataDirectoryAccess.problem(settings.engine.dataDir).map { "; \($0)" } ?? ""
+        fail("cannot open data directory \(settings.engine.dataDir): \(error)\(why)")
     }
     let engine = database.defaultEngine
 

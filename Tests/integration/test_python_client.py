@@ -462,3 +462,14 @@ def test_the_client_readme_examples_print_what_they_say(server, capsys):
     assert len(expected) == 2
     exec(compile(source, "clients/python/README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == expected
+
+
+def test_the_readme_first_screen_python_example_prints_what_it_shows(server, capsys):
+    """The top-level README's Python block, run against a fresh lynxd of dimension 4, prints the text block that
+    follows it."""
+    text = (REPO / "README.md").read_text()
+    found = re.search(r"```python\n(.*?)```\n```text\n(.*?)```", text, re.S)
+    assert found, "README.md has no python block followed by its output"
+    source = found.group(1).replace("http://127.0.0.1:7311", server.base_url)
+    exec(compile(source, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == found.group(2).strip().splitlines()
