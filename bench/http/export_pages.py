@@ -6,7 +6,9 @@ full export through next_after. Run from the repository root:
 
     python bench/http/export_pages.py --bin /tmp/lynxd-copy --n 1000000 [--limit 1000] [--ingest-only]
 
-`--ingest-only` times the load alone (for a binary without the paging routes).
+`--ingest-only` times the load alone (for a binary without the paging routes). It speaks to lynxd through the
+Python client (clients/python, `pip install ./clients/python`), so the times include the client's decoding of each
+page, as an application's would.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import tempfile
 import time
 
 import requests
+
+from lynx_client import Client
 
 
 def start(binary: str, data_dir: str) -> tuple[subprocess.Popen, str]:
@@ -62,46 +66,38 @@ def main() -> None:
     rng = random.Random(1)
     data_dir = tempfile.mkdtemp(prefix="lynx-export-bench-")
     proc, url = start(args.bin, data_dir)
-    session = requests.Session()
+    client = Client(url)
     try:
         ids = rng.sample(range(1, 1 << 63), args.n)
         t0 = time.monotonic()
         for start_ in range(0, args.n, 10_000):
-            body = {"vectors": [{"id": i, "vector": [i % 7, i % 11, 1, 0], "metadata": {"g": i % 10}}
-                                for i in ids[start_:start_ + 10_000]]}
-            r = session.post(url + "/vectors", json=body)
-            assert r.status_code == 200, r.text
+            batch = ids[start_:start_ + 10_000]
+            client.upsert("default", ids=batch, vectors=[[i % 7, i % 11, 1, 0] for i in batch],
+                          metadata=[{"g": i % 10} for i in batch])
         ingest = time.monotonic() - t0
         print(f"ingest: {args.n} records with random ids in {ingest:.2f} s ({args.n / ingest:,.0f} records/s; "
               f"lynxd CPU {cpu_seconds(proc.pid):.2f} s)")
         if args.ingest_only:
             return
         cursors = rng.sample(ids, args.pages)
-        for include, label in (("", "ids only"), ("vector,metadata", "vectors and metadata")):
+        for include, label in (([], "ids only"), (["vector", "metadata"], "vectors and metadata")):
             times = []
             for c in cursors:
                 t = time.monotonic()
-                r = session.get(f"{url}/vectors?after={c}&limit={args.limit}&include={include}")
+                client.list_page("default", after=c, limit=args.limit, include=include)
                 times.append(time.monotonic() - t)
-                assert r.status_code == 200, r.text
             print(f"page of {args.limit} ({label}) at random cursors: median {statistics.median(times) * 1e3:.2f} ms, "
                   f"p99 {percentile(times, 0.99) * 1e3:.2f} ms over {len(times)} pages")
         t = time.monotonic()
-        after, seen = None, 0
-        while True:
-            q = f"limit={args.limit}" + (f"&after={after}" if after is not None else "")
-            page = session.get(f"{url}/vectors?{q}").json()
-            seen += len(page["vectors"])
-            after = page["next_after"]
-            if after is None:
-                break
+        seen = sum(1 for _ in client.scroll("default", page_size=args.limit))
         export = time.monotonic() - t
         assert seen == args.n, seen
         print(f"export of {seen} records (vectors and metadata) in pages of {args.limit}: {export:.2f} s")
         t = time.monotonic()
-        r = session.post(url + "/count", json={"filter": {"g": 3}})
-        print(f"count with a filter over {args.n} records: {(time.monotonic() - t) * 1e3:.1f} ms -> {r.json()}")
+        matches = client.count("default", filter={"g": 3})
+        print(f"count with a filter over {args.n} records: {(time.monotonic() - t) * 1e3:.1f} ms -> {matches}")
     finally:
+        client.close()
         proc.terminate()
         proc.wait(timeout=60)
         shutil.rmtree(data_dir, ignore_errors=True)
