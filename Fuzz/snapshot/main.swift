@@ -35,7 +35,8 @@ public func fuzzSnapshot(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     config.metric = metric
     config.index = kind
     let sections = snapshot.sections.map { (tag: $0.tag, bytes: $0.bytes) }
-    guard let state = try? SnapshotCodec.decode(sections, dimension: dimension, metric: metric, kind: kind, config: config,
+    guard let state = try? SnapshotCodec.decode(sections, dimension: dimension, metric: metric,
+                                                spec: IndexSpec(kind: kind, IndexParameters()), config: config,
                                                 stagesWrites: mode & 2 != 0, rowSource: SyntheticRows()) else { return 0 }
     // A decoded state must answer a search and its own statistics.
     let query = [Float](repeating: 0.5, count: dimension)

@@ -55,7 +55,7 @@ extension Engine {
         var base: (seq: UInt64, lsn: UInt64) = (0, 0)
         let loadStart = monotonicSeconds()
         if let (snapshot, loaded) = try directory.loadNewestSnapshot(logger: logger, decode: { snapshot in
-            try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, kind: indexKind, config: config,
+            try SnapshotCodec.decode(snapshot.sections, dimension: dimension, metric: metric, spec: directory.manifest.index, config: config,
                                      stagesWrites: linksInBackground, rowSource: directory.rowChunks)
         }) {
             stateLock.write { state = loaded }

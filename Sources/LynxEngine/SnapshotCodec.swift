@@ -163,8 +163,9 @@ enum SnapshotCodec {
         }
     }
 
-    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, kind: IndexKind, config: EngineConfig,
+    static func decode(_ sections: [(tag: UInt32, bytes: [UInt8])], dimension: Int, metric: Metric, spec: IndexSpec, config: EngineConfig,
                        stagesWrites: Bool, rowSource: (any RowChunkSource)? = nil) throws -> StoreState {
+        let kind = spec.kind
         func section(_ tag: UInt32) throws -> [UInt8] {
             guard let s = sections.first(where: { $0.tag == tag }) else {
                 throw EngineError.internalError("snapshot lacks section \(tag)")
@@ -177,7 +178,7 @@ enum SnapshotCodec {
             throw EngineError.internalError("snapshot was written for \(meta.split(separator: "\n").joined(separator: ", ")), the manifest says \(expected.split(separator: "\n").joined(separator: ", "))")
         }
         let indexBytes = try section(indexTag)
-        let index = try IndexFactory.decode(from: indexBytes, config: config, rowSource: rowSource)
+        let index = try IndexFactory.decode(from: indexBytes, spec: spec, config: config, rowSource: rowSource)
         // The index section carries its own kind, dimension and metric: they must be the store's, or searches
         // (which assume the store's dimension) would trap (found by Fuzz/snapshot).
         let magic = indexBytes.count >= 4 ? UInt32(indexBytes[0]) | UInt32(indexBytes[1]) << 8

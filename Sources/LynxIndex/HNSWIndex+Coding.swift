@@ -22,7 +22,8 @@ extension HNSWIndex {
         var list = [(IndexParameter.m.key, String(m)), (IndexParameter.efConstruction.key, String(efConstruction)), (SearchParameter.efSearch.key, String(efSearch)),
                     ("slots", String(slotCount)), ("tombstones", String(tombstoneCount)), ("free_slots", String(freeSlotCount))]
         if quantization != .none {
-            list += [(Quantization.key, quantization.text), ("quantizer", hasCodes ? "fitted" : "not fitted")]
+            list += [(Quantization.key, quantization.text), ("quantizer", hasCodes ? "fitted" : "not fitted"),
+                     ("links_on", linkingOnCodes ? "codes" : "vectors")]
         }
         return list
     }

@@ -26,7 +26,7 @@
 /// but collects only live nodes that pass the filter (hnswlib's searchBaseLayerST), so `k` matching results come
 /// back when they are reachable. The visited set is a bitset allocated per search (n/8 bytes). With codes, the
 /// traversal compares the query with codes and the best candidates are scored again from the vectors. Inserts
-/// link on the codes too (`linksOnCodes`) once they are fitted; before that, on the vectors.
+/// link on the vectors, or on the codes once they are fitted when `linksOnCodes` (vectors on disk).
 ///
 /// Two-phase upsert (`planUpsert`, a read, then `applyUpsert`, writes only): the plan holds every link list the
 /// insert changes (with the replaced node seen as tombstoned and the new vector read from the caller), so the apply
@@ -92,9 +92,11 @@ public struct HNSWIndex: VectorIndex {
     public var consolidatesAutomatically = true
     /// Whether inserts link the graph on the codes once they are fitted, where the codes make as good a graph
     /// (`linkingOnCodes`; else on the vectors): layer searches and neighbour choices then read codes only
-    /// (`+CodeLinks`), so that a store whose vectors are on disk does not read them back to link, and linking
-    /// costs less. False is kept to measure the difference. Not serialized.
-    public var linksOnCodes = true
+    /// (`+CodeLinks`), so that a store whose vectors are on disk does not read them back to link. Off unless the
+    /// vectors are on disk: codes fitted on the first vectors describe later ones that drift away from them
+    /// poorly, and a graph linked on such codes stays poor after a rebuild refits them (BENCHMARKS.md, "Linking
+    /// on the codes"). Not serialized: the store sets it from its manifest.
+    public var linksOnCodes = false
 
     public init(dimension: Int, metric: Metric, m: Int = IndexParameter.m.defaultValue,
                 efConstruction: Int = IndexParameter.efConstruction.defaultValue,

@@ -111,8 +111,8 @@ struct LynxBench: ParsableCommand {
     @Option(help: "With codes: candidates scored again from the full vectors, as a factor on k (default \(SearchParams.defaultOversample)).")
     var oversample: Double?
     @Flag(help: "With codes: return the codes' estimates, no rescoring.") var noRescore = false
-    @Flag(help: "HNSW with codes: link the graph on the full vectors instead of the codes (HNSWIndex.linksOnCodes false), to compare.")
-    var linksOnVectors = false
+    @Flag(help: "HNSW with codes: link the graph on the codes, as a store with on_disk does (HNSWIndex.linksOnCodes; in process the vectors stay in the heap).")
+    var linksOnCodes = false
     @Flag(help: "Also time the distance kernels (ns per distance, data in cache).") var kernels = false
     @Flag(help: "Also search all queries in one call (search(batch:)): qps_batch, and whether every list equals the one-query-per-call answer.")
     var batch = false
@@ -140,7 +140,7 @@ struct LynxBench: ParsableCommand {
         case .hnsw(let m, let efConstruction, let quantization, _):
             var h = HNSWIndex(dimension: ds.dim, metric: metric, m: m, efConstruction: efConstruction, seed: seed,
                               quantization: quantization)
-            h.linksOnCodes = !linksOnVectors
+            h.linksOnCodes = linksOnCodes
             h.reserveCapacity(ds.n)
             idx = h
         }
@@ -234,7 +234,7 @@ struct LynxBench: ParsableCommand {
             if index == "hnsw" {
                 line += [(IndexParameter.m.key, m), (IndexParameter.efConstruction.key, efConstruction), (SearchParameter.efSearch.key, ef),
                          (Quantization.key, ((idx as? HNSWIndex)?.quantization ?? quantization).text), ("rescore", !noRescore),
-                         ("oversample", oversample ?? SearchParams.defaultOversample), ("links_on", linksOnVectors ? "vectors" : "codes")]
+                         ("oversample", oversample ?? SearchParams.defaultOversample), ("links_on", linksOnCodes ? "codes" : "vectors")]
                 if buildThreads > 1 { line += [("build_batch", buildBatch)] }
             } else if let ivf = idx as? IVFIndex {
                 line += [(IndexParameter.clusters.key, ivf.clusterCount), (IndexParameter.spill.key, ivf.spill),

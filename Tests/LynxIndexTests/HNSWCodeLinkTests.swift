@@ -1,7 +1,7 @@
 import LynxIndex
 import XCTest
 
-/// Linking on the codes (`HNSWIndex.linksOnCodes`, the default): once the codes are fitted, an insert's layer
+/// Linking on the codes (`HNSWIndex.linksOnCodes`, set for a store whose vectors are on disk): once the codes are fitted, an insert's layer
 /// searches and neighbour choices read codes only, never a stored vector, and the graph they make finds as much
 /// as the one the vectors make. Codes a graph does not link on as well (rabitq under 4 bits, or under dot) link on
 /// the vectors, and the tests show why.
@@ -64,9 +64,10 @@ final class HNSWCodeLinkTests: XCTestCase {
                 let dim = 48
                 let rows = clustered(&rng, n: 4000, dim: dim)
                 var flat = FlatIndex(dimension: dim, metric: metric)
-                var onCodes = HNSWIndex(dimension: dim, metric: metric, m: 12, efConstruction: 80, seed: 4, quantization: quantization)
-                var onVectors = onCodes
-                onVectors.linksOnCodes = false
+                var onVectors = HNSWIndex(dimension: dim, metric: metric, m: 12, efConstruction: 80, seed: 4, quantization: quantization)
+                XCTAssertFalse(onVectors.linksOnCodes, "off unless asked for")
+                var onCodes = onVectors
+                onCodes.linksOnCodes = true
                 for (i, v) in rows.enumerated() {
                     flat.upsert(id: UInt64(i), vector: v)
                     onCodes.upsert(id: UInt64(i), vector: v)

@@ -2,7 +2,7 @@ import LynxIndex
 import LynxSupport
 import XCTest
 
-/// HNSW with sq8 codes (and, where the test is the same, rabitq codes): the graph links on the codes once they are fitted, the traversal runs on them, and the answer is
+/// HNSW with sq8 codes (and, where the test is the same, rabitq codes): the graph is the one the vectors build, the traversal runs on the codes, and the answer is
 /// rescored from the vectors.
 final class HNSWQuantizationTests: XCTestCase {
     private func clustered(_ rng: inout TestRNG, n: Int, dim: Int) -> [[Float]] {

@@ -41,6 +41,8 @@ def test_vectors_on_disk_answer_as_in_memory(start_server, quantization):
     queries = clustered(20, seed=12)
     in_memory = search_all(srv, queries)
     assert memory(srv)["mapped_vector_bytes"] == 0  # nothing is stored yet
+    links_on = "codes" if quantization == "sq8" else None  # the graph links on the codes once they are fitted
+    assert srv.get("/collections/q/stats").json()["index"].get("links_on") == links_on
 
     assert srv.post("/collections/q/checkpoint", json={}).status_code == 200
     mapped = memory(srv)
@@ -70,6 +72,7 @@ def test_vectors_on_disk_answer_as_in_memory(start_server, quantization):
     again = start_server(data_dir=srv.data_dir)
     again.wait_linked(collection="q")
     assert "loaded snapshot without rebuilding the index" in again.log_text()
+    assert again.get("/collections/q/stats").json()["index"].get("links_on") == links_on  # the manifest says so again
     assert memory(again)["mapped_vector_bytes"] > 0  # mapped by recovery, not read into memory
     assert search_all(again, queries) == before_kill
     assert again.post("/collections/q/checkpoint", json={}).status_code == 200

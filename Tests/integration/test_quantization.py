@@ -66,6 +66,7 @@ def test_a_collection_with_codes(start_server, codes):
     srv.wait_linked(collection="q")
     stats = srv.get("/collections/q/stats").json()
     assert stats["index"]["quantization"] == text and stats["index"]["quantizer"] == "fitted", stats["index"]
+    assert stats["index"]["links_on"] == "vectors", stats["index"]  # in memory, the graph links on the vectors
     assert stats["memory"]["code_bytes"] >= N * code_bytes, stats["memory"]
     assert srv.stats()["memory"]["code_bytes"] == 0  # the default collection has no codes
     metrics = parse_metrics(srv.get("/metrics").text)

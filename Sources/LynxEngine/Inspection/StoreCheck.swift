@@ -86,7 +86,7 @@ struct StoreCheck {
                     decoding = snapshot.seq
                     audit.reset()
                     let state = try SnapshotCodec.decode(
-                        snapshot.sections, dimension: manifest.dimension, metric: manifest.metric, kind: manifest.indexKind,
+                        snapshot.sections, dimension: manifest.dimension, metric: manifest.metric, spec: manifest.index,
                         config: config, stagesWrites: Engine.linksInBackground(manifest.indexKind, config), rowSource: audit)
                     chunks[snapshot.seq] = (audit.tokens.count, audit.failures)
                     if !audit.failures.isEmpty {
