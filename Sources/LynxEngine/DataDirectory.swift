@@ -37,6 +37,15 @@ final class DataDirectory: @unchecked Sendable {
                       index: IndexSpec(kind: kind, manifestParameters: stored.parameters))
         }
 
+        /// Why a store cannot have these settings (a hand-edited or damaged manifest: the settings a store is
+        /// made with are checked before), or nil.
+        var refusal: String? {
+            guard indexDimensionRange.contains(dimension) else {
+                return "dimension \(dimension) is outside \(indexDimensionRange.lowerBound)...\(indexDimensionRange.upperBound)"
+            }
+            return index.quantization.refusal(dimension: dimension)
+        }
+
         init(storeID: StoreID?, dimension: Int, metric: Metric, index: IndexSpec) {
             self.storeID = storeID
             self.dimension = dimension
@@ -105,6 +114,10 @@ final class DataDirectory: @unchecked Sendable {
         guard let manifest = ResolvedManifest(stored) else {
             lock.release()
             throw EngineError.internalError("\(path)/MANIFEST names a metric '\(stored.metric)' or index '\(stored.indexType)' this build does not know")
+        }
+        if let reason = manifest.refusal {
+            lock.release()
+            throw StorageError.corrupt("\(path)/\(Manifest.fileName): \(reason)")
         }
         return DataDirectory(path: path, io: io, lock: lock, manifest: manifest)
     }
