@@ -13,6 +13,7 @@ Every wait here is bounded in time; HTTP calls to a node use short timeouts (a S
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -147,9 +148,23 @@ class Node:
             self.server.kill()
 
     def pause(self) -> None:
-        """SIGSTOP: the process keeps its sockets and state but runs nothing (a partition's stand-in)."""
+        """SIGSTOP: the process keeps its sockets and state but runs nothing (a partition's stand-in). Returns once
+        every thread of it is stopped (the signal takes effect asynchronously: a thread running on the other core
+        can still answer a request that arrives meanwhile), so that what is sent after it returns is read only once
+        the process runs again."""
         self.server.send_signal(signal.SIGSTOP)
         self.paused = True
+        tasks = f"/proc/{self.server.proc.pid}/task"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                states = [open(f"{tasks}/{t}/stat").read().rsplit(")", 1)[1].split()[0] for t in os.listdir(tasks)]
+            except FileNotFoundError:  # a thread ended between the listing and the read
+                continue
+            if all(state in ("T", "t") for state in states):
+                return
+            time.sleep(0.001)
+        raise AssertionError(f"{self.name} did not stop within 5 s of SIGSTOP")
 
     def resume(self) -> None:
         self.server.send_signal(signal.SIGCONT)

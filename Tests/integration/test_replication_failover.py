@@ -163,8 +163,8 @@ def test_a_paused_leader_stops_acknowledging_and_steps_down(make_cluster):
     try:
         time.sleep(1.0)
         assert any(a.status == 200 for a in log.answers), "the leader acknowledged nothing before the pause"
-        paused_at = time.monotonic()
         old.pause()
+        paused_at = time.monotonic()  # every thread of it stopped: what is sent from now on waits for SIGCONT
         new = c.wait_leader(timeout=TTL + 3, among=c.others(old))
         time.sleep(max(0.0, paused_at + TTL + 1.5 - time.monotonic()))
         # The new leader takes writes meanwhile, so the old one's log diverges.
