@@ -2,9 +2,9 @@
 # The one test command (CI runs it through .ci/run): installs what it needs, builds in release mode,
 # runs the Swift unit tests, the engine's concurrency tests under ThreadSanitizer (scripts/tsan.sh), then the
 # integration tests against real lynxd processes, and last the container image (scripts/container.sh test).
-# Two pieces of the container test start early in the background, so that they overlap the rest: the Debian base
-# (debootstrap: mostly network and disk) at once, and the static lynxd build (its own build directory,
-# .build-static) at nice 19 after the main build, so that it takes only CPU the other steps leave idle.
+# Two pieces of the container test run in the background, so that they overlap the rest: the Debian base
+# (debootstrap: mostly network and disk) from the start, and the static lynxd build (its own build directory,
+# .build-static) at nice 19 during the integration tests, so that it takes only CPU they leave idle.
 # Tests that need ../shared (the dev data set, the peer benchmarks) skip with a reason when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +28,6 @@ if ! swift build -c release --build-tests >"$build_log" 2>&1; then
 fi
 tail -n 1 "$build_log"
 
-static_log=$(mktemp)
-static_started=$(date +%s)
-setsid nice -n 19 timeout 1500 swift build -c release --product lynxd --static-swift-stdlib --scratch-path .build-static \
-  >"$static_log" 2>&1 &
-static_pid=$!
-trap 'kill -- -"$static_pid" 2>/dev/null || true' EXIT  # a failed step ends the background build too
-
 phase "Swift unit tests"
 unit_log=$(mktemp)
 if ! swift test -c release --skip-build >"$unit_log" 2>&1; then
@@ -55,6 +48,16 @@ scripts/tsan.sh 'EnginePendingTests|EngineServicesTests'
 phase "libFuzzer: JSON reader, WAL reader, snapshot decoder, replication batch decoder, upsert decoders (scripts/fuzz.sh 20)"
 scripts/fuzz.sh 20
 # --- end of proof
+
+# The static lynxd of the container test builds at nice 19 while the integration tests run: they leave CPU idle
+# (servers waiting on clients, clients on servers), the steps before them leave none (started earlier, it
+# doubled the unit tests' and the fuzz build's time).
+static_log=$(mktemp)
+static_started=$(date +%s)
+setsid nice -n 19 timeout 1500 swift build -c release --product lynxd --static-swift-stdlib --scratch-path .build-static \
+  >"$static_log" 2>&1 &
+static_pid=$!
+trap 'kill -- -"$static_pid" 2>/dev/null || true' EXIT  # a failed step ends the background build too
 
 phase "integration tests (real lynxd over HTTP)"
 export LYNXD="$PWD/.build/release/lynxd"
