@@ -69,7 +69,8 @@ extension HNSWIndex {
         private let constant: Float
         private var rows: [Float]
         private var terms: [Float]
-        /// Open addressing from slot to row (`HNSWIndex.none`: empty).
+        /// Open addressing from slot to row (`HNSWIndex.none`: empty): looked up for both nodes of every pair
+        /// scored, where a `Dictionary` made linking slower (BENCHMARKS.md, "Linking on the codes").
         private var keys: [UInt32]
         private var values: [Int32]
         private let decode: (UInt32, UnsafeMutablePointer<Float>) -> Float
@@ -95,12 +96,7 @@ extension HNSWIndex {
                 let quantizer = index.quantizer!, terms = index.codeTerms
                 constant = 0
                 decode = { s, out in
-                    let code = codes.row(Int(s))
-                    quantizer.lower.withUnsafeBufferPointer { lower in
-                        quantizer.step.withUnsafeBufferPointer { step in
-                            for i in 0..<dim { out[i] = lower[i] + step[i] * Float(code[i]) }
-                        }
-                    }
+                    quantizer.decode(codes.row(Int(s)), into: out)
                     return metric == .l2 ? terms[Int(s)] : 0
                 }
             }
@@ -169,19 +165,7 @@ extension HNSWIndex {
     /// A vector (scaled by `scale`: 1/‖x‖ under cosine) mapped exactly into the space of `CodePairs`, into
     /// `out`; returns its term.
     func exactPairRow(_ x: UnsafePointer<Float>, scale: Float, into out: UnsafeMutablePointer<Float>) -> Float {
-        if let rabitq {
-            return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { r in
-                let r = r.baseAddress!
-                var squaredNorm: Float = 0, withCentroid: Float = 0
-                for i in 0..<dimension {
-                    r[i] = x[i] * scale - rabitq.centroid[i]
-                    squaredNorm += r[i] * r[i]
-                    withCentroid += r[i] * rabitq.centroid[i]
-                }
-                rabitq.rotate(r, into: out)
-                return metric == .l2 ? squaredNorm : withCentroid
-            }
-        }
+        if let rabitq { return rabitq.rotatedResidual(x, scale: scale, into: out).term(metric) }
         var squaredNorm: Float = 0
         for i in 0..<dimension {
             out[i] = x[i] * scale

@@ -135,22 +135,39 @@ public struct RaBitQuantizer: Sendable, Equatable {
     @discardableResult
     public func encode(_ x: UnsafePointer<Float>, scale: Float, metric: Metric,
                        into code: UnsafeMutablePointer<UInt8>) -> Factors {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * dimension) { scratch in
-            let r = scratch.baseAddress!, o = r + dimension
-            var squaredNorm: Float = 0, withCentroid: Float = 0
-            for i in 0..<dimension {
-                r[i] = x[i] * scale - centroid[i]
-                squaredNorm += r[i] * r[i]
-                withCentroid += r[i] * centroid[i]
-            }
-            rotate(r, into: o)
-            let term = metric == .l2 ? squaredNorm : withCentroid
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { o in
+            let o = o.baseAddress!
+            let r = rotatedResidual(x, scale: scale, into: o)
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: dimension) { u in
                 let u = u.baseAddress!
                 let ip = unsignedCode(o, into: u)
                 Self.pack(u, dimension: dimension, bits: bits, into: code)
-                return Factors(factor: ip > 0 ? squaredNorm / ip : 0, term: term)
+                return Factors(factor: ip > 0 ? r.squaredNorm / ip : 0, term: r.term(metric))
             }
+        }
+    }
+
+    /// What `rotatedResidual` returns besides the rotated residual: ‖r‖² and ⟨r, c⟩.
+    struct Residual {
+        var squaredNorm: Float
+        var withCentroid: Float
+
+        /// The term a code of `metric` carries (`Factors.term`).
+        func term(_ metric: Metric) -> Float { metric == .l2 ? squaredNorm : withCentroid }
+    }
+
+    /// `o = P·r` with `r = x·scale − c`, into `o`.
+    func rotatedResidual(_ x: UnsafePointer<Float>, scale: Float, into o: UnsafeMutablePointer<Float>) -> Residual {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { r in
+            let r = r.baseAddress!
+            var residual = Residual(squaredNorm: 0, withCentroid: 0)
+            for i in 0..<dimension {
+                r[i] = x[i] * scale - centroid[i]
+                residual.squaredNorm += r[i] * r[i]
+                residual.withCentroid += r[i] * centroid[i]
+            }
+            rotate(r, into: o)
+            return residual
         }
     }
 

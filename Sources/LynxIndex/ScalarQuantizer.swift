@@ -64,7 +64,19 @@ public struct ScalarQuantizer: Sendable, Equatable {
 
     /// The vector a code stands for.
     public func decode(_ code: UnsafePointer<UInt8>) -> [Float] {
-        (0..<dimension).map { lower[$0] + step[$0] * Float(code[$0]) }
+        [Float](unsafeUninitializedCapacity: dimension) { out, count in
+            decode(code, into: out.baseAddress!)
+            count = dimension
+        }
+    }
+
+    /// The vector a code stands for, into `out[0..<dimension]`.
+    public func decode(_ code: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<Float>) {
+        lower.withUnsafeBufferPointer { lower in
+            step.withUnsafeBufferPointer { step in
+                for i in 0..<dimension { out[i] = lower[i] + step[i] * Float(code[i]) }
+            }
+        }
     }
 
     /// A query prepared for estimating inner products with codes.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LynxStorage
 
 /// Why this process cannot write its data directory, said so that an operator knows what to change: the uid lynxd
 /// runs as, and who owns the directory. The container image runs lynxd as uid 10001, so a bind-mounted host
@@ -13,7 +14,9 @@ enum DataDirectoryAccess {
         var dir = path.isEmpty ? "." : path
         var st = stat()
         while stat(dir, &st) != 0 {
-            guard errno == ENOENT, let parent = parentOf(dir) else { return nil }
+            guard errno == ENOENT else { return nil }
+            let parent = parentDirectory(of: dir)
+            guard parent != dir else { return nil }
             dir = parent
         }
         if access(dir, W_OK | X_OK) == 0 { return nil }
@@ -29,13 +32,5 @@ enum DataDirectoryAccess {
         default:
             return nil
         }
-    }
-
-    private static func parentOf(_ path: String) -> String? {
-        guard path != "/" else { return nil }
-        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard let slash = trimmed.lastIndex(of: "/") else { return trimmed == "." ? nil : "." }
-        let parent = String(trimmed[..<slash])
-        return parent.isEmpty ? "/" : parent
     }
 }
